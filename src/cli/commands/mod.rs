@@ -1,0 +1,14 @@
+//! One module per command.
+
+pub mod apply;
+pub mod bill;
+pub mod destroy;
+pub mod export;
+pub mod graph;
+pub mod import;
+pub mod ingest;
+pub mod plan;
+pub mod refresh;
+pub mod show;
+pub mod state;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! The m3ter API client: auth, pacing, retries, pagination, typed errors.

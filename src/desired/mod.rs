@@ -1,0 +1,73 @@
+//! The desired state: what the YAML under `desired-state/` asks for, with
+//! variables resolved and references checked (`shared/design.md` §3).
+//!
+//! [`DesiredState`] is a plain value (serde only, no IO) so that a saved plan
+//! can carry it and `apply PLANFILE` needs no YAML.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+
+/// Where a value was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// `lifecycle:` options of an entity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    #[serde(default)]
+    pub prevent_destroy: bool,
+    /// API field names whose differences are never planned.
+    #[serde(default)]
+    pub ignore_changes: Vec<String>,
+}
+
+/// One entity of the desired state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredEntity {
+    pub address: Address,
+    /// Request fields under their API names, variables resolved, date-time
+    /// fields normalised to `YYYY-MM-DDTHH:MM:SSZ`. Reference fields are not
+    /// here: they are in `refs`.
+    pub fields: Map<String, Value>,
+    /// Reference field (API name, e.g. `productId`) → address of the target.
+    pub refs: BTreeMap<String, Address>,
+    /// Dependencies not held in a reference field (the aggregations a
+    /// compound aggregation's `calculation` names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_deps: Vec<Address>,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    /// Where the entity was written; absent for entities read from a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+impl DesiredEntity {
+    /// Every address this entity depends on (reference targets first).
+    pub fn dependencies(&self) -> impl Iterator<Item = &Address> {
+        self.refs.values().chain(self.extra_deps.iter())
+    }
+}
+
+/// The whole desired state, keyed by address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    pub entities: BTreeMap<Address, DesiredEntity>,
+}

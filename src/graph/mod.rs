@@ -1,0 +1,1 @@
+//! The dependency graph of the desired state (petgraph).

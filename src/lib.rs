@@ -1,0 +1,21 @@
+//! m3ter-reconcile: a Terraform-style reconciler for m3ter billing
+//! configuration, and a local m3ter API emulator.
+//!
+//! The flow of a run, one module per step:
+//! [`desired`] (YAML → entities) → [`graph`] (dependencies) → [`live`]
+//! (refresh through [`client`]) → [`plan`] (a pure diff, a value) →
+//! [`apply`] (ordered, concurrent writes, [`state`] saved after each).
+//! [`api`] holds the API facts all of them share; [`emulator`] is the local
+//! m3ter; [`cli`] is the command line.
+
+pub mod address;
+pub mod api;
+pub mod apply;
+pub mod cli;
+pub mod client;
+pub mod desired;
+pub mod emulator;
+pub mod graph;
+pub mod live;
+pub mod plan;
+pub mod state;

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    m3ter_reconcile::cli::main()
+}

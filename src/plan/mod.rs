@@ -1,0 +1,1 @@
+//! The planner: a pure function (desired, state, live) → `Plan` value.
