@@ -128,3 +128,97 @@ mod tests {
         ));
     }
 }
+
+/// Who owns a pricing: a plan, or a plan template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PricingOwner<'a> {
+    Plan(&'a str),
+    Template(&'a str),
+}
+
+/// Key of a pricing without its own `code` (design §3.3):
+/// `<plan>/<aggregation>@<date>` (owner `template:<code>` for a plan-template
+/// pricing), then `#k=v,k2=v2` (sorted keys) when a segment is set.
+/// `start_date` may be a date or a date-time; its UTC date is used.
+pub fn pricing_key(
+    owner: PricingOwner<'_>,
+    aggregation_code: &str,
+    start_date: &str,
+    segment: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> String {
+    let owner = match owner {
+        PricingOwner::Plan(code) => code.to_string(),
+        PricingOwner::Template(code) => format!("template:{code}"),
+    };
+    let mut key = format!("{owner}/{aggregation_code}@{}", utc_date(start_date));
+    if let Some(seg) = segment.filter(|s| !s.is_empty()) {
+        let mut parts: Vec<String> = seg
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect();
+        parts.sort();
+        key.push('#');
+        key.push_str(&parts.join(","));
+    }
+    key
+}
+
+/// Key of an account plan without its own `code`: `<account>/<plan>@<date>`.
+pub fn account_plan_key(account_code: &str, plan_code: &str, start_date: &str) -> String {
+    format!("{account_code}/{plan_code}@{}", utc_date(start_date))
+}
+
+/// The UTC date (`YYYY-MM-DD`) of a date or date-time string; other text is
+/// returned as is.
+pub fn utc_date(s: &str) -> String {
+    match crate::api::validate::parse_date_time(s) {
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => s.get(..10).unwrap_or(s).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn pricing_keys() {
+        let seg: serde_json::Map<_, _> =
+            serde_json::from_str(r#"{"region":"eu","tier":"gold"}"#).unwrap();
+        assert_eq!(
+            pricing_key(
+                PricingOwner::Plan("p"),
+                "agg",
+                "2024-11-01T00:00:00.000Z",
+                None
+            ),
+            "p/agg@2024-11-01"
+        );
+        assert_eq!(
+            pricing_key(PricingOwner::Template("t"), "agg", "2024-11-01", Some(&seg)),
+            "template:t/agg@2024-11-01#region=eu,tier=gold"
+        );
+        assert_eq!(
+            pricing_key(
+                PricingOwner::Plan("p"),
+                "a",
+                "2024-11-30T23:00:00-02:00",
+                None
+            ),
+            "p/a@2024-12-01"
+        );
+    }
+
+    #[test]
+    fn account_plan_keys() {
+        assert_eq!(
+            account_plan_key("acc", "plan", "2024-12-01T00:00:00Z"),
+            "acc/plan@2024-12-01"
+        );
+    }
+}
