@@ -4,6 +4,10 @@
 //! [`DesiredState`] is a plain value (serde only, no IO) so that a saved plan
 //! can carry it and `apply PLANFILE` needs no YAML.
 
+pub mod diagnostic;
+pub mod node;
+pub mod vars;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

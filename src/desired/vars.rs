@@ -1,0 +1,477 @@
+//! Variables (design §3.2): declared under `variables:`, set by `--var
+//! NAME=VALUE` or `$M3TER_VAR_<NAME>`, used as `${var.NAME}` in any string.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Number;
+
+use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use super::node::{At, Node, Pos, normalize_number};
+
+/// Prefix of the environment variables that set declared variables.
+pub const ENV_PREFIX: &str = "M3TER_VAR_";
+
+/// Where variable values come from besides their declared defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VarInputs {
+    /// `--var NAME=VALUE` options, in command-line order (a later one wins).
+    pub cli: Vec<String>,
+    /// Environment variables (name, value); only `M3TER_VAR_*` ones matter.
+    pub env: Vec<(String, String)>,
+}
+
+impl VarInputs {
+    /// The `--var` options plus this process's `M3TER_VAR_*` environment.
+    pub fn from_env(cli: Vec<String>) -> Self {
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        VarInputs { cli, env }
+    }
+}
+
+/// The value of a variable: a string or a number (design §3.2).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarValue {
+    String(String),
+    Number(Number),
+}
+
+impl VarValue {
+    fn as_text(&self) -> String {
+        match self {
+            VarValue::String(s) => s.clone(),
+            VarValue::Number(n) => n.to_string(),
+        }
+    }
+
+    fn into_node(self) -> Node {
+        match self {
+            VarValue::String(s) => Node::String(s),
+            VarValue::Number(n) => Node::Number(n),
+        }
+    }
+}
+
+/// One `variables:` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Declaration {
+    /// `None`: required, no default.
+    default: Option<VarValue>,
+    file: PathBuf,
+    pos: Pos,
+}
+
+/// Variable declarations gathered from every file.
+#[derive(Debug, Default)]
+pub(crate) struct Declarations(BTreeMap<String, Declaration>);
+
+impl Declarations {
+    /// Reads one `variables:` mapping.
+    pub(crate) fn add(&mut self, file: &Path, node: &At<Node>, diags: &mut Diagnostics) {
+        let entries = match &node.value {
+            Node::Map(entries) => entries,
+            Node::Null => return,
+            other => {
+                diags.push(
+                    Diagnostic::at(
+                        file,
+                        node.pos,
+                        format!(
+                            "`variables` must be a mapping of names to defaults, found {}",
+                            other.describe()
+                        ),
+                    )
+                    .with_hint("write `variables: {suffix: api_6}`"),
+                );
+                return;
+            }
+        };
+        for (name, value) in entries {
+            if !is_name(&name.value) {
+                diags.push(Diagnostic::at(
+                    file,
+                    name.pos,
+                    format!(
+                        "`{}` is not a valid variable name: use letters, digits and `_`, not starting with a digit",
+                        name.value
+                    ),
+                ));
+                continue;
+            }
+            let default = match &value.value {
+                Node::Null => None,
+                Node::String(s) => Some(VarValue::String(s.clone())),
+                Node::Number(n) => Some(VarValue::Number(n.clone())),
+                other => {
+                    diags.push(Diagnostic::at(
+                        file,
+                        value.pos,
+                        format!(
+                            "the default of variable `{}` must be a string or a number (or null for a required variable), found {}",
+                            name.value,
+                            other.describe()
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            if let Some(first) = self.0.get(&name.value) {
+                diags.push(Diagnostic::at(
+                    file,
+                    name.pos,
+                    format!(
+                        "variable `{}` is declared twice: here and at {}:{}:{}",
+                        name.value,
+                        first.file.display(),
+                        first.pos.line,
+                        first.pos.column
+                    ),
+                ));
+                continue;
+            }
+            self.0.insert(
+                name.value.clone(),
+                Declaration {
+                    default,
+                    file: file.to_path_buf(),
+                    pos: name.pos,
+                },
+            );
+        }
+    }
+
+    /// Chooses each variable's value: `--var`, else the environment, else
+    /// the default. Reports `--var`s for undeclared variables and required
+    /// variables left unset.
+    pub(crate) fn resolve(&self, inputs: &VarInputs, diags: &mut Diagnostics) -> Variables {
+        let mut given: BTreeMap<String, (String, String)> = BTreeMap::new();
+        // The environment first, so that `--var` (inserted later) wins.
+        for (key, value) in &inputs.env {
+            if let Some(name) = key.strip_prefix(ENV_PREFIX) {
+                // Unmatched M3TER_VAR_* are ignored: the environment carries
+                // unrelated ones (design §3.2).
+                if self.0.contains_key(name) {
+                    given.insert(name.to_string(), (value.clone(), format!("${key}")));
+                }
+            }
+        }
+        for opt in &inputs.cli {
+            let Some((name, value)) = opt.split_once('=') else {
+                let name = opt.as_str();
+                diags.push(
+                    Diagnostic::general(format!("`--var {name}` has no value"))
+                        .with_hint(format!("write `--var {name}=VALUE`")),
+                );
+                continue;
+            };
+            if !self.0.contains_key(name) {
+                diags.push(
+                    Diagnostic::general(format!(
+                        "`--var {name}=…` sets a variable that is not declared under `variables:`"
+                    ))
+                    .with_hint_opt(did_you_mean(name, self.0.keys().map(String::as_str))),
+                );
+                continue;
+            }
+            given.insert(
+                name.to_string(),
+                (value.to_string(), format!("--var {name}")),
+            );
+        }
+
+        let mut values = BTreeMap::new();
+        for (name, decl) in &self.0 {
+            let value = match (given.get(name), &decl.default) {
+                (Some((text, origin)), Some(VarValue::Number(_))) => match parse_number(text) {
+                    Some(n) => VarValue::Number(n),
+                    None => {
+                        diags.push(Diagnostic::general(format!(
+                            "variable `{name}` takes a number (its default is a number), but {origin} is not a number"
+                        )));
+                        continue;
+                    }
+                },
+                (Some((text, _)), _) => VarValue::String(text.clone()),
+                (None, Some(default)) => default.clone(),
+                (None, None) => {
+                    diags.push(
+                        Diagnostic::at(
+                            &decl.file,
+                            decl.pos,
+                            format!("variable `{name}` is required and was not given"),
+                        )
+                        .with_hint(format!(
+                            "set it with `--var {name}=VALUE` or ${ENV_PREFIX}{name}"
+                        )),
+                    );
+                    continue;
+                }
+            };
+            values.insert(name.clone(), value);
+        }
+        Variables { values }
+    }
+}
+
+fn parse_number(text: &str) -> Option<Number> {
+    let text = text.trim();
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(i.into());
+    }
+    text.parse::<f64>().ok().and_then(normalize_number)
+}
+
+/// A variable name: letters, digits and `_`, not starting with a digit.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The resolved variable values.
+#[derive(Debug, Clone, Default)]
+pub struct Variables {
+    values: BTreeMap<String, VarValue>,
+}
+
+/// The result of interpolating one string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interpolated {
+    /// The string was exactly `${var.NAME}`: the variable's own value and type.
+    Whole(VarValue),
+    /// Text with every `${var.NAME}` replaced and `$${` turned into `${`.
+    Text(String),
+}
+
+/// Why a string could not be interpolated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterpolationError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Variables {
+    /// Variables with the given values (for tests and callers that resolve
+    /// values themselves).
+    pub fn new(values: BTreeMap<String, VarValue>) -> Self {
+        Variables { values }
+    }
+
+    /// Replaces `${var.NAME}` in `s` (see [`Interpolated`]).
+    pub fn interpolate(&self, s: &str) -> Result<Interpolated, InterpolationError> {
+        if let Some(name) = s
+            .strip_prefix("${var.")
+            .and_then(|r| r.strip_suffix('}'))
+            .filter(|n| is_name(n))
+        {
+            return self.lookup(name).map(|v| Interpolated::Whole(v.clone()));
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("$${") {
+                out.push_str("${");
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("${") {
+                let Some(end) = after.find('}') else {
+                    return Err(InterpolationError {
+                        message: "unclosed `${` in a string".into(),
+                        hint: Some("close it with `}`, or write `$${` for a literal `${`".into()),
+                    });
+                };
+                let inner = &after[..end];
+                let name = inner
+                    .strip_prefix("var.")
+                    .filter(|n| is_name(n))
+                    .ok_or_else(|| InterpolationError {
+                        message: format!("`${{{inner}}}` is not a variable reference"),
+                        hint: Some("write `${var.NAME}`, or `$${` for a literal `${`".into()),
+                    })?;
+                out.push_str(&self.lookup(name)?.as_text());
+                rest = &after[end + 1..];
+            } else {
+                out.push('$');
+                rest = &tail[1..];
+            }
+        }
+        out.push_str(rest);
+        Ok(Interpolated::Text(out))
+    }
+
+    fn lookup(&self, name: &str) -> Result<&VarValue, InterpolationError> {
+        self.values.get(name).ok_or_else(|| InterpolationError {
+            message: format!("undefined variable `{name}`"),
+            hint: did_you_mean(name, self.values.keys().map(String::as_str)).or_else(|| {
+                Some(format!(
+                    "declare it under `variables:` (e.g. `{name}: null`)"
+                ))
+            }),
+        })
+    }
+
+    /// Interpolates every string value of `node` (mapping keys are field
+    /// names and stay as written).
+    pub(crate) fn substitute(&self, file: &Path, node: &mut At<Node>, diags: &mut Diagnostics) {
+        match &mut node.value {
+            Node::String(s) => match self.interpolate(s) {
+                Ok(Interpolated::Whole(v)) => node.value = v.into_node(),
+                Ok(Interpolated::Text(t)) => *s = t,
+                Err(e) => {
+                    diags.push(Diagnostic::at(file, node.pos, e.message).with_hint_opt(e.hint))
+                }
+            },
+            Node::Seq(items) => {
+                for item in items {
+                    self.substitute(file, item, diags);
+                }
+            }
+            Node::Map(entries) => {
+                for (_, value) in entries {
+                    self.substitute(file, value, diags);
+                }
+            }
+            Node::Null | Node::Bool(_) | Node::Number(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::node::parse_documents;
+
+    fn vars() -> Variables {
+        Variables::new(BTreeMap::from([
+            ("suffix".to_string(), VarValue::String("api_6".into())),
+            (
+                "limit".to_string(),
+                VarValue::Number(6_000_000_000_i64.into()),
+            ),
+        ]))
+    }
+
+    #[test]
+    fn whole_references_keep_the_type() {
+        let v = vars();
+        assert_eq!(
+            v.interpolate("${var.limit}").unwrap(),
+            Interpolated::Whole(VarValue::Number(6_000_000_000_i64.into()))
+        );
+        assert_eq!(
+            v.interpolate("${var.suffix}").unwrap(),
+            Interpolated::Whole(VarValue::String("api_6".into()))
+        );
+    }
+
+    #[test]
+    fn references_inside_text_are_text() {
+        let v = vars();
+        assert_eq!(
+            v.interpolate("meter_${var.suffix} up to ${var.limit}")
+                .unwrap(),
+            Interpolated::Text("meter_api_6 up to 6000000000".into())
+        );
+        assert_eq!(
+            v.interpolate("cost $5").unwrap(),
+            Interpolated::Text("cost $5".into())
+        );
+    }
+
+    #[test]
+    fn double_dollar_is_a_literal() {
+        let v = vars();
+        assert_eq!(
+            v.interpolate("$${var.suffix} is ${var.suffix}").unwrap(),
+            Interpolated::Text("${var.suffix} is api_6".into())
+        );
+    }
+
+    #[test]
+    fn undefined_and_malformed_references() {
+        let v = vars();
+        let e = v.interpolate("x_${var.sufix}").unwrap_err();
+        assert_eq!(e.message, "undefined variable `sufix`");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `suffix`?"));
+        let e = v.interpolate("${env.HOME}").unwrap_err();
+        assert_eq!(e.message, "`${env.HOME}` is not a variable reference");
+        let e = v.interpolate("${var.suffix").unwrap_err();
+        assert_eq!(e.message, "unclosed `${` in a string");
+    }
+
+    fn declarations(yaml: &str) -> (Declarations, Diagnostics) {
+        let doc = parse_documents(yaml).unwrap().remove(0);
+        let mut d = Declarations::default();
+        let mut diags = Diagnostics::default();
+        d.add(Path::new("v.yaml"), &doc, &mut diags);
+        (d, diags)
+    }
+
+    #[test]
+    fn cli_beats_env_beats_default_and_numbers_stay_numbers() {
+        let (d, diags) = declarations("suffix: api_6\nlimit: 10\nother: x\n");
+        assert!(diags.is_empty());
+        let inputs = VarInputs {
+            cli: vec!["suffix=cli".into(), "limit=2.5".into()],
+            env: vec![
+                ("M3TER_VAR_suffix".into(), "env".into()),
+                ("M3TER_VAR_other".into(), "from-env".into()),
+                ("M3TER_VAR_unrelated".into(), "ignored".into()),
+                ("M3TER_VAR_SUFFIX".into(), "wrong case".into()),
+            ],
+        };
+        let mut diags = Diagnostics::default();
+        let v = d.resolve(&inputs, &mut diags);
+        assert!(diags.is_empty(), "{diags}");
+        assert_eq!(
+            v.interpolate("${var.suffix}/${var.other}").unwrap(),
+            Interpolated::Text("cli/from-env".into())
+        );
+        assert_eq!(
+            v.interpolate("${var.limit}").unwrap(),
+            Interpolated::Whole(VarValue::Number(Number::from_f64(2.5).unwrap()))
+        );
+    }
+
+    #[test]
+    fn declaration_and_input_errors() {
+        let (d, diags) = declarations("needed: null\nlimit: 10\n");
+        assert!(diags.is_empty());
+        let inputs = VarInputs {
+            cli: vec!["neded=1".into(), "limit=lots".into(), "novalue".into()],
+            env: vec![],
+        };
+        let mut diags = Diagnostics::default();
+        d.resolve(&inputs, &mut diags);
+        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "`--var neded=…` sets a variable that is not declared under `variables:`; did you mean `needed`?",
+                "`--var novalue` has no value; write `--var novalue=VALUE`",
+                "variable `limit` takes a number (its default is a number), but --var limit is not a number",
+                "v.yaml:1:1: variable `needed` is required and was not given; set it with `--var needed=VALUE` or $M3TER_VAR_needed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_variable_declared_twice_names_both_places() {
+        let mut d = Declarations::default();
+        let mut diags = Diagnostics::default();
+        let a = parse_documents("suffix: a\n").unwrap().remove(0);
+        let b = parse_documents("\nsuffix: b\n").unwrap().remove(0);
+        d.add(Path::new("a.yaml"), &a, &mut diags);
+        d.add(Path::new("b.yaml"), &b, &mut diags);
+        assert_eq!(
+            diags.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["b.yaml:2:1: variable `suffix` is declared twice: here and at a.yaml:1:1"]
+        );
+    }
+}
