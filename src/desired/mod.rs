@@ -4,9 +4,15 @@
 //! [`DesiredState`] is a plain value (serde only, no IO) so that a saved plan
 //! can carry it and `apply PLANFILE` needs no YAML.
 
+pub mod convert;
 pub mod diagnostic;
+pub mod load;
 pub mod node;
 pub mod vars;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::load;
+pub use vars::VarInputs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,0 +1,395 @@
+//! Loads a desired-state directory (design §3): every `*.yaml`/`*.yml`
+//! directly in it, merged; variables resolved; each entity converted and
+//! validated; addresses assigned; references resolved by code.
+//!
+//! All problems of a run are collected, not just the first. Parsing, then
+//! variables, then entities: a later phase runs only when the earlier ones
+//! were clean, so one typo does not cascade into a page of follow-on errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::convert::{Converted, convert_entity};
+use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use super::node::{At, Node, parse_documents};
+use super::vars::{Declarations, VarInputs};
+use super::{DesiredEntity, DesiredState, Source};
+use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
+use crate::api::Kind;
+
+/// Top-level key holding variable declarations.
+const VARIABLES: &str = "variables";
+
+/// One entity as written, before conversion.
+struct Written {
+    kind: Kind,
+    file: PathBuf,
+    node: At<Node>,
+}
+
+/// Loads and checks the desired state in `dir` (see the module docs).
+pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let files = yaml_files(dir)?;
+
+    // Phase 1: parse every file and sort its top-level keys.
+    let mut declarations = Declarations::default();
+    let mut written = Vec::new();
+    for file in &files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::in_file(
+                    file,
+                    format!("cannot read the file: {e}"),
+                ));
+                continue;
+            }
+        };
+        let docs = match parse_documents(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                let d = match e.pos {
+                    Some(pos) => Diagnostic::at(file, pos, format!("invalid YAML: {}", e.message)),
+                    None => Diagnostic::in_file(file, format!("invalid YAML: {}", e.message)),
+                };
+                diags.push(d);
+                continue;
+            }
+        };
+        for doc in docs {
+            sections(file, doc, &mut declarations, &mut written, &mut diags);
+        }
+    }
+    if !diags.is_empty() {
+        return diags.into_result(DesiredState::default());
+    }
+
+    // Phase 2: variables.
+    let variables = declarations.resolve(vars, &mut diags);
+    if !diags.is_empty() {
+        return diags.into_result(DesiredState::default());
+    }
+
+    // Phase 3: entities.
+    let mut converted = Vec::new();
+    for mut w in written {
+        variables.substitute(&w.file, &mut w.node, &mut diags);
+        if let Some(c) = convert_entity(w.kind, &w.file, &w.node, &mut diags) {
+            converted.push((w.file, c));
+        }
+    }
+    let state = resolve(converted, &mut diags);
+    diags.into_result(state)
+}
+
+/// The `*.yaml`/`*.yml` files directly in `dir`, sorted by name.
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(
+                Diagnostic::in_file(dir, "the desired-state directory does not exist")
+                    .with_hint("pass the directory with `--dir DIR` (default: ./desired-state)")
+                    .into(),
+            );
+        }
+        Err(e) => {
+            return Err(Diagnostic::in_file(
+                dir,
+                format!("cannot read the desired-state directory: {e}"),
+            )
+            .into());
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| x == "yaml" || x == "yml")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Diagnostic::in_file(
+            dir,
+            "the desired-state directory holds no *.yaml or *.yml files",
+        )
+        .with_hint("pass the directory with `--dir DIR`, or add the YAML files")
+        .into());
+    }
+    Ok(files)
+}
+
+/// Splits one document into variable declarations and entities.
+fn sections(
+    file: &Path,
+    doc: At<Node>,
+    declarations: &mut Declarations,
+    written: &mut Vec<Written>,
+    diags: &mut Diagnostics,
+) {
+    let Node::Map(entries) = doc.value else {
+        diags.push(
+            Diagnostic::at(
+                file,
+                doc.pos,
+                format!(
+                    "a desired-state document must be a mapping of sections, found {}",
+                    doc.value.describe()
+                ),
+            )
+            .with_hint("start with a section such as `products:`"),
+        );
+        return;
+    };
+    for (key, value) in entries {
+        if key.value == VARIABLES {
+            declarations.add(file, &value, diags);
+            continue;
+        }
+        let Some(kind) = Kind::from_section(&key.value) else {
+            let known = std::iter::once(VARIABLES).chain(Kind::ALL.iter().map(|k| k.section()));
+            diags.push(
+                Diagnostic::at(
+                    file,
+                    key.pos,
+                    format!("unknown top-level key `{}`", key.value),
+                )
+                .with_hint_opt(did_you_mean(&key.value, known)),
+            );
+            continue;
+        };
+        match value.value {
+            Node::Null => {}
+            Node::Seq(items) => written.extend(items.into_iter().map(|node| Written {
+                kind,
+                file: file.to_path_buf(),
+                node,
+            })),
+            other => diags.push(Diagnostic::at(
+                file,
+                value.pos,
+                format!(
+                    "`{}` must be a list of {} entries, found {}",
+                    key.value,
+                    kind,
+                    other.describe()
+                ),
+            )),
+        }
+    }
+}
+
+/// Assigns addresses, rejects duplicates and resolves references.
+fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> DesiredState {
+    // Addresses first: references resolve against all of them.
+    let mut entities: BTreeMap<Address, (PathBuf, Converted)> = BTreeMap::new();
+    for (file, c) in converted {
+        let Some(key) = key_of(&c) else {
+            // Missing identity fields were reported by validation.
+            continue;
+        };
+        let address = Address::new(c.kind, key);
+        if let Some((first_file, first)) = entities.get(&address) {
+            diags.push(Diagnostic::at(
+                &file,
+                c.pos,
+                format!(
+                    "duplicate address `{address}`: also defined at {}:{}:{}",
+                    first_file.display(),
+                    first.pos.line,
+                    first.pos.column
+                ),
+            ));
+            continue;
+        }
+        entities.insert(address, (file, c));
+    }
+    let codes: BTreeMap<Kind, BTreeSet<String>> =
+        entities.keys().fold(BTreeMap::new(), |mut m, a| {
+            m.entry(a.kind).or_default().insert(a.key.clone());
+            m
+        });
+
+    let mut state = DesiredState::default();
+    for (address, (file, c)) in entities {
+        let mut refs = BTreeMap::new();
+        for r in &c.refs {
+            let target = Address::new(r.reference.target, r.code.clone());
+            let known = codes.get(&target.kind);
+            if known.is_some_and(|k| k.contains(&r.code)) {
+                refs.insert(r.reference.field.to_string(), target);
+            } else {
+                diags.push(
+                    Diagnostic::at(
+                        &file,
+                        r.pos,
+                        format!(
+                            "`{}` refers to {}, which is not in the desired state",
+                            r.reference.yaml_key, target
+                        ),
+                    )
+                    .with_hint_opt(did_you_mean(
+                        &r.code,
+                        known.into_iter().flatten().map(String::as_str),
+                    )),
+                );
+            }
+        }
+        let mut extra_deps = Vec::new();
+        if c.kind == Kind::CompoundAggregation
+            && let Some(Value::String(calc)) = c.fields.get("calculation")
+        {
+            let aggregations = codes.get(&Kind::Aggregation);
+            let has = |code: &str| aggregations.is_some_and(|a| a.contains(code));
+            for name in calculation_names(calc) {
+                match name {
+                    CalcName::Aggregation(code) if !has(code) => diags.push(
+                        Diagnostic::at(
+                            &file,
+                            c.pos_of("calculation"),
+                            format!(
+                                "`calculation` names `aggregation.{code}`, which is not in the desired state"
+                            ),
+                        )
+                        .with_hint_opt(did_you_mean(
+                            code,
+                            aggregations.into_iter().flatten().map(String::as_str),
+                        )),
+                    ),
+                    CalcName::Aggregation(code) | CalcName::Bare(code) if has(code) => {
+                        let dep = Address::new(Kind::Aggregation, code);
+                        if !extra_deps.contains(&dep) {
+                            extra_deps.push(dep);
+                        }
+                    }
+                    // A bare name that is no aggregation code may be a
+                    // custom field: not an error.
+                    _ => {}
+                }
+            }
+        }
+        let source = Source {
+            file,
+            line: c.pos.line,
+            column: c.pos.column,
+        };
+        state.entities.insert(
+            address.clone(),
+            DesiredEntity {
+                address,
+                fields: c.fields,
+                refs,
+                extra_deps,
+                lifecycle: c.lifecycle,
+                source: Some(source),
+            },
+        );
+    }
+    state
+}
+
+/// The entity's key (design §3.3), or `None` when a field it needs is
+/// missing (already reported).
+fn key_of(c: &Converted) -> Option<String> {
+    if let Some(code) = c.fields.get("code") {
+        return match code {
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        };
+    }
+    let code_of = |field: &str| c.ref_for(field).map(|r| r.code.as_str());
+    let start = c.fields.get("startDate").and_then(Value::as_str);
+    match c.kind {
+        Kind::Pricing => {
+            let owner = match (code_of("planId"), code_of("planTemplateId")) {
+                (Some(p), None) => PricingOwner::Plan(p),
+                (None, Some(t)) => PricingOwner::Template(t),
+                _ => return None,
+            };
+            let aggregation = match (code_of("aggregationId"), code_of("compoundAggregationId")) {
+                (Some(a), None) | (None, Some(a)) => a,
+                _ => return None,
+            };
+            let segment = c.fields.get("segment").and_then(Value::as_object);
+            Some(pricing_key(owner, aggregation, start?, segment))
+        }
+        Kind::AccountPlan => {
+            let plan = code_of("planId").or_else(|| c.fields.get("planGroupId")?.as_str())?;
+            Some(account_plan_key(code_of("accountId")?, plan, start?))
+        }
+        _ => None,
+    }
+}
+
+/// A name in a compound aggregation's `calculation`.
+#[derive(Debug, PartialEq, Eq)]
+enum CalcName<'a> {
+    /// `aggregation.<code>`: must name a desired aggregation.
+    Aggregation(&'a str),
+    /// A bare identifier: an aggregation code or something else (a custom
+    /// field).
+    Bare(&'a str),
+}
+
+/// The names a calculation uses, in order. Dotted names other than
+/// `aggregation.<code>` (`customFields.x`) and numbers are skipped.
+fn calculation_names(calc: &str) -> Vec<CalcName<'_>> {
+    let bytes = calc.as_bytes();
+    let ident_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b'$';
+    let ident_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if ident_start(b) || b.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && ident_char(bytes[i]) {
+                i += 1;
+            }
+            let word = &calc[start..i];
+            if b.is_ascii_digit() {
+                continue; // a number such as 1.5 or 1e3
+            }
+            match word.split_once('.') {
+                None => out.push(CalcName::Bare(word)),
+                Some(("aggregation", code)) if !code.is_empty() && !code.contains('.') => {
+                    out.push(CalcName::Aggregation(code));
+                }
+                Some(_) => {}
+            }
+        } else if b == b'"' || b == b'\'' {
+            // Skip a string literal.
+            i += 1;
+            while i < bytes.len() && bytes[i] != b {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calculation_names_bare_and_qualified() {
+        assert_eq!(
+            calculation_names("aggregation.duration * 2 + requests / 1e3 - customFields.x + 'a.b'"),
+            [
+                CalcName::Aggregation("duration"),
+                CalcName::Bare("requests"),
+            ]
+        );
+    }
+}
