@@ -154,14 +154,18 @@ fn sections(
             continue;
         }
         let Some(kind) = Kind::from_section(&key.value) else {
-            let known = std::iter::once(VARIABLES).chain(Kind::ALL.iter().map(|k| k.section()));
+            let known: Vec<&str> = std::iter::once(VARIABLES)
+                .chain(Kind::ALL.iter().map(|k| k.section()))
+                .collect();
+            let hint = did_you_mean(&key.value, known.iter().copied())
+                .unwrap_or_else(|| format!("the top-level keys are: {}", known.join(", ")));
             diags.push(
                 Diagnostic::at(
                     file,
                     key.pos,
                     format!("unknown top-level key `{}`", key.value),
                 )
-                .with_hint_opt(did_you_mean(&key.value, known)),
+                .with_hint(hint),
             );
             continue;
         };
@@ -172,16 +176,19 @@ fn sections(
                 file: file.to_path_buf(),
                 node,
             })),
-            other => diags.push(Diagnostic::at(
-                file,
-                value.pos,
-                format!(
-                    "`{}` must be a list of {} entries, found {}",
-                    key.value,
-                    kind,
-                    other.describe()
-                ),
-            )),
+            other => diags.push(
+                Diagnostic::at(
+                    file,
+                    value.pos,
+                    format!(
+                        "`{}` must be a list of {} entries, found {}",
+                        key.value,
+                        kind,
+                        other.describe()
+                    ),
+                )
+                .with_hint("start each entry with `- `"),
+            ),
         }
     }
 }

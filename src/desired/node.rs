@@ -198,11 +198,15 @@ pub fn parse_documents(text: &str) -> Result<Vec<At<Node>>, SyntaxError> {
 /// serde-saphyr ends its messages with " at line L, column C"; the loader
 /// puts the position in front instead, so drop the duplicate.
 fn strip_location(msg: &str) -> String {
-    let msg = msg.trim();
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].trim_end_matches(':').to_string(),
-        None => msg.to_string(),
+    let mut msg = msg.trim();
+    if let Some(i) = msg.rfind(" at line ") {
+        msg = msg[..i].trim_end_matches(':');
     }
+    // The parser's advice to change its options is not for our users.
+    if let Some(i) = msg.find(", set DuplicateKeyPolicy") {
+        msg = &msg[..i];
+    }
+    msg.to_string()
 }
 
 #[cfg(test)]
@@ -280,6 +284,13 @@ mod tests {
         let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.is_some(), "{err:?}");
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_documents("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.pos, Some(Pos { line: 3, column: 1 }));
+        assert_eq!(err.message, "duplicate mapping key: a");
     }
 
     #[test]
