@@ -434,6 +434,22 @@ async fn generic_requests_and_ingest_use_the_right_hosts() {
         .await
         .expect("line items");
     assert_eq!(v, json!({"data": []}));
+    s.on(
+        "POST",
+        "/organizations/org-1/billjobs",
+        [Canned::error(500, "boom"), Canned::ok(json!({"id": "j1"}))],
+    );
+    let err = c
+        .request_once(
+            Method::POST,
+            "billjobs",
+            &[],
+            Some(&json!({"billDate": "2025-01-01"})),
+        )
+        .await
+        .expect_err("one attempt only");
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(s.requests_to("/organizations/org-1/billjobs").len(), 1);
     let batch = json!({"measurements": [{"uid": "u1", "meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z"}]});
     let v = c.ingest_once(&batch).await.expect("ingest");
     assert_eq!(v["result"], "accepted");

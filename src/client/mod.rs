@@ -270,7 +270,9 @@ impl Client {
 
     /// Any call under `/organizations/{orgId}/` (bill jobs, bills, line
     /// items), retried by the policy. `path_under_org` is like
-    /// `bills/{id}/lineitems`; its segments are percent-encoded.
+    /// `bills/{id}/lineitems`; its segments are percent-encoded. Retries
+    /// apply to every method: for a POST that must not run twice (creating
+    /// a bill job) use [`Client::request_once`].
     pub async fn request(
         &self,
         method: Method,
@@ -284,6 +286,28 @@ impl Client {
             .collect();
         let url = self.org_url(&self.inner.base, &segments);
         self.retrying(method, url, query, body).await
+    }
+
+    /// [`Client::request`] with ONE attempt (plus one re-authentication).
+    pub async fn request_once(
+        &self,
+        method: Method,
+        path_under_org: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let segments: Vec<&str> = path_under_org
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let url = self.org_url(&self.inner.base, &segments);
+        self.send(Req {
+            method,
+            url,
+            query,
+            body,
+        })
+        .await
     }
 
     /// Submits one batch of measurements to the ingest host: ONE attempt.

@@ -49,6 +49,16 @@ impl LiveSnapshot {
         self.entities.insert(kind, list);
     }
 
+    /// Rebuilds the index after direct edits of `entities` (lookups stay
+    /// correct without it, but scan).
+    pub fn reindex(&mut self) {
+        let entities = std::mem::take(&mut self.entities);
+        self.index.clear();
+        for (kind, list) in entities {
+            self.set(kind, list);
+        }
+    }
+
     /// The live entities of one kind.
     pub fn of(&self, kind: Kind) -> &[Value] {
         self.entities.get(&kind).map(Vec::as_slice).unwrap_or(&[])

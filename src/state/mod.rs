@@ -1,7 +1,14 @@
 //! The state file: what this tool created or adopted, with the ids, versions,
 //! dependencies and last-applied managed fields (`shared/design.md` §4).
 
+mod lock;
+mod store;
+
+pub use lock::{LockInfo, StateLock, Unlocked, force_unlock, hostname, lock_path};
+pub use store::{StateStore, backup_path};
+
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -56,14 +63,6 @@ impl State {
         }
     }
 }
-
-mod lock;
-mod store;
-
-pub use lock::{LockInfo, StateLock, Unlocked, force_unlock, lock_path};
-pub use store::{StateStore, backup_path};
-
-use std::path::PathBuf;
 
 /// Why a state file cannot be used.
 #[derive(Debug, thiserror::Error)]
