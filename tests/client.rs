@@ -108,14 +108,14 @@ async fn concurrent_first_calls_share_one_token_request() {
 #[tokio::test]
 async fn renews_the_token_before_it_expires() {
     let s = Scenario::start().await;
-    // TTL 2 s: renewal margin min(300 s, 1 s) = 1 s, so renewal after 1 s.
-    s.auto_token(2);
+    // TTL 4 s: renewal margin min(300 s, 2 s) = 2 s, so renewal after 2 s.
+    s.auto_token(4);
     s.on("GET", PRODUCT, (0..3).map(|_| product("p1")));
     let c = client(&s);
     c.get(Kind::Product, "p1").await.expect("first");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     c.get(Kind::Product, "p1").await.expect("second, cached");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1900)).await;
     c.get(Kind::Product, "p1").await.expect("third, renewed");
     assert_eq!(s.requests_to("/oauth/token").len(), 2);
     let auths: Vec<_> = s
