@@ -4,6 +4,7 @@
 //! `run(&Global, &Args) -> anyhow::Result<ExitCode>` entry point.
 
 pub mod commands;
+pub mod connect;
 pub mod output;
 
 use std::path::PathBuf;

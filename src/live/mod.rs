@@ -1,18 +1,64 @@
-//! The live org as read by a refresh: every entity of every kind.
+//! The live org as read by a refresh: every entity of every kind, with an
+//! index for lookups by id.
 
-use std::collections::BTreeMap;
+mod refresh;
+
+pub use refresh::{RefreshReport, accept_live, refresh};
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
 use crate::api::Kind;
 
 /// All live entities, per kind, as the API returned them (JSON objects).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct LiveSnapshot {
     pub entities: BTreeMap<Kind, Vec<Value>>,
+    /// `(kind, id)` → position in `entities[kind]`; rebuilt by
+    /// [`LiveSnapshot::set`]. A stale entry (someone edited `entities`
+    /// directly) is detected and falls back to a scan.
+    index: HashMap<Kind, HashMap<String, usize>>,
+}
+
+impl PartialEq for LiveSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        // The index is derived data.
+        self.entities == other.entities
+    }
 }
 
 impl LiveSnapshot {
+    /// A snapshot of these entities, indexed.
+    pub fn from_entities(entities: BTreeMap<Kind, Vec<Value>>) -> Self {
+        let mut s = LiveSnapshot::default();
+        for (kind, list) in entities {
+            s.set(kind, list);
+        }
+        s
+    }
+
+    /// Replaces the entities of one kind and indexes them.
+    pub fn set(&mut self, kind: Kind, list: Vec<Value>) {
+        let idx = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((id_of(e)?.to_string(), i)))
+            .collect();
+        self.index.insert(kind, idx);
+        self.entities.insert(kind, list);
+    }
+
+    /// Rebuilds the index after direct edits of `entities` (lookups stay
+    /// correct without it, but scan).
+    pub fn reindex(&mut self) {
+        let entities = std::mem::take(&mut self.entities);
+        self.index.clear();
+        for (kind, list) in entities {
+            self.set(kind, list);
+        }
+    }
+
     /// The live entities of one kind.
     pub fn of(&self, kind: Kind) -> &[Value] {
         self.entities.get(&kind).map(Vec::as_slice).unwrap_or(&[])
@@ -20,8 +66,46 @@ impl LiveSnapshot {
 
     /// The live entity of `kind` with this `id`.
     pub fn by_id(&self, kind: Kind, id: &str) -> Option<&Value> {
-        self.of(kind)
-            .iter()
-            .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+        let list = self.of(kind);
+        if let Some(&i) = self.index.get(&kind).and_then(|m| m.get(id))
+            && let Some(e) = list.get(i)
+            && id_of(e) == Some(id)
+        {
+            return Some(e);
+        }
+        list.iter().find(|e| id_of(e) == Some(id))
+    }
+
+    /// Number of entities over all kinds.
+    pub fn len(&self) -> usize {
+        self.entities.values().map(Vec::len).sum()
+    }
+
+    /// Whether the org has no entities at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn id_of(e: &Value) -> Option<&str> {
+    e.get("id").and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn by_id_uses_the_index_and_survives_direct_edits() {
+        let mut s = LiveSnapshot::default();
+        s.set(Kind::Meter, vec![json!({"id": "a"}), json!({"id": "b"})]);
+        assert_eq!(s.by_id(Kind::Meter, "b"), Some(&json!({"id": "b"})));
+        assert_eq!(s.by_id(Kind::Product, "b"), None);
+        // Edited behind the index's back: still correct.
+        s.entities.insert(Kind::Meter, vec![json!({"id": "b"})]);
+        assert_eq!(s.by_id(Kind::Meter, "b"), Some(&json!({"id": "b"})));
+        assert_eq!(s.by_id(Kind::Meter, "a"), None);
+        assert_eq!(s.len(), 1);
     }
 }

@@ -1,7 +1,14 @@
 //! The state file: what this tool created or adopted, with the ids, versions,
 //! dependencies and last-applied managed fields (`shared/design.md` §4).
 
+mod lock;
+mod store;
+
+pub use lock::{LockInfo, StateLock, Unlocked, force_unlock, hostname, lock_path};
+pub use store::{StateStore, backup_path};
+
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -55,4 +62,34 @@ impl State {
             resources: BTreeMap::new(),
         }
     }
+}
+
+/// Why a state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {} is corrupt: {message}; restore it from {} or fix it by hand", path.display(), backup_path(path).display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state file {} belongs to org {file_org}, not {org}; pass --state for this org's file", path.display())]
+    OtherOrg {
+        path: PathBuf,
+        file_org: String,
+        org: String,
+    },
+    #[error("state file {} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter", path.display())]
+    NewerFormat { path: PathBuf, found: u64 },
+    #[error("state file {} does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("state is locked by {holder}; if that process is gone, run `m3ter force-unlock` (lock file {})", path.display())]
+    Locked { path: PathBuf, holder: String },
+    #[error("the state lock {} is held by {holder}, a running process on this host; stop it instead of force-unlocking", path.display())]
+    HeldByLiveProcess { path: PathBuf, holder: String },
+    #[error("state file {} was opened without the lock and cannot be written", path.display())]
+    NotLocked { path: PathBuf },
 }

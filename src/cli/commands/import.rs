@@ -1,8 +1,14 @@
-//! `m3ter import`.
+//! `m3ter import ADDR ID`: adopt an existing live entity into state.
 
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::address::Address;
+use crate::cli::{Global, connect};
+use crate::client::Client;
+use crate::state::{ResourceState, StateStore};
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -14,7 +20,82 @@ pub struct ImportArgs {
     /// Id of the live entity.
     pub id: String,
 }
-/// Runs the command.
-pub fn run(_g: &Global, _a: &ImportArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter import` is not implemented yet")
+
+/// Reads the entity by id and records it in state as adopted, with its
+/// live version. No managed fields yet (`applied` is empty): the next apply
+/// records what desired state manages.
+pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let addr: Address = a.address.parse()?;
+    let settings = connect::resolve(g, &a.conn)?;
+    let mut store = StateStore::open(
+        &settings.state_path,
+        &settings.org_id,
+        &settings.base_url,
+        true,
+    )?;
+    if let Some(r) = store.state().resources.get(&addr) {
+        bail!(
+            "{addr} is already in state (id {}); run `m3ter state rm {addr}` first to import another entity there",
+            r.id
+        );
+    }
+    if let Some((other, _)) = store
+        .state()
+        .resources
+        .iter()
+        .find(|(o, r)| o.kind == addr.kind && r.id == a.id)
+    {
+        bail!("{} {} is already in state as {other}", addr.kind, a.id);
+    }
+    let client = Client::new(settings.client)?;
+    let live = connect::runtime()?
+        .block_on(client.get(addr.kind, &a.id))
+        .map_err(|e| {
+            if e.is_not_found() {
+                anyhow::anyhow!(
+                    "no {} with id {} in org {}",
+                    addr.kind,
+                    a.id,
+                    settings.org_id
+                )
+            } else {
+                anyhow::Error::new(e)
+            }
+        })
+        .with_context(|| format!("cannot import {addr}"))?;
+    let id = live
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.id)
+        .to_string();
+    let version = live.get("version").and_then(Value::as_i64).unwrap_or(0);
+    if addr.kind.has_identity_code()
+        && let Some(code) = live.get("code").and_then(Value::as_str)
+        && code != addr.key
+    {
+        tracing::warn!(
+            "{addr}: the live entity's code is `{code}`; the next plan will change it to `{}`",
+            addr.key
+        );
+    }
+    store.state_mut().resources.insert(
+        addr.clone(),
+        ResourceState {
+            id: id.clone(),
+            version,
+            depends_on: Vec::new(),
+            adopted: true,
+            applied: Default::default(),
+        },
+    );
+    store.commit()?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({"address": addr, "id": id, "version": version})
+        );
+    } else {
+        println!("Imported {addr} (id {id}, version {version}).");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,14 @@
-//! `m3ter state list|show|rm` and `m3ter force-unlock`.
+//! `m3ter state list|show|rm` and `m3ter force-unlock`. They touch only the
+//! state file, so they need no credentials: `--state`, or the org id (or
+//! `--local`) to find the default file.
 
 use std::process::ExitCode;
 
-use crate::cli::{Connection, Global};
+use anyhow::bail;
+
+use crate::address::Address;
+use crate::cli::{Connection, Global, connect};
+use crate::state::{StateError, StateStore, Unlocked, force_unlock as unlock};
 
 /// `state` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -38,11 +44,122 @@ pub struct ForceUnlockArgs {
 }
 
 /// Runs a `state` subcommand.
-pub fn run(_g: &Global, _c: &StateCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter state` is not implemented yet")
+pub fn run(g: &Global, c: &StateCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        StateCommand::List(a) => list(g, &a.conn),
+        StateCommand::Show(a) => show(g, a),
+        StateCommand::Rm(a) => rm(g, a),
+    }
+}
+
+/// Opens the state file; `lock` for commands that write it.
+fn open(g: &Global, conn: &Connection, lock: bool) -> anyhow::Result<StateStore> {
+    let path = connect::state_path(g, conn)?;
+    let store = StateStore::open_existing(&path, lock)?;
+    // With an explicit --state and an org id, still refuse another org's file.
+    if let Some(org) = conn.org_id.as_deref().filter(|o| !o.is_empty())
+        && !conn.local
+        && store.state().org_id != org
+    {
+        return Err(StateError::OtherOrg {
+            path,
+            file_org: store.state().org_id.clone(),
+            org: org.to_string(),
+        }
+        .into());
+    }
+    Ok(store)
+}
+
+fn list(g: &Global, conn: &Connection) -> anyhow::Result<ExitCode> {
+    let store = match open(g, conn, false) {
+        Ok(s) => s,
+        // No state yet: nothing is managed.
+        Err(e) if matches!(e.downcast_ref(), Some(StateError::Missing { .. })) => {
+            if g.json {
+                println!("[]");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e),
+    };
+    let addrs: Vec<&Address> = store.state().resources.keys().collect();
+    if g.json {
+        println!("{}", serde_json::to_string(&addrs)?);
+    } else {
+        for a in addrs {
+            println!("{a}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
+    let addr: Address = a.address.parse()?;
+    let store = open(g, &a.conn, false)?;
+    let Some(res) = store.state().resources.get(&addr) else {
+        bail!(not_in_state(&store, &addr));
+    };
+    let mut doc = serde_json::json!({ "address": addr });
+    if let (Some(obj), serde_json::Value::Object(fields)) =
+        (doc.as_object_mut(), serde_json::to_value(res)?)
+    {
+        obj.extend(fields);
+    }
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
+    let addr: Address = a.address.parse()?;
+    let mut store = open(g, &a.conn, true)?;
+    let Some(res) = store.state_mut().resources.remove(&addr) else {
+        bail!(not_in_state(&store, &addr));
+    };
+    store.commit()?;
+    if g.json {
+        println!("{}", serde_json::json!({"removed": addr, "id": res.id}));
+    } else {
+        println!(
+            "Removed {addr} (id {}) from state; the entity is left alone in the org.",
+            res.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "not in state", with the closest address when one is close.
+fn not_in_state(store: &StateStore, addr: &Address) -> String {
+    let wanted = addr.to_string();
+    let closest = store
+        .state()
+        .resources
+        .keys()
+        .map(|k| (strsim::jaro_winkler(&wanted, &k.to_string()), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, k)) => format!(
+            "{addr} is not in state {}; did you mean {k}?",
+            store.path().display()
+        ),
+        None => format!(
+            "{addr} is not in state {}; `m3ter state list` shows what is",
+            store.path().display()
+        ),
+    }
 }
 
 /// Runs `force-unlock`.
-pub fn force_unlock(_g: &Global, _a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter force-unlock` is not implemented yet")
+pub fn force_unlock(g: &Global, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
+    let path = connect::state_path(g, &a.conn)?;
+    match unlock(&path)? {
+        Unlocked::NotLocked => println!("{} is not locked; nothing to do.", path.display()),
+        Unlocked::Removed(Some(h)) => println!(
+            "Removed the lock of pid {} on host {} since {} ({}).",
+            h.pid, h.host, h.since, h.command
+        ),
+        Unlocked::Removed(None) => println!("Removed the lock file of {}.", path.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

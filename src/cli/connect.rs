@@ -1,0 +1,243 @@
+//! Connection settings: what the user typed (`Connection`, `Global`,
+//! environment through clap) resolved into what the client and the state
+//! store need. Nothing downstream looks at flags.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use super::{Connection, Global};
+use crate::client::{Auth, ClientConfig, DEFAULT_BASE_URL, Secret, default_ingest_url};
+
+/// Client pacing when `--rate-limit` is not given (m3ter allows 50 req/s per
+/// org; 40 leaves room for other clients of the same org).
+pub const DEFAULT_RATE_LIMIT: f64 = 40.0;
+
+/// Everything a command needs to reach the org and its state file.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub client: ClientConfig,
+    pub state_path: PathBuf,
+    pub org_id: String,
+    pub base_url: String,
+}
+
+/// Resolves the connection options of a command that talks to an org.
+pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings> {
+    if c.local {
+        return local_settings(g, c);
+    }
+    let org_id = non_empty(&c.org_id);
+    let token = non_empty(&c.token);
+    let key = non_empty(&c.api_key);
+    let secret = non_empty(&c.api_secret);
+    let auth = match (token, key, secret) {
+        // A given token wins: it is what the user asked to use.
+        (Some(t), _, _) => Some(Auth::Token(Secret::new(t))),
+        (None, Some(k), Some(s)) => Some(Auth::Credentials {
+            key: Secret::new(k),
+            secret: Secret::new(s),
+        }),
+        _ => None,
+    };
+    let (Some(org_id), Some(auth)) = (org_id, auth) else {
+        bail!(missing_credentials_message(c));
+    };
+    check_org_id(org_id)?;
+    let base_url = non_empty(&c.base_url)
+        .unwrap_or(DEFAULT_BASE_URL)
+        .to_string();
+    let mut client = ClientConfig::new(&base_url, org_id, auth);
+    client.ingest_url = non_empty(&c.ingest_url)
+        .map(str::to_string)
+        .unwrap_or_else(|| default_ingest_url(&base_url));
+    client.rate_limit = Some(rate_limit(c.rate_limit, DEFAULT_RATE_LIMIT)?);
+    // Surface a bad URL now, as a usage error, rather than at the first call.
+    crate::client::Client::new(client.clone()).context("invalid connection options")?;
+    let state_path = g
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_path(org_id));
+    Ok(ConnectionSettings {
+        client,
+        state_path,
+        org_id: org_id.to_string(),
+        base_url,
+    })
+}
+
+/// Where the state file is, for commands that only touch state (`state
+/// list|show|rm`, `force-unlock`): `--state`, else `state/local.json` with
+/// `--local`, else `state/<org-id>.json`. Needs no credentials.
+pub fn state_path(g: &Global, c: &Connection) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &g.state {
+        return Ok(p.clone());
+    }
+    if c.local {
+        return Ok(PathBuf::from("state/local.json"));
+    }
+    match non_empty(&c.org_id) {
+        Some(org) => {
+            check_org_id(org)?;
+            Ok(default_state_path(org))
+        }
+        None => bail!(
+            "which state file? pass --state FILE, or set M3TER_ORG_ID (--org-id) for state/<org-id>.json, or use --local"
+        ),
+    }
+}
+
+/// `--local`: the embedded emulator. Wired by the lead (it starts the
+/// emulator in-process); kept apart so that change touches only this.
+fn local_settings(_g: &Global, _c: &Connection) -> anyhow::Result<ConnectionSettings> {
+    bail!("--local is not available yet")
+}
+
+/// The async runtime a command runs its API calls on (commands are sync
+/// entry points).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn default_state_path(org_id: &str) -> PathBuf {
+    PathBuf::from("state").join(format!("{org_id}.json"))
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The org id becomes a file name and a URL path segment: refuse anything
+/// that could escape either.
+fn check_org_id(org: &str) -> anyhow::Result<()> {
+    let ok = org
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        bail!(
+            "org id `{org}` is not an organization id (expected a UUID like 00000000-0000-4000-8000-000000000001)"
+        );
+    }
+    Ok(())
+}
+
+fn rate_limit(given: Option<f64>, default: f64) -> anyhow::Result<f64> {
+    match given {
+        None => Ok(default),
+        Some(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        Some(r) => {
+            bail!("--rate-limit {r} is not a rate: give requests per second, 0 for unlimited")
+        }
+    }
+}
+
+fn missing_credentials_message(c: &Connection) -> String {
+    let mut missing = Vec::new();
+    if non_empty(&c.org_id).is_none() {
+        missing.push("M3TER_ORG_ID (--org-id)");
+    }
+    if non_empty(&c.token).is_none() {
+        if non_empty(&c.api_key).is_none() {
+            missing.push("M3TER_API_KEY (--api-key)");
+        }
+        if non_empty(&c.api_secret).is_none() {
+            missing.push("M3TER_API_SECRET (--api-secret)");
+        }
+    }
+    format!(
+        "no credentials for the org: missing {}. Set M3TER_ORG_ID, M3TER_API_KEY and M3TER_API_SECRET (or M3TER_API_TOKEN for a pre-issued token), or use --local to run against the embedded emulator",
+        missing.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn global() -> Global {
+        crate::cli::Cli::try_parse_from(["m3ter", "validate"])
+            .map(|c| c.global)
+            .expect("parses")
+    }
+
+    fn conn(
+        org: Option<&str>,
+        key: Option<&str>,
+        secret: Option<&str>,
+        token: Option<&str>,
+    ) -> Connection {
+        Connection {
+            org_id: org.map(Into::into),
+            api_key: key.map(Into::into),
+            api_secret: secret.map(Into::into),
+            token: token.map(Into::into),
+            ..Connection::default()
+        }
+    }
+
+    #[test]
+    fn missing_credentials_name_the_variables_and_local() {
+        let err =
+            resolve(&global(), &conn(Some("org"), Some("k"), None, None)).expect_err("no secret");
+        let msg = err.to_string();
+        for needle in [
+            "M3TER_ORG_ID",
+            "M3TER_API_KEY",
+            "M3TER_API_SECRET",
+            "--local",
+            "missing M3TER_API_SECRET",
+        ] {
+            assert!(msg.contains(needle), "{needle} not in {msg}");
+        }
+        assert!(!msg.contains("missing M3TER_ORG_ID"), "{msg}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = resolve(
+            &global(),
+            &conn(Some("org-1"), Some("k"), Some("s3cr3t"), None),
+        )
+        .expect("resolves");
+        assert_eq!(s.base_url, "https://api.m3ter.com");
+        assert_eq!(s.client.ingest_url, "https://ingest.m3ter.com");
+        assert_eq!(s.client.rate_limit, Some(40.0));
+        assert_eq!(s.state_path, PathBuf::from("state/org-1.json"));
+        assert!(matches!(s.client.auth, Auth::Credentials { .. }));
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_token_is_enough_and_wins() {
+        let mut c = conn(Some("org"), Some("k"), Some("s"), Some("tok"));
+        c.rate_limit = Some(0.0);
+        c.base_url = Some("http://127.0.0.1:9".into());
+        let s = resolve(&global(), &c).expect("resolves");
+        assert_eq!(s.client.auth, Auth::Token(Secret::new("tok")));
+        assert_eq!(s.client.ingest_url, "http://127.0.0.1:9");
+        assert_eq!(s.client.rate_limit, Some(0.0));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(resolve(&global(), &conn(Some("../x"), None, None, Some("t"))).is_err());
+        let mut c = conn(Some("org"), None, None, Some("t"));
+        c.rate_limit = Some(-1.0);
+        assert!(resolve(&global(), &c).is_err());
+        c.rate_limit = None;
+        c.base_url = Some("not a url".into());
+        assert!(resolve(&global(), &c).is_err());
+        let mut c = conn(None, None, None, None);
+        c.local = true;
+        assert!(
+            resolve(&global(), &c)
+                .unwrap_err()
+                .to_string()
+                .contains("--local")
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Reading the whole org, and accepting live values into state.
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::LiveSnapshot;
+use crate::address::Address;
+use crate::api::Kind;
+use crate::client::{ApiError, Client};
+use crate::state::State;
+
+/// Reads every entity of every kind: one paginated list per kind at the
+/// largest page size, the kinds concurrently (the client's pacer keeps the
+/// total rate in bounds). Never one GET per entity.
+pub async fn refresh(client: &Client) -> Result<LiveSnapshot, ApiError> {
+    let mut tasks = JoinSet::new();
+    for kind in Kind::ALL {
+        let client = client.clone();
+        tasks.spawn(async move { (kind, client.list_all(kind, &[]).await) });
+    }
+    let mut snapshot = LiveSnapshot::default();
+    while let Some(joined) = tasks.join_next().await {
+        let (kind, listed) = joined
+            .map_err(|e| ApiError::Config(format!("a refresh task stopped unexpectedly: {e}")))?;
+        // Returning drops the JoinSet, which aborts the other lists.
+        snapshot.set(kind, listed?);
+    }
+    tracing::info!(entities = snapshot.len(), "refreshed live org");
+    Ok(snapshot)
+}
+
+/// What [`accept_live`] changed.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct RefreshReport {
+    /// Resources whose version or managed fields moved.
+    pub updated: Vec<Address>,
+    /// Resources already matching the org.
+    pub unchanged: Vec<Address>,
+    /// Resources whose entity is gone from the org (deleted outside this
+    /// tool); dropped from state.
+    pub removed: Vec<Address>,
+}
+
+/// Accepts live values into state: each resource takes the live `version`
+/// and the live value of every field it already manages (a managed field
+/// the org no longer has is dropped from `applied`); resources whose id is
+/// gone are removed. Fields not managed stay unmanaged.
+pub fn accept_live(state: &mut State, live: &LiveSnapshot) -> RefreshReport {
+    let mut report = RefreshReport::default();
+    state.resources.retain(|addr, res| {
+        let Some(entity) = live.by_id(addr.kind, &res.id) else {
+            report.removed.push(addr.clone());
+            return false;
+        };
+        let mut changed = false;
+        if let Some(v) = entity.get("version").and_then(Value::as_i64)
+            && v != res.version
+        {
+            res.version = v;
+            changed = true;
+        }
+        res.applied.retain(|field, value| match entity.get(field) {
+            Some(lv) => {
+                if lv != value {
+                    *value = lv.clone();
+                    changed = true;
+                }
+                true
+            }
+            None => {
+                changed = true;
+                false
+            }
+        });
+        if changed {
+            report.updated.push(addr.clone());
+        } else {
+            report.unchanged.push(addr.clone());
+        }
+        true
+    });
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ResourceState;
+    use serde_json::json;
+
+    fn resource(id: &str, version: i64, applied: Value) -> ResourceState {
+        ResourceState {
+            id: id.into(),
+            version,
+            depends_on: vec![],
+            adopted: false,
+            applied: applied.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn accepts_versions_and_managed_fields_and_drops_the_deleted() {
+        let mut state = State::new("org", "http://x");
+        let p = Address::new(Kind::Product, "p");
+        let m = Address::new(Kind::Meter, "m");
+        let gone = Address::new(Kind::Account, "gone");
+        state.resources.insert(
+            p.clone(),
+            resource("p1", 1, json!({"name": "P", "code": "p"})),
+        );
+        state.resources.insert(
+            m.clone(),
+            resource("m1", 3, json!({"name": "M", "unit": "s"})),
+        );
+        state
+            .resources
+            .insert(gone.clone(), resource("a1", 1, json!({})));
+        let live = LiveSnapshot::from_entities(
+            [
+                (Kind::Product, vec![json!({"id": "p1", "version": 1, "name": "P", "code": "p", "dtCreated": "x"})]),
+                (Kind::Meter, vec![json!({"id": "m1", "version": 4, "name": "M2", "code": "m"})]),
+            ]
+            .into(),
+        );
+        let report = accept_live(&mut state, &live);
+        assert_eq!(report.unchanged, vec![p.clone()]);
+        assert_eq!(report.updated, vec![m.clone()]);
+        assert_eq!(report.removed, vec![gone.clone()]);
+        let mr = &state.resources[&m];
+        assert_eq!(mr.version, 4);
+        // `name` accepted, `unit` gone from live so no longer managed,
+        // `code` never managed so not added.
+        assert_eq!(Value::Object(mr.applied.clone()), json!({"name": "M2"}));
+        assert!(!state.resources.contains_key(&gone));
+        assert_eq!(
+            Value::Object(state.resources[&p].applied.clone()),
+            json!({"name": "P", "code": "p"})
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! The state lock: an OS advisory lock on `<state>.lock`, held for a whole
+//! command.
+//!
+//! The OS releases the lock when the process ends, however it ends, so a
+//! killed run never leaves the state locked on a local disk. The file's
+//! content (pid, host, time, command) only *names* the holder for the error
+//! a second writer gets. The file itself is never deleted on release:
+//! deleting it would let a waiting process lock the old, unlinked file
+//! while a third locks a new one. `force-unlock` deletes it, for locks
+//! stuck on a network filesystem.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::StateError;
+
+/// Who holds a lock, as written into the lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub pid: u32,
+    pub host: String,
+    /// RFC 3339 UTC time the lock was taken.
+    pub since: String,
+    /// The command, e.g. `m3ter apply` (never its arguments, which may hold
+    /// secrets).
+    pub command: String,
+}
+
+impl LockInfo {
+    /// Describes the current process.
+    pub fn current(command: &str) -> Self {
+        LockInfo {
+            pid: std::process::id(),
+            host: hostname(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            command: command.to_string(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "pid {} on host {} since {} ({})",
+            self.pid, self.host, self.since, self.command
+        )
+    }
+}
+
+/// A held state lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct StateLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// `<state>.lock` next to the state file.
+pub fn lock_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".lock");
+    state_path.with_file_name(name)
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> StateError {
+    StateError::Io {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        source: e,
+    }
+}
+
+impl StateLock {
+    /// Takes the lock on `<state_path>.lock` at once, or fails naming the
+    /// holder. Never waits.
+    pub fn acquire(state_path: &Path, command: &str) -> Result<StateLock, StateError> {
+        let path = lock_path(state_path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create directory", e))?;
+        }
+        // No truncate on open: the content belongs to the holder until we
+        // hold the lock ourselves.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_err(&path, "open lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = read_info(&mut file);
+                return Err(StateError::Locked {
+                    path: path.clone(),
+                    holder: holder.map_or_else(
+                        || "another process (the lock file names no holder)".to_string(),
+                        |h| h.describe(),
+                    ),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io_err(&path, "lock", e)),
+        }
+        let info = LockInfo::current(command);
+        let text = serde_json::to_string_pretty(&info).unwrap_or_default();
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_err(&path, "write lock file", e))?;
+        Ok(StateLock { file, path })
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Clear the holder's name while still holding the lock, so a stale
+        // name never outlives us; closing the file releases the OS lock.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+fn read_info(file: &mut File) -> Option<LockInfo> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// What `force-unlock` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unlocked {
+    /// Nobody held the lock (a leftover file, if any, was removed).
+    NotLocked,
+    /// The lock file of this holder was removed.
+    Removed(Option<LockInfo>),
+}
+
+/// Removes a stuck lock file. Refuses when the holder is a live process on
+/// this host: the OS lock is real then, and that process must be stopped
+/// instead.
+pub fn force_unlock(state_path: &Path) -> Result<Unlocked, StateError> {
+    let path = lock_path(state_path);
+    let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Unlocked::NotLocked),
+        Err(e) => return Err(io_err(&path, "open lock file", e)),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            // Free: nothing to unlock. Remove the file while holding it.
+            let _ = std::fs::remove_file(&path);
+            Ok(Unlocked::NotLocked)
+        }
+        Err(TryLockError::WouldBlock) => {
+            let holder = read_info(&mut file);
+            if let Some(h) = &holder
+                && h.host == hostname()
+                && process_alive(h.pid)
+            {
+                return Err(StateError::HeldByLiveProcess {
+                    path,
+                    holder: h.describe(),
+                });
+            }
+            std::fs::remove_file(&path).map_err(|e| io_err(&path, "remove lock file", e))?;
+            Ok(Unlocked::Removed(holder))
+        }
+        Err(TryLockError::Error(e)) => Err(io_err(&path, "lock", e)),
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without a portable check, assume alive: refusing is the safe side.
+        true
+    }
+}
+
+/// This machine's host name, best effort.
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown-host".to_string())
+}

@@ -1,0 +1,277 @@
+//! Reading and writing the state file.
+//!
+//! Expected flow: a command opens the store (taking the lock when it will
+//! write), reads `state()`, changes it, and calls `save` after every remote
+//! change. Guarantees: a save is atomic (a reader or a crash sees the old
+//! file or the new one, never a torn one), durable when `save` returns, and
+//! the previous file survives as `<file>.backup`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::lock::StateLock;
+use super::{FORMAT_VERSION, State, StateError};
+
+/// A state file opened for a command.
+#[derive(Debug)]
+pub struct StateStore {
+    path: PathBuf,
+    state: State,
+    /// Held until the store is dropped (end of the command).
+    lock: Option<StateLock>,
+}
+
+impl StateStore {
+    /// Opens the state of `org_id` at `path`, taking the lock when `lock`.
+    ///
+    /// A missing file is a new, empty state with a fresh lineage (written on
+    /// the first save). Refused: a file that is not valid state JSON, a
+    /// file of another org, a newer `formatVersion`, and a lock held by
+    /// another process. `base_url` replaces the recorded one (the same org
+    /// may be reached through a different URL, e.g. an emulator port).
+    pub fn open(
+        path: &Path,
+        org_id: &str,
+        base_url: &str,
+        lock: bool,
+    ) -> Result<StateStore, StateError> {
+        let lock = if lock {
+            Some(StateLock::acquire(path, &command_name())?)
+        } else {
+            None
+        };
+        let state = match read(path)? {
+            None => State::new(org_id, base_url),
+            Some(mut s) => {
+                if s.org_id != org_id {
+                    return Err(StateError::OtherOrg {
+                        path: path.to_path_buf(),
+                        file_org: s.org_id,
+                        org: org_id.to_string(),
+                    });
+                }
+                if s.base_url != base_url {
+                    tracing::debug!(old = %s.base_url, new = %base_url, "base URL changed");
+                    s.base_url = base_url.to_string();
+                }
+                s
+            }
+        };
+        Ok(StateStore {
+            path: path.to_path_buf(),
+            state,
+            lock,
+        })
+    }
+
+    /// Opens an existing state file whatever its org (the `state`
+    /// subcommands given only `--state`).
+    pub fn open_existing(path: &Path, lock: bool) -> Result<StateStore, StateError> {
+        let lock = if lock {
+            Some(StateLock::acquire(path, &command_name())?)
+        } else {
+            None
+        };
+        let state = read(path)?.ok_or_else(|| StateError::Missing {
+            path: path.to_path_buf(),
+        })?;
+        Ok(StateStore {
+            path: path.to_path_buf(),
+            state,
+            lock,
+        })
+    }
+
+    /// The state file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this store holds the lock.
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The current state: as loaded, then as last saved.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The current state, to change before a [`StateStore::commit`].
+    pub fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    /// Makes `state` the current state and writes it with the next serial.
+    /// The store keeps its lineage, org id and base URL; returns the serial
+    /// written.
+    pub fn save(&mut self, state: &State) -> Result<u64, StateError> {
+        let (lineage, org, base) = (
+            std::mem::take(&mut self.state.lineage),
+            std::mem::take(&mut self.state.org_id),
+            std::mem::take(&mut self.state.base_url),
+        );
+        let serial = self.state.serial;
+        self.state = state.clone();
+        self.state.lineage = lineage;
+        self.state.org_id = org;
+        self.state.base_url = base;
+        self.state.serial = serial;
+        self.commit()
+    }
+
+    /// Writes the current state (after changes through
+    /// [`StateStore::state_mut`]) with the next serial; returns it.
+    pub fn commit(&mut self) -> Result<u64, StateError> {
+        if self.lock.is_none() {
+            // Writing without the lock could interleave with another writer.
+            return Err(StateError::NotLocked {
+                path: self.path.clone(),
+            });
+        }
+        self.state.format_version = FORMAT_VERSION;
+        self.state.serial += 1;
+        if let Err(e) = write_atomic(&self.path, &self.state) {
+            self.state.serial -= 1;
+            return Err(e);
+        }
+        Ok(self.state.serial)
+    }
+}
+
+/// The command for the lock file: `m3ter` plus the subcommand words found
+/// in the arguments. Only known command names are copied, never values
+/// (an argument may be a secret).
+fn command_name() -> String {
+    const COMMANDS: &[&str] = &[
+        "plan",
+        "apply",
+        "destroy",
+        "import",
+        "export",
+        "refresh",
+        "show",
+        "state",
+        "graph",
+        "force-unlock",
+        "ingest",
+        "bill",
+    ];
+    const STATE_SUBCOMMANDS: &[&str] = &["list", "show", "rm"];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut words = vec!["m3ter"];
+    if let Some(i) = args.iter().position(|a| COMMANDS.contains(&a.as_str())) {
+        words.push(
+            COMMANDS
+                .iter()
+                .find(|c| **c == args[i])
+                .copied()
+                .unwrap_or(""),
+        );
+        if args[i] == "state"
+            && let Some(sub) = args
+                .get(i + 1)
+                .and_then(|a| STATE_SUBCOMMANDS.iter().find(|s| **s == a.as_str()))
+        {
+            words.push(sub);
+        }
+    }
+    words.join(" ")
+}
+
+/// Reads and checks a state file; `None` when it does not exist.
+fn read(path: &Path) -> Result<Option<State>, StateError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(StateError::Io {
+                path: path.to_path_buf(),
+                what: "read".into(),
+                source: e,
+            });
+        }
+    };
+    let corrupt = |message: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message,
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    // The version is checked before the shape: a newer format may have a
+    // shape this build cannot read, and that deserves the clearer message.
+    let version = value.get("formatVersion").and_then(Value::as_u64);
+    match version {
+        Some(v) if v > u64::from(FORMAT_VERSION) => {
+            return Err(StateError::NewerFormat {
+                path: path.to_path_buf(),
+                found: v,
+            });
+        }
+        Some(_) => {}
+        None => return Err(corrupt("`formatVersion` is missing or not a number".into())),
+    }
+    let state: State = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(state))
+}
+
+/// Temp file in the same directory, fsync, previous file kept as
+/// `<file>.backup` (a hard link: no copy), rename over, fsync the directory.
+fn write_atomic(path: &Path, state: &State) -> Result<(), StateError> {
+    let io = |what: &str, p: &Path, e: std::io::Error| StateError::Io {
+        path: p.to_path_buf(),
+        what: what.to_string(),
+        source: e,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io("create directory", &dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state.json".to_string());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        serde_json::to_writer_pretty(&mut w, state)
+            .map_err(|e| io("write", &tmp, std::io::Error::other(e)))?;
+        w.write_all(b"\n").map_err(|e| io("write", &tmp, e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| io("write", &tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io("fsync", &tmp, e))?;
+        if path.exists() {
+            let backup = backup_path(path);
+            let _ = std::fs::remove_file(&backup);
+            if std::fs::hard_link(path, &backup).is_err() {
+                // Filesystems without hard links: fall back to a copy.
+                std::fs::copy(path, &backup).map_err(|e| io("back up", &backup, e))?;
+            }
+        }
+        std::fs::rename(&tmp, path).map_err(|e| io("replace", path, e))?;
+        if let Ok(d) = File::open(&dir) {
+            // Makes the rename itself durable; not supported everywhere.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `<file>.backup`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".backup");
+    path.with_file_name(name)
+}
