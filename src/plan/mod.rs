@@ -1,1 +1,292 @@
-//! The planner: a pure function (desired, state, live) → `Plan` value.
+//! The planner: a pure function (desired, state, live) → [`Plan`] value.
+//!
+//! The plan is a value (Terraform's model, `shared/code-we-admire.md` §1):
+//! `m3ter plan` renders it, `plan -o FILE` saves it, and `apply FILE` runs it
+//! exactly. Apply makes no decision the plan did not record: the order of the
+//! remote operations is in [`Plan::steps`], the live id and `version` of every
+//! entity a change touches are in the [`Change`], and the request bodies are
+//! built by [`put_body`] / [`create_body`] from what the change records.
+//!
+//! No IO, no async here except [`Plan::save`] / [`Plan::load`] (a file); the
+//! planner itself is synchronous and deterministic.
+
+mod body;
+mod compare;
+mod file;
+mod order;
+mod planner;
+pub mod render;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+use crate::desired::DesiredState;
+
+pub use body::{BodyError, create_body, put_body, resolve_refs};
+pub use file::PlanFileError;
+pub use planner::plan;
+
+/// Format version of saved plans written and read by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Share of the managed entities above which updates plus deletes are a
+/// "mass change" (`plan` warns, `apply` refuses without `--force`).
+pub const MASS_CHANGE_RATIO: f64 = 0.30;
+/// The mass-change rule only applies from this many managed entities on.
+pub const MASS_CHANGE_MIN_MANAGED: usize = 10;
+
+/// What the caller asks the planner to do.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Only these addresses (already closed over their dependencies).
+    pub targets: Option<BTreeSet<Address>>,
+    /// Report drift only; plan no change.
+    pub refresh_only: bool,
+    /// Plan the deletion of every managed entity (`m3ter destroy`).
+    pub destroy: bool,
+}
+
+/// Why the planner cannot produce a plan.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    /// Several live entities have the key of one desired entity.
+    #[error(
+        "{address}: {n} live entities match its key (ids {ids}); adopt the right one with `m3ter import {address} ID`",
+        n = ids.len(),
+        ids = ids.join(", ")
+    )]
+    AmbiguousImport { address: Address, ids: Vec<String> },
+    /// The plan would delete or replace an entity with `preventDestroy`.
+    #[error(
+        "{address} has `lifecycle.preventDestroy: true` but this plan would {action} it; remove the flag first if that is intended"
+    )]
+    PreventDestroy {
+        address: Address,
+        action: &'static str,
+    },
+    /// A reference names an entity that is not in the desired state.
+    #[error("{from} references {to}, which is not in the desired state")]
+    UnknownReference { from: Address, to: Address },
+    /// The desired state (or the operations) form a cycle.
+    #[error("dependency cycle between: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Cycle(Vec<Address>),
+}
+
+/// What a change does to the org. A small closed set (Terraform's `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// `+`: POST a new entity.
+    Create,
+    /// `~`: PUT the managed fields (plus resets) over the live entity.
+    Update,
+    /// `-/+`: an immutable field changes: DELETE, then POST.
+    Replace,
+    /// `-`: DELETE a managed entity no longer desired.
+    Delete,
+    /// Adopt a live entity whose key matches; a PUT too when `diff` or
+    /// `resets` is not empty.
+    Import,
+}
+
+impl Action {
+    /// The word used in `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Import => "import",
+        }
+    }
+}
+
+/// Why a change was planned. For display only: apply must never branch on it
+/// (Terraform's `ActionReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reason {
+    /// In state, but the live entity is gone: it is created again.
+    DeletedOutside,
+    /// In state, no longer in the desired state.
+    RemovedFromDesired,
+    /// `m3ter destroy`.
+    DestroyRequested,
+}
+
+/// One field that differs (a top-level request field, under its API name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldDiff {
+    pub field: String,
+    /// Live value; `None` when absent.
+    pub before: Option<Value>,
+    /// Desired value (a reference as the target's address); `None` for a
+    /// reset (the field is left out of the PUT so the server default applies).
+    pub after: Option<Value>,
+    /// A reference whose target id is only known once apply created it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_after_apply: bool,
+    /// This field cannot be updated: the change is a replace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
+/// One planned change of one entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub action: Action,
+    pub address: Address,
+    /// Live id (absent for a create).
+    pub id: Option<String>,
+    /// Live `version` seen by the plan (absent for a create); apply refuses
+    /// the change when the entity has moved on since.
+    pub version: Option<i64>,
+    /// Live values: of the compared fields for update/replace/import, of
+    /// every request field for a delete; absent for a create.
+    pub before: Option<Map<String, Value>>,
+    /// The desired managed fields, references as addresses (absent for a
+    /// delete). For an update this is the `managed` map of [`put_body`];
+    /// `lifecycle.ignoreChanges` fields are left out except on create.
+    pub after: Option<Map<String, Value>>,
+    /// Field-level differences (update, replace, import).
+    #[serde(default)]
+    pub diff: Vec<FieldDiff>,
+    /// Fields managed before and no longer desired: left out of the PUT.
+    #[serde(default)]
+    pub resets: Vec<String>,
+    /// Import: the entity is adopted. Delete: it had been adopted.
+    #[serde(default)]
+    pub adopted: bool,
+    /// Display-only explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+impl Change {
+    /// An import that also writes (counted as import and change).
+    pub fn import_with_changes(&self) -> bool {
+        self.action == Action::Import && (!self.diff.is_empty() || !self.resets.is_empty())
+    }
+}
+
+/// Which half of a change a [`Step`] performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// The DELETE of a delete or of a replace.
+    Delete,
+    /// The POST of a create or replace, the PUT of an update, the adoption
+    /// (and PUT, if it has changes) of an import.
+    Write,
+}
+
+/// One remote operation, in an executable order: the steps are listed so
+/// that running them one by one is valid; `wait_for` lets apply run
+/// independent steps concurrently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// Index into [`Plan::changes`].
+    pub change: usize,
+    pub phase: Phase,
+    /// Indices into [`Plan::steps`] that must finish first (all lower than
+    /// this step's own index).
+    pub wait_for: Vec<usize>,
+}
+
+/// An entity that changed outside m3ter-reconcile: live differs from the
+/// state's last-applied record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub address: Address,
+    pub id: String,
+    /// The last-applied values of the fields that differ.
+    pub before: Map<String, Value>,
+    /// The live values of those fields (`null` = absent); `None` when the
+    /// live entity was deleted.
+    pub after: Option<Map<String, Value>>,
+    /// Live `version` (absent when deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// Counts for the summary line. A replace counts as add and destroy; an
+/// import with changes as import and change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub import: usize,
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+/// The plan: everything apply needs, and nothing it has to decide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub format_version: u32,
+    pub org_id: String,
+    /// Lineage and serial of the state the plan was made from; apply refuses
+    /// a plan whose state has moved on.
+    pub lineage: String,
+    pub serial: u64,
+    #[serde(default)]
+    pub refresh_only: bool,
+    #[serde(default)]
+    pub destroy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<BTreeSet<Address>>,
+    /// The resolved desired state (so `apply FILE` needs no YAML).
+    pub desired: DesiredState,
+    /// Creates/updates/imports/replaces in dependency order, then deletes in
+    /// reverse dependency order.
+    pub changes: Vec<Change>,
+    /// The remote operations of the changes, in an executable order.
+    pub steps: Vec<Step>,
+    pub drift: Vec<Drift>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Counts per summary column.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Delete => s.destroy += 1,
+                Action::Import => {
+                    s.import += 1;
+                    if c.import_with_changes() {
+                        s.change += 1;
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether applying would do anything: any change (imports count), or
+    /// for a refresh-only plan, any drift to accept into state.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || (self.refresh_only && !self.drift.is_empty())
+    }
+
+    /// The change of an address, if any.
+    pub fn change(&self, address: &Address) -> Option<&Change> {
+        self.changes.iter().find(|c| &c.address == address)
+    }
+}

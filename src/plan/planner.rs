@@ -1,0 +1,507 @@
+//! [`plan`]: matches desired entities to state and live entities, compares
+//! them and records the changes, the drift and the order of operations.
+//!
+//! Everything is looked up through hash indexes built once (live by id, live
+//! by key), so planning is linear in the number of entities.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::compare::{field_equal, forces_replacement, read_only};
+use super::{
+    Action, Change, Drift, FieldDiff, MASS_CHANGE_MIN_MANAGED, MASS_CHANGE_RATIO, Plan, PlanError,
+    PlanOptions, Reason,
+};
+use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
+use crate::api::Kind;
+use crate::desired::{DesiredEntity, DesiredState};
+use crate::live::LiveSnapshot;
+use crate::state::State;
+
+/// Plans the changes that converge `live` to `desired`, given what `state`
+/// says this tool manages. Pure: no IO, deterministic output.
+///
+/// Errors: several live entities match one desired key
+/// ([`PlanError::AmbiguousImport`]), a delete or replace of an entity with
+/// `preventDestroy`, a reference to an entity not in the desired state, a
+/// dependency cycle.
+pub fn plan(
+    desired: &DesiredState,
+    state: &State,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let owned: HashSet<(Kind, &str)> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.kind, r.id.as_str()))
+        .collect();
+    let idx = LiveIndex::build(live, &owned);
+    let in_scope = |a: &Address| opts.targets.as_ref().is_none_or(|t| t.contains(a));
+
+    let mut plan = Plan {
+        format_version: super::FORMAT_VERSION,
+        org_id: state.org_id.clone(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        refresh_only: opts.refresh_only,
+        destroy: opts.destroy,
+        targets: opts.targets.clone(),
+        desired: desired.clone(),
+        changes: Vec::new(),
+        steps: Vec::new(),
+        drift: detect_drift(desired, state, &idx, &in_scope),
+        warnings: Vec::new(),
+    };
+    if opts.refresh_only {
+        return Ok(plan);
+    }
+
+    let mut changes = Vec::new();
+    if !opts.destroy {
+        let mut planned: HashMap<&Address, PlannedId> = HashMap::new();
+        for addr in super::order::desired_order(desired)? {
+            let Some(entity) = desired.entities.get(addr) else {
+                continue;
+            };
+            match evaluate(entity, desired, state, &idx, &planned) {
+                Ok(ev) => {
+                    planned.insert(addr, ev.planned_id);
+                    if let Some(change) = ev.change.filter(|_| in_scope(addr)) {
+                        if change.action == Action::Replace && entity.lifecycle.prevent_destroy {
+                            return Err(PlanError::PreventDestroy {
+                                address: addr.clone(),
+                                action: "replace",
+                            });
+                        }
+                        changes.push(change);
+                    }
+                }
+                Err(err) if in_scope(addr) => return Err(err),
+                // Out of the targets: not planned, and its id is not relied on.
+                Err(_) => {
+                    planned.insert(addr, PlannedId::Unknown);
+                }
+            }
+        }
+    }
+    changes.extend(plan_deletes(desired, state, &idx, opts, &in_scope)?);
+
+    let managed = state.resources.len();
+    let risky = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
+        .count();
+    if managed >= MASS_CHANGE_MIN_MANAGED && risky as f64 > managed as f64 * MASS_CHANGE_RATIO {
+        plan.warnings.push(format!(
+            "this plan updates, replaces or deletes {risky} of {managed} managed entities (more than 30%); `apply` will refuse it without --force"
+        ));
+    }
+    plan.steps = super::order::steps(&changes, desired, state)?;
+    plan.changes = changes;
+    Ok(plan)
+}
+
+/// The id an entity will have once its change is applied.
+#[derive(Debug, Clone, PartialEq)]
+enum PlannedId {
+    Known(String),
+    /// Created (or re-created) by this plan: "(known after apply)".
+    Unknown,
+}
+
+struct Evaluation {
+    change: Option<Change>,
+    planned_id: PlannedId,
+}
+
+/// Live entities indexed by id and by key (the key of their would-be
+/// address), the latter without entities that state already owns.
+struct LiveIndex<'a> {
+    by_id: HashMap<(Kind, &'a str), &'a Value>,
+    by_key: HashMap<(Kind, String), Vec<&'a Value>>,
+}
+
+fn str_field<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
+    v.get(field).and_then(Value::as_str)
+}
+
+impl<'a> LiveIndex<'a> {
+    fn build(live: &'a LiveSnapshot, owned: &HashSet<(Kind, &str)>) -> Self {
+        let mut by_id = HashMap::new();
+        for kind in Kind::ALL {
+            for v in live.of(kind) {
+                if let Some(id) = str_field(v, "id") {
+                    by_id.insert((kind, id), v);
+                }
+            }
+        }
+        let mut idx = LiveIndex {
+            by_id,
+            by_key: HashMap::new(),
+        };
+        for kind in Kind::ALL {
+            for v in live.of(kind) {
+                let Some(id) = str_field(v, "id") else {
+                    continue;
+                };
+                if owned.contains(&(kind, id)) {
+                    continue;
+                }
+                if let Some(key) = idx.key_of(kind, v) {
+                    idx.by_key.entry((kind, key)).or_default().push(v);
+                }
+            }
+        }
+        idx
+    }
+
+    fn get(&self, kind: Kind, id: &str) -> Option<&'a Value> {
+        self.by_id.get(&(kind, id)).copied()
+    }
+
+    /// The `code` of the live entity `field` of `v` points at.
+    fn code_via(&self, v: &Value, field: &str, kind: Kind) -> Option<&'a str> {
+        let id = str_field(v, field)?;
+        str_field(self.get(kind, id)?, "code")
+    }
+
+    /// The address key a live entity would have (design §3.3): its own
+    /// `code` when it has one, else the pricing / account plan key computed
+    /// with the codes of the entities its ids point at.
+    fn key_of(&self, kind: Kind, v: &Value) -> Option<String> {
+        if let Some(code) = str_field(v, "code") {
+            return Some(code.to_string());
+        }
+        match kind {
+            Kind::Pricing => {
+                let owner = match self.code_via(v, "planId", Kind::Plan) {
+                    Some(code) => PricingOwner::Plan(code),
+                    None => PricingOwner::Template(self.code_via(
+                        v,
+                        "planTemplateId",
+                        Kind::PlanTemplate,
+                    )?),
+                };
+                let agg = self
+                    .code_via(v, "aggregationId", Kind::Aggregation)
+                    .or_else(|| {
+                        self.code_via(v, "compoundAggregationId", Kind::CompoundAggregation)
+                    })?;
+                let start = str_field(v, "startDate")?;
+                Some(pricing_key(
+                    owner,
+                    agg,
+                    start,
+                    v.get("segment").and_then(Value::as_object),
+                ))
+            }
+            Kind::AccountPlan => Some(account_plan_key(
+                self.code_via(v, "accountId", Kind::Account)?,
+                self.code_via(v, "planId", Kind::Plan)?,
+                str_field(v, "startDate")?,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The request fields of a live entity (what a delete shows as `before`).
+fn request_fields(kind: Kind, live: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut names: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
+    names.sort_unstable();
+    for name in names {
+        if let Some(v) = live.get(name).filter(|v| !v.is_null()) {
+            out.insert(name.to_string(), v.clone());
+        }
+    }
+    out
+}
+
+fn version_of(live: &Value) -> Option<i64> {
+    live.get("version").and_then(Value::as_i64)
+}
+
+/// Desired managed fields (references as addresses), sorted by name.
+fn managed_fields(entity: &DesiredEntity, with_ignored: bool) -> Map<String, Value> {
+    let kind = entity.address.kind;
+    let ignored = |f: &str| !with_ignored && entity.lifecycle.ignore_changes.iter().any(|i| i == f);
+    let mut pairs: Vec<(&String, Value)> = entity
+        .fields
+        .iter()
+        .filter(|(f, v)| !v.is_null() && !read_only(kind, f) && !ignored(f))
+        .map(|(f, v)| (f, v.clone()))
+        .chain(
+            entity
+                .refs
+                .iter()
+                .filter(|(f, _)| !ignored(f))
+                .map(|(f, a)| (f, Value::String(a.to_string()))),
+        )
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.into_iter().map(|(k, v)| (k.clone(), v)).collect()
+}
+
+fn evaluate(
+    entity: &DesiredEntity,
+    desired: &DesiredState,
+    state: &State,
+    idx: &LiveIndex<'_>,
+    planned: &HashMap<&Address, PlannedId>,
+) -> Result<Evaluation, PlanError> {
+    let addr = &entity.address;
+    let kind = addr.kind;
+    let in_state = state.resources.get(addr);
+    let by_state = in_state.and_then(|rs| idx.get(kind, &rs.id));
+    let (live, import) = match by_state {
+        Some(l) => (Some(l), false),
+        None => match idx.by_key.get(&(kind, addr.key.clone())).map(Vec::as_slice) {
+            None | Some([]) => (None, false),
+            Some([one]) => (Some(*one), true),
+            Some(many) => {
+                let mut ids: Vec<String> = many
+                    .iter()
+                    .filter_map(|v| str_field(v, "id").map(str::to_string))
+                    .collect();
+                ids.sort();
+                return Err(PlanError::AmbiguousImport {
+                    address: addr.clone(),
+                    ids,
+                });
+            }
+        },
+    };
+
+    let Some(live) = live else {
+        return Ok(Evaluation {
+            change: Some(Change {
+                action: Action::Create,
+                address: addr.clone(),
+                id: None,
+                version: None,
+                before: None,
+                after: Some(managed_fields(entity, true)),
+                diff: Vec::new(),
+                resets: Vec::new(),
+                adopted: false,
+                reason: in_state.map(|_| Reason::DeletedOutside),
+            }),
+            planned_id: PlannedId::Unknown,
+        });
+    };
+    let live_id = str_field(live, "id").unwrap_or_default().to_string();
+
+    let ignored = |f: &str| entity.lifecycle.ignore_changes.iter().any(|i| i == f);
+    let mut diff = Vec::new();
+    for (field, want) in &entity.fields {
+        if want.is_null() || read_only(kind, field) || ignored(field) {
+            continue;
+        }
+        let have = live.get(field).filter(|v| !v.is_null());
+        if !field_equal(kind, field, want, have) {
+            diff.push(FieldDiff {
+                field: field.clone(),
+                before: have.cloned(),
+                after: Some(want.clone()),
+                known_after_apply: false,
+                forces_replacement: forces_replacement(kind, field),
+            });
+        }
+    }
+    for (field, target) in &entity.refs {
+        if ignored(field) {
+            continue;
+        }
+        let target_id = match planned.get(target) {
+            Some(p) => p.clone(),
+            None if desired.entities.contains_key(target) => PlannedId::Unknown,
+            None => {
+                return Err(PlanError::UnknownReference {
+                    from: addr.clone(),
+                    to: target.clone(),
+                });
+            }
+        };
+        let have = str_field(live, field);
+        let same = matches!(&target_id, PlannedId::Known(id) if Some(id.as_str()) == have);
+        if !same {
+            diff.push(FieldDiff {
+                field: field.clone(),
+                before: live.get(field).filter(|v| !v.is_null()).cloned(),
+                after: Some(Value::String(target.to_string())),
+                known_after_apply: target_id == PlannedId::Unknown,
+                forces_replacement: forces_replacement(kind, field),
+            });
+        }
+    }
+    diff.sort_by(|a, b| a.field.cmp(&b.field));
+
+    // Fields managed before and no longer desired: reset to the server
+    // default by leaving them out of the PUT (only if live still has them).
+    let mut resets = Vec::new();
+    if let (Some(rs), false) = (in_state, import) {
+        for field in rs.applied.keys() {
+            let still = entity.fields.get(field).is_some_and(|v| !v.is_null())
+                || entity.refs.contains_key(field);
+            let present = live
+                .get(field)
+                .is_some_and(|v| !super::compare::is_empty(v));
+            if !still && present && !ignored(field) && !read_only(kind, field) {
+                resets.push(field.clone());
+            }
+        }
+        resets.sort();
+    }
+
+    let forcing = diff.iter().any(|d| d.forces_replacement);
+    let action = if forcing {
+        Some(Action::Replace)
+    } else if import {
+        Some(Action::Import)
+    } else if !diff.is_empty() || !resets.is_empty() {
+        Some(Action::Update)
+    } else {
+        None
+    };
+    let planned_id = match action {
+        Some(Action::Replace) => PlannedId::Unknown,
+        _ => PlannedId::Known(live_id.clone()),
+    };
+    let change = action.map(|action| {
+        let after = managed_fields(entity, false);
+        let before: Map<String, Value> = after
+            .keys()
+            .chain(resets.iter())
+            .filter_map(|k| {
+                live.get(k)
+                    .filter(|v| !v.is_null())
+                    .map(|v| (k.clone(), v.clone()))
+            })
+            .collect();
+        Change {
+            action,
+            address: addr.clone(),
+            id: Some(live_id.clone()),
+            version: version_of(live),
+            before: Some(before),
+            after: Some(after),
+            diff,
+            resets: if action == Action::Replace {
+                Vec::new()
+            } else {
+                resets
+            },
+            adopted: import,
+            reason: None,
+        }
+    });
+    Ok(Evaluation { change, planned_id })
+}
+
+fn plan_deletes(
+    desired: &DesiredState,
+    state: &State,
+    idx: &LiveIndex<'_>,
+    opts: &PlanOptions,
+    in_scope: &impl Fn(&Address) -> bool,
+) -> Result<Vec<Change>, PlanError> {
+    let mut doomed = BTreeSet::new();
+    for (addr, rs) in &state.resources {
+        let wanted = desired.entities.get(addr);
+        if !in_scope(addr) || (!opts.destroy && wanted.is_some()) {
+            continue;
+        }
+        if wanted.is_some_and(|e| e.lifecycle.prevent_destroy) {
+            return Err(PlanError::PreventDestroy {
+                address: addr.clone(),
+                action: "destroy",
+            });
+        }
+        // Already gone: nothing to delete (the drift section says so).
+        if idx.get(addr.kind, &rs.id).is_some() {
+            doomed.insert(addr);
+        }
+    }
+    let reason = if opts.destroy {
+        Reason::DestroyRequested
+    } else {
+        Reason::RemovedFromDesired
+    };
+    let mut out = Vec::new();
+    for addr in super::order::delete_order(&doomed, state) {
+        let rs = &state.resources[addr];
+        let Some(live) = idx.get(addr.kind, &rs.id) else {
+            continue;
+        };
+        out.push(Change {
+            action: Action::Delete,
+            address: addr.clone(),
+            id: Some(rs.id.clone()),
+            version: version_of(live),
+            before: Some(request_fields(addr.kind, live)),
+            after: None,
+            diff: Vec::new(),
+            resets: Vec::new(),
+            adopted: rs.adopted,
+            reason: Some(reason),
+        });
+    }
+    Ok(out)
+}
+
+/// For each state resource: its live entity is gone, or differs from the
+/// last-applied record (same comparison rules as the plan).
+fn detect_drift(
+    desired: &DesiredState,
+    state: &State,
+    idx: &LiveIndex<'_>,
+    in_scope: &impl Fn(&Address) -> bool,
+) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (addr, rs) in &state.resources {
+        if !in_scope(addr) {
+            continue;
+        }
+        let Some(live) = idx.get(addr.kind, &rs.id) else {
+            out.push(Drift {
+                address: addr.clone(),
+                id: rs.id.clone(),
+                before: rs.applied.clone(),
+                after: None,
+                version: None,
+            });
+            continue;
+        };
+        let ignored = |f: &str| {
+            desired
+                .entities
+                .get(addr)
+                .is_some_and(|e| e.lifecycle.ignore_changes.iter().any(|i| i == f))
+        };
+        let mut before = Map::new();
+        let mut after = Map::new();
+        for (field, was) in &rs.applied {
+            if read_only(addr.kind, field) || ignored(field) {
+                continue;
+            }
+            let now = live.get(field).filter(|v| !v.is_null());
+            if !field_equal(addr.kind, field, was, now) {
+                before.insert(field.clone(), was.clone());
+                after.insert(field.clone(), now.cloned().unwrap_or(Value::Null));
+            }
+        }
+        if !before.is_empty() {
+            out.push(Drift {
+                address: addr.clone(),
+                id: rs.id.clone(),
+                before,
+                after: Some(after),
+                version: version_of(live),
+            });
+        }
+    }
+    out
+}
