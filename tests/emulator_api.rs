@@ -487,6 +487,11 @@ async fn unknown_fields_are_ignored_unless_strict() {
         .create("products", json!({"name": "P", "code": "p", "junk": 1}))
         .await;
     assert!(p.get("junk").is_none());
+    let mut body = meter_body("m", None);
+    body["dataFields"][0]["junk"] = json!(true);
+    let m = lax.create("meters", body).await;
+    assert!(m["dataFields"][0].get("junk").is_none(), "{m}");
+    assert_eq!(m["dataFields"][0]["code"], "q");
 
     let strict = Emu::with(EmulatorConfig {
         strict: true,

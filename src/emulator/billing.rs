@@ -315,10 +315,10 @@ fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u6
         if !overlaps(&e.value, from, Some(to)) {
             continue;
         }
-        if let Some(a) = str_of(&e.value, "accountId") {
-            if !accounts.iter().any(|x| x == a) {
-                accounts.push(a.to_owned());
-            }
+        if let Some(a) = str_of(&e.value, "accountId")
+            && !accounts.iter().any(|x| x == a)
+        {
+            accounts.push(a.to_owned());
         }
     }
     if let Some(req) = requested {

@@ -215,10 +215,10 @@ impl Filter {
             }
             Kind::Product | Kind::Account => {}
         }
-        if matches!(kind, Kind::Pricing | Kind::AccountPlan) {
-            if let Some(d) = q.one("date") {
-                f.active_at = Some(parse_filter_date(d)?);
-            }
+        if matches!(kind, Kind::Pricing | Kind::AccountPlan)
+            && let Some(d) = q.one("date")
+        {
+            f.active_at = Some(parse_filter_date(d)?);
         }
         if kind == Kind::AccountPlan && f.active_at.is_none() {
             let include_all = q.flag("includeall")?.unwrap_or(false);

@@ -72,10 +72,10 @@ pub async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Res
         let mut seen: HashSet<String> = HashSet::new();
         let mut new_accounts: std::collections::HashMap<String, String> = Default::default();
         for mut m in checked {
-            if let Some(uid) = m.get("uid").and_then(Value::as_str) {
-                if store.uids.contains(uid) || !seen.insert(uid.to_owned()) {
-                    continue; // idempotent: first wins
-                }
+            if let Some(uid) = m.get("uid").and_then(Value::as_str)
+                && (store.uids.contains(uid) || !seen.insert(uid.to_owned()))
+            {
+                continue; // idempotent: first wins
             }
             let meter_code = m.get("meter").and_then(Value::as_str).unwrap_or_default();
             let Some(meter_id) = store.kind(Kind::Meter).id_by_code(meter_code) else {

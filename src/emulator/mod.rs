@@ -214,6 +214,16 @@ impl RunningEmulator {
     }
 }
 
+impl Drop for RunningEmulator {
+    /// Stops the server if [`RunningEmulator::shutdown`] was not called
+    /// (without compaction: the journal already holds every change).
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// Starts an emulator on `listen` (port 0 picks a free port).
 pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<RunningEmulator> {
     let (journal, store) = match &config.data {

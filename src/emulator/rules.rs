@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::api::validate::{Rule, parse_date_time};
-use crate::api::{Kind, validate_body};
+use crate::api::{Field, Kind, Type, validate_body};
 
 use super::error::{ApiError, ApiResult};
 use super::store::{Object, Store};
@@ -46,31 +46,25 @@ pub fn prepare(
     }
     let own_id = existing.and_then(|e| str_of(e, "id"));
 
-    let mut fields = Object::new();
-    for f in kind.fields() {
-        if let Some(v) = body.get(f.name).filter(|v| !v.is_null()) {
-            fields.insert(f.name.to_owned(), v.clone());
-        }
-    }
+    let mut fields = known_fields(kind.fields(), body);
 
     for r in kind.references() {
-        if let Some(id) = str_of(&fields, r.field) {
-            if store.kind(r.target).get(id).is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "`{}` refers to no {} with id {id}; create it first or fix the id",
-                    r.field, r.target
-                )));
-            }
+        if let Some(id) = str_of(&fields, r.field)
+            && store.kind(r.target).get(id).is_none()
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{}` refers to no {} with id {id}; create it first or fix the id",
+                r.field, r.target
+            )));
         }
     }
-    if let Some(code) = str_of(&fields, "code") {
-        if let Some(other) = store.kind(kind).id_by_code(code) {
-            if Some(other) != own_id {
-                return Err(ApiError::bad_request(format!(
-                    "`code` \"{code}\" is already used by {kind} {other}; codes are unique per kind"
-                )));
-            }
-        }
+    if let Some(code) = str_of(&fields, "code")
+        && let Some(other) = store.kind(kind).id_by_code(code)
+        && Some(other) != own_id
+    {
+        return Err(ApiError::bad_request(format!(
+            "`code` \"{code}\" is already used by {kind} {other}; codes are unique per kind"
+        )));
     }
     check_dates(&fields)?;
 
@@ -115,16 +109,38 @@ pub fn prepare(
     Ok(out)
 }
 
+/// The non-null fields of `obj` the schema knows, recursively: unknown
+/// request fields are ignored (not stored) as the real API does.
+fn known_fields(schema: &[Field], obj: &Object) -> Object {
+    let mut out = Object::new();
+    for f in schema {
+        if let Some(v) = obj.get(f.name).filter(|v| !v.is_null()) {
+            out.insert(f.name.to_owned(), known_value(&f.ty, v));
+        }
+    }
+    out
+}
+
+fn known_value(ty: &Type, v: &Value) -> Value {
+    match (ty, v) {
+        (Type::Object(schema), Value::Object(o)) => Value::Object(known_fields(schema, o)),
+        (Type::Array { item, .. }, Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| known_value(item, i)).collect())
+        }
+        _ => v.clone(),
+    }
+}
+
 /// `startDate`/`endDate` pairs: the end must come after the start.
 fn check_dates(fields: &Object) -> ApiResult<()> {
     let start = str_of(fields, "startDate").and_then(parse_date_time);
     let end = str_of(fields, "endDate").and_then(parse_date_time);
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            return Err(ApiError::bad_request(
-                "`endDate` must be after `startDate` (endDate is exclusive)",
-            ));
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        return Err(ApiError::bad_request(
+            "`endDate` must be after `startDate` (endDate is exclusive)",
+        ));
     }
     Ok(())
 }
@@ -154,15 +170,15 @@ fn meter_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResul
         if str_of(a, "meterId") != Some(id) {
             continue;
         }
-        if let Some(target) = str_of(a, "targetField") {
-            if !codes.contains(&target) {
-                return Err(ApiError::bad_request(format!(
-                    "the update removes field \"{target}\" which aggregation {} (code \"{}\") targets; \
+        if let Some(target) = str_of(a, "targetField")
+            && !codes.contains(&target)
+        {
+            return Err(ApiError::bad_request(format!(
+                "the update removes field \"{target}\" which aggregation {} (code \"{}\") targets; \
                      change the aggregation first",
-                    str_of(a, "id").unwrap_or_default(),
-                    str_of(a, "code").unwrap_or_default()
-                )));
-            }
+                str_of(a, "id").unwrap_or_default(),
+                str_of(a, "code").unwrap_or_default()
+            )));
         }
     }
     Ok(())
@@ -174,14 +190,14 @@ fn aggregation_rules(store: &Store, fields: &Object) -> ApiResult<()> {
         return Ok(());
     };
     let codes = meter_field_codes(&meter.value);
-    if let Some(target) = str_of(fields, "targetField") {
-        if !codes.contains(&target) {
-            return Err(ApiError::bad_request(format!(
-                "`targetField` \"{target}\" is not a data or derived field of meter {}; it has: {}",
-                str_of(&meter.value, "code").unwrap_or_default(),
-                codes.join(", ")
-            )));
-        }
+    if let Some(target) = str_of(fields, "targetField")
+        && !codes.contains(&target)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`targetField` \"{target}\" is not a data or derived field of meter {}; it has: {}",
+            str_of(&meter.value, "code").unwrap_or_default(),
+            codes.join(", ")
+        )));
     }
     if let Some(seg) = fields.get("segmentedFields").and_then(Value::as_array) {
         for (i, s) in seg.iter().enumerate() {
@@ -304,13 +320,13 @@ fn account_plan_rules(store: &Store, fields: &mut Object, own_id: Option<&str>) 
     let Some(plan) = str_of(fields, "planId").and_then(|id| store.kind(Kind::Plan).get(id)) else {
         return Ok(());
     };
-    if let Some(owner) = str_of(&plan.value, "accountId") {
-        if owner != account {
-            return Err(ApiError::bad_request(format!(
-                "`planId`: plan {} is bespoke to account {owner} and cannot be attached to account {account}",
-                str_of(&plan.value, "code").unwrap_or_default()
-            )));
-        }
+    if let Some(owner) = str_of(&plan.value, "accountId")
+        && owner != account
+    {
+        return Err(ApiError::bad_request(format!(
+            "`planId`: plan {} is bespoke to account {owner} and cannot be attached to account {account}",
+            str_of(&plan.value, "code").unwrap_or_default()
+        )));
     }
     let Some(product) = str_of(&plan.value, "productId").map(str::to_owned) else {
         return Ok(());

@@ -19,13 +19,25 @@ struct Counts {
 impl Stats {
     /// Counts one request; `template` is None when no route matched.
     pub fn count(&self, method: &str, template: Option<&str>) {
-        let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        c.total += 1;
-        let key = match template {
-            Some(t) => format!("{method} {t}"),
-            None => format!("{method} (unmatched)"),
-        };
-        *c.by_route.entry(key).or_default() += 1;
+        // The key is built in a per-thread buffer so the hot path allocates
+        // only the first time a route is seen.
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            key.push_str(method);
+            key.push(' ');
+            key.push_str(template.unwrap_or("(unmatched)"));
+            let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            c.total += 1;
+            match c.by_route.get_mut(key.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    c.by_route.insert(key.clone(), 1);
+                }
+            }
+        });
     }
 
     /// The JSON body of `GET /_emulator/stats`.

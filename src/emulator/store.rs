@@ -123,10 +123,10 @@ impl Collection {
     fn remove(&mut self, id: &str) -> Option<Entry> {
         let old = self.by_id.remove(id)?;
         self.by_seq.remove(&old.seq);
-        if let Some(code) = old.value.get("code").and_then(Value::as_str) {
-            if self.by_code.get(code).is_some_and(|i| i == id) {
-                self.by_code.remove(code);
-            }
+        if let Some(code) = old.value.get("code").and_then(Value::as_str)
+            && self.by_code.get(code).is_some_and(|i| i == id)
+        {
+            self.by_code.remove(code);
         }
         Some(old)
     }
