@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Emulator benchmark (loopback only, bounded): GET-by-id throughput, and the cost of an unfiltered
+# list page with 100 vs 100,000 stored products (design §6: O(page size), so the ratio should be ~1).
+#
+# Usage: bench/emulator.sh            (env: RUNS=3 DURATION=10s SEED_CONCURRENCY=8 BIG=100000)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+readonly RUNS="${RUNS:-3}"
+readonly DURATION="${DURATION:-10s}"
+readonly SEED_CONCURRENCY="${SEED_CONCURRENCY:-8}"
+readonly BIG="${BIG:-100000}"
+readonly ORG="00000000-0000-4000-8000-000000000001"
+readonly PYTHON="${PYTHON:-python3}"
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- tools ----------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null 2>&1; then
+    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing wrk"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    else
+        log "wrk is missing: install it (sudo apt-get install -y wrk)"
+        exit 1
+    fi
+fi
+command -v curl >/dev/null || { log "curl is missing: apt-get install -y curl"; exit 1; }
+
+log "building release binary"
+cargo build --release --quiet
+
+# --- emulator -------------------------------------------------------------------------------
+workdir="$(mktemp -d)"
+emu_pid=""
+cleanup() {
+    if [[ -n "$emu_pid" ]] && kill -0 "$emu_pid" 2>/dev/null; then
+        kill -TERM "$emu_pid" 2>/dev/null || true
+        # Bounded wait, then give up politely (never a broad kill).
+        for _ in $(seq 50); do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$emu_pid" 2>/dev/null || true
+    fi
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+target/release/m3ter emulator --listen 127.0.0.1:0 >"$workdir/stdout" 2>"$workdir/stderr" &
+emu_pid=$!
+base=""
+for _ in $(seq 100); do
+    line="$(head -n1 "$workdir/stdout" 2>/dev/null || true)"
+    if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]]; then
+        base="${BASH_REMATCH[1]}"
+        break
+    fi
+    kill -0 "$emu_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ -z "$base" ]]; then
+    log "emulator did not start; stderr:"
+    cat "$workdir/stderr" >&2
+    exit 1
+fi
+log "emulator at $base (pid $emu_pid)"
+
+token="$(curl -sf -u local-key:local-secret -H 'Content-Type: application/json' \
+    -d '{"grant_type":"client_credentials"}' "$base/oauth/token" \
+    | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+auth="Authorization: Bearer $token"
+api="$base/organizations/$ORG"
+
+product_id="$(curl -sf -H "$auth" -H 'Content-Type: application/json' \
+    -d '{"code":"bench_product","name":"Bench product"}' "$api/products" \
+    | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+
+# Runs wrk RUNS times on a URL and prints the median requests/s.
+median_rps() {
+    local url="$1" rps=()
+    for _ in $(seq "$RUNS"); do
+        local out
+        out="$(wrk -t2 -c8 -d"$DURATION" -H "$auth" "$url")"
+        if grep -q "Non-2xx" <<<"$out"; then
+            log "wrk saw non-2xx answers for $url:"
+            log "$out"
+            exit 1
+        fi
+        rps+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
+        log "  run: ${rps[-1]} req/s"
+    done
+    printf '%s\n' "${rps[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+log "GET product by id ($RUNS x $DURATION, 2 threads, 8 connections)"
+get_rps="$(median_rps "$api/products/$product_id")"
+
+log "seeding to 100 products"
+"$PYTHON" bench/seed.py "$base" "$token" "$ORG" 1 99 "$SEED_CONCURRENCY"
+log "list page (pageSize=100) with 100 products"
+list_small="$(median_rps "$api/products?pageSize=100")"
+
+log "seeding to $BIG products"
+"$PYTHON" bench/seed.py "$base" "$token" "$ORG" 100 "$((BIG - 100))" "$SEED_CONCURRENCY"
+log "list page (pageSize=100) with $BIG products"
+list_big="$(median_rps "$api/products?pageSize=100")"
+
+stats="$(curl -sf "$base/_emulator/stats")"
+
+echo "GET /products/{id}:                  median ${get_rps} req/s"
+echo "GET /products?pageSize=100 (100):    median ${list_small} req/s"
+echo "GET /products?pageSize=100 ($BIG): median ${list_big} req/s"
+awk -v a="$list_small" -v b="$list_big" -v n="$BIG" 'BEGIN { printf "list ratio (100 / %d products): %.2f\n", n, a / b }'
+echo "emulator stats: $stats"
+
+kill -TERM "$emu_pid"
+wait "$emu_pid" && status=0 || status=$?
+emu_pid=""
+[[ "$status" == "0" ]] || { log "emulator exited $status on SIGTERM"; exit 1; }

@@ -1,0 +1,730 @@
+//! Bill jobs and bills. A job runs asynchronously (PENDING → RUNNING →
+//! COMPLETE) and writes one bill per account with an account plan active
+//! in the billed period. Rating is behind [`rate`] (line items).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{Days, Months, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use crate::api::Kind;
+use crate::api::schema::{Field, Type};
+use crate::api::validate::{RefMode, Rule, check_value};
+
+use super::Shared;
+use super::error::{ApiError, ApiResult};
+use super::rules::{overlaps, timestamp};
+use super::server::{JsonBody, PathId, Query, ok_json};
+use super::store::{Change, Object, Store, Table, encode_token, page};
+
+/// Most bill jobs that may be pending or running at once (m3ter's limit).
+pub const MAX_RUNNING_JOBS: usize = 10;
+/// Time a job spends in each of PENDING and RUNNING.
+const STEP: Duration = Duration::from_millis(100);
+
+const JOB_FREQUENCIES: &[&str] = &["DAILY", "WEEKLY", "MONTHLY", "ANNUALLY", "AD_HOC"];
+const fn opt(name: &'static str, ty: Type) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+    }
+}
+const CONVERSION: &[Field] = &[
+    Field {
+        name: "from",
+        ty: Type::Str { min: 1, max: 3 },
+        required: true,
+    },
+    Field {
+        name: "to",
+        ty: Type::Str { min: 1, max: 3 },
+        required: true,
+    },
+    opt(
+        "multiplier",
+        Type::Number {
+            min: Some(0.0),
+            exclusive_min: false,
+        },
+    ),
+];
+/// The BillJobRequest schema (m3ter-api.md §5.1); nothing is required.
+const BILL_JOB: &[Field] = &[
+    opt("lastDateInBillingPeriod", Type::Date),
+    opt("billingFrequency", Type::Enum(JOB_FREQUENCIES)),
+    opt(
+        "billFrequencyInterval",
+        Type::Integer {
+            min: Some(1),
+            max: Some(365),
+            exclusive_min: false,
+        },
+    ),
+    opt("billDate", Type::Date),
+    opt("externalInvoiceDate", Type::Date),
+    opt("dueDate", Type::Date),
+    opt(
+        "accountIds",
+        Type::Array {
+            item: &Type::Uuid,
+            min: 1,
+            max: Some(100),
+        },
+    ),
+    opt("targetCurrency", Type::Str { min: 3, max: 3 }),
+    opt(
+        "currencyConversions",
+        Type::Array {
+            item: &Type::Object(CONVERSION),
+            min: 0,
+            max: Some(250),
+        },
+    ),
+    opt("timezone", Type::Text),
+    opt("yearEpoch", Type::Date),
+    opt("monthEpoch", Type::Date),
+    opt("weekEpoch", Type::Date),
+    opt("dayEpoch", Type::Date),
+    opt(
+        "version",
+        Type::Integer {
+            min: None,
+            max: None,
+            exclusive_min: false,
+        },
+    ),
+];
+
+fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
+    o.get(key).and_then(Value::as_str)
+}
+
+fn is_active_job(o: &Object) -> bool {
+    matches!(
+        str_of(o, "status"),
+        Some("PENDING" | "INITIALIZING" | "RUNNING")
+    )
+}
+
+fn put(table: Table, seq: u64, value: Object) -> Change {
+    Change::Put {
+        table: table.name().into(),
+        seq,
+        value,
+    }
+}
+
+/// `POST /billjobs`.
+pub async fn create_job(
+    State(s): State<Arc<Shared>>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let mut violations = Vec::new();
+    check_value(
+        &Type::Object(BILL_JOB),
+        &Value::Object(body.clone()),
+        "",
+        RefMode::Uuid,
+        &mut violations,
+    );
+    let msgs: Vec<String> = violations
+        .into_iter()
+        .filter(|v| s.config.strict || v.rule != Rule::Unknown)
+        .map(|v| v.message.replace("`.", "`"))
+        .collect();
+    if !msgs.is_empty() {
+        return Err(ApiError::bad_request(msgs.join("; ")));
+    }
+    let now = timestamp(Utc::now());
+    let actor = s.actor.clone();
+    let job = s.commit(|store| {
+        if let Some(ids) = body.get("accountIds").and_then(Value::as_array) {
+            for (i, id) in ids.iter().enumerate() {
+                let id = id.as_str().unwrap_or_default();
+                if store.kind(Kind::Account).get(id).is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "`accountIds[{i}]` refers to no account with id {id}"
+                    )));
+                }
+            }
+        }
+        let running = store
+            .table(Table::BillJobs)
+            .iter_newest_first()
+            .filter(|e| is_active_job(&e.value))
+            .count();
+        if running >= MAX_RUNNING_JOBS {
+            return Err(ApiError::too_many(
+                format!(
+                    "at most {MAX_RUNNING_JOBS} bill jobs may run at once; retry when one completes"
+                ),
+                1,
+            ));
+        }
+        let mut job = Object::new();
+        job.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+        job.insert("version".into(), json!(1));
+        for f in BILL_JOB.iter().filter(|f| f.name != "version") {
+            if let Some(v) = body.get(f.name).filter(|v| !v.is_null()) {
+                job.insert(f.name.into(), v.clone());
+            }
+        }
+        job.entry("timezone").or_insert_with(|| json!("UTC"));
+        job.insert("type".into(), json!("CREATE"));
+        job.insert("status".into(), json!("PENDING"));
+        job.insert("billIds".into(), json!([]));
+        job.insert("total".into(), json!(0));
+        job.insert("pending".into(), json!(0));
+        stamp(&mut job, &now, &actor, true);
+        let seq = store.next_seq();
+        Ok((vec![put(Table::BillJobs, seq, job.clone())], job))
+    })?;
+    if let Some(id) = str_of(&job, "id") {
+        spawn_job(s.clone(), id.to_owned());
+    }
+    Ok(ok_json(job))
+}
+
+fn stamp(o: &mut Object, now: &str, actor: &str, created: bool) {
+    if created {
+        o.insert("dtCreated".into(), json!(now));
+        o.insert("createdBy".into(), json!(actor));
+    }
+    o.insert("dtLastModified".into(), json!(now));
+    o.insert("lastModifiedBy".into(), json!(actor));
+}
+
+fn bump(o: &mut Object) {
+    let v = o.get("version").and_then(Value::as_i64).unwrap_or(0);
+    o.insert("version".into(), json!(v + 1));
+}
+
+/// Restarts jobs left pending or running by a previous process.
+pub fn resume_jobs(s: &Arc<Shared>) {
+    let ids: Vec<String> = s
+        .read()
+        .table(Table::BillJobs)
+        .iter_newest_first()
+        .filter(|e| is_active_job(&e.value))
+        .filter_map(|e| str_of(&e.value, "id").map(str::to_owned))
+        .collect();
+    for id in ids {
+        spawn_job(s.clone(), id);
+    }
+}
+
+fn spawn_job(s: Arc<Shared>, id: String) {
+    tokio::spawn(async move {
+        tokio::time::sleep(STEP).await;
+        if advance(&s, &id, |_, job| {
+            job.insert("status".into(), json!("RUNNING"));
+            Ok(Vec::new())
+        })
+        .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(STEP).await;
+        let _ = advance(&s, &id, |store, job| {
+            let bills = make_bills(store, job, &s.actor)?;
+            let ids: Vec<Value> = bills
+                .iter()
+                .filter_map(|(_, b)| b.get("id").cloned())
+                .collect();
+            job.insert("total".into(), json!(ids.len()));
+            job.insert("pending".into(), json!(0));
+            job.insert("billIds".into(), Value::Array(ids));
+            job.insert("status".into(), json!("COMPLETE"));
+            Ok(bills
+                .into_iter()
+                .map(|(seq, b)| put(Table::Bills, seq, b))
+                .collect())
+        });
+    });
+}
+
+/// Moves an active job on; fails (and changes nothing) if it was cancelled.
+fn advance(
+    s: &Shared,
+    id: &str,
+    step: impl FnOnce(&mut Store, &mut Object) -> ApiResult<Vec<Change>>,
+) -> ApiResult<()> {
+    let now = timestamp(Utc::now());
+    s.commit(|store| {
+        let entry = store
+            .table(Table::BillJobs)
+            .get(id)
+            .ok_or_else(|| ApiError::not_found("bill job gone"))?;
+        if !is_active_job(&entry.value) {
+            return Err(ApiError::bad_request("bill job no longer active"));
+        }
+        let seq = entry.seq;
+        let mut job = entry.value.clone();
+        let mut changes = step(store, &mut job)?;
+        bump(&mut job);
+        stamp(&mut job, &now, "system", false);
+        changes.push(put(Table::BillJobs, seq, job));
+        Ok((changes, ()))
+    })
+}
+
+fn date_of(o: &Object, key: &str) -> Option<NaiveDate> {
+    str_of(o, key).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}
+
+/// The billed period `[start, end)` of a job (design §7): it ends after
+/// `lastDateInBillingPeriod` (or the day before the bill date) and starts
+/// one bill-frequency interval earlier.
+pub fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
+    let today = Utc::now().date_naive();
+    let bill_date = date_of(job, "billDate");
+    let last = date_of(job, "lastDateInBillingPeriod")
+        .or_else(|| bill_date.and_then(|d| d.checked_sub_days(Days::new(1))))
+        .unwrap_or_else(|| today.checked_sub_days(Days::new(1)).unwrap_or(today));
+    let end = last.checked_add_days(Days::new(1)).unwrap_or(last);
+    let n = job
+        .get("billFrequencyInterval")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .clamp(1, 365) as u32;
+    let start = match str_of(job, "billingFrequency") {
+        Some("DAILY") => end.checked_sub_days(Days::new(n.into())),
+        Some("WEEKLY") => end.checked_sub_days(Days::new(7 * u64::from(n))),
+        Some("ANNUALLY") => end.checked_sub_months(Months::new(12 * n)),
+        _ => end.checked_sub_months(Months::new(n)),
+    }
+    .unwrap_or(last);
+    (start, end, bill_date.unwrap_or(end))
+}
+
+fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u64, Object)>> {
+    let (start, end, bill_date) = period(job);
+    let from = start.and_time(chrono::NaiveTime::MIN).and_utc();
+    let to = end.and_time(chrono::NaiveTime::MIN).and_utc();
+    let requested: Option<Vec<String>> = job.get("accountIds").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    });
+    let mut accounts: Vec<String> = Vec::new();
+    for e in store.kind(Kind::AccountPlan).iter_newest_first() {
+        if !overlaps(&e.value, from, Some(to)) {
+            continue;
+        }
+        if let Some(a) = str_of(&e.value, "accountId")
+            && !accounts.iter().any(|x| x == a)
+        {
+            accounts.push(a.to_owned());
+        }
+    }
+    if let Some(req) = requested {
+        accounts = req;
+    }
+    let now = timestamp(Utc::now());
+    let mut out = Vec::new();
+    for account_id in accounts {
+        let Some(account) = store.kind(Kind::Account).get(&account_id) else {
+            continue;
+        };
+        let account = account.value.clone();
+        let plans: Vec<Object> = store
+            .kind(Kind::AccountPlan)
+            .iter_newest_first()
+            .filter(|e| str_of(&e.value, "accountId") == Some(account_id.as_str()))
+            .filter(|e| overlaps(&e.value, from, Some(to)))
+            .map(|e| e.value.clone())
+            .collect();
+        let currency = plans
+            .iter()
+            .filter_map(|ap| store.kind(Kind::Plan).get(str_of(ap, "planId")?))
+            .filter_map(|p| {
+                store
+                    .kind(Kind::PlanTemplate)
+                    .get(str_of(&p.value, "planTemplateId")?)
+            })
+            .find_map(|t| str_of(&t.value, "currency").map(str::to_owned))
+            .or_else(|| str_of(&account, "currency").map(str::to_owned))
+            .unwrap_or_else(|| "USD".to_owned());
+        let lines = rate(store, &account, &plans, from, to);
+        let total: f64 = lines
+            .iter()
+            .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
+            .sum();
+        let mut bill = Object::new();
+        bill.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+        bill.insert("version".into(), json!(1));
+        bill.insert("accountId".into(), json!(account_id));
+        bill.insert(
+            "accountCode".into(),
+            account.get("code").cloned().unwrap_or(Value::Null),
+        );
+        bill.insert(
+            "billJobId".into(),
+            job.get("id").cloned().unwrap_or(Value::Null),
+        );
+        bill.insert("startDate".into(), json!(start.to_string()));
+        bill.insert("endDate".into(), json!(end.to_string()));
+        bill.insert("startDateTimeUTC".into(), json!(timestamp(from)));
+        bill.insert("endDateTimeUTC".into(), json!(timestamp(to)));
+        bill.insert("billDate".into(), json!(bill_date.to_string()));
+        let due = date_of(job, "dueDate").unwrap_or(bill_date);
+        bill.insert("dueDate".into(), json!(due.to_string()));
+        bill.insert(
+            "billingFrequency".into(),
+            job.get("billingFrequency")
+                .cloned()
+                .unwrap_or(json!("MONTHLY")),
+        );
+        bill.insert(
+            "billFrequencyInterval".into(),
+            job.get("billFrequencyInterval")
+                .cloned()
+                .unwrap_or(json!(1)),
+        );
+        bill.insert(
+            "timezone".into(),
+            job.get("timezone").cloned().unwrap_or(json!("UTC")),
+        );
+        bill.insert("currency".into(), json!(currency));
+        if let Some(c) = job.get("currencyConversions") {
+            bill.insert("currencyConversions".into(), c.clone());
+        }
+        if let Some(d) = job.get("externalInvoiceDate") {
+            bill.insert("externalInvoiceDate".into(), d.clone());
+        }
+        if let Some(po) = account.get("purchaseOrderNumber") {
+            bill.insert("purchaseOrderNumber".into(), po.clone());
+        }
+        bill.insert("billTotal".into(), json!(total));
+        bill.insert("locked".into(), json!(false));
+        bill.insert("status".into(), json!("PENDING"));
+        bill.insert("createdDate".into(), json!(now));
+        bill.insert("lastCalculatedDate".into(), json!(now));
+        bill.insert(
+            "lineItems".into(),
+            Value::Array(lines.into_iter().map(Value::Object).collect()),
+        );
+        stamp(&mut bill, &now, actor, true);
+        out.push((store.next_seq(), bill));
+    }
+    Ok(out)
+}
+
+/// Rates one account's usage in `[from, to)` under its account plans and
+/// returns the bill's line items. Rating (design §7) is a later issue: for
+/// now no line items are produced, so bills total 0.
+pub fn rate(
+    _store: &Store,
+    _account: &Object,
+    _account_plans: &[Object],
+    _from: chrono::DateTime<Utc>,
+    _to: chrono::DateTime<Utc>,
+) -> Vec<Object> {
+    Vec::new()
+}
+
+/// `GET /billjobs` (filters `active`, `status`).
+pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
+    let size = q.page_size(100)?;
+    let before = q.cursor()?;
+    let active = q.flag("active")?;
+    let status = q.one("status").map(str::to_owned);
+    let store = s.read();
+    let entries = store
+        .table(Table::BillJobs)
+        .iter_before(before)
+        .filter(|e| active.is_none_or(|a| is_active_job(&e.value) == a))
+        .filter(|e| {
+            status
+                .as_deref()
+                .is_none_or(|st| str_of(&e.value, "status") == Some(st))
+        });
+    let (data, token) = page(entries, size);
+    Ok(super::crud::list_body(&data, token))
+}
+
+/// `GET /billjobs/{id}`.
+pub async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+    let store = s.read();
+    let e = store
+        .table(Table::BillJobs)
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no bill job with id {id}")))?;
+    Ok(ok_json(&e.value))
+}
+
+/// `POST /billjobs/{id}/cancel`.
+pub async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+    let now = timestamp(Utc::now());
+    let actor = s.actor.clone();
+    let job = s.commit(|store| {
+        let e = store
+            .table(Table::BillJobs)
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found(format!("no bill job with id {id}")))?;
+        if !is_active_job(&e.value) {
+            return Err(ApiError::bad_request(format!(
+                "bill job {id} is {} and can no longer be cancelled",
+                str_of(&e.value, "status").unwrap_or("finished")
+            )));
+        }
+        let mut job = e.value.clone();
+        job.insert("status".into(), json!("CANCELLED"));
+        bump(&mut job);
+        stamp(&mut job, &now, &actor, false);
+        Ok((vec![put(Table::BillJobs, e.seq, job.clone())], job))
+    })?;
+    Ok(ok_json(job))
+}
+
+/// `GET /bills` with the documented filters.
+pub async fn list_bills(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
+    let size = q.page_size(100)?;
+    let before = q.cursor()?;
+    let locked = q.flag("locked")?;
+    let exclude_lines = q.flag("excludeLineItems")?.unwrap_or(false);
+    let ids = q.many("ids");
+    let eq: Vec<(&str, Option<&str>)> = vec![
+        ("accountId", q.one("accountId")),
+        ("billJobId", q.one("billJobId")),
+        ("status", q.one("status")),
+        ("billingFrequency", q.one("billingFrequency")),
+        ("billDate", q.one("billDate")),
+    ];
+    let date_param = |name: &str| -> ApiResult<Option<NaiveDate>> {
+        q.one(name)
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "`{name}` must be a date like 2024-12-01 (got \"{d}\")"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = (date_param("billDateStart")?, date_param("billDateEnd")?);
+    let store = s.read();
+    let entries = store.table(Table::Bills).iter_before(before).filter(|e| {
+        let b = &e.value;
+        let date = date_of(b, "billDate");
+        eq.iter()
+            .all(|(k, v)| v.is_none_or(|v| str_of(b, k) == Some(v)))
+            && ids
+                .as_ref()
+                .is_none_or(|ids| str_of(b, "id").is_some_and(|id| ids.contains(&id)))
+            && locked.is_none_or(|l| b.get("locked").and_then(Value::as_bool) == Some(l))
+            && from.is_none_or(|f| date.is_some_and(|d| d >= f))
+            && to.is_none_or(|t| date.is_some_and(|d| d < t))
+    });
+    let (data, token) = page(entries, size);
+    if exclude_lines {
+        let trimmed: Vec<Object> = data
+            .into_iter()
+            .map(|b| {
+                let mut b = b.clone();
+                b.remove("lineItems");
+                b
+            })
+            .collect();
+        let refs: Vec<&Object> = trimmed.iter().collect();
+        return Ok(super::crud::list_body(&refs, token));
+    }
+    Ok(super::crud::list_body(&data, token))
+}
+
+fn bill_missing(id: &str) -> ApiError {
+    ApiError::not_found(format!("no bill with id {id}"))
+}
+
+/// `GET /bills/{id}`.
+pub async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+    let store = s.read();
+    let e = store
+        .table(Table::Bills)
+        .get(&id)
+        .ok_or_else(|| bill_missing(&id))?;
+    Ok(ok_json(&e.value))
+}
+
+/// `DELETE /bills/{id}`: refused for a locked bill.
+pub async fn delete_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+    let bill = s.commit(|store| {
+        let e = store
+            .table(Table::Bills)
+            .get(&id)
+            .ok_or_else(|| bill_missing(&id))?;
+        if e.value.get("locked").and_then(Value::as_bool) == Some(true) {
+            return Err(ApiError::bad_request(format!(
+                "bill {id} is locked and cannot be deleted"
+            )));
+        }
+        let change = Change::Delete {
+            table: Table::Bills.name().into(),
+            id: id.clone(),
+        };
+        Ok((vec![change], e.value.clone()))
+    })?;
+    Ok(ok_json(bill))
+}
+
+/// `GET /bills/{id}/lineitems` (paginated).
+pub async fn list_line_items(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+    q: Query,
+) -> ApiResult<Response> {
+    let size = q.page_size(100)?;
+    let before = q.cursor()?;
+    let store = s.read();
+    let bill = store
+        .table(Table::Bills)
+        .get(&id)
+        .ok_or_else(|| bill_missing(&id))?;
+    let lines: Vec<&Object> = bill
+        .value
+        .get("lineItems")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_object).collect())
+        .unwrap_or_default();
+    // Cursor = index of the next line item (line items keep bill order).
+    let first = if before == u64::MAX {
+        0
+    } else {
+        before as usize
+    };
+    let rest: Vec<&Object> = lines.iter().skip(first).copied().collect();
+    let data: Vec<&Object> = rest.iter().take(size).copied().collect();
+    let token = (rest.len() > size).then(|| encode_token((first + size) as u64));
+    Ok(super::crud::list_body(&data, token))
+}
+
+/// Applies `change` to bill `id` unless it is locked.
+fn change_bill(
+    store: &Store,
+    id: &str,
+    now: &str,
+    actor: &str,
+    change: impl FnOnce(&mut Object) -> ApiResult<()>,
+) -> ApiResult<(u64, Object)> {
+    let e = store
+        .table(Table::Bills)
+        .get(id)
+        .ok_or_else(|| bill_missing(id))?;
+    if e.value.get("locked").and_then(Value::as_bool) == Some(true) {
+        return Err(ApiError::bad_request(format!(
+            "bill {id} is locked and cannot change"
+        )));
+    }
+    let mut bill = e.value.clone();
+    change(&mut bill)?;
+    bump(&mut bill);
+    stamp(&mut bill, now, actor, false);
+    Ok((e.seq, bill))
+}
+
+fn set_status(bill: &mut Object, status: &str, now: &str, actor: &str) {
+    bill.insert("status".into(), json!(status));
+    if status == "APPROVED" {
+        bill.insert("dtApproved".into(), json!(now));
+        bill.insert("approvedBy".into(), json!(actor));
+    } else {
+        bill.remove("dtApproved");
+        bill.remove("approvedBy");
+    }
+}
+
+/// `POST /bills/approve` with `{"billIds": [...]}`.
+pub async fn approve_bills(
+    State(s): State<Arc<Shared>>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let ids: Vec<String> = match body.get("billIds") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
+                })
+            })
+            .collect::<ApiResult<_>>()?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`billIds` must be a non-empty list of bill ids",
+            ));
+        }
+        None => return Err(ApiError::bad_request("`billIds` is required")),
+    };
+    let now = timestamp(Utc::now());
+    let actor = s.actor.clone();
+    let n = ids.len();
+    s.commit(|store| {
+        let mut changes = Vec::new();
+        for id in &ids {
+            let (seq, bill) = change_bill(store, id, &now, &actor, |b| {
+                set_status(b, "APPROVED", &now, &actor);
+                Ok(())
+            })?;
+            changes.push(put(Table::Bills, seq, bill));
+        }
+        Ok((changes, ()))
+    })?;
+    Ok(ok_json(json!({"message": format!("{n} bill(s) approved")})))
+}
+
+/// `PUT /bills/{id}/status` with `{"status": "PENDING"|"APPROVED"}`.
+pub async fn set_bill_status(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let status = match body.get("status").and_then(Value::as_str) {
+        Some(st @ ("PENDING" | "APPROVED")) => st.to_owned(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`status` must be one of PENDING, APPROVED (got \"{other}\")"
+            )));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "`status` is required (PENDING or APPROVED)",
+            ));
+        }
+    };
+    let now = timestamp(Utc::now());
+    let actor = s.actor.clone();
+    let bill = s.commit(|store| {
+        let (seq, bill) = change_bill(store, &id, &now, &actor, |b| {
+            set_status(b, &status, &now, &actor);
+            Ok(())
+        })?;
+        Ok((vec![put(Table::Bills, seq, bill.clone())], bill))
+    })?;
+    Ok(ok_json(bill))
+}
+
+/// `PUT /bills/{id}/lock`: only an APPROVED bill can be locked.
+pub async fn lock_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+    let now = timestamp(Utc::now());
+    let actor = s.actor.clone();
+    let bill = s.commit(|store| {
+        let (seq, bill) = change_bill(store, &id, &now, &actor, |b| {
+            if str_of(b, "status") != Some("APPROVED") {
+                return Err(ApiError::bad_request(format!(
+                    "bill {id} is {} and must be APPROVED before it can be locked",
+                    str_of(b, "status").unwrap_or("PENDING")
+                )));
+            }
+            b.insert("locked".into(), json!(true));
+            b.insert("dtLocked".into(), json!(now));
+            b.insert("lockedBy".into(), json!(actor));
+            Ok(())
+        })?;
+        Ok((vec![put(Table::Bills, seq, bill.clone())], bill))
+    })?;
+    Ok(ok_json(bill))
+}

@@ -1,0 +1,210 @@
+//! Durability for `--data FILE`: an append-only journal of JSON lines
+//! ([`Change`] records), fsync'd before a response is sent, rewritten as a
+//! snapshot (temp file + rename) on start and on graceful stop.
+//!
+//! An OS advisory lock on `FILE.lock` (a sidecar, because compaction
+//! replaces the data file's inode) keeps two emulators off the same data.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::store::{Change, Store};
+
+/// Journal failures: they name the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot use data file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "data file {path} is in use by another emulator (lock {lock} is held); stop it or pass another --data file"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+    #[error(
+        "data file {path}, line {line}: not a journal record ({reason}); fix or remove the line"
+    )]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Counters of the group commit: how many records were written and synced.
+#[derive(Debug, Default)]
+struct Progress {
+    written: u64,
+    synced: u64,
+}
+
+/// The open journal of a running emulator.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    progress: Mutex<Progress>,
+    /// Serialises fsyncs; whoever syncs covers every record written before.
+    sync_lock: Mutex<()>,
+    _lock: File,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Journal {
+    /// Locks `path`, loads it into a store, compacts it and opens it for appends.
+    pub fn open(path: &Path) -> Result<(Journal, Store), JournalError> {
+        let lock_path = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    path: path.to_owned(),
+                    lock: lock_path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        let store = load(path)?;
+        write_snapshot(path, &store)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io(path))?;
+        Ok((
+            Journal {
+                path: path.to_owned(),
+                file: Mutex::new(file),
+                progress: Mutex::new(Progress::default()),
+                sync_lock: Mutex::new(()),
+                _lock: lock,
+            },
+            store,
+        ))
+    }
+
+    /// Appends records (not yet durable); returns the ticket to pass to
+    /// [`Journal::sync`]. Call it while holding the store's write lock so
+    /// the journal order equals the apply order.
+    pub fn append(&self, changes: &[Change]) -> Result<u64, JournalError> {
+        let mut buf = Vec::new();
+        for c in changes {
+            // Serialising our own JSON values cannot fail.
+            serde_json::to_writer(&mut buf, c).map_err(|e| io(&self.path)(e.into()))?;
+            buf.push(b'\n');
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&buf).map_err(io(&self.path))?;
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.written += 1;
+        Ok(p.written)
+    }
+
+    /// Makes every record up to `ticket` durable. Concurrent writers share
+    /// one fsync: a writer whose ticket was covered by another's sync returns.
+    pub fn sync(&self, ticket: u64) -> Result<(), JournalError> {
+        let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let target = {
+            let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            if p.synced >= ticket {
+                return Ok(());
+            }
+            p.written
+        };
+        let handle = {
+            let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            f.try_clone().map_err(io(&self.path))?
+        };
+        handle.sync_data().map_err(io(&self.path))?;
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.synced = p.synced.max(target);
+        Ok(())
+    }
+
+    /// Rewrites the data file as a snapshot of `store` and reopens it.
+    pub fn compact(&self, store: &Store) -> Result<(), JournalError> {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        write_snapshot(&self.path, store)?;
+        *file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        Ok(())
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Reads a data file (snapshot + journal). A torn last line (a process
+/// killed mid-write) is dropped; a bad line elsewhere is an error.
+pub fn load(path: &Path) -> Result<Store, JournalError> {
+    let mut store = Store::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(store),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(io(path))?;
+    let last = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Change>(line) {
+            Ok(c) => store.apply(c),
+            Err(_) if i + 1 == last => {} // torn final write: never acknowledged
+            Err(e) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(store)
+}
+
+fn write_snapshot(path: &Path, store: &Store) -> Result<(), JournalError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut out = std::io::BufWriter::new(File::create(&tmp).map_err(io(&tmp))?);
+    for c in store.snapshot() {
+        serde_json::to_writer(&mut out, &c).map_err(|e| io(&tmp)(e.into()))?;
+        out.write_all(b"\n").map_err(io(&tmp))?;
+    }
+    let file = out.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the rename itself durable; not all platforms allow it, so best effort.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}

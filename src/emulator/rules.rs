@@ -1,0 +1,420 @@
+//! Cross-entity rules of the config kinds: schema validation, references,
+//! unique codes, kind-specific constraints, response-only fields, and the
+//! dependents that block a delete.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::api::validate::{Rule, parse_date_time};
+use crate::api::{Field, Kind, Type, validate_body};
+
+use super::error::{ApiError, ApiResult};
+use super::store::{Object, Store};
+
+/// Who made a change and when: the response's audit fields.
+pub struct Stamp<'a> {
+    pub actor: &'a str,
+    pub now: &'a str,
+}
+
+/// Formats a time the way m3ter does: ISO-8601 UTC with milliseconds.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
+    o.get(key).and_then(Value::as_str)
+}
+
+/// Validates a create (`existing` = None) or full-replacement update body and
+/// builds the entity to store, with `id`, `version` and audit fields.
+pub fn prepare(
+    store: &Store,
+    kind: Kind,
+    body: &Object,
+    existing: Option<&Object>,
+    strict: bool,
+    stamp: &Stamp<'_>,
+) -> ApiResult<Object> {
+    let violations: Vec<String> = validate_body(kind, body, crate::api::validate::RefMode::Uuid)
+        .into_iter()
+        .filter(|v| strict || v.rule != Rule::Unknown)
+        .map(|v| v.message)
+        .collect();
+    if !violations.is_empty() {
+        return Err(ApiError::bad_request(violations.join("; ")));
+    }
+    let own_id = existing.and_then(|e| str_of(e, "id"));
+
+    let mut fields = known_fields(kind.fields(), body);
+
+    for r in kind.references() {
+        if let Some(id) = str_of(&fields, r.field)
+            && store.kind(r.target).get(id).is_none()
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{}` refers to no {} with id {id}; create it first or fix the id",
+                r.field, r.target
+            )));
+        }
+    }
+    if let Some(code) = str_of(&fields, "code")
+        && let Some(other) = store.kind(kind).id_by_code(code)
+        && Some(other) != own_id
+    {
+        return Err(ApiError::bad_request(format!(
+            "`code` \"{code}\" is already used by {kind} {other}; codes are unique per kind"
+        )));
+    }
+    check_dates(&fields)?;
+
+    match kind {
+        Kind::Meter => meter_rules(store, &fields, own_id)?,
+        Kind::Aggregation => aggregation_rules(store, &fields)?,
+        Kind::Plan => plan_rules(store, &mut fields, existing)?,
+        Kind::Pricing => pricing_rules(&mut fields, existing)?,
+        Kind::Account => {
+            if own_id.is_some() && str_of(&fields, "parentAccountId") == own_id {
+                return Err(ApiError::bad_request(
+                    "`parentAccountId` must not be the account itself",
+                ));
+            }
+        }
+        Kind::AccountPlan => account_plan_rules(store, &mut fields, own_id)?,
+        Kind::Product | Kind::CompoundAggregation | Kind::PlanTemplate => {}
+    }
+
+    let mut out = Object::new();
+    let (id, version, created, created_by) = match existing {
+        Some(e) => (
+            own_id.unwrap_or_default().to_owned(),
+            e.get("version").and_then(Value::as_i64).unwrap_or(0) + 1,
+            e.get("dtCreated").cloned().unwrap_or(Value::Null),
+            e.get("createdBy").cloned().unwrap_or(Value::Null),
+        ),
+        None => (
+            uuid::Uuid::new_v4().to_string(),
+            1,
+            json!(stamp.now),
+            json!(stamp.actor),
+        ),
+    };
+    out.insert("id".into(), json!(id));
+    out.insert("version".into(), json!(version));
+    out.extend(fields);
+    out.insert("dtCreated".into(), created);
+    out.insert("dtLastModified".into(), json!(stamp.now));
+    out.insert("createdBy".into(), created_by);
+    out.insert("lastModifiedBy".into(), json!(stamp.actor));
+    Ok(out)
+}
+
+/// The non-null fields of `obj` the schema knows, recursively: unknown
+/// request fields are ignored (not stored) as the real API does.
+fn known_fields(schema: &[Field], obj: &Object) -> Object {
+    let mut out = Object::new();
+    for f in schema {
+        if let Some(v) = obj.get(f.name).filter(|v| !v.is_null()) {
+            out.insert(f.name.to_owned(), known_value(&f.ty, v));
+        }
+    }
+    out
+}
+
+fn known_value(ty: &Type, v: &Value) -> Value {
+    match (ty, v) {
+        (Type::Object(schema), Value::Object(o)) => Value::Object(known_fields(schema, o)),
+        (Type::Array { item, .. }, Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| known_value(item, i)).collect())
+        }
+        _ => v.clone(),
+    }
+}
+
+/// `startDate`/`endDate` pairs: the end must come after the start.
+fn check_dates(fields: &Object) -> ApiResult<()> {
+    let start = str_of(fields, "startDate").and_then(parse_date_time);
+    let end = str_of(fields, "endDate").and_then(parse_date_time);
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        return Err(ApiError::bad_request(
+            "`endDate` must be after `startDate` (endDate is exclusive)",
+        ));
+    }
+    Ok(())
+}
+
+/// Codes of a meter's data and derived fields.
+pub fn meter_field_codes(meter: &Object) -> Vec<&str> {
+    ["dataFields", "derivedFields"]
+        .iter()
+        .filter_map(|k| meter.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|f| f.get("code").and_then(Value::as_str))
+        .collect()
+}
+
+fn meter_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResult<()> {
+    let codes = meter_field_codes(fields);
+    for (i, c) in codes.iter().enumerate() {
+        if codes[..i].contains(c) {
+            return Err(ApiError::bad_request(format!(
+                "field code \"{c}\" appears twice in `dataFields`/`derivedFields`; codes must be unique within a meter"
+            )));
+        }
+    }
+    let Some(id) = own_id else { return Ok(()) };
+    for agg in store.kind(Kind::Aggregation).iter_newest_first() {
+        let a = &agg.value;
+        if str_of(a, "meterId") != Some(id) {
+            continue;
+        }
+        if let Some(target) = str_of(a, "targetField")
+            && !codes.contains(&target)
+        {
+            return Err(ApiError::bad_request(format!(
+                "the update removes field \"{target}\" which aggregation {} (code \"{}\") targets; \
+                     change the aggregation first",
+                str_of(a, "id").unwrap_or_default(),
+                str_of(a, "code").unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn aggregation_rules(store: &Store, fields: &Object) -> ApiResult<()> {
+    let Some(meter) = str_of(fields, "meterId").and_then(|id| store.kind(Kind::Meter).get(id))
+    else {
+        return Ok(());
+    };
+    let codes = meter_field_codes(&meter.value);
+    if let Some(target) = str_of(fields, "targetField")
+        && !codes.contains(&target)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`targetField` \"{target}\" is not a data or derived field of meter {}; it has: {}",
+            str_of(&meter.value, "code").unwrap_or_default(),
+            codes.join(", ")
+        )));
+    }
+    if let Some(seg) = fields.get("segmentedFields").and_then(Value::as_array) {
+        for (i, s) in seg.iter().enumerate() {
+            if let Some(s) = s.as_str().filter(|s| !codes.contains(s)) {
+                return Err(ApiError::bad_request(format!(
+                    "`segmentedFields[{i}]` \"{s}\" is not a field of the meter"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan_rules(store: &Store, fields: &mut Object, existing: Option<&Object>) -> ApiResult<()> {
+    if let Some(old) = existing {
+        let before = str_of(old, "accountId");
+        if before.is_some() && before != str_of(fields, "accountId") {
+            return Err(ApiError::bad_request(
+                "`accountId` of a bespoke plan cannot change after create; create a new plan instead",
+            ));
+        }
+    }
+    let product = str_of(fields, "planTemplateId")
+        .and_then(|id| store.kind(Kind::PlanTemplate).get(id))
+        .and_then(|t| t.value.get("productId").cloned());
+    if let Some(p) = product {
+        fields.insert("productId".into(), p);
+    }
+    Ok(())
+}
+
+fn pricing_rules(fields: &mut Object, existing: Option<&Object>) -> ApiResult<()> {
+    let cumulative = fields
+        .get("cumulative")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let spans = fields
+        .get("tiersSpanPlan")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let has_overage = fields
+        .get("overagePricingBands")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if has_overage && (!cumulative || spans) {
+        return Err(ApiError::bad_request(
+            "`overagePricingBands` need `cumulative` true and `tiersSpanPlan` false",
+        ));
+    }
+    fields.insert("cumulative".into(), json!(cumulative));
+    fields.entry("type").or_insert_with(|| json!("DEBIT"));
+    let kind = if fields.contains_key("aggregationId") {
+        "SIMPLE"
+    } else {
+        "COMPOUND"
+    };
+    fields.insert("aggregationType".into(), json!(kind));
+    if let Some(seg) = fields.get("segment").and_then(Value::as_object) {
+        let s = seg
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(",");
+        fields.insert("segmentString".into(), json!(s));
+    }
+    for key in ["pricingBands", "overagePricingBands"] {
+        let old: Vec<Object> = existing
+            .and_then(|e| e.get(key))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|b| b.as_object().cloned()).collect())
+            .unwrap_or_default();
+        if let Some(bands) = fields.get_mut(key).and_then(Value::as_array_mut) {
+            for band in bands.iter_mut().filter_map(Value::as_object_mut) {
+                assign_band_id(band, &old);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a band's id when the client sends a known one back or when a band
+/// with the same `lowerLimit` existed; otherwise assigns a new one.
+fn assign_band_id(band: &mut Object, old: &[Object]) {
+    let sent = str_of(band, "id");
+    let known = |o: &&Object| sent.is_some() && str_of(o, "id") == sent;
+    let same_limit = |o: &&Object| {
+        o.get("lowerLimit").and_then(Value::as_f64)
+            == band.get("lowerLimit").and_then(Value::as_f64)
+    };
+    let id = old
+        .iter()
+        .find(known)
+        .or_else(|| old.iter().find(same_limit))
+        .and_then(|o| str_of(o, "id"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    band.insert("id".into(), json!(id));
+}
+
+/// Whether an entity with `startDate`/`endDate` is active at `t` (end exclusive).
+pub fn active_at(o: &Object, t: DateTime<Utc>) -> bool {
+    let start = str_of(o, "startDate").and_then(parse_date_time);
+    let end = str_of(o, "endDate").and_then(parse_date_time);
+    start.is_none_or(|s| s <= t) && end.is_none_or(|e| t < e)
+}
+
+/// Whether `[start, end)` of `o` overlaps `[from, to)` (None = open-ended).
+pub fn overlaps(o: &Object, from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> bool {
+    let start = str_of(o, "startDate").and_then(parse_date_time);
+    let end = str_of(o, "endDate").and_then(parse_date_time);
+    let starts_before_to = match (start, to) {
+        (Some(s), Some(t)) => s < t,
+        _ => true,
+    };
+    starts_before_to && end.is_none_or(|e| from < e)
+}
+
+fn account_plan_rules(store: &Store, fields: &mut Object, own_id: Option<&str>) -> ApiResult<()> {
+    let account = str_of(fields, "accountId").unwrap_or_default().to_owned();
+    let Some(plan) = str_of(fields, "planId").and_then(|id| store.kind(Kind::Plan).get(id)) else {
+        return Ok(());
+    };
+    if let Some(owner) = str_of(&plan.value, "accountId")
+        && owner != account
+    {
+        return Err(ApiError::bad_request(format!(
+            "`planId`: plan {} is bespoke to account {owner} and cannot be attached to account {account}",
+            str_of(&plan.value, "code").unwrap_or_default()
+        )));
+    }
+    let Some(product) = str_of(&plan.value, "productId").map(str::to_owned) else {
+        return Ok(());
+    };
+    fields.insert("productId".into(), json!(product));
+    let from = str_of(fields, "startDate").and_then(parse_date_time);
+    let to = str_of(fields, "endDate").and_then(parse_date_time);
+    let Some(from) = from else { return Ok(()) };
+    for other in store.kind(Kind::AccountPlan).iter_newest_first() {
+        let o = &other.value;
+        if str_of(o, "id") == own_id
+            || str_of(o, "accountId") != Some(account.as_str())
+            || str_of(o, "productId") != Some(product.as_str())
+        {
+            continue;
+        }
+        if overlaps(o, from, to) {
+            return Err(ApiError::bad_request(format!(
+                "account {account} already has account plan {} active for product {product} in that period \
+                 (from {} to {}); only one account plan per product may be active at a time — end it first",
+                str_of(o, "id").unwrap_or_default(),
+                str_of(o, "startDate").unwrap_or_default(),
+                str_of(o, "endDate").unwrap_or("open-ended"),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first entity that references `id` of `kind`, as a message fragment
+/// `<kind> <id> (code "<code>")`, if any: such an entity blocks a delete.
+pub fn first_dependent(store: &Store, kind: Kind, id: &str) -> Option<String> {
+    let describe = |k: Kind, o: &Object| {
+        format!(
+            "{k} {} (code \"{}\")",
+            str_of(o, "id").unwrap_or_default(),
+            str_of(o, "code").unwrap_or_default()
+        )
+    };
+    for k in Kind::ALL {
+        let refs: Vec<_> = k
+            .references()
+            .into_iter()
+            .filter(|r| r.target == kind)
+            .collect();
+        if refs.is_empty() {
+            continue;
+        }
+        for e in store.kind(k).iter_newest_first() {
+            if str_of(&e.value, "id") == Some(id) {
+                continue;
+            }
+            if refs.iter().any(|r| str_of(&e.value, r.field) == Some(id)) {
+                return Some(describe(k, &e.value));
+            }
+        }
+    }
+    if kind == Kind::Aggregation {
+        let code = store
+            .kind(kind)
+            .get(id)
+            .and_then(|e| str_of(&e.value, "code").map(str::to_owned))?;
+        for e in store.kind(Kind::CompoundAggregation).iter_newest_first() {
+            let calc = str_of(&e.value, "calculation").unwrap_or_default();
+            if mentions(calc, &code) {
+                return Some(describe(Kind::CompoundAggregation, &e.value));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a calculation names `code` as an identifier (alone or as the last
+/// part of a dotted name such as `aggregation.code`).
+pub fn mentions(calculation: &str, code: &str) -> bool {
+    calculation
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '.'))
+        .any(|tok| tok == code || tok.rsplit('.').next() == Some(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calculations_mention_codes_as_whole_identifiers() {
+        assert!(mentions("aggregation.api_calls * 2", "api_calls"));
+        assert!(mentions("(api_calls+x)/3", "api_calls"));
+        assert!(!mentions("api_calls_v2 * 2", "api_calls"));
+    }
+}

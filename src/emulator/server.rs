@@ -1,0 +1,361 @@
+//! The router, the gate every request passes (stats, latency, rate limit,
+//! auth, faults), and request-body and query parsing that answer JSON errors.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequest, MatchedPath, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+use crate::api::Kind;
+
+use super::error::{ApiError, ApiResult};
+use super::faults::{Fault, dropped_connection};
+use super::store::Object;
+use super::{Shared, billing, crud, ingest};
+
+/// Largest config request body read (bigger → 413).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Builds the router of the emulator.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let mut r = Router::new()
+        .route("/oauth/token", post(token))
+        .route("/_emulator/stats", get(get_stats).delete(reset_stats));
+    for kind in Kind::ALL {
+        let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
+        r = r
+            .route(
+                &coll,
+                get(move |s, q| crud::list(s, kind, q)).post(move |s, b| crud::create(s, kind, b)),
+            )
+            .route(
+                &format!("{coll}/{{id}}"),
+                get(move |s, p| crud::get_one(s, kind, p))
+                    .put(move |s, p, b| crud::update(s, kind, p, b))
+                    .delete(move |s, p| crud::delete(s, kind, p)),
+            );
+    }
+    r.route("/organizations/{orgId}/measurements", post(ingest::submit))
+        .route(
+            "/organizations/{orgId}/billjobs",
+            get(billing::list_jobs).post(billing::create_job),
+        )
+        .route(
+            "/organizations/{orgId}/billjobs/{id}",
+            get(billing::get_job),
+        )
+        .route(
+            "/organizations/{orgId}/billjobs/{id}/cancel",
+            post(billing::cancel_job),
+        )
+        .route("/organizations/{orgId}/bills", get(billing::list_bills))
+        .route(
+            "/organizations/{orgId}/bills/approve",
+            post(billing::approve_bills),
+        )
+        .route(
+            "/organizations/{orgId}/bills/{id}",
+            get(billing::get_bill).delete(billing::delete_bill),
+        )
+        .route(
+            "/organizations/{orgId}/bills/{id}/lineitems",
+            get(billing::list_line_items),
+        )
+        .route(
+            "/organizations/{orgId}/bills/{id}/status",
+            put(billing::set_bill_status),
+        )
+        .route(
+            "/organizations/{orgId}/bills/{id}/lock",
+            put(billing::lock_bill),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// Every request passes here: it is counted, delayed, rate limited,
+/// authenticated and maybe faulted (the last three on org paths only).
+async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let template = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
+    s.stats.count(req.method().as_str(), template);
+    let path = req.uri().path();
+    if path != "/_emulator/stats" && !s.config.latency.is_zero() {
+        tokio::time::sleep(s.config.latency).await;
+    }
+    if !path.starts_with("/organizations/") {
+        return next.run(req).await;
+    }
+    if let Err(secs) = s.rate.admit() {
+        return ApiError::too_many(
+            format!(
+                "rate limit of {} requests per second exceeded; retry after {secs} s",
+                s.config.max_rps.unwrap_or_default()
+            ),
+            secs,
+        )
+        .into_response();
+    }
+    let org = path.split('/').nth(2).unwrap_or_default();
+    if org != s.config.org_id {
+        return ApiError::forbidden(format!("unknown organization {org}")).into_response();
+    }
+    if let Err(e) = s.tokens.check(req.headers()) {
+        return e.into_response();
+    }
+    match s.faults.decide() {
+        None => next.run(req).await,
+        Some(Fault::Internal) => {
+            ApiError::internal("injected fault: internal error").into_response()
+        }
+        Some(Fault::Unavailable) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "injected fault: service unavailable",
+        )
+        .into_response(),
+        Some(Fault::RateLimited) => {
+            ApiError::too_many("injected fault: rate limited", 1).into_response()
+        }
+        Some(Fault::DropBefore) => dropped_connection(),
+        Some(Fault::CommitThen500) => {
+            let _ = next.run(req).await;
+            ApiError::internal("injected fault: internal error after the change").into_response()
+        }
+        Some(Fault::CommitThenDrop) => {
+            let _ = next.run(req).await;
+            dropped_connection()
+        }
+    }
+}
+
+async fn token(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<Response> {
+    super::auth::check_basic(&headers, &s.config.api_key, &s.config.api_secret)?;
+    let bytes = read_body(req.into_body(), 64 * 1024).await?;
+    let ctype = content_type(&headers);
+    let grant = if ctype.starts_with("application/x-www-form-urlencoded") {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.into_owned())
+    } else if ctype.starts_with("application/json") {
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+        v.get("grant_type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    } else {
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json or application/x-www-form-urlencoded",
+        ));
+    };
+    match grant.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`grant_type` must be client_credentials (got \"{other}\")"
+            )));
+        }
+        None => return Err(ApiError::bad_request("`grant_type` is required")),
+    }
+    let body = json!({
+        "access_token": s.tokens.issue(),
+        "expires_in": s.tokens.ttl_secs(),
+        "token_type": "Bearer",
+        "scope": null,
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+async fn get_stats(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.stats.snapshot()).into_response()
+}
+
+async fn reset_stats(State(s): State<Arc<Shared>>) -> Response {
+    s.stats.reset();
+    axum::Json(s.stats.snapshot()).into_response()
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Reads a whole body of at most `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> ApiResult<axum::body::Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {limit} bytes (or could not be read)"),
+        )
+    })
+}
+
+/// Parses a JSON object body after checking the content type.
+pub fn parse_object(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Object> {
+    if !content_type(headers).starts_with("application/json") {
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    match value {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::bad_request("request body must be a JSON object")),
+    }
+}
+
+/// A JSON object request body; failures answer 400 `{"message"}`.
+pub struct JsonBody(pub Object);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(body, MAX_BODY).await?;
+        parse_object(&parts.headers, &bytes).map(JsonBody)
+    }
+}
+
+/// Query parameters, in order; repeated and comma-joined values both count.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Parses a raw query string.
+    pub fn parse(raw: Option<&str>) -> Query {
+        Query(
+            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The first value of a parameter.
+    pub fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All values of a parameter, repeated or comma-joined; None if absent.
+    pub fn many(&self, name: &str) -> Option<Vec<&str>> {
+        let vals: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        self.0.iter().any(|(k, _)| k == name).then_some(vals)
+    }
+
+    /// A boolean parameter (`true`/`false`); other values are a 400.
+    pub fn flag(&self, name: &str) -> ApiResult<Option<bool>> {
+        match self.one(name) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(ApiError::bad_request(format!(
+                "`{name}` must be true or false (got \"{v}\")"
+            ))),
+        }
+    }
+
+    /// `pageSize` (default 10) checked against `max`.
+    pub fn page_size(&self, max: u32) -> ApiResult<usize> {
+        let Some(raw) = self.one("pageSize") else {
+            return Ok(10);
+        };
+        match raw.trim().parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n as usize),
+            _ => Err(ApiError::bad_request(format!(
+                "`pageSize` must be an integer from 1 to {max} (got \"{raw}\")"
+            ))),
+        }
+    }
+
+    /// The sequence number a `nextToken` points after (u64::MAX = first page).
+    pub fn cursor(&self) -> ApiResult<u64> {
+        match self.one("nextToken").filter(|t| !t.is_empty()) {
+            None => Ok(u64::MAX),
+            Some(t) => super::store::decode_token(t),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
+            .await
+            .unwrap_or(RawQuery(None));
+        Ok(Query::parse(raw.as_deref()))
+    }
+}
+
+/// The `{id}` path segment (the last `{…}` parameter of the route).
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found("the path holds an invalid id"))?;
+        params
+            .into_iter()
+            .find(|(k, _)| k == "id")
+            .map(|(_, v)| PathId(v))
+            .ok_or_else(|| ApiError::not_found("the path holds no id"))
+    }
+}
+
+/// Answers a JSON value with 200.
+pub fn ok_json(v: impl serde::Serialize) -> Response {
+    axum::Json(v).into_response()
+}

@@ -1,0 +1,284 @@
+//! The emulator's ingest and billing endpoints over real HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Emu, id, message};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn measurement(uid: &str, meter: &str, account: &str) -> Value {
+    json!({"uid": uid, "meter": meter, "account": account,
+           "ts": "2024-12-05T10:00:00Z", "measure": {"q": 3}, "who": {"user": "u1"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_accepts_valid_batches_and_auto_creates_accounts() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    let _ = c;
+    let (status, v) = e
+        .post(
+            "measurements",
+            json!({"measurements": [measurement("u1", "meter", "acme"),
+                                    measurement("u2", "meter", "newco"),
+                                    measurement("u3", "no-such-meter", "acme")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"result": "accepted"}));
+    let (_, accounts) = e.get("accounts?codes=newco").await;
+    let created = &accounts["data"][0];
+    assert_eq!(created["name"], "newco-autocreated");
+    assert!(
+        created["emailAddress"]
+            .as_str()
+            .unwrap()
+            .ends_with("-autocreated@example.com")
+    );
+    // An unknown meter alone does not create its account.
+    let (_, v) = e
+        .post(
+            "measurements",
+            json!({"measurements": [measurement("u9", "ghost", "ghostco")]}),
+        )
+        .await;
+    assert_eq!(v["result"], "accepted");
+    let (_, accounts) = e.get("accounts?codes=ghostco").await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 0);
+    // Re-sending a uid is accepted and dropped (idempotent): no second account.
+    let (status, _) = e
+        .post(
+            "measurements",
+            json!({"measurements": [measurement("u2", "meter", "other")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, accounts) = e.get("accounts?codes=other").await;
+    assert_eq!(
+        accounts["data"].as_array().unwrap().len(),
+        0,
+        "duplicate uid was dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_limits_and_validation() {
+    let e = Emu::start().await;
+    let (status, v) = e.post("measurements", json!({"measurements": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("1 to 1000"), "{v}");
+    let many: Vec<Value> = (0..1001)
+        .map(|i| measurement(&format!("u{i}"), "m", "a"))
+        .collect();
+    let (status, _) = e.post("measurements", json!({"measurements": many})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = e.post("measurements", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // ≥ 512,000 bytes → 403.
+    let pad = "x".repeat(250);
+    let big: Vec<Value> = (0..1000)
+        .map(|i| {
+            let mut m = measurement(&format!("u{i}"), "m", "a");
+            m["what"] = json!({"pad": pad, "pad2": pad});
+            m
+        })
+        .collect();
+    let body = json!({"measurements": big});
+    assert!(body.to_string().len() >= 512_000);
+    let (status, v) = e.post("measurements", body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message(&v).contains("512000"), "{v}");
+
+    let cases = [
+        (
+            json!({"meter": "m", "ts": "2024-12-01T00:00:00Z"}),
+            "`measurements[0].account` is required",
+        ),
+        (
+            json!({"meter": " m", "account": "a", "ts": "2024-12-01T00:00:00Z"}),
+            "`measurements[0].meter` must not start",
+        ),
+        (
+            json!({"meter": "m", "account": "a", "ts": "yesterday"}),
+            "`measurements[0].ts` must be an ISO-8601",
+        ),
+        (
+            json!({"meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z", "uid": "u".repeat(51)}),
+            "`measurements[0].uid` must be at most 50",
+        ),
+        (
+            json!({"meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z", "measure": {"q": "3"}}),
+            "`measurements[0].measure.q` must be a number",
+        ),
+        (
+            json!({"meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z", "who": {"u": 3}}),
+            "`measurements[0].who.u` must be a string",
+        ),
+    ];
+    for (m, expected) in cases {
+        let (status, v) = e.post("measurements", json!({"measurements": [m]})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(message(&v).contains(expected), "got {v}, want {expected}");
+    }
+}
+
+async fn wait_for_job(e: &Emu, job: &str) -> Value {
+    for _ in 0..100 {
+        let (status, v) = e.get(&format!("billjobs/{job}")).await;
+        assert_eq!(status, StatusCode::OK);
+        if v["status"] == "COMPLETE" || v["status"] == "CANCELLED" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    panic!("bill job {job} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bill_jobs_run_to_completion_and_make_bills() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    // An account without an account plan gets no bill.
+    e.create("accounts", common::account_body("idle")).await;
+    let (status, job) = e
+        .post(
+            "billjobs",
+            json!({"billDate": "2025-01-01", "lastDateInBillingPeriod": "2024-12-31",
+                   "billingFrequency": "MONTHLY"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["status"], "PENDING");
+    let done = wait_for_job(&e, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "COMPLETE");
+    let bill_ids = done["billIds"].as_array().unwrap();
+    assert_eq!(bill_ids.len(), 1);
+
+    let (_, bills) = e.get(&format!("bills?billJobId={}", id(&job))).await;
+    let bill = &bills["data"][0];
+    assert_eq!(bill["id"], bill_ids[0]);
+    assert_eq!(bill["accountId"], c.account.as_str());
+    assert_eq!(bill["accountCode"], "acme");
+    assert_eq!(bill["startDate"], "2024-12-01");
+    assert_eq!(bill["billDate"], "2025-01-01");
+    assert_eq!(bill["currency"], "USD");
+    assert_eq!(bill["status"], "PENDING");
+    assert_eq!(bill["lineItems"], json!([]));
+    let bill_id = id(bill);
+
+    let (_, v) = e
+        .get(&format!(
+            "bills?accountId={}&excludeLineItems=true",
+            c.account
+        ))
+        .await;
+    assert!(v["data"][0].get("lineItems").is_none());
+    let (status, v) = e.get(&format!("bills/{bill_id}/lineitems")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["data"], json!([]));
+
+    // Lock needs APPROVED.
+    let (status, v) = e.call("PUT", &format!("bills/{bill_id}/lock"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("APPROVED"), "{v}");
+    let (status, v) = e.post("bills/approve", json!({"billIds": [bill_id]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(message(&v).contains("approved"));
+    let (_, v) = e.get(&format!("bills/{bill_id}")).await;
+    assert_eq!(v["status"], "APPROVED");
+    let (status, v) = e.call("PUT", &format!("bills/{bill_id}/lock"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["locked"], true);
+    let (status, _) = e
+        .put(
+            &format!("bills/{bill_id}/status"),
+            json!({"status": "PENDING"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "locked bills do not change"
+    );
+    let (status, _) = e.delete(&format!("bills/{bill_id}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Explicit accountIds bill just those; unknown ones are a 400.
+    let (status, v) = e
+        .post(
+            "billjobs",
+            json!({"accountIds": ["00000000-0000-4000-8000-0000000000aa"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`accountIds[0]`"), "{v}");
+    let (status, v) = e
+        .post("billjobs", json!({"billingFrequency": "HOURLY"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`billingFrequency`"), "{v}");
+    let (status, v) = e.post("billjobs", json!({"billDate": "01/01/2025"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`billDate`"), "{v}");
+
+    // A second bill for the same account can be moved back to PENDING and deleted.
+    let (_, job2) = e
+        .post(
+            "billjobs",
+            json!({"billDate": "2025-02-01", "accountIds": [c.account]}),
+        )
+        .await;
+    let done = wait_for_job(&e, job2["id"].as_str().unwrap()).await;
+    let b2 = done["billIds"][0].as_str().unwrap().to_owned();
+    let (status, v) = e
+        .put(&format!("bills/{b2}/status"), json!({"status": "APPROVED"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["status"], "APPROVED");
+    let (status, v) = e.delete(&format!("bills/{b2}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["id"], b2.as_str());
+    assert_eq!(e.get(&format!("bills/{b2}")).await.0, StatusCode::NOT_FOUND);
+
+    let (_, jobs) = e.get("billjobs?status=COMPLETE").await;
+    assert_eq!(jobs["data"].as_array().unwrap().len(), 2);
+    let (_, jobs) = e.get("billjobs?active=true").await;
+    assert_eq!(jobs["data"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_ten_jobs_run_and_jobs_can_be_cancelled() {
+    let e = Emu::start().await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let (status, v) = e.post("billjobs", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        ids.push(id(&v));
+    }
+    let (status, v) = e.post("billjobs", json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    let (status, v) = e
+        .post(&format!("billjobs/{}/cancel", ids[0]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["status"], "CANCELLED");
+    let (status, _) = e
+        .post(&format!("billjobs/{}/cancel", ids[0]), json!({}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a cancelled job cannot be cancelled again"
+    );
+    let (status, _) = e.post("billjobs", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "cancelling freed a slot");
+    // The cancelled job stays cancelled.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, v) = e.get(&format!("billjobs/{}", ids[0])).await;
+    assert_eq!(v["status"], "CANCELLED");
+    let (_, v) = e.get(&format!("billjobs/{}", ids[1])).await;
+    assert_eq!(v["status"], "COMPLETE");
+}

@@ -1,0 +1,136 @@
+"""Builds a complete billing setup (all nine config kinds) through the official SDK.
+
+Used by the CRUD, strict-mode and billing tests so each sends exactly what a real SDK user would.
+Every code gets a unique suffix because the shared emulator keeps entities for the whole session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import m3ter
+
+# One data field to bill on, one string field, one derived field: enough to exercise the schema.
+DATA_FIELDS: list[dict[str, Any]] = [
+    {"category": "MEASURE", "code": "requests", "name": "Requests", "unit": "count"},
+    {"category": "WHERE", "code": "region", "name": "Region"},
+]
+DERIVED_FIELDS: list[dict[str, Any]] = [
+    {"category": "MEASURE", "code": "doubled", "name": "Doubled", "unit": "count", "calculation": "requests*2"},
+]
+# Tiered: the first 50 units at 0.5 each, everything above at 0.1.
+PRICING_BANDS: list[dict[str, Any]] = [
+    {"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0.5},
+    {"lowerLimit": 50, "fixedPrice": 0, "unitPrice": 0.1},
+]
+
+
+@dataclass
+class Setup:
+    """The entities of one billing setup, as the SDK returned them on create."""
+
+    tag: str
+    product: Any
+    meter: Any
+    aggregation: Any
+    compound_aggregation: Any
+    plan_template: Any
+    plan: Any
+    pricing: Any
+    account: Any
+    account_plan: Any
+
+    def delete_all(self, client: m3ter.M3ter) -> None:
+        """Deletes everything, dependents first (the emulator refuses to orphan references)."""
+        client.account_plans.delete(self.account_plan.id)
+        client.pricings.delete(self.pricing.id)
+        client.plans.delete(self.plan.id)
+        client.plan_templates.delete(self.plan_template.id)
+        client.accounts.delete(self.account.id)
+        client.compound_aggregations.delete(self.compound_aggregation.id)
+        client.aggregations.delete(self.aggregation.id)
+        client.meters.delete(self.meter.id)
+        client.products.delete(self.product.id)
+
+
+def new_tag() -> str:
+    """A short random suffix for codes (identifier-code safe: starts with a letter)."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def build_setup(
+    client: m3ter.M3ter,
+    *,
+    tag: str | None = None,
+    standing_charge: float = 10.0,
+    account_plan_start: str = "2024-12-01T00:00:00Z",
+) -> Setup:
+    """Creates product → meter → aggregation → compound aggregation → template → plan → pricing,
+    an account and its account plan, in dependency order, and returns them."""
+    tag = tag or new_tag()
+    product = client.products.create(code=f"prod_{tag}", name=f"Product {tag}")
+    meter = client.meters.create(
+        code=f"meter_{tag}",
+        name=f"Meter {tag}",
+        product_id=product.id,
+        data_fields=DATA_FIELDS,
+        derived_fields=DERIVED_FIELDS,
+    )
+    aggregation = client.aggregations.create(
+        code=f"agg_{tag}",
+        name=f"Requests {tag}",
+        meter_id=meter.id,
+        target_field="requests",
+        aggregation="SUM",
+        rounding="NONE",
+        quantity_per_unit=1,
+        unit="requests",
+    )
+    compound = client.compound_aggregations.create(
+        code=f"cagg_{tag}",
+        name=f"Compound {tag}",
+        product_id=product.id,
+        calculation=f"agg_{tag} * 2",
+        rounding="UP",
+        quantity_per_unit=1,
+        unit="units",
+    )
+    template = client.plan_templates.create(
+        code=f"tmpl_{tag}",
+        name=f"Template {tag}",
+        product_id=product.id,
+        currency="USD",
+        standing_charge=standing_charge,
+        bill_frequency="MONTHLY",
+    )
+    plan = client.plans.create(code=f"plan_{tag}", name=f"Plan {tag}", plan_template_id=template.id)
+    pricing = client.pricings.create(
+        plan_id=plan.id,
+        aggregation_id=aggregation.id,
+        start_date="2024-01-01T00:00:00Z",
+        cumulative=True,
+        pricing_bands=PRICING_BANDS,
+    )
+    account = client.accounts.create(
+        code=f"acct_{tag}",
+        name=f"Account {tag}",
+        email_address=f"billing+{tag}@example.com",
+        address={"addressLine1": "1 Main St", "locality": "Springfield", "country": "US"},
+    )
+    account_plan = client.account_plans.create(
+        account_id=account.id, plan_id=plan.id, start_date=account_plan_start
+    )
+    return Setup(
+        tag=tag,
+        product=product,
+        meter=meter,
+        aggregation=aggregation,
+        compound_aggregation=compound,
+        plan_template=template,
+        plan=plan,
+        pricing=pricing,
+        account=account,
+        account_plan=account_plan,
+    )

@@ -1,0 +1,121 @@
+"""Billing through the SDK: ingest usage, run a bill job, poll it to COMPLETE, read the bills.
+
+Expected amounts follow the emulator's documented billing rules (design §7): tiered bands, standing
+charge prorated by the active fraction of the period, duplicates by uid dropped (first wins),
+`start <= ts < end`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import m3ter
+import pytest
+
+from builders import Setup, build_setup
+
+POLL_TIMEOUT_S = 30.0
+STATUSES = {"PENDING", "INITIALIZING", "RUNNING", "COMPLETE", "CANCELLED"}
+
+
+def usage(setup: Setup, uid: str, ts: str, requests: float) -> dict[str, Any]:
+    return {
+        "uid": f"{setup.tag}-{uid}",
+        "meter": setup.meter.code,
+        "account": setup.account.code,
+        "ts": ts,
+        "measure": {"requests": requests},
+        "where": {"region": "eu"},
+    }
+
+
+def run_bill_job(client: m3ter.M3ter, account_id: str) -> Any:
+    """Creates a December 2024 bill job for one account and polls it until COMPLETE."""
+    job = client.bill_jobs.create(
+        bill_date="2025-01-01",
+        last_date_in_billing_period="2024-12-31",
+        billing_frequency="MONTHLY",
+        account_ids=[account_id],
+    )
+    assert job.id and job.status in STATUSES, job
+    assert job.type in (None, "CREATE")
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while job.status != "COMPLETE":
+        assert job.status in STATUSES - {"CANCELLED"}, f"bill job went to {job.status}"
+        assert time.monotonic() < deadline, f"bill job not COMPLETE after {POLL_TIMEOUT_S}s: {job.status}"
+        time.sleep(0.1)
+        job = client.bill_jobs.retrieve(job.id)
+    return job
+
+
+def line(bill: Any, kind: str) -> Any:
+    items = [li for li in bill.line_items or [] if li.line_item_type == kind]
+    assert len(items) == 1, f"expected one {kind} line, got {[li.line_item_type for li in bill.line_items or []]}"
+    return items[0]
+
+
+def test_bill_job_bills_december_usage(client: m3ter.M3ter) -> None:
+    s = build_setup(client, standing_charge=10, account_plan_start="2024-12-01T00:00:00Z")
+    batch = [
+        usage(s, "a", "2024-12-01T00:00:00Z", 10),  # first instant of the period: counted
+        usage(s, "b", "2024-12-15T12:00:00Z", 20),
+        usage(s, "c", "2024-12-31T23:59:59Z", 30),
+        usage(s, "a", "2024-12-20T00:00:00Z", 1000),  # duplicate uid: dropped, first wins
+        usage(s, "d", "2025-01-01T00:00:00Z", 500),  # end is exclusive
+        usage(s, "e", "2024-11-30T23:59:59Z", 700),  # before the period
+    ]
+    assert client.usage.submit(measurements=batch).result == "accepted"
+    # The same uid again in a later request is dropped too.
+    assert client.usage.submit(measurements=[usage(s, "b", "2024-12-16T00:00:00Z", 20)]).result == "accepted"
+
+    job = run_bill_job(client, s.account.id)
+    assert job.bill_ids and len(job.bill_ids) == 1
+
+    bills = list(client.bills.list(bill_job_id=job.id))
+    assert [b.id for b in bills] == job.bill_ids
+    bill = bills[0]
+    assert bill.account_id == s.account.id
+    assert str(bill.bill_date) == "2025-01-01"
+    assert str(bill.start_date) == "2024-12-01"
+
+    usage_line = line(bill, "USAGE")
+    assert usage_line.quantity == pytest.approx(60)
+    # Tiered: 50 units at 0.5, then 10 at 0.1.
+    assert usage_line.subtotal == pytest.approx(26.0)
+    assert usage_line.aggregation_id == s.aggregation.id
+    assert usage_line.pricing_id == s.pricing.id
+    assert line(bill, "STANDING_CHARGE").subtotal == pytest.approx(10.0)
+    assert bill.bill_total == pytest.approx(36.0)
+
+    # The same bill is readable by id and by account, with the same lines.
+    again = client.bills.retrieve(bill.id)
+    assert again.bill_total == pytest.approx(36.0)
+    assert {li.line_item_type for li in again.line_items or []} == {"USAGE", "STANDING_CHARGE"}
+    assert [b.id for b in client.bills.list(account_id=s.account.id)] == [bill.id]
+    items = list(client.bills.line_items.list(bill.id))
+    assert sorted(li.line_item_type for li in items) == ["STANDING_CHARGE", "USAGE"]
+
+
+def test_mid_period_start_prorates_standing_charge(client: m3ter.M3ter) -> None:
+    # Active 16 of December's 31 days; usage before the account plan starts is not billed.
+    s = build_setup(client, standing_charge=31, account_plan_start="2024-12-16T00:00:00Z")
+    batch = [
+        usage(s, "early", "2024-12-10T00:00:00Z", 40),
+        usage(s, "late", "2024-12-20T00:00:00Z", 8),
+    ]
+    assert client.usage.submit(measurements=batch).result == "accepted"
+    job = run_bill_job(client, s.account.id)
+    (bill,) = list(client.bills.list(bill_job_id=job.id))
+    assert line(bill, "STANDING_CHARGE").subtotal == pytest.approx(16.0)
+    assert line(bill, "USAGE").quantity == pytest.approx(8)
+    assert line(bill, "USAGE").subtotal == pytest.approx(4.0)
+    assert bill.bill_total == pytest.approx(20.0)
+
+
+def test_bill_job_list_and_unknown_job(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    job = run_bill_job(client, s.account.id)
+    assert job.id in {j.id for j in client.bill_jobs.list(page_size=100)}
+    with pytest.raises(m3ter.NotFoundError):
+        client.bill_jobs.retrieve("00000000-0000-4000-8000-00000000dead")

@@ -1,0 +1,345 @@
+"""CRUD of all nine config kinds through the official SDK: fields, versions, lists, deletes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import m3ter
+import pytest
+
+from builders import DATA_FIELDS, DERIVED_FIELDS, PRICING_BANDS, Setup, build_setup
+from conftest import is_uuid, unique
+
+# Creation order; deletes run in reverse.
+KINDS = [
+    "product",
+    "meter",
+    "aggregation",
+    "compound_aggregation",
+    "plan_template",
+    "plan",
+    "pricing",
+    "account",
+    "account_plan",
+]
+
+
+def resource(client: m3ter.M3ter, kind: str) -> Any:
+    """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
+    return getattr(client, kind + "s")
+
+
+def instant(value: Any) -> datetime:
+    """A date-time field as an aware instant, whether the SDK parsed it or left a string."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    assert isinstance(value, str), f"expected a date-time, got {value!r}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module")
+def setup(client: m3ter.M3ter) -> Setup:
+    return build_setup(client)
+
+
+def test_create_returns_full_entities_at_version_1(setup: Setup) -> None:
+    for kind in KINDS:
+        entity = getattr(setup, kind)
+        assert is_uuid(entity.id), f"{kind}: id {entity.id!r} is not a UUID"
+        assert entity.version == 1, f"{kind}: version {entity.version}"
+        assert entity.dt_created is not None, f"{kind}: dtCreated missing"
+        assert entity.dt_last_modified is not None, f"{kind}: dtLastModified missing"
+    ids = [getattr(setup, k).id for k in KINDS]
+    assert len(set(ids)) == len(ids), "ids must be unique"
+
+
+def test_create_echoes_request_fields(setup: Setup) -> None:
+    s, tag = setup, setup.tag
+    assert (s.product.code, s.product.name) == (f"prod_{tag}", f"Product {tag}")
+
+    assert s.meter.product_id == s.product.id
+    assert [f.model_dump(by_alias=True, exclude_none=True) for f in s.meter.data_fields] == DATA_FIELDS
+    assert [f.model_dump(by_alias=True, exclude_none=True) for f in s.meter.derived_fields] == DERIVED_FIELDS
+
+    a = s.aggregation
+    assert (a.meter_id, a.target_field, a.aggregation, a.rounding) == (s.meter.id, "requests", "SUM", "NONE")
+    assert (a.quantity_per_unit, a.unit, a.code) == (1, "requests", f"agg_{tag}")
+
+    c = s.compound_aggregation
+    assert (c.calculation, c.product_id, c.rounding, c.unit) == (f"agg_{tag} * 2", s.product.id, "UP", "units")
+
+    t = s.plan_template
+    assert (t.product_id, t.currency, t.standing_charge, t.bill_frequency) == (s.product.id, "USD", 10, "MONTHLY")
+
+    assert (s.plan.plan_template_id, s.plan.code) == (s.plan_template.id, f"plan_{tag}")
+
+    p = s.pricing
+    assert (p.plan_id, p.aggregation_id, p.cumulative) == (s.plan.id, s.aggregation.id, True)
+    assert p.plan_template_id is None and p.compound_aggregation_id is None
+    assert instant(p.start_date) == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    bands = [(b.lower_limit, b.fixed_price, b.unit_price) for b in p.pricing_bands]
+    assert bands == [(b["lowerLimit"], b["fixedPrice"], b["unitPrice"]) for b in PRICING_BANDS]
+
+    acc = s.account
+    assert (acc.code, acc.email_address) == (f"acct_{tag}", f"billing+{tag}@example.com")
+    assert (acc.address.address_line1, acc.address.locality, acc.address.country) == ("1 Main St", "Springfield", "US")
+
+    ap = s.account_plan
+    assert (ap.account_id, ap.plan_id) == (s.account.id, s.plan.id)
+    assert instant(ap.start_date) == datetime(2024, 12, 1, tzinfo=timezone.utc)
+    assert ap.end_date is None
+
+
+def test_response_only_fields_are_derived(setup: Setup) -> None:
+    # productId on plans and account plans comes from the template / plan; aggregationType from the pricing's target.
+    assert setup.plan.product_id == setup.product.id
+    assert setup.account_plan.product_id == setup.product.id
+    assert setup.pricing.aggregation_type == "SIMPLE"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retrieve_returns_what_create_returned(client: m3ter.M3ter, setup: Setup, kind: str) -> None:
+    created = getattr(setup, kind)
+    fetched = resource(client, kind).retrieve(created.id)
+    assert fetched.model_dump() == created.model_dump()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> None:
+    created = getattr(setup, kind)
+    page = resource(client, kind).list(ids=[created.id])
+    assert [e.id for e in page.data] == [created.id]
+    assert not page.next_token
+
+
+# Per kind: a complete PUT body (the SDK sends exactly what it is given), what to observe on the
+# result, and what it must be.
+UpdateCase = tuple[dict[str, Any], Callable[[Any], Any], Any]
+
+
+def _update_cases(s: Setup) -> dict[str, UpdateCase]:
+    return {
+        "product": (
+            dict(code=s.product.code, name="Renamed product", custom_fields={"tier": "gold", "weight": 3}),
+            lambda e: (e.name, e.custom_fields),
+            ("Renamed product", {"tier": "gold", "weight": 3}),
+        ),
+        "meter": (
+            dict(
+                code=s.meter.code,
+                name="Renamed meter",
+                product_id=s.product.id,
+                data_fields=DATA_FIELDS,
+                derived_fields=[],
+            ),
+            lambda e: (e.name, e.derived_fields),
+            ("Renamed meter", []),
+        ),
+        "aggregation": (
+            dict(
+                code=s.aggregation.code,
+                name=s.aggregation.name,
+                meter_id=s.meter.id,
+                target_field="requests",
+                aggregation="MAX",
+                rounding="UP",
+                quantity_per_unit=10,
+                unit="requests",
+            ),
+            lambda e: (e.aggregation, e.rounding, e.quantity_per_unit),
+            ("MAX", "UP", 10),
+        ),
+        "compound_aggregation": (
+            dict(
+                code=s.compound_aggregation.code,
+                name=s.compound_aggregation.name,
+                product_id=s.product.id,
+                calculation=s.compound_aggregation.calculation,
+                rounding="DOWN",
+                quantity_per_unit=2,
+                unit="pairs",
+            ),
+            lambda e: (e.rounding, e.quantity_per_unit, e.unit),
+            ("DOWN", 2, "pairs"),
+        ),
+        "plan_template": (
+            dict(
+                code=s.plan_template.code,
+                name=s.plan_template.name,
+                product_id=s.product.id,
+                currency="EUR",
+                standing_charge=20,
+                bill_frequency="MONTHLY",
+                bill_frequency_interval=3,
+            ),
+            lambda e: (e.currency, e.standing_charge, e.bill_frequency_interval),
+            ("EUR", 20, 3),
+        ),
+        "plan": (
+            dict(
+                code=s.plan.code,
+                name=s.plan.name,
+                plan_template_id=s.plan_template.id,
+                standing_charge=5,
+                minimum_spend=100,
+            ),
+            lambda e: (e.standing_charge, e.minimum_spend, e.product_id),
+            (5, 100, s.product.id),
+        ),
+        "pricing": (
+            dict(
+                plan_id=s.plan.id,
+                aggregation_id=s.aggregation.id,
+                start_date="2024-01-01T00:00:00Z",
+                cumulative=True,
+                pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0.25}],
+                description="cheaper",
+            ),
+            lambda e: ([(b.lower_limit, b.fixed_price, b.unit_price) for b in e.pricing_bands], e.description),
+            ([(0, 0, 0.25)], "cheaper"),
+        ),
+        "account": (
+            dict(
+                code=s.account.code,
+                name=s.account.name,
+                email_address="new-address@example.com",
+                days_before_bill_due=14,
+            ),
+            # `address` is left out of the PUT: a full replacement resets it.
+            lambda e: (e.email_address, e.days_before_bill_due, e.address),
+            ("new-address@example.com", 14, None),
+        ),
+        "account_plan": (
+            dict(
+                account_id=s.account.id,
+                plan_id=s.plan.id,
+                start_date="2024-12-01T00:00:00Z",
+                end_date="2030-01-01T00:00:00Z",
+            ),
+            lambda e: instant(e.end_date),
+            datetime(2030, 1, 1, tzinfo=timezone.utc),
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_update_is_a_full_put_that_bumps_version(client: m3ter.M3ter, setup: Setup, kind: str) -> None:
+    body, observe, expected = _update_cases(setup)[kind]
+    created = getattr(setup, kind)
+    updated = resource(client, kind).update(created.id, version=created.version, **body)
+    assert updated.id == created.id
+    assert updated.version == created.version + 1
+    assert observe(updated) == expected
+    fetched = resource(client, kind).retrieve(created.id)
+    assert fetched.version == created.version + 1
+    assert observe(fetched) == expected
+    # Later tests in this module see the stored version.
+    setattr(setup, kind, fetched)
+
+
+def test_deletes_return_the_entity_then_404(client: m3ter.M3ter, setup: Setup) -> None:
+    for kind in reversed(KINDS):
+        entity = getattr(setup, kind)
+        deleted = resource(client, kind).delete(entity.id)
+        assert deleted.id == entity.id, f"{kind}: DELETE must return the deleted entity"
+        assert deleted.version == entity.version
+        with pytest.raises(m3ter.NotFoundError) as err:
+            resource(client, kind).retrieve(entity.id)
+        assert err.value.status_code == 404
+
+
+# --- versions and optimistic locking ---------------------------------------------------------
+
+
+def test_version_sent_on_create_is_ignored(client: m3ter.M3ter) -> None:
+    p = client.products.create(code=unique("ver"), name="Version ignored", version=7)
+    assert p.version == 1
+
+
+def test_stale_version_is_409_and_changes_nothing(client: m3ter.M3ter) -> None:
+    code = unique("stale")
+    p = client.products.create(code=code, name="v1")
+    p2 = client.products.update(p.id, code=code, name="v2", version=1)
+    assert p2.version == 2
+    with pytest.raises(m3ter.ConflictError) as err:
+        client.products.update(p.id, code=code, name="lost update", version=1)
+    assert err.value.status_code == 409
+    assert isinstance(err.value.body, dict) and err.value.body.get("message"), err.value.body
+    after = client.products.retrieve(p.id)
+    assert (after.name, after.version) == ("v2", 2)
+
+
+def test_future_version_is_409(client: m3ter.M3ter) -> None:
+    code = unique("future")
+    p = client.products.create(code=code, name="v1")
+    with pytest.raises(m3ter.ConflictError) as err:
+        client.products.update(p.id, code=code, name="v?", version=5)
+    assert err.value.status_code == 409
+
+
+def test_missing_version_on_put_is_409(client: m3ter.M3ter) -> None:
+    code = unique("nover")
+    p = client.products.create(code=code, name="v1")
+    with pytest.raises(m3ter.ConflictError) as err:
+        client.products.update(p.id, code=code, name="no version")
+    assert err.value.status_code == 409
+    assert client.products.retrieve(p.id).name == "v1"
+
+
+def test_put_without_custom_fields_clears_them(client: m3ter.M3ter) -> None:
+    code = unique("cf")
+    p = client.products.create(code=code, name="cf", custom_fields={"a": "x"})
+    assert p.custom_fields == {"a": "x"}
+    p2 = client.products.update(p.id, code=code, name="cf", version=1)
+    assert not p2.custom_fields, f"customFields should be reset by a full PUT, got {p2.custom_fields!r}"
+
+
+# --- not found -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retrieve_unknown_id_is_404(client: m3ter.M3ter, kind: str) -> None:
+    with pytest.raises(m3ter.NotFoundError) as err:
+        resource(client, kind).retrieve(str(uuid.uuid4()))
+    assert err.value.status_code == 404
+    assert isinstance(err.value.body, dict) and err.value.body.get("message"), err.value.body
+
+
+def test_update_and_delete_unknown_id_are_404(client: m3ter.M3ter) -> None:
+    missing = str(uuid.uuid4())
+    with pytest.raises(m3ter.NotFoundError):
+        client.products.update(missing, code=unique("nf"), name="x", version=1)
+    with pytest.raises(m3ter.NotFoundError):
+        client.products.delete(missing)
+
+
+# --- deleting referenced entities ------------------------------------------------------------
+
+
+def test_delete_refuses_to_orphan_dependents(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    cases = [
+        ("product", s.product, s.meter),  # the product still has a meter (and more)
+        ("meter", s.meter, s.aggregation),
+        ("plan", s.plan, s.pricing),
+        ("account", s.account, s.account_plan),
+    ]
+    for kind, target, dependent in cases:
+        with pytest.raises(m3ter.BadRequestError) as err:
+            resource(client, kind).delete(target.id)
+        message = str(err.value.body.get("message") if isinstance(err.value.body, dict) else err.value)
+        assert err.value.status_code == 400
+        # "naming a dependent": some dependent's id or code must be in the message.
+        named = [
+            d
+            for d in (s.meter, s.aggregation, s.compound_aggregation, s.plan_template, s.plan, s.pricing, s.account_plan)
+            if d.id in message or (getattr(d, "code", None) and d.code in message)
+        ]
+        assert named, f"deleting a referenced {kind}: message names no dependent: {message!r}"
+        # Still there.
+        assert resource(client, kind).retrieve(target.id).id == target.id
+    s.delete_all(client)
+    with pytest.raises(m3ter.NotFoundError):
+        client.products.retrieve(s.product.id)
