@@ -1,2 +1,157 @@
-//! Apply: runs a plan's operations in dependency order, concurrently where the
-//! graph allows, saving state after every remote change.
+//! Apply: runs a [`Plan`]'s steps against the org in dependency order,
+//! concurrently where the plan's `wait_for` edges allow, and saves state
+//! after every remote change.
+//!
+//! # Expected flow
+//! The plan lists its remote operations as [`Step`]s in an executable order,
+//! each naming the steps it waits for. The engine keeps a ready set, runs up
+//! to `parallelism` steps at once, and as each finishes records the result in
+//! state, saves it (several results that finish together share one write),
+//! and only then releases the steps waiting for it.
+//!
+//! # Guarantees
+//! - A remote change is in the state file before anything that depends on it
+//!   starts and before it is reported.
+//! - A create whose reply was lost is adopted, never duplicated: before a
+//!   create is retried the entity is looked up by its key.
+//! - A retried PUT that answers 409, or a retried DELETE that answers 404,
+//!   is resolved by reading the entity; a first-attempt 409 is reported as
+//!   "changed since plan", never overwritten with a fresh version.
+//! - Ctrl-C stops scheduling; in-flight calls finish and are saved.
+//!
+//! # Assumptions
+//! The plan was made against the live snapshot given here (for saved plans
+//! [`stale::check`] verifies this), and this process holds the state lock.
+//!
+//! # Caveats
+//! A step that fails leaves the steps waiting for it unrun; independent
+//! steps still run, and the next apply picks up what is left.
+//!
+//! # Errors
+//! Failures are collected per address in [`Report::failures`]; only a state
+//! write failure aborts the run at once.
+//!
+//! [`Step`]: crate::plan::Step
+
+mod engine;
+mod lookup;
+mod ops;
+pub mod stale;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::address::Address;
+use crate::plan::Plan;
+
+pub use engine::execute;
+
+/// How apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps run at once.
+    pub parallelism: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 8 }
+    }
+}
+
+/// What a finished step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Done {
+    Created,
+    /// A create whose reply was lost, found by its key and adopted.
+    CreatedAdopted,
+    Updated,
+    Imported,
+    Deleted,
+}
+
+impl Done {
+    /// Human wording for the progress line.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Done::Created => "Creation complete",
+            Done::CreatedAdopted => "Creation complete (adopted after a lost reply)",
+            Done::Updated => "Modifications complete",
+            Done::Imported => "Import complete",
+            Done::Deleted => "Destruction complete",
+        }
+    }
+}
+
+/// One finished (or failed) step, reported as it happens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub address: Address,
+    /// `create`, `update`, `delete`, `import`, `replace` (the plan's action).
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<Done>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// The outcome of a whole apply.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Report {
+    pub imported: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    /// Steps that failed, with the reason.
+    pub failures: Vec<(Address, String)>,
+    /// Steps not run because something they wait for failed or Ctrl-C.
+    pub skipped: usize,
+    pub interrupted: bool,
+}
+
+impl Report {
+    /// Whether everything the plan asked for was done.
+    pub fn complete(&self) -> bool {
+        self.failures.is_empty() && self.skipped == 0 && !self.interrupted
+    }
+
+    /// `Apply complete! N imported, N added, N changed, N destroyed.`
+    pub fn summary_line(&self) -> String {
+        let head = if self.complete() {
+            "Apply complete!"
+        } else {
+            "Apply incomplete:"
+        };
+        format!(
+            "{head} {} imported, {} added, {} changed, {} destroyed.",
+            self.imported, self.added, self.changed, self.destroyed
+        )
+    }
+}
+
+/// Why apply stopped before finishing its steps.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The state could not be saved: stop at once, nothing more may change.
+    #[error("could not save state after a remote change: {0}")]
+    State(#[from] crate::state::StateError),
+    /// The plan is inconsistent (a bug, or a hand-edited plan file).
+    #[error("the plan is inconsistent: {0}; this is likely a bug")]
+    BadPlan(String),
+}
+
+/// Convenience for callers: the plan's own step count.
+pub fn step_count(plan: &Plan) -> usize {
+    plan.steps.len()
+}

@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod connect;
 pub mod output;
+pub mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,7 +11,7 @@
 //! planner itself is synchronous and deterministic.
 
 mod body;
-mod compare;
+pub mod compare;
 mod file;
 mod order;
 mod planner;

@@ -1,6 +1,5 @@
 //! An emulator on 127.0.0.1:0 with a token, called over real HTTP.
 
-
 use std::net::SocketAddr;
 
 use m3ter_reconcile::emulator::{self, EmulatorConfig, RunningEmulator};

@@ -1,16 +1,27 @@
-//! `m3ter apply`.
+//! `m3ter apply [PLANFILE]`: converge the org, saving state after every
+//! remote change. Also the engine of `m3ter destroy`.
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use anyhow::{Context, bail};
+
+use crate::apply::{self, ApplyOptions, Event};
+use crate::cli::commands::plan::{load_or_report, print, targets};
+use crate::cli::session::Session;
+use crate::cli::{Connection, Global, connect};
+use crate::live::{LiveSnapshot, refresh};
+use crate::plan::{self, MASS_CHANGE_MIN_MANAGED, MASS_CHANGE_RATIO, Plan, PlanOptions};
+use crate::state::StateStore;
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub conn: crate::cli::Connection,
-    /// A plan saved by `plan -o`.
-    pub planfile: Option<std::path::PathBuf>,
+    pub conn: Connection,
+    /// A plan saved by `plan -o`; applied exactly, or refused if stale.
+    pub planfile: Option<PathBuf>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -24,7 +35,219 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub force: bool,
 }
+
 /// Runs the command.
-pub fn run(_g: &Global, _a: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter apply` is not implemented yet")
+pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    if a.planfile.is_some() && !a.targets.is_empty() {
+        bail!("`apply PLANFILE` takes no --target: the plan file already says what to do");
+    }
+    let how = How {
+        auto_approve: a.auto_approve,
+        force: a.force,
+        parallelism: a.parallelism,
+    };
+    connect::runtime()?.block_on(async {
+        let session = Session::open(g, &a.conn).await?;
+        let result = match &a.planfile {
+            Some(file) => apply_saved(g, &session, file, &how).await,
+            None => plan_and_apply(g, &session, &a.targets, false, &how).await,
+        };
+        session.close().await?;
+        result
+    })
+}
+
+/// How to go about it: confirmation, mass-change override, concurrency.
+pub struct How {
+    pub auto_approve: bool,
+    pub force: bool,
+    pub parallelism: usize,
+}
+
+async fn apply_saved(
+    g: &Global,
+    session: &Session,
+    file: &std::path::Path,
+    how: &How,
+) -> anyhow::Result<ExitCode> {
+    let plan =
+        Plan::load(file).with_context(|| format!("cannot read the plan {}", file.display()))?;
+    let mut store = open_locked(session)?;
+    let live = refresh(&session.client)
+        .await
+        .context("cannot read the org")?;
+    let why = apply::stale::check(&plan, store.state_mut(), &live);
+    if !why.is_empty() {
+        bail!(
+            "the saved plan {} is stale: {}. Make a new one with `m3ter plan -o {}`",
+            file.display(),
+            why.join("; "),
+            file.display()
+        );
+    }
+    execute(g, session, &mut store, &plan, &live, how).await
+}
+
+/// Plans (a destroy plan when `destroy`), prints, asks, applies.
+pub async fn plan_and_apply(
+    g: &Global,
+    session: &Session,
+    target_args: &[String],
+    destroy: bool,
+    how: &How,
+) -> anyhow::Result<ExitCode> {
+    let Some((desired, graph)) = load_or_report(g) else {
+        return Ok(ExitCode::from(1));
+    };
+    let opts = PlanOptions {
+        targets: targets(target_args, &graph)?,
+        refresh_only: false,
+        destroy,
+    };
+    let mut store = open_locked(session)?;
+    let live = refresh(&session.client)
+        .await
+        .context("cannot read the org")?;
+    let plan = plan::plan(&desired, store.state(), &live, &opts)?;
+    print(g, &plan);
+    if plan.changes.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !how.auto_approve {
+        confirm(destroy)?;
+    }
+    execute(g, session, &mut store, &plan, &live, how).await
+}
+
+fn open_locked(session: &Session) -> anyhow::Result<StateStore> {
+    let s = &session.settings;
+    if let Some(dir) = s.state_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(StateStore::open(
+        &s.state_path,
+        &s.org_id,
+        &s.base_url,
+        true,
+    )?)
+}
+
+/// Asks for `yes` on a terminal; refuses without one.
+fn confirm(destroy: bool) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!(
+            "refusing to {} without confirmation: there is no terminal to ask on. Review the plan above, then pass --auto-approve",
+            if destroy { "destroy" } else { "apply" }
+        );
+    }
+    let what = if destroy {
+        "destroy every managed entity"
+    } else {
+        "perform these actions"
+    };
+    print!("\nDo you want to {what}? Only 'yes' will be accepted.\n  Enter a value: ");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        bail!("apply cancelled: the answer was not `yes`");
+    }
+    Ok(())
+}
+
+/// The mass-change rule of design §4: updates plus deletes above 30% of the
+/// managed entities (with at least 10 managed) need `--force`.
+fn check_mass_change(plan: &Plan, managed: usize, force: bool) -> anyhow::Result<()> {
+    let s = plan.summary();
+    let touched = s.change + s.destroy;
+    let limit = MASS_CHANGE_RATIO * managed as f64;
+    if !plan.destroy && !force && managed >= MASS_CHANGE_MIN_MANAGED && touched as f64 > limit {
+        bail!(
+            "this plan updates or deletes {touched} of {managed} managed entities (more than {:.0}%); if that is intended, run again with --force",
+            MASS_CHANGE_RATIO * 100.0
+        );
+    }
+    Ok(())
+}
+
+async fn execute(
+    g: &Global,
+    session: &Session,
+    store: &mut StateStore,
+    plan: &Plan,
+    live: &LiveSnapshot,
+    how: &How,
+) -> anyhow::Result<ExitCode> {
+    check_mass_change(plan, store.state().resources.len(), how.force)?;
+    let opts = ApplyOptions {
+        parallelism: how.parallelism.max(1),
+    };
+    let json = g.json;
+    let report = apply::execute(plan, live, &session.client, store, &opts, |e| {
+        print_event(e, json);
+    })
+    .await?;
+    if json {
+        let summary = serde_json::json!({
+            "type": "summary",
+            "complete": report.complete(),
+            "imported": report.imported,
+            "added": report.added,
+            "changed": report.changed,
+            "destroyed": report.destroyed,
+            "failed": report.failures.len(),
+            "skipped": report.skipped,
+            "interrupted": report.interrupted,
+        });
+        println!("{summary}");
+    } else {
+        println!("\n{}", report.summary_line());
+        for (address, why) in &report.failures {
+            eprintln!("error: {address}: {why}");
+        }
+        if report.skipped > 0 {
+            eprintln!(
+                "{} operation(s) not run{}; run `m3ter apply` again to finish.",
+                report.skipped,
+                if report.interrupted {
+                    " (interrupted)"
+                } else {
+                    " because what they wait for failed"
+                }
+            );
+        }
+    }
+    Ok(if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_event(e: &Event, json: bool) {
+    if json {
+        let mut v = serde_json::to_value(e).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("type".into(), "operation".into());
+        }
+        println!("{v}");
+        return;
+    }
+    match (&e.done, &e.error) {
+        (Some(done), _) => println!(
+            "{}: {} after {:.2}s{}",
+            e.address,
+            done.verb(),
+            e.duration.as_secs_f64(),
+            e.id.as_ref()
+                .map(|id| format!(" [id={id}]"))
+                .unwrap_or_default()
+        ),
+        (None, Some(err)) => eprintln!("{}: {} failed: {err}", e.address, e.action),
+        (None, None) => {}
+    }
 }

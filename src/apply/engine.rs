@@ -1,0 +1,292 @@
+//! The scheduler: runs steps when what they wait for is done, at most
+//! `parallelism` at once, and records each result in state before releasing
+//! the steps that wait for it.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::task::JoinSet;
+
+use crate::address::Address;
+use crate::client::Client;
+use crate::live::LiveSnapshot;
+use crate::plan::{Action, Change, Phase, Plan, create_body, put_body, resolve_refs};
+use crate::state::{ResourceState, State, StateStore};
+
+use super::ops::{Op, OpResult};
+use super::{ApplyError, ApplyOptions, Done, Event, Report};
+
+type Finished = (usize, Result<OpResult, String>, Duration);
+
+/// Runs every step of `plan` against the org. `live` is the snapshot the plan
+/// was checked against (update bodies start from its entities). `on_event`
+/// sees each finished step after its result is saved.
+pub async fn execute(
+    plan: &Plan,
+    live: &LiveSnapshot,
+    client: &Client,
+    store: &mut StateStore,
+    opts: &ApplyOptions,
+    mut on_event: impl FnMut(&Event),
+) -> Result<Report, ApplyError> {
+    let n = plan.steps.len();
+    let mut waiting: Vec<usize> = Vec::with_capacity(n);
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, step) in plan.steps.iter().enumerate() {
+        if step.change >= plan.changes.len() {
+            return Err(ApplyError::BadPlan(format!("step {i} names no change")));
+        }
+        for &w in &step.wait_for {
+            if w >= i {
+                return Err(ApplyError::BadPlan(format!(
+                    "step {i} waits for a later step {w}"
+                )));
+            }
+            dependents[w].push(i);
+        }
+        waiting.push(step.wait_for.len());
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut finished = 0usize;
+    let mut report = Report::default();
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    loop {
+        while !report.interrupted && running.len() < opts.parallelism.max(1) {
+            let Some(i) = ready.pop_first() else { break };
+            match prepare(plan, i, live, store.state()) {
+                Ok(op) => {
+                    let client = client.clone();
+                    running.spawn(async move {
+                        let started = Instant::now();
+                        let result = op.run(&client).await;
+                        (i, result, started.elapsed())
+                    });
+                }
+                Err(why) => {
+                    finished += 1;
+                    fail(plan, i, why, Duration::ZERO, &mut report, &mut on_event);
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let first = tokio::select! {
+            joined = running.join_next() => joined,
+            _ = &mut ctrl_c, if !report.interrupted => {
+                report.interrupted = true;
+                eprintln!(
+                    "Interrupt received: waiting for {} operation(s) in flight, then saving state.",
+                    running.len()
+                );
+                continue;
+            }
+        };
+        // Results that finished together share one state write.
+        let mut batch: Vec<Finished> = Vec::new();
+        for joined in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| running.try_join_next()))
+        {
+            match joined {
+                Ok(f) => batch.push(f),
+                Err(e) => {
+                    return Err(ApplyError::BadPlan(format!(
+                        "an operation task failed: {e}"
+                    )));
+                }
+            }
+        }
+        let mut events = Vec::new();
+        let mut succeeded = Vec::new();
+        for (i, result, took) in batch {
+            finished += 1;
+            match result {
+                Ok(res) => {
+                    let event = record(plan, i, res, took, store.state_mut(), &mut report);
+                    events.push(event);
+                    succeeded.push(i);
+                }
+                Err(why) => fail(plan, i, why, took, &mut report, &mut on_event),
+            }
+        }
+        if !succeeded.is_empty() {
+            store.commit()?;
+        }
+        for event in &events {
+            on_event(event);
+        }
+        for i in succeeded {
+            for &d in &dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.insert(d);
+                }
+            }
+        }
+    }
+    report.skipped = n - finished;
+    Ok(report)
+}
+
+fn fail(
+    plan: &Plan,
+    step: usize,
+    why: String,
+    took: Duration,
+    report: &mut Report,
+    on_event: &mut impl FnMut(&Event),
+) {
+    let change = &plan.changes[plan.steps[step].change];
+    report.failures.push((change.address.clone(), why.clone()));
+    on_event(&Event {
+        address: change.address.clone(),
+        action: change.action.as_str(),
+        done: None,
+        id: change.id.clone(),
+        duration: took,
+        error: Some(why),
+    });
+}
+
+fn ids_in(state: &State) -> impl Fn(&Address) -> Option<String> + '_ {
+    |a| state.resources.get(a).map(|r| r.id.clone())
+}
+
+/// Builds the owned remote operation of a step from the plan and the state
+/// as it is now (ids of entities created earlier in this run included).
+fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Result<Op, String> {
+    let s = &plan.steps[step];
+    let change = &plan.changes[s.change];
+    let kind = change.address.kind;
+    let id = || {
+        change
+            .id
+            .clone()
+            .or_else(|| state.resources.get(&change.address).map(|r| r.id.clone()))
+            .ok_or_else(|| format!("{} has no id to act on", change.address))
+    };
+    match (change.action, s.phase) {
+        (Action::Delete | Action::Replace, Phase::Delete) => Ok(Op::Delete { kind, id: id()? }),
+        (Action::Create | Action::Replace, Phase::Write) => {
+            let entity =
+                plan.desired.entities.get(&change.address).ok_or_else(|| {
+                    format!("{} is not in the plan's desired state", change.address)
+                })?;
+            let body = create_body(entity, ids_in(state)).map_err(|e| e.to_string())?;
+            Ok(Op::Create { kind, body })
+        }
+        (Action::Update | Action::Import, Phase::Write) => {
+            if change.action == Action::Import && !change.import_with_changes() {
+                return Ok(Op::Adopt);
+            }
+            let id = id()?;
+            let entity = live
+                .by_id(kind, &id)
+                .ok_or_else(|| format!("{} (id {id}) is no longer in the org", change.address))?;
+            let managed = change.after.clone().unwrap_or_default();
+            let body = put_body(kind, entity, &managed, &change.resets, ids_in(state))
+                .map_err(|e| e.to_string())?;
+            Ok(Op::Update { kind, id, body })
+        }
+        (action, phase) => Err(format!(
+            "{}: a {} change has no {phase:?} step",
+            change.address,
+            action.as_str()
+        )),
+    }
+}
+
+/// Records a step's result in state and counts it; returns its event.
+fn record(
+    plan: &Plan,
+    step: usize,
+    result: OpResult,
+    took: Duration,
+    state: &mut State,
+    report: &mut Report,
+) -> Event {
+    let s = &plan.steps[step];
+    let change = &plan.changes[s.change];
+    let address = change.address.clone();
+    let (done, id) = match result {
+        OpResult::Deleted => {
+            state.resources.remove(&address);
+            // A replace counts once as added (its write) and once destroyed.
+            report.destroyed += 1;
+            (Done::Deleted, change.id.clone())
+        }
+        OpResult::Created(entity, adopted) => {
+            let id = string_field(&entity, "id");
+            save_resource(plan, change, &entity, false, state);
+            report.added += 1;
+            (
+                if adopted {
+                    Done::CreatedAdopted
+                } else {
+                    Done::Created
+                },
+                id,
+            )
+        }
+        OpResult::Updated(entity) => {
+            let was_adopted = change.action == Action::Import
+                || state.resources.get(&address).is_some_and(|r| r.adopted);
+            save_resource(plan, change, &entity, was_adopted, state);
+            if change.action == Action::Import {
+                report.imported += 1;
+            }
+            report.changed += 1;
+            let done = if change.action == Action::Import {
+                Done::Imported
+            } else {
+                Done::Updated
+            };
+            (done, string_field(&entity, "id"))
+        }
+        OpResult::Adopted => {
+            let id = change.id.clone().unwrap_or_default();
+            let entity = serde_json::json!({ "id": id, "version": change.version.unwrap_or(0) });
+            save_resource(plan, change, &entity, true, state);
+            report.imported += 1;
+            (Done::Imported, Some(id))
+        }
+    };
+    Event {
+        address,
+        action: change.action.as_str(),
+        done: Some(done),
+        id,
+        duration: took,
+        error: None,
+    }
+}
+
+fn string_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Writes (or overwrites) the state entry of a written entity.
+fn save_resource(plan: &Plan, change: &Change, entity: &Value, adopted: bool, state: &mut State) {
+    let kind = change.address.kind;
+    let managed: Map<String, Value> = change.after.clone().unwrap_or_default();
+    let applied = resolve_refs(kind, &managed, ids_in(state)).unwrap_or(managed);
+    let depends_on = plan
+        .desired
+        .entities
+        .get(&change.address)
+        .map(|e| e.dependencies().cloned().collect())
+        .unwrap_or_default();
+    let resource = ResourceState {
+        id: string_field(entity, "id").unwrap_or_default(),
+        version: entity.get("version").and_then(Value::as_i64).unwrap_or(0),
+        depends_on,
+        adopted,
+        applied,
+    };
+    state.resources.insert(change.address.clone(), resource);
+}

@@ -1,0 +1,136 @@
+//! The remote half of each step, with the retry rules of design §4: a
+//! create is looked up by key before it is retried, a retried PUT that
+//! answers 409 or a retried DELETE that answers 404 is resolved by reading.
+
+use serde_json::{Map, Value};
+
+use crate::api::Kind;
+use crate::client::{ApiError, Client};
+
+use super::lookup;
+
+/// One remote operation, with everything it needs owned (it runs in a task).
+#[derive(Debug, Clone)]
+pub(super) enum Op {
+    Create {
+        kind: Kind,
+        body: Map<String, Value>,
+    },
+    Update {
+        kind: Kind,
+        id: String,
+        body: Map<String, Value>,
+    },
+    Delete {
+        kind: Kind,
+        id: String,
+    },
+    /// An import without changes: nothing to send.
+    Adopt,
+}
+
+/// What the org answered.
+#[derive(Debug)]
+pub(super) enum OpResult {
+    /// The created entity; `true` when it was found by key after a lost reply.
+    Created(Value, bool),
+    Updated(Value),
+    Deleted,
+    Adopted,
+}
+
+impl Op {
+    /// Runs the operation to completion or to a final error (a one-line
+    /// reason without secrets).
+    pub(super) async fn run(self, client: &Client) -> Result<OpResult, String> {
+        match self {
+            Op::Create { kind, body } => create(client, kind, &body).await,
+            Op::Update { kind, id, body } => update(client, kind, &id, &body).await,
+            Op::Delete { kind, id } => delete(client, kind, &id).await,
+            Op::Adopt => Ok(OpResult::Adopted),
+        }
+    }
+}
+
+async fn create(
+    client: &Client,
+    kind: Kind,
+    body: &Map<String, Value>,
+) -> Result<OpResult, String> {
+    let policy = client.retry_policy().clone();
+    let mut attempt = 1;
+    loop {
+        match client.create_once(kind, body).await {
+            Ok(v) => return Ok(OpResult::Created(v, false)),
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                attempt += 1;
+                // The failed attempt may have committed before its reply was
+                // lost: adopt what it made rather than make it twice.
+                match lookup::find(client, kind, body).await {
+                    Ok(Some(found)) => return Ok(OpResult::Created(found, true)),
+                    Ok(None) => {}
+                    Err(le) => return Err(le.to_string()),
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+async fn update(
+    client: &Client,
+    kind: Kind,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<OpResult, String> {
+    let policy = client.retry_policy().clone();
+    let mut attempt = 1;
+    loop {
+        match client.update_once(kind, id, body).await {
+            Ok(v) => return Ok(OpResult::Updated(v)),
+            Err(e) if e.is_conflict() && attempt > 1 => {
+                // An earlier attempt may have taken effect (its reply lost),
+                // which moved the version on: fine if the entity now is
+                // what this update wanted.
+                let live = client.get(kind, id).await.map_err(|e| e.to_string())?;
+                return if lookup::matches_body(kind, &live, body) {
+                    Ok(OpResult::Updated(live))
+                } else {
+                    Err(changed_since_plan(&e))
+                };
+            }
+            Err(e) if e.is_conflict() => return Err(changed_since_plan(&e)),
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn changed_since_plan(e: &ApiError) -> String {
+    format!("changed since plan (the server answered: {e}); run `m3ter plan` again")
+}
+
+async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, String> {
+    let policy = client.retry_policy().clone();
+    let mut attempt = 1;
+    loop {
+        match client.delete_once(kind, id).await {
+            Ok(_) => return Ok(OpResult::Deleted),
+            // Gone already: an earlier attempt took effect, or someone else
+            // deleted it. Either way the plan's goal holds.
+            Err(e) if e.is_not_found() => return Ok(OpResult::Deleted),
+            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                attempt += 1;
+            }
+            Err(e) if e.status() == Some(400) => {
+                return Err(format!("the server refused the delete: {e}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
