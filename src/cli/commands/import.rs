@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::address::Address;
 use crate::cli::{Global, connect};
-use crate::client::Client;
+use crate::cli::session::Session;
 use crate::state::{ResourceState, StateStore};
 
 /// Arguments of `import`.
@@ -26,7 +26,22 @@ pub struct ImportArgs {
 /// records what desired state manages.
 pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     let addr: Address = a.address.parse()?;
-    let settings = connect::resolve(g, &a.conn)?;
+    connect::runtime()?.block_on(async {
+        let session = Session::open(g, &a.conn).await?;
+        let result = import(g, a, &addr, &session).await;
+        session.close().await?;
+        result
+    })
+}
+
+async fn import(
+    g: &Global,
+    a: &ImportArgs,
+    addr: &Address,
+    session: &Session,
+) -> anyhow::Result<ExitCode> {
+    let addr = addr.clone();
+    let settings = &session.settings;
     let mut store = StateStore::open(
         &settings.state_path,
         &settings.org_id,
@@ -47,9 +62,10 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("{} {} is already in state as {other}", addr.kind, a.id);
     }
-    let client = Client::new(settings.client)?;
-    let live = connect::runtime()?
-        .block_on(client.get(addr.kind, &a.id))
+    let live = session
+        .client
+        .get(addr.kind, &a.id)
+        .await
         .map_err(|e| {
             if e.is_not_found() {
                 anyhow::anyhow!(
@@ -83,7 +99,7 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
         ResourceState {
             id: id.clone(),
             version,
-            depends_on: Vec::new(),
+            depends_on: desired_dependencies(g, &addr),
             adopted: true,
             applied: Default::default(),
         },
@@ -98,4 +114,13 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
         println!("Imported {addr} (id {id}, version {version}).");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the entity depends on in the desired state, when `--dir` loads and
+/// holds it (so a later delete of it is ordered right); else nothing.
+fn desired_dependencies(g: &Global, addr: &Address) -> Vec<Address> {
+    crate::cli::commands::validate::load_checked(g)
+        .ok()
+        .and_then(|(desired, _)| desired.entities.get(addr).map(|e| e.dependencies().cloned().collect()))
+        .unwrap_or_default()
 }

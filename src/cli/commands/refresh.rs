@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{Global, connect};
-use crate::client::Client;
+use crate::cli::session::Session;
 use crate::live::{accept_live, refresh};
 use crate::state::StateStore;
 
@@ -18,15 +18,19 @@ pub struct RefreshArgs {
 /// managed field values of every resource in state, drops resources deleted
 /// outside this tool, and saves.
 pub fn run(g: &Global, a: &RefreshArgs) -> anyhow::Result<ExitCode> {
-    let settings = connect::resolve(g, &a.conn)?;
-    let mut store = StateStore::open(
-        &settings.state_path,
-        &settings.org_id,
-        &settings.base_url,
-        true,
-    )?;
-    let client = Client::new(settings.client)?;
-    let live = connect::runtime()?.block_on(refresh(&client))?;
+    let (mut store, live) = connect::runtime()?.block_on(async {
+        let session = Session::open(g, &a.conn).await?;
+        let s = &session.settings;
+        let result = match StateStore::open(&s.state_path, &s.org_id, &s.base_url, true) {
+            Ok(store) => refresh(&session.client)
+                .await
+                .map(|live| (store, live))
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        session.close().await?;
+        result
+    })?;
     let report = accept_live(store.state_mut(), &live);
     let changed = !report.updated.is_empty() || !report.removed.is_empty();
     if changed {
