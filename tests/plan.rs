@@ -999,3 +999,68 @@ fn ten_thousand_entities_plan_quickly() {
     // catches anything quadratic.
     assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn colors_only_when_asked() {
+    let mut w = World::basic();
+    w.want("product.n", json!({"code": "n", "name": "N"}), &[]);
+    let p = w.plan();
+    assert!(render::human(&p, true).contains("  \x1b[32m+\x1b[0m product.n {"));
+    assert!(!render::human(&p, false).contains('\x1b'));
+}
+
+#[test]
+fn gone_and_no_longer_desired_is_drift_only() {
+    let mut w = World::basic();
+    w.desired.entities.remove(&addr("account.a"));
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    let p = w.plan();
+    assert!(p.changes.is_empty());
+    assert!(!p.has_changes());
+    insta::assert_snapshot!("gone_not_desired", text(&p));
+}
+
+#[test]
+fn reference_to_an_entity_not_desired_is_an_error() {
+    let mut w = World::basic();
+    w.want(
+        "meter.m",
+        json!({"code": "m", "name": "M",
+               "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"}]}),
+        &[("productId", "product.nope")],
+    );
+    let err = w.plan_with(&PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "meter.m references product.nope, which is not in the desired state"
+    );
+}
+
+#[test]
+fn dependency_cycle_is_an_error_naming_its_members() {
+    let mut w = World::new();
+    w.want(
+        "account.a",
+        json!({"code": "a", "name": "A", "emailAddress": "a@x.io"}),
+        &[("parentAccountId", "account.b")],
+    );
+    w.want(
+        "account.b",
+        json!({"code": "b", "name": "B", "emailAddress": "b@x.io"}),
+        &[("parentAccountId", "account.a")],
+    );
+    w.want(
+        "account.c",
+        json!({"code": "c", "name": "C", "emailAddress": "c@x.io"}),
+        &[],
+    );
+    let err = w.plan_with(&PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::Cycle(vec![addr("account.a"), addr("account.b")])
+    );
+}
