@@ -1064,3 +1064,98 @@ fn dependency_cycle_is_an_error_naming_its_members() {
         PlanError::Cycle(vec![addr("account.a"), addr("account.b")])
     );
 }
+
+#[test]
+fn template_pricing_on_a_compound_aggregation_is_imported_by_key() {
+    let mut w = World::billing();
+    w.synced(
+        "compoundAggregation.c",
+        "cagg-1",
+        json!({"code": "c", "name": "C", "rounding": "NONE", "quantityPerUnit": 1, "unit": "u",
+               "calculation": "q_sum * 2"}),
+        &[],
+    );
+    w.want(
+        "pricing.template:t/c@2024-12-01#region=eu",
+        json!({"startDate": "2024-12-01T00:00:00Z", "segment": {"region": "eu"},
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 5, "unitPrice": 0}]}),
+        &[
+            ("planTemplateId", "planTemplate.t"),
+            ("compoundAggregationId", "compoundAggregation.c"),
+        ],
+    );
+    w.live(
+        Kind::Pricing,
+        "pri-7",
+        2,
+        json!({"planTemplateId": "tpl-1", "compoundAggregationId": "cagg-1",
+               "startDate": "2024-12-01T00:00:00.000Z", "segment": {"region": "eu"},
+               "aggregationType": "COMPOUND",
+               "pricingBands": [{"id": "b", "lowerLimit": 0.0, "fixedPrice": 5.0, "unitPrice": 0.0}]}),
+    );
+    let p = w.plan();
+    assert_eq!(
+        actions(&p),
+        [(
+            "pricing[\"template:t/c@2024-12-01#region=eu\"]".to_string(),
+            Action::Import
+        )]
+    );
+    assert!(!p.changes[0].import_with_changes());
+}
+
+#[test]
+fn pricing_put_body_sends_desired_bands_and_no_response_only_fields() {
+    let mut w = World::billing();
+    w.live_mut(Kind::Pricing, "pri-1")
+        .insert("aggregationType".into(), json!("SIMPLE"));
+    w.live_mut(Kind::Pricing, "pri-1")
+        .insert("cumulative".into(), json!(true));
+    w.want(
+        "pricing.x/q_sum@2024-12-01",
+        json!({"startDate": "2024-12-01T00:00:00Z",
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}]}),
+        &[("planId", "plan.x"), ("aggregationId", "aggregation.q_sum")],
+    );
+    let p = w.plan();
+    let c = &p.changes[0];
+    assert_eq!(c.action, Action::Update);
+    let ids = |a: &Address| w.state.resources.get(a).map(|r| r.id.clone());
+    let live = w.live.by_id(Kind::Pricing, "pri-1").expect("live");
+    let body = put_body(
+        Kind::Pricing,
+        live,
+        c.after.as_ref().expect("after"),
+        &c.resets,
+        ids,
+    )
+    .expect("body");
+    assert_eq!(
+        Value::Object(body),
+        json!({
+            "planId": "plan-1", "aggregationId": "agg-1",
+            "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}],
+            "startDate": "2024-12-01T00:00:00Z", "cumulative": true, "version": 1
+        })
+    );
+}
+
+#[test]
+fn deleted_outside_but_recreated_by_hand_is_adopted() {
+    let mut w = World::basic();
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    w.live(
+        Kind::Account,
+        "acc-new",
+        1,
+        json!({"code": "a", "name": "A", "emailAddress": "a@example.com"}),
+    );
+    let p = w.plan();
+    assert_eq!(p.drift.len(), 1, "the recorded id is gone");
+    assert_eq!(actions(&p), [("account.a".to_string(), Action::Import)]);
+    assert_eq!(p.changes[0].id.as_deref(), Some("acc-new"));
+}
