@@ -999,3 +999,163 @@ fn ten_thousand_entities_plan_quickly() {
     // catches anything quadratic.
     assert!(took < std::time::Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn colors_only_when_asked() {
+    let mut w = World::basic();
+    w.want("product.n", json!({"code": "n", "name": "N"}), &[]);
+    let p = w.plan();
+    assert!(render::human(&p, true).contains("  \x1b[32m+\x1b[0m product.n {"));
+    assert!(!render::human(&p, false).contains('\x1b'));
+}
+
+#[test]
+fn gone_and_no_longer_desired_is_drift_only() {
+    let mut w = World::basic();
+    w.desired.entities.remove(&addr("account.a"));
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    let p = w.plan();
+    assert!(p.changes.is_empty());
+    assert!(!p.has_changes());
+    insta::assert_snapshot!("gone_not_desired", text(&p));
+}
+
+#[test]
+fn reference_to_an_entity_not_desired_is_an_error() {
+    let mut w = World::basic();
+    w.want(
+        "meter.m",
+        json!({"code": "m", "name": "M",
+               "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"}]}),
+        &[("productId", "product.nope")],
+    );
+    let err = w.plan_with(&PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "meter.m references product.nope, which is not in the desired state"
+    );
+}
+
+#[test]
+fn dependency_cycle_is_an_error_naming_its_members() {
+    let mut w = World::new();
+    w.want(
+        "account.a",
+        json!({"code": "a", "name": "A", "emailAddress": "a@x.io"}),
+        &[("parentAccountId", "account.b")],
+    );
+    w.want(
+        "account.b",
+        json!({"code": "b", "name": "B", "emailAddress": "b@x.io"}),
+        &[("parentAccountId", "account.a")],
+    );
+    w.want(
+        "account.c",
+        json!({"code": "c", "name": "C", "emailAddress": "c@x.io"}),
+        &[],
+    );
+    let err = w.plan_with(&PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::Cycle(vec![addr("account.a"), addr("account.b")])
+    );
+}
+
+#[test]
+fn template_pricing_on_a_compound_aggregation_is_imported_by_key() {
+    let mut w = World::billing();
+    w.synced(
+        "compoundAggregation.c",
+        "cagg-1",
+        json!({"code": "c", "name": "C", "rounding": "NONE", "quantityPerUnit": 1, "unit": "u",
+               "calculation": "q_sum * 2"}),
+        &[],
+    );
+    w.want(
+        "pricing.template:t/c@2024-12-01#region=eu",
+        json!({"startDate": "2024-12-01T00:00:00Z", "segment": {"region": "eu"},
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 5, "unitPrice": 0}]}),
+        &[
+            ("planTemplateId", "planTemplate.t"),
+            ("compoundAggregationId", "compoundAggregation.c"),
+        ],
+    );
+    w.live(
+        Kind::Pricing,
+        "pri-7",
+        2,
+        json!({"planTemplateId": "tpl-1", "compoundAggregationId": "cagg-1",
+               "startDate": "2024-12-01T00:00:00.000Z", "segment": {"region": "eu"},
+               "aggregationType": "COMPOUND",
+               "pricingBands": [{"id": "b", "lowerLimit": 0.0, "fixedPrice": 5.0, "unitPrice": 0.0}]}),
+    );
+    let p = w.plan();
+    assert_eq!(
+        actions(&p),
+        [(
+            "pricing[\"template:t/c@2024-12-01#region=eu\"]".to_string(),
+            Action::Import
+        )]
+    );
+    assert!(!p.changes[0].import_with_changes());
+}
+
+#[test]
+fn pricing_put_body_sends_desired_bands_and_no_response_only_fields() {
+    let mut w = World::billing();
+    w.live_mut(Kind::Pricing, "pri-1")
+        .insert("aggregationType".into(), json!("SIMPLE"));
+    w.live_mut(Kind::Pricing, "pri-1")
+        .insert("cumulative".into(), json!(true));
+    w.want(
+        "pricing.x/q_sum@2024-12-01",
+        json!({"startDate": "2024-12-01T00:00:00Z",
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}]}),
+        &[("planId", "plan.x"), ("aggregationId", "aggregation.q_sum")],
+    );
+    let p = w.plan();
+    let c = &p.changes[0];
+    assert_eq!(c.action, Action::Update);
+    let ids = |a: &Address| w.state.resources.get(a).map(|r| r.id.clone());
+    let live = w.live.by_id(Kind::Pricing, "pri-1").expect("live");
+    let body = put_body(
+        Kind::Pricing,
+        live,
+        c.after.as_ref().expect("after"),
+        &c.resets,
+        ids,
+    )
+    .expect("body");
+    assert_eq!(
+        Value::Object(body),
+        json!({
+            "planId": "plan-1", "aggregationId": "agg-1",
+            "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}],
+            "startDate": "2024-12-01T00:00:00Z", "cumulative": true, "version": 1
+        })
+    );
+}
+
+#[test]
+fn deleted_outside_but_recreated_by_hand_is_adopted() {
+    let mut w = World::basic();
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    w.live(
+        Kind::Account,
+        "acc-new",
+        1,
+        json!({"code": "a", "name": "A", "emailAddress": "a@example.com"}),
+    );
+    let p = w.plan();
+    assert_eq!(p.drift.len(), 1, "the recorded id is gone");
+    assert_eq!(actions(&p), [("account.a".to_string(), Action::Import)]);
+    assert_eq!(p.changes[0].id.as_deref(), Some("acc-new"));
+}

@@ -120,7 +120,7 @@ struct Evaluation {
 /// address), the latter without entities that state already owns.
 struct LiveIndex<'a> {
     by_id: HashMap<(Kind, &'a str), &'a Value>,
-    by_key: HashMap<(Kind, String), Vec<&'a Value>>,
+    by_key: HashMap<Kind, HashMap<String, Vec<&'a Value>>>,
 }
 
 fn str_field<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
@@ -150,7 +150,12 @@ impl<'a> LiveIndex<'a> {
                     continue;
                 }
                 if let Some(key) = idx.key_of(kind, v) {
-                    idx.by_key.entry((kind, key)).or_default().push(v);
+                    idx.by_key
+                        .entry(kind)
+                        .or_default()
+                        .entry(key)
+                        .or_default()
+                        .push(v);
                 }
             }
         }
@@ -258,7 +263,12 @@ fn evaluate(
     let by_state = in_state.and_then(|rs| idx.get(kind, &rs.id));
     let (live, import) = match by_state {
         Some(l) => (Some(l), false),
-        None => match idx.by_key.get(&(kind, addr.key.clone())).map(Vec::as_slice) {
+        None => match idx
+            .by_key
+            .get(&kind)
+            .and_then(|m| m.get(addr.key.as_str()))
+            .map(Vec::as_slice)
+        {
             None | Some([]) => (None, false),
             Some([one]) => (Some(*one), true),
             Some(many) => {

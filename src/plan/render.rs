@@ -383,16 +383,16 @@ impl Out {
         if let (Some(b), Some(a)) = (before, after)
             && (structured(Some(b)) || structured(Some(a)))
         {
-            let lines = if live_is_before {
-                let (live, wanted) = display_pair(kind, field, b, a);
-                self.json_diff(&live, &wanted)
+            let (b, a) = if live_is_before {
+                display_pair(kind, field, b, a)
             } else {
                 let (live, wanted) = display_pair(kind, field, a, b);
-                self.json_diff(&wanted, &live)
+                (wanted, live)
             };
-            if let Some(lines) = lines {
-                return lines;
-            }
+            // Different shapes (`[]` -> a list): one line, still normalised.
+            return self.json_diff(&b, &a).unwrap_or_else(|| {
+                vec![format!("{} -> {}", scalar(&b, false), scalar(&a, false))]
+            });
         }
         if multiline(before).is_some() || multiline(after).is_some() {
             return self.heredoc(

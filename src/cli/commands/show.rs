@@ -1,8 +1,16 @@
-//! `m3ter show`.
+//! `m3ter show`: renders a saved plan, or the state when no file is given.
+//!
+//! Read-only: the state file is read directly, without taking the lock.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
+use serde_json::{Value, json};
+
 use crate::cli::Global;
+use crate::plan::{Plan, render};
+use crate::state::{FORMAT_VERSION, State};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -10,7 +18,124 @@ pub struct ShowArgs {
     /// A plan saved by `plan -o`; without it, the state is shown.
     pub planfile: Option<std::path::PathBuf>,
 }
+
+/// State file `show` reads without `--state` (the `--local` default).
+const DEFAULT_STATE: &str = "state/local.json";
+
 /// Runs the command.
-pub fn run(_g: &Global, _a: &ShowArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter show` is not implemented yet")
+pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let color = crate::cli::output::use_color(g);
+    let out = match &a.planfile {
+        Some(path) => {
+            let plan = Plan::load(path)?;
+            if g.json {
+                format!("{}\n", render::json(&plan))
+            } else {
+                render::human(&plan, color)
+            }
+        }
+        None => {
+            let path = state_path(g.state.as_deref())?;
+            let state = read_state(&path)?;
+            if g.json {
+                format!("{}\n", state_json(&state))
+            } else {
+                state_text(&state, &path)
+            }
+        }
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--state`, else `state/local.json` when it exists.
+fn state_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let default = PathBuf::from(DEFAULT_STATE);
+    if default.is_file() {
+        Ok(default)
+    } else {
+        anyhow::bail!(
+            "no state file to show: {DEFAULT_STATE} does not exist; name one with --state FILE (e.g. --state state/<org-id>.json), or give a saved plan: `m3ter show PLANFILE`"
+        )
+    }
+}
+
+/// Reads a state file, refusing a newer format version.
+pub fn read_state(path: &Path) -> anyhow::Result<State> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read state file {}", path.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .with_context(|| format!("state file {} is not valid JSON", path.display()))?;
+    let version = value.get("formatVersion").and_then(Value::as_u64);
+    if version.is_some_and(|v| v > u64::from(FORMAT_VERSION)) {
+        anyhow::bail!(
+            "state file {} has formatVersion {}; this build reads up to {FORMAT_VERSION}: upgrade m3ter-reconcile",
+            path.display(),
+            version.unwrap_or_default()
+        );
+    }
+    serde_json::from_value(value)
+        .with_context(|| format!("state file {} is not a state file", path.display()))
+}
+
+/// One line per managed entity: address, id, version, whether adopted.
+pub fn state_text(state: &State, path: &Path) -> String {
+    let mut out = format!(
+        "# {}: org {}, serial {}, {} managed entit{}\n",
+        path.display(),
+        state.org_id,
+        state.serial,
+        state.resources.len(),
+        if state.resources.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
+    );
+    let rows: Vec<(String, &crate::state::ResourceState)> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (a.to_string(), r))
+        .collect();
+    let width = rows.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
+    let id_width = rows.iter().map(|(_, r)| r.id.len()).max().unwrap_or(0);
+    for (address, r) in rows {
+        let line = format!(
+            "{address:width$}  id {:id_width$}  version {}{}",
+            r.id,
+            r.version,
+            if r.adopted { "  (adopted)" } else { "" }
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The state summary as JSON (no last-applied fields: `state show ADDR`
+/// prints those).
+pub fn state_json(state: &State) -> Value {
+    let resources: Vec<Value> = state
+        .resources
+        .iter()
+        .map(|(a, r)| {
+            json!({
+                "address": a.to_string(),
+                "id": r.id,
+                "version": r.version,
+                "adopted": r.adopted,
+                "dependsOn": r.depends_on,
+            })
+        })
+        .collect();
+    json!({
+        "formatVersion": state.format_version,
+        "orgId": state.org_id,
+        "lineage": state.lineage,
+        "serial": state.serial,
+        "resources": resources,
+    })
 }

@@ -1,0 +1,201 @@
+//! `m3ter show`: a saved plan (human and `--json`), the state, and the
+//! errors when there is nothing to show.
+
+use std::collections::BTreeMap;
+
+use assert_cmd::Command;
+use m3ter_reconcile::address::Address;
+use m3ter_reconcile::api::Kind;
+use m3ter_reconcile::desired::{DesiredEntity, DesiredState};
+use m3ter_reconcile::live::LiveSnapshot;
+use m3ter_reconcile::plan::{PlanOptions, plan};
+use m3ter_reconcile::state::{ResourceState, State};
+use serde_json::{Value, json};
+
+fn state() -> State {
+    let mut s = State::new("org-1", "http://127.0.0.1:1");
+    s.serial = 3;
+    s.resources.insert(
+        Address::new(Kind::Product, "p"),
+        ResourceState {
+            id: "prod-1".into(),
+            version: 2,
+            depends_on: vec![],
+            adopted: false,
+            applied: serde_json::from_value(json!({"code": "p", "name": "P"})).expect("map"),
+        },
+    );
+    s.resources.insert(
+        Address::new(Kind::Account, "Mickey Mouse"),
+        ResourceState {
+            id: "acc-1".into(),
+            version: 5,
+            depends_on: vec![],
+            adopted: true,
+            applied: Default::default(),
+        },
+    );
+    s
+}
+
+fn m3ter(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::cargo_bin("m3ter").expect("binary");
+    cmd.current_dir(dir).env("NO_COLOR", "1");
+    cmd
+}
+
+fn saved_plan(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut desired = DesiredState::default();
+    let address = Address::new(Kind::Product, "n");
+    desired.entities.insert(
+        address.clone(),
+        DesiredEntity {
+            address,
+            fields: serde_json::from_value(json!({"code": "n", "name": "N"})).expect("map"),
+            refs: BTreeMap::new(),
+            extra_deps: vec![],
+            lifecycle: Default::default(),
+            source: None,
+        },
+    );
+    let p = plan(
+        &desired,
+        &State::new("org-1", "http://127.0.0.1:1"),
+        &LiveSnapshot::default(),
+        &PlanOptions::default(),
+    )
+    .expect("plan");
+    let path = dir.join("tfplan.json");
+    p.save(&path).expect("save");
+    path
+}
+
+#[test]
+fn show_renders_a_saved_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = saved_plan(dir.path());
+    let out = m3ter(dir.path())
+        .arg("show")
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains("  # product.n will be created\n  + product.n {\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("Plan: 0 to import, 1 to add, 0 to change, 0 to destroy.\n"));
+    assert!(!text.contains('\x1b'), "no colors without a TTY");
+
+    let out = m3ter(dir.path())
+        .args(["show", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: Value = serde_json::from_slice(&out).expect("one JSON document");
+    assert_eq!(doc["formatVersion"], json!(1));
+    assert_eq!(doc["changes"][0]["action"], json!("create"));
+    assert_eq!(doc["changes"][0]["address"], json!("product.n"));
+    assert_eq!(
+        doc["summary"],
+        json!({"import": 0, "add": 1, "change": 0, "destroy": 0})
+    );
+}
+
+#[test]
+fn show_refuses_a_plan_of_another_format_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.json");
+    std::fs::write(&path, r#"{"formatVersion": 0, "changes": []}"#).expect("write");
+    let out = m3ter(dir.path())
+        .arg("show")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).expect("utf-8");
+    assert!(
+        err.contains("has formatVersion 0; this build reads formatVersion 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn show_without_a_plan_lists_the_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("org.json");
+    std::fs::write(&path, serde_json::to_string(&state()).expect("json")).expect("write");
+    let out = m3ter(dir.path())
+        .args(["show", "--state"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].ends_with("org.json: org org-1, serial 3, 2 managed entities"));
+    assert_eq!(lines[1], "product.p                id prod-1  version 2");
+    assert_eq!(
+        lines[2],
+        "account[\"Mickey Mouse\"]  id acc-1   version 5  (adopted)"
+    );
+
+    let out = m3ter(dir.path())
+        .args(["show", "--json", "--state"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(doc["serial"], json!(3));
+    assert_eq!(
+        doc["resources"][1]["address"],
+        json!("account[\"Mickey Mouse\"]")
+    );
+    assert_eq!(doc["resources"][1]["adopted"], json!(true));
+}
+
+#[test]
+fn show_defaults_to_the_local_state_and_else_asks_for_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = m3ter(dir.path())
+        .arg("show")
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).expect("utf-8");
+    assert!(err.contains("state/local.json does not exist"), "{err}");
+    assert!(err.contains("--state FILE"), "{err}");
+
+    std::fs::create_dir(dir.path().join("state")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("state/local.json"),
+        serde_json::to_string(&state()).expect("json"),
+    )
+    .expect("write");
+    let out = m3ter(dir.path())
+        .arg("show")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(text.starts_with("# state/local.json: org org-1"), "{text}");
+    assert!(text.contains("product.p"), "{text}");
+}
