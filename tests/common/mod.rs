@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod cli;
 pub mod emu;
 pub mod scenario;
 
+#[allow(unused_imports)]
 pub use emu::*;

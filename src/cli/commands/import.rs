@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::address::Address;
-use crate::cli::{Global, connect};
 use crate::cli::session::Session;
+use crate::cli::{Global, connect};
 use crate::state::{ResourceState, StateStore};
 
 /// Arguments of `import`.
@@ -121,6 +121,11 @@ async fn import(
 fn desired_dependencies(g: &Global, addr: &Address) -> Vec<Address> {
     crate::cli::commands::validate::load_checked(g)
         .ok()
-        .and_then(|(desired, _)| desired.entities.get(addr).map(|e| e.dependencies().cloned().collect()))
+        .and_then(|(desired, _)| {
+            desired
+                .entities
+                .get(addr)
+                .map(|e| e.dependencies().cloned().collect())
+        })
         .unwrap_or_default()
 }

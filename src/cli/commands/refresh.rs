@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Global, connect};
 use crate::cli::session::Session;
+use crate::cli::{Global, connect};
 use crate::live::{accept_live, refresh};
 use crate::state::StateStore;
 
