@@ -19,3 +19,4 @@ pub mod graph;
 pub mod live;
 pub mod plan;
 pub mod state;
+pub mod usage;

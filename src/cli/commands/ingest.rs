@@ -1,36 +1,339 @@
-//! `m3ter ingest`.
+//! `m3ter ingest`: submit generated or file-read measurements (design §5).
 
+use std::collections::{BTreeMap, HashSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::api::Kind;
+use crate::api::validate::general_code;
+use crate::cli::session::Session;
+use crate::cli::{Connection, Global, connect};
+use crate::client::Client;
+use crate::usage::batch::{MAX_BODY_BYTES, MAX_MEASUREMENTS};
+use crate::usage::file::Sourced;
+use crate::usage::submit::DEFAULT_CONCURRENCY;
+use crate::usage::{self, GenerateSpec, MeasureRange, Window};
 
 /// Arguments of `ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
     #[command(flatten)]
-    pub conn: crate::cli::Connection,
-    /// Meter code.
-    #[arg(long)]
+    pub conn: Connection,
+    /// Meter code of the generated measurements.
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
     pub meter: Option<String>,
-    /// Account codes.
-    #[arg(long = "account")]
+    /// Account codes, used round-robin (repeatable).
+    #[arg(
+        long = "account",
+        value_name = "CODE",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub accounts: Vec<String>,
-    #[arg(long, default_value_t = 100)]
+    /// How many measurements to generate.
+    #[arg(long, default_value_t = 100, conflicts_with = "file")]
     pub count: usize,
-    #[arg(long)]
+    /// Start of the time window (date-time or YYYY-MM-DD; default: the
+    /// first day of the previous calendar month, UTC).
+    #[arg(long, value_name = "TS", conflicts_with = "file")]
     pub from: Option<String>,
-    #[arg(long)]
+    /// End of the time window, exclusive.
+    #[arg(long, value_name = "TS", conflicts_with = "file")]
     pub to: Option<String>,
-    /// FIELD=MIN..MAX (repeatable).
-    #[arg(long = "measure")]
-    pub measures: Vec<String>,
-    #[arg(long)]
+    /// A random integer in MIN..MAX (inclusive) for FIELD (repeatable);
+    /// default: 1..100 for every MEASURE data field of the meter.
+    #[arg(
+        long = "measure",
+        value_name = "FIELD=MIN..MAX",
+        conflicts_with = "file"
+    )]
+    pub measures: Vec<MeasureRange>,
+    /// Seed for reproducible measurements (uids included).
+    #[arg(long, conflicts_with = "file")]
     pub seed: Option<u64>,
-    /// Submit measurements from a JSON Lines or CSV file.
-    #[arg(long)]
-    pub file: Option<std::path::PathBuf>,
+    /// Submit measurements from a JSON Lines file, or CSV when named *.csv
+    /// (header: uid,meter,account,ts,<measure fields...>).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
+
+/// Where the measurements come from, checked before anything is sent.
+enum Source {
+    Generate(GenerateSpec),
+    File(PathBuf, Vec<Sourced>),
+}
+
 /// Runs the command.
-pub fn run(_g: &Global, _a: &IngestArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter ingest` is not implemented yet")
+pub fn run(g: &Global, a: &IngestArgs) -> anyhow::Result<ExitCode> {
+    let source = source(a)?;
+    connect::runtime()?.block_on(async {
+        let session = Session::open(g, &a.conn).await?;
+        let result = ingest(g, &session.client, source).await;
+        session.close().await?;
+        result
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the options (or reads the file) without touching the network.
+fn source(a: &IngestArgs) -> anyhow::Result<Source> {
+    if let Some(path) = &a.file {
+        let measurements = usage::read_measurements(path)?;
+        return Ok(Source::File(path.clone(), measurements));
+    }
+    let meter = a
+        .meter
+        .clone()
+        .context("--meter is required without --file")?;
+    general_code(&meter).map_err(|why| anyhow::anyhow!("--meter `{meter}` {why}"))?;
+    for code in &a.accounts {
+        general_code(code).map_err(|why| anyhow::anyhow!("--account `{code}` {why}"))?;
+    }
+    if a.accounts.is_empty() {
+        anyhow::bail!("give at least one --account CODE");
+    }
+    if a.count == 0 {
+        anyhow::bail!("--count must be at least 1");
+    }
+    let window = Window::from_options(a.from.as_deref(), a.to.as_deref(), chrono::Utc::now())
+        .map_err(anyhow::Error::msg)?;
+    Ok(Source::Generate(GenerateSpec {
+        meter,
+        accounts: a.accounts.clone(),
+        count: a.count,
+        window,
+        measures: a.measures.clone(),
+        seed: a.seed,
+    }))
+}
+
+async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<()> {
+    let measurements = match source {
+        Source::Generate(mut spec) => {
+            spec.measures = measure_fields(client, &spec.meter, &spec.measures).await?;
+            warn_unknown_accounts(client, spec.accounts.iter().map(String::as_str)).await?;
+            usage::generate(&spec)
+        }
+        Source::File(path, items) => {
+            check_file_meters(client, &path, &items).await?;
+            warn_unknown_accounts(
+                client,
+                items
+                    .iter()
+                    .filter_map(|s| s.value.get("account")?.as_str()),
+            )
+            .await?;
+            items.into_iter().map(|s| s.value).collect()
+        }
+    };
+    let duplicates = duplicate_uids(&measurements);
+    if duplicates > 0 {
+        eprintln!(
+            "warning: {duplicates} measurement(s) repeat an earlier uid; m3ter keeps the first and drops the repeats"
+        );
+    }
+    let total = measurements.len();
+    let batches = usage::batches(measurements, MAX_MEASUREMENTS, MAX_BODY_BYTES)?;
+    let bar = progress_bar(g, total as u64);
+    let tick = |n: usize| bar.inc(n as u64);
+    let result = usage::submit(client, batches, DEFAULT_CONCURRENCY, &tick).await;
+    bar.finish_and_clear();
+    let summary = result?;
+    if g.json {
+        println!(
+            "{}",
+            json!({
+                "measurements": summary.measurements,
+                "batches": summary.batches,
+                "duplicateUids": duplicates,
+                "seconds": summary.elapsed.as_secs_f64(),
+                "perSecond": summary.per_second(),
+            })
+        );
+    } else {
+        println!("{}", summary.line());
+    }
+    Ok(())
+}
+
+/// The meter's data fields (code → category), or an error naming the code.
+async fn meter_fields(client: &Client, meter: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let found = client
+        .list_all(Kind::Meter, &[("codes", meter.to_string())])
+        .await
+        .with_context(|| format!("cannot look up meter `{meter}`"))?;
+    let m = found
+        .iter()
+        .find(|m| m.get("code").and_then(Value::as_str) == Some(meter))
+        .with_context(|| {
+            format!("no meter with code `{meter}` in the org (m3ter would accept its measurements and drop them); create it first, e.g. with `m3ter apply`")
+        })?;
+    Ok(m.get("dataFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some((
+                f.get("code")?.as_str()?.to_string(),
+                f.get("category")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// The ranges to generate: the given ones (each must name a data field of
+/// the meter), else 1..100 for every MEASURE data field.
+async fn measure_fields(
+    client: &Client,
+    meter: &str,
+    given: &[MeasureRange],
+) -> anyhow::Result<Vec<MeasureRange>> {
+    let fields = meter_fields(client, meter).await?;
+    let known = || {
+        fields
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if given.is_empty() {
+        let measures: Vec<MeasureRange> = fields
+            .iter()
+            .filter(|(_, cat)| cat.as_str() == "MEASURE")
+            .map(|(code, _)| MeasureRange {
+                field: code.clone(),
+                min: 1,
+                max: 100,
+            })
+            .collect();
+        if measures.is_empty() {
+            anyhow::bail!(
+                "meter `{meter}` has no MEASURE data field to generate values for; name fields with --measure FIELD=MIN..MAX"
+            );
+        }
+        return Ok(measures);
+    }
+    for r in given {
+        if !fields.contains_key(&r.field) {
+            anyhow::bail!(
+                "--measure {}: meter `{meter}` has no data field `{}` (its data fields: {})",
+                r.field,
+                r.field,
+                known()
+            );
+        }
+    }
+    Ok(given.to_vec())
+}
+
+/// Every meter a file names must exist: m3ter silently drops measurements
+/// of an unknown meter, which is never what a file meant.
+async fn check_file_meters(
+    client: &Client,
+    path: &std::path::Path,
+    items: &[Sourced],
+) -> anyhow::Result<()> {
+    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in items {
+        if let Some(m) = s.value.get("meter").and_then(Value::as_str) {
+            first_line.entry(m).or_insert(s.line);
+        }
+    }
+    let codes: Vec<&str> = first_line.keys().copied().collect();
+    let mut known: HashSet<String> = HashSet::new();
+    for chunk in codes.chunks(50) {
+        let found = client
+            .list_all(Kind::Meter, &[("codes", chunk.join(","))])
+            .await
+            .context("cannot look up the file's meters")?;
+        known.extend(
+            found
+                .iter()
+                .filter_map(|m| m.get("code")?.as_str().map(str::to_string)),
+        );
+    }
+    if let Some((code, line)) = first_line.iter().find(|(c, _)| !known.contains(**c)) {
+        anyhow::bail!(
+            "{}:{line}: `meter`: no meter with code `{code}` in the org (m3ter would accept its measurements and drop them)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// m3ter auto-creates an account for an unknown code; a typo would leave a
+/// stray account behind, so say so (it is not an error: it is the API's
+/// documented behaviour, and sometimes wanted).
+async fn warn_unknown_accounts<'a>(
+    client: &Client,
+    codes: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<()> {
+    let mut codes: Vec<&str> = codes.collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut known: HashSet<String> = HashSet::new();
+    for chunk in codes.chunks(50) {
+        let found = client
+            .list_all(Kind::Account, &[("codes", chunk.join(","))])
+            .await
+            .context("cannot look up the accounts")?;
+        known.extend(
+            found
+                .iter()
+                .filter_map(|a| a.get("code")?.as_str().map(str::to_string)),
+        );
+    }
+    for code in codes.iter().filter(|c| !known.contains(**c)) {
+        eprintln!(
+            "warning: no account with code `{code}`; m3ter will create one named `{code}-autocreated`"
+        );
+    }
+    Ok(())
+}
+
+/// How many measurements repeat a uid seen earlier in the submission.
+fn duplicate_uids(measurements: &[Value]) -> usize {
+    let mut seen = HashSet::new();
+    measurements
+        .iter()
+        .filter_map(|m| m.get("uid").and_then(Value::as_str))
+        .filter(|uid| !seen.insert(*uid))
+        .count()
+}
+
+/// A bar on stderr when it is a terminal (and output is for people).
+fn progress_bar(g: &Global, total: u64) -> indicatif::ProgressBar {
+    if g.json || g.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} measurements ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_uids_are_counted_after_the_first() {
+        let ms = vec![
+            json!({"uid": "a"}),
+            json!({"uid": "b"}),
+            json!({"uid": "a"}),
+            json!({"uid": "a"}),
+        ];
+        assert_eq!(duplicate_uids(&ms), 2);
+    }
 }
