@@ -486,3 +486,56 @@ fn local_ingest_and_billing() {
     // The bills were kept in the local org's data file.
     assert!(dir.path().join("state/local-org.json").exists());
 }
+
+/// The library under the command: a batch the API refuses stops the run,
+/// later batches are not sent, and the error says what got in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_stops_the_submission_and_reports_what_got_in() {
+    use m3ter_reconcile::client::{Auth, Client, ClientConfig, Secret};
+    use m3ter_reconcile::usage::{self, submit::IngestFailure};
+    use serde_json::json;
+
+    let e = common::Emu::start().await;
+    e.chain().await;
+    let base = e.emu.base_url();
+    let auth = Auth::Credentials {
+        key: Secret::new(common::cli::KEY),
+        secret: Secret::new(common::cli::SECRET),
+    };
+    let client = Client::new(ClientConfig::new(&base, common::ORG, auth)).expect("client");
+    let m = |i: usize, account: &str| {
+        json!({"uid": format!("u{i}"), "meter": "meter", "account": account,
+               "ts": "2024-12-05T10:00:00Z", "measure": {"q": 1}})
+    };
+    // Batches of two; the second holds an account code with a tab (400).
+    let all = vec![
+        m(1, "acme"),
+        m(2, "acme"),
+        m(3, "acme"),
+        m(4, "bad\tcode"),
+        m(5, "acme"),
+    ];
+    let batches = usage::batches(all, 2, usage::batch::MAX_BODY_BYTES).expect("batches");
+    assert_eq!(batches.len(), 3);
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let tick = |n: usize| {
+        seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    };
+    let err: IngestFailure = usage::submit(&client, batches, 1, &tick)
+        .await
+        .expect_err("the second batch is refused");
+    assert_eq!((err.from, err.to), (3, 4));
+    assert_eq!(err.source.status(), Some(400));
+    assert_eq!((err.accepted_measurements, err.accepted_batches), (2, 1));
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("batch of measurements 3..=4 failed: POST "),
+        "{msg}"
+    );
+    assert!(msg.contains("1 batch(es) not sent"), "{msg}");
+    assert!(
+        msg.contains("sending the same measurements again is safe"),
+        "{msg}"
+    );
+}

@@ -250,6 +250,8 @@ fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
+        // A negative zero (an empty float sum) reads as a refund; it is 0.
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => "0".into(),
         Some(other) => other.to_string(),
     }
 }
@@ -386,8 +388,9 @@ mod tests {
 
     #[test]
     fn a_bill_without_line_items_says_so() {
-        let text = render_bill(&json!({"id": "b2", "accountId": "x", "billTotal": 0}));
+        let text = render_bill(&json!({"id": "b2", "accountId": "x", "billTotal": -0.0}));
         assert!(text.contains("account x"), "{text}");
+        assert!(text.contains("total 0 "), "{text}");
         assert!(text.ends_with("  (no line items)\n"), "{text}");
     }
 }

@@ -24,7 +24,7 @@ const MAX_UID: usize = 50;
 /// A bad file, or a bad measurement at `path:line`.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -66,6 +66,16 @@ pub struct IngestFailure {
     skipped: String,
 }
 
+/// What became of one batch.
+enum Outcome {
+    /// Skipped: an earlier batch had failed.
+    NotSent,
+    /// Accepted, with this many measurements.
+    Accepted(usize),
+    /// Failed for good: 1-based first and last measurement, and why.
+    Failed(usize, usize, ApiError),
+}
+
 /// Sends every batch, `concurrency` at a time; `progress` is called with
 /// the size of each accepted batch. After the first failure no new batch
 /// is started (those in flight finish), and the first failure is returned.
@@ -78,41 +88,40 @@ pub async fn submit(
     let started = Instant::now();
     let failed = AtomicBool::new(false);
     let total = batches.len();
-    let results: Vec<Option<Result<usize, (usize, usize, ApiError)>>> =
-        futures_util::stream::iter(batches)
-            .map(|batch| {
-                let failed = &failed;
-                async move {
-                    if failed.load(Ordering::SeqCst) {
-                        return None; // not sent
-                    }
-                    let r = client
-                        .retry_policy()
-                        .run(|| client.ingest_once(&batch.body))
-                        .await;
-                    Some(match r {
-                        Ok(_) => {
-                            progress(batch.len);
-                            Ok(batch.len)
-                        }
-                        Err(e) => {
-                            failed.store(true, Ordering::SeqCst);
-                            Err((batch.first + 1, batch.first + batch.len, e))
-                        }
-                    })
+    let results: Vec<Outcome> = futures_util::stream::iter(batches)
+        .map(|batch| {
+            let failed = &failed;
+            async move {
+                if failed.load(Ordering::SeqCst) {
+                    return Outcome::NotSent;
                 }
-            })
-            .buffered(concurrency.max(1))
-            .collect()
-            .await;
+                let r = client
+                    .retry_policy()
+                    .run(|| client.ingest_once(&batch.body))
+                    .await;
+                match r {
+                    Ok(_) => {
+                        progress(batch.len);
+                        Outcome::Accepted(batch.len)
+                    }
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        Outcome::Failed(batch.first + 1, batch.first + batch.len, e)
+                    }
+                }
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
     let elapsed = started.elapsed();
     let (mut accepted, mut not_sent, mut first_error) = ((0, 0), 0, None);
     for r in results {
         match r {
-            None => not_sent += 1,
-            Some(Ok(n)) => accepted = (accepted.0 + n, accepted.1 + 1),
-            Some(Err(e)) => {
-                first_error.get_or_insert(e);
+            Outcome::NotSent => not_sent += 1,
+            Outcome::Accepted(n) => accepted = (accepted.0 + n, accepted.1 + 1),
+            Outcome::Failed(from, to, e) => {
+                first_error.get_or_insert((from, to, e));
             }
         }
     }
