@@ -539,3 +539,38 @@ async fn a_refused_batch_stops_the_submission_and_reports_what_got_in() {
         "{msg}"
     );
 }
+
+/// A failed bill-job create is never retried (a retry could start a second
+/// job); when its outcome is unknown the error says so.
+#[test]
+fn a_failed_bill_job_create_is_sent_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // With these seeds the first decision is a dropped connection, a 500
+    // after storing the job, and a 429 (the fault sequence is seeded).
+    let mut refused = 0;
+    for seed in ["1", "8", "11"] {
+        let emu = EmulatorProcess::start(&["--fault-rate", "1", "--fault-seed", seed]);
+        let out = m3ter(
+            dir.path(),
+            &emu,
+            &["bill", "run", "--bill-date", "2025-01-01"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let stats = emu.stats();
+        assert_eq!(
+            stats["requests"]["POST /organizations/{orgId}/billjobs"], 1,
+            "{stats}"
+        );
+        let err = stderr(&out);
+        if err.contains("HTTP 429") {
+            refused += 1;
+            assert!(!err.contains("may have been created"), "{err}");
+        } else {
+            assert!(
+                err.contains("may have been created anyway; check with `m3ter bill list`"),
+                "{err}"
+            );
+        }
+    }
+    assert_eq!(refused, 1, "one seed answers 429");
+}

@@ -27,6 +27,12 @@ pub enum BillError {
     UnknownAccounts(Vec<String>),
     #[error("a bill job takes at most {MAX_JOB_ACCOUNTS} accounts (got {0}); run several jobs")]
     TooManyAccounts(usize),
+    /// The create's outcome is unknown (no answer, or a server error): the
+    /// job may exist, so it is not retried.
+    #[error(
+        "creating the bill job failed and it may have been created anyway; check with `m3ter bill list` before running billing again"
+    )]
+    CreateUncertain(#[source] ApiError),
     #[error("the API answered a bill job without an `id`: {0}")]
     NoJobId(String),
     #[error("bill job {0} was cancelled")]
@@ -163,7 +169,13 @@ pub async fn run_job(
     }
     let job = client
         .request_once(Method::POST, "billjobs", &[], Some(&req.body()))
-        .await?;
+        .await
+        .map_err(|e| match e.status() {
+            // A 4xx (429 included) is a refusal: nothing was created.
+            Some(400..500) => BillError::Api(e),
+            _ if e.is_auth() => BillError::Api(e),
+            _ => BillError::CreateUncertain(e),
+        })?;
     let id = job
         .get("id")
         .and_then(Value::as_str)

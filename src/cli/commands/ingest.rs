@@ -314,9 +314,9 @@ fn progress_bar(g: &Global, total: u64) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} measurements ({per_sec}, {eta} left)",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{wide_bar} {pos}/{len} measurements, {eta} left")
+    {
         bar.set_style(style);
     }
     bar
