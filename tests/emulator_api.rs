@@ -155,6 +155,16 @@ async fn every_kind_supports_create_get_update_list_delete() {
                    "unit": "u", "calculation": "agg * 2", "productId": c.product}),
         )
         .await;
+    let mut body = ca.clone();
+    body["calculation"] = json!("agg * 3");
+    let (status, v) = e
+        .put(&format!("compoundaggregations/{}", id(&ca)), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["version"].clone(), v["calculation"].clone()),
+        (json!(2), json!("agg * 3"))
+    );
     // Deletes in reverse dependency order answer the deleted entity.
     for (coll, eid) in [
         ("compoundaggregations", id(&ca)),

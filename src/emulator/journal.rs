@@ -46,7 +46,8 @@ struct Progress {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    /// The append handle and the file's length after the last whole record.
+    file: Mutex<(File, u64)>,
     progress: Mutex<Progress>,
     /// Serialises fsyncs; whoever syncs covers every record written before.
     sync_lock: Mutex<()>,
@@ -87,10 +88,11 @@ impl Journal {
             .create(true)
             .open(path)
             .map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
         Ok((
             Journal {
                 path: path.to_owned(),
-                file: Mutex::new(file),
+                file: Mutex::new((file, len)),
                 progress: Mutex::new(Progress::default()),
                 sync_lock: Mutex::new(()),
                 _lock: lock,
@@ -109,8 +111,14 @@ impl Journal {
             serde_json::to_writer(&mut buf, c).map_err(|e| io(&self.path)(e.into()))?;
             buf.push(b'\n');
         }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&buf).map_err(io(&self.path))?;
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, len) = &mut *guard;
+        if let Err(e) = file.write_all(&buf) {
+            // Cut a partial record off, so later records stay readable.
+            let _ = file.set_len(*len);
+            return Err(io(&self.path)(e));
+        }
+        *len += buf.len() as u64;
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         p.written += 1;
         Ok(p.written)
@@ -129,7 +137,7 @@ impl Journal {
         };
         let handle = {
             let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-            f.try_clone().map_err(io(&self.path))?
+            f.0.try_clone().map_err(io(&self.path))?
         };
         handle.sync_data().map_err(io(&self.path))?;
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -139,12 +147,14 @@ impl Journal {
 
     /// Rewrites the data file as a snapshot of `store` and reopens it.
     pub fn compact(&self, store: &Store) -> Result<(), JournalError> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         write_snapshot(&self.path, store)?;
-        *file = OpenOptions::new()
+        let file = OpenOptions::new()
             .append(true)
             .open(&self.path)
             .map_err(io(&self.path))?;
+        let len = file.metadata().map_err(io(&self.path))?.len();
+        *guard = (file, len);
         Ok(())
     }
 }
@@ -207,4 +217,43 @@ fn write_snapshot(path: &Path, store: &Store) -> Result<(), JournalError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Kind;
+
+    const PUT: &str = r#"{"op":"put","table":"products","seq":1,"value":{"id":"a","code":"a"}}"#;
+
+    #[test]
+    fn a_torn_last_line_is_dropped_but_a_bad_middle_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        std::fs::write(&path, format!("{PUT}\n{{\"op\":\"put\",\"tab")).unwrap();
+        let store = load(&path).unwrap();
+        assert_eq!(store.kind(Kind::Product).len(), 1);
+
+        std::fs::write(&path, format!("{PUT}\nnot json\n{PUT}\n")).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        let (j, _) = Journal::open(&path).unwrap();
+        let t = j
+            .append(&[Change::Delete {
+                table: "products".into(),
+                id: "x".into(),
+            }])
+            .unwrap();
+        j.sync(t).unwrap();
+        let err = Journal::open(&path).unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        drop(j);
+        assert!(Journal::open(&path).is_ok());
+    }
 }

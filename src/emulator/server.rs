@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::Kind;
 
@@ -25,7 +25,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Builds the router of the emulator.
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
-        .route("/oauth/token", post(token))
+        .route("/oauth/token", post(super::auth::token))
         .route("/_emulator/stats", get(get_stats).delete(reset_stats));
     for kind in Kind::ALL {
         let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
@@ -154,47 +154,6 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     }
 }
 
-async fn token(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    req: Request,
-) -> ApiResult<Response> {
-    super::auth::check_basic(&headers, &s.config.api_key, &s.config.api_secret)?;
-    let bytes = read_body(req.into_body(), 64 * 1024).await?;
-    let ctype = content_type(&headers);
-    let grant = if ctype.starts_with("application/x-www-form-urlencoded") {
-        form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == "grant_type")
-            .map(|(_, v)| v.into_owned())
-    } else if ctype.starts_with("application/json") {
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
-        v.get("grant_type")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    } else {
-        return Err(ApiError::bad_request(
-            "Content-Type must be application/json or application/x-www-form-urlencoded",
-        ));
-    };
-    match grant.as_deref() {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "`grant_type` must be client_credentials (got \"{other}\")"
-            )));
-        }
-        None => return Err(ApiError::bad_request("`grant_type` is required")),
-    }
-    let body = json!({
-        "access_token": s.tokens.issue(),
-        "expires_in": s.tokens.ttl_secs(),
-        "token_type": "Bearer",
-        "scope": null,
-    });
-    Ok(axum::Json(body).into_response())
-}
-
 async fn get_stats(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.stats.snapshot()).into_response()
 }
@@ -204,7 +163,8 @@ async fn reset_stats(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.stats.snapshot()).into_response()
 }
 
-fn content_type(headers: &HeaderMap) -> String {
+/// The lower-cased `Content-Type` (empty when absent).
+pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -87,7 +87,10 @@ def test_stats_count_by_route_template(counted: Emulator) -> None:
     stats = httpx.get(f"{counted.base_url}/_emulator/stats")  # no auth needed
     assert stats.status_code == 200, stats.text
     assert httpx.delete(f"{counted.base_url}/_emulator/stats").status_code in (200, 204)
-    assert httpx.get(f"{counted.base_url}/_emulator/stats").json()["total"] == 0
+    after_reset = httpx.get(f"{counted.base_url}/_emulator/stats").json()
+    # Only the stats reads themselves (if they count at all) are left after a reset.
+    assert all("/_emulator/stats" in route for route in after_reset["requests"]), after_reset
+    assert after_reset["total"] == sum(after_reset["requests"].values()) <= 1, after_reset
 
     sdk = counted.client()
     p = sdk.products.create(code="stats", name="Stats")
