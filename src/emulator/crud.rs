@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::Kind;
 use crate::api::validate::parse_date_time;
@@ -31,14 +31,20 @@ pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResu
     Ok(list_body(&data, token))
 }
 
-/// The `{"data": [...], "nextToken": "..."}` body of a list.
+/// The `{"data": [...], "nextToken": "..."}` body of a list (the token is
+/// omitted on the last page).
 pub fn list_body(data: &[&Object], token: Option<String>) -> Response {
-    let mut body = serde_json::Map::new();
-    body.insert("data".into(), json!(data));
-    if let Some(t) = token {
-        body.insert("nextToken".into(), json!(t));
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<'a> {
+        data: &'a [&'a Object],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
     }
-    ok_json(body)
+    ok_json(Page {
+        data,
+        next_token: token,
+    })
 }
 
 /// `POST /organizations/{orgId}/<collection>`.

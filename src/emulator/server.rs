@@ -54,26 +54,29 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/organizations/{orgId}/billjobs/{id}/cancel",
             post(billing::cancel_job),
         )
-        .route("/organizations/{orgId}/bills", get(billing::list_bills))
+        .route(
+            "/organizations/{orgId}/bills",
+            get(billing::bills::list_bills),
+        )
         .route(
             "/organizations/{orgId}/bills/approve",
-            post(billing::approve_bills),
+            post(billing::bills::approve_bills),
         )
         .route(
             "/organizations/{orgId}/bills/{id}",
-            get(billing::get_bill).delete(billing::delete_bill),
+            get(billing::bills::get_bill).delete(billing::bills::delete_bill),
         )
         .route(
             "/organizations/{orgId}/bills/{id}/lineitems",
-            get(billing::list_line_items),
+            get(billing::bills::list_line_items),
         )
         .route(
             "/organizations/{orgId}/bills/{id}/status",
-            put(billing::set_bill_status),
+            put(billing::bills::set_bill_status),
         )
         .route(
             "/organizations/{orgId}/bills/{id}/lock",
-            put(billing::lock_bill),
+            put(billing::bills::lock_bill),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
