@@ -282,3 +282,23 @@ async fn at_most_ten_jobs_run_and_jobs_can_be_cancelled() {
     let (_, v) = e.get(&format!("billjobs/{}", ids[1])).await;
     assert_eq!(v["status"], "COMPLETE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_ingest_names_unknown_fields() {
+    let m = json!({"meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z", "colour": "red"});
+    let lax = Emu::start().await;
+    let (status, _) = lax
+        .post("measurements", json!({"measurements": [m.clone()]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let strict = Emu::with(m3ter_reconcile::emulator::EmulatorConfig {
+        strict: true,
+        ..Default::default()
+    })
+    .await;
+    let (status, v) = strict
+        .post("measurements", json!({"measurements": [m]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`measurements[0].colour`"), "{v}");
+}
