@@ -119,3 +119,64 @@ def test_bill_job_list_and_unknown_job(client: m3ter.M3ter) -> None:
     assert job.id in {j.id for j in client.bill_jobs.list(page_size=100)}
     with pytest.raises(m3ter.NotFoundError):
         client.bill_jobs.retrieve("00000000-0000-4000-8000-00000000dead")
+
+
+def test_bill_approve_lock_lifecycle(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    job = run_bill_job(client, s.account.id)
+    (bill_id,) = job.bill_ids
+    assert client.bills.retrieve(bill_id).status == "PENDING"
+
+    # Locking needs an APPROVED bill.
+    with pytest.raises(m3ter.BadRequestError) as err:
+        client.bills.lock(bill_id)
+    assert "APPROVED" in err.value.body["message"]
+
+    assert client.bills.approve(bill_ids=[bill_id]).message
+    approved = client.bills.retrieve(bill_id)
+    assert approved.status == "APPROVED"
+    assert client.bills.list(account_id=s.account.id, status="APPROVED").data[0].id == bill_id
+
+    locked = client.bills.lock(bill_id)
+    assert locked.locked is True
+    # A locked bill cannot change or go away.
+    with pytest.raises(m3ter.BadRequestError):
+        client.bills.update_status(bill_id, status="PENDING")
+    with pytest.raises(m3ter.BadRequestError):
+        client.bills.delete(bill_id)
+    assert client.bills.retrieve(bill_id).locked is True
+
+
+def test_pending_bill_can_be_deleted(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    assert client.bills.update_status(bill_id, status="APPROVED").status == "APPROVED"
+    assert client.bills.update_status(bill_id, status="PENDING").status == "PENDING"
+    assert client.bills.delete(bill_id).id == bill_id
+    with pytest.raises(m3ter.NotFoundError):
+        client.bills.retrieve(bill_id)
+
+
+def test_completed_job_cannot_be_cancelled(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    job = run_bill_job(client, s.account.id)
+    with pytest.raises(m3ter.BadRequestError):
+        client.bill_jobs.cancel(job.id)
+    assert client.bill_jobs.retrieve(job.id).status == "COMPLETE"
+
+
+def test_latest_bill_by_account(client: m3ter.M3ter) -> None:
+    # GET /bills/latest/{accountId} (m3ter-api.md §5.2; SDK `bills.latest_by_account`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    assert client.bills.latest_by_account(s.account.id).id == bill_id
+
+
+def test_bill_line_item_by_id(client: m3ter.M3ter) -> None:
+    # GET /bills/{billId}/lineitems/{id} (m3ter-api.md §5.3; SDK `bills.line_items.retrieve`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    items = list(client.bills.line_items.list(bill_id))
+    assert items, "a bill for an account on a plan with a standing charge has line items"
+    again = client.bills.line_items.retrieve(items[0].id, bill_id=bill_id)
+    assert again.id == items[0].id

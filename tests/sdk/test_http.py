@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import httpx
@@ -71,6 +72,20 @@ def test_measurements_share_the_port(emulator: Emulator) -> None:
         r = http.post("/measurements", json=body)
     assert r.status_code == 200, r.text
     assert r.json() == {"result": "accepted"}
+
+
+@pytest.mark.parametrize("size,status", [(511_999, 200), (512_000, 403)])
+def test_ingest_size_limit_boundary(emulator: Emulator, size: int, status: int) -> None:
+    # "< 512,000 bytes" (SPEC): pad a small valid body with JSON whitespace to the exact size.
+    core = json.dumps({"measurements": [{"meter": "m", "account": unique("size"), "ts": "2024-12-01T00:00:00Z"}]})
+    body = (core[:-1] + " " * (size - len(core)) + "}").encode()
+    assert len(body) == size
+    with emulator.http() as http:
+        r = http.post("/measurements", content=body, headers={"Content-Type": "application/json"})
+    if status == 200:
+        assert r.status_code == 200, r.text
+    else:
+        assert_message_body(r, 403)
 
 
 # --- /_emulator/stats on its own emulator, so counts are exact -------------------------------
