@@ -34,14 +34,7 @@ pub async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Res
             "measurements payload must be smaller than {MAX_INGEST_BYTES} bytes; send smaller batches"
         ))
     };
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n >= MAX_INGEST_BYTES) {
-        return Err(too_big());
-    }
+    // read_body drains oversized bodies too, so the client sees the 403.
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, MAX_INGEST_BYTES)
         .await

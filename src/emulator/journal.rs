@@ -25,6 +25,8 @@ pub enum JournalError {
         "data file {path} is in use by another emulator (lock {lock} is held); stop it or pass another --data file"
     )]
     Locked { path: PathBuf, lock: PathBuf },
+    #[error("data file {path} is closed: the emulator is stopping")]
+    Closed { path: PathBuf },
     #[error(
         "data file {path}, line {line}: not a journal record ({reason}); fix or remove the line"
     )]
@@ -46,12 +48,14 @@ struct Progress {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    /// The append handle and the file's length after the last whole record.
-    file: Mutex<(File, u64)>,
+    /// The append handle and the file's length after the last whole record;
+    /// None once closed.
+    file: Mutex<Option<(File, u64)>>,
     progress: Mutex<Progress>,
     /// Serialises fsyncs; whoever syncs covers every record written before.
     sync_lock: Mutex<()>,
-    _lock: File,
+    /// Holds the advisory lock until [`Journal::close`] or drop.
+    lock: Mutex<Option<File>>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -92,10 +96,10 @@ impl Journal {
         Ok((
             Journal {
                 path: path.to_owned(),
-                file: Mutex::new((file, len)),
+                file: Mutex::new(Some((file, len))),
                 progress: Mutex::new(Progress::default()),
                 sync_lock: Mutex::new(()),
-                _lock: lock,
+                lock: Mutex::new(Some(lock)),
             },
             store,
         ))
@@ -112,7 +116,11 @@ impl Journal {
             buf.push(b'\n');
         }
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let (file, len) = &mut *guard;
+        let Some((file, len)) = guard.as_mut() else {
+            return Err(JournalError::Closed {
+                path: self.path.clone(),
+            });
+        };
         if let Err(e) = file.write_all(&buf) {
             // Cut a partial record off, so later records stay readable.
             let _ = file.set_len(*len);
@@ -137,7 +145,11 @@ impl Journal {
         };
         let handle = {
             let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-            f.0.try_clone().map_err(io(&self.path))?
+            match f.as_ref() {
+                Some((file, _)) => file.try_clone().map_err(io(&self.path))?,
+                // Closed: close() compacted (and fsync'd) everything written.
+                None => return Ok(()),
+            }
         };
         handle.sync_data().map_err(io(&self.path))?;
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,14 +160,29 @@ impl Journal {
     /// Rewrites the data file as a snapshot of `store` and reopens it.
     pub fn compact(&self, store: &Store) -> Result<(), JournalError> {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            return Err(JournalError::Closed {
+                path: self.path.clone(),
+            });
+        }
         write_snapshot(&self.path, store)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&self.path)
             .map_err(io(&self.path))?;
         let len = file.metadata().map_err(io(&self.path))?.len();
-        *guard = (file, len);
+        *guard = Some((file, len));
         Ok(())
+    }
+
+    /// Compacts, then closes the journal and releases the lock: later
+    /// writes fail (a straggling task cannot touch a file another emulator
+    /// may own next).
+    pub fn close(&self, store: &Store) -> Result<(), JournalError> {
+        let compacted = self.compact(store);
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        compacted
     }
 }
 

@@ -10,9 +10,11 @@ pub mod auth;
 pub mod billing;
 pub mod crud;
 pub mod error;
+pub mod expr;
 pub mod faults;
 pub mod ingest;
 pub mod journal;
+pub mod rating;
 pub mod rules;
 pub mod server;
 pub mod stats;
@@ -208,7 +210,9 @@ impl RunningEmulator {
             .context("emulator task failed")?
             .context("emulator server failed")?;
         if let Some(j) = &self.shared.journal {
-            j.compact(&self.shared.read())?;
+            // Under the write lock: no change can slip in between.
+            let store = self.shared.store.write().unwrap_or_else(|e| e.into_inner());
+            j.close(&store)?;
         }
         Ok(())
     }

@@ -71,6 +71,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(billing::bills::list_line_items),
         )
         .route(
+            "/organizations/{orgId}/bills/{id}/lineitems/{lineItemId}",
+            get(billing::bills::get_line_item),
+        )
+        .route(
+            "/organizations/{orgId}/bills/latest/{accountId}",
+            get(billing::bills::latest_bill),
+        )
+        .route(
             "/organizations/{orgId}/bills/{id}/status",
             put(billing::bills::set_bill_status),
         )
@@ -176,14 +184,25 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-/// Reads a whole body of at most `limit` bytes.
+/// Bodies are read (drained) up to this size even when over their limit:
+/// answering before the client finished sending makes it see a reset.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a whole body; more than `limit` bytes → 413.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<axum::body::Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {limit} bytes (or could not be read)"),
+            format!("request body is larger than {limit} bytes"),
         )
-    })
+    };
+    let bytes = axum::body::to_bytes(body, limit.max(DRAIN_LIMIT))
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Parses a JSON object body after checking the content type.

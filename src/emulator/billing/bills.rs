@@ -105,7 +105,30 @@ pub async fn delete_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> Ap
     Ok(ok_json(bill))
 }
 
-/// `GET /bills/{id}/lineitems` (paginated).
+/// The line items of a bill, each with its `billId` (the standalone
+/// line-item endpoints answer BillLineItemResponse, which carries it).
+fn line_items(bill: &Object) -> Vec<Object> {
+    bill.get("lineItems")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_object)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut l: Object| {
+            l.insert(
+                "billId".into(),
+                bill.get("id").cloned().unwrap_or(Value::Null),
+            );
+            l
+        })
+        .collect()
+}
+
+/// `GET /bills/{id}/lineitems` (paginated, in bill order).
 pub async fn list_line_items(
     State(s): State<Arc<Shared>>,
     PathId(id): PathId,
@@ -118,22 +141,61 @@ pub async fn list_line_items(
         .table(Table::Bills)
         .get(&id)
         .ok_or_else(|| bill_missing(&id))?;
-    let lines: Vec<&Object> = bill
-        .value
-        .get("lineItems")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_object).collect())
-        .unwrap_or_default();
-    // Cursor = index of the next line item (line items keep bill order).
+    let lines = line_items(&bill.value);
+    // Cursor = index of the next line item.
     let first = if before == u64::MAX {
         0
     } else {
         before as usize
     };
-    let rest: Vec<&Object> = lines.iter().skip(first).copied().collect();
+    let rest: Vec<&Object> = lines.iter().skip(first).collect();
     let data: Vec<&Object> = rest.iter().take(size).copied().collect();
     let token = (rest.len() > size).then(|| encode_token((first + size) as u64));
     Ok(list_body(&data, token))
+}
+
+/// `GET /bills/{id}/lineitems/{lineItemId}`.
+pub async fn get_line_item(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (bill_id, line_id) = (param("id"), param("lineItemId"));
+    let store = s.read();
+    let bill = store
+        .table(Table::Bills)
+        .get(&bill_id)
+        .ok_or_else(|| bill_missing(&bill_id))?;
+    let line = line_items(&bill.value)
+        .into_iter()
+        .find(|l| str_of(l, "id") == Some(line_id.as_str()))
+        .ok_or_else(|| ApiError::not_found(format!("bill {bill_id} has no line item {line_id}")))?;
+    Ok(ok_json(line))
+}
+
+/// `GET /bills/latest/{accountId}`: the account's most recently created bill.
+pub async fn latest_bill(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    let account = params
+        .iter()
+        .find(|(k, _)| k == "accountId")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let store = s.read();
+    let bill = store
+        .table(Table::Bills)
+        .iter_newest_first()
+        .find(|e| str_of(&e.value, "accountId") == Some(account))
+        .ok_or_else(|| ApiError::not_found(format!("account {account} has no bills")))?;
+    Ok(ok_json(&bill.value))
 }
 
 /// Applies `change` to bill `id` unless it is locked.

@@ -418,16 +418,20 @@ fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u6
 }
 
 /// Rates one account's usage in `[from, to)` under its account plans and
-/// returns the bill's line items. Rating (design §7) is a later issue: for
-/// now no line items are produced, so bills total 0.
+/// returns the bill's line items (see [`super::rating`]).
 pub fn rate(
-    _store: &Store,
-    _account: &Object,
-    _account_plans: &[Object],
-    _from: chrono::DateTime<Utc>,
-    _to: chrono::DateTime<Utc>,
+    store: &Store,
+    account: &Object,
+    account_plans: &[Object],
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
 ) -> Vec<Object> {
-    Vec::new()
+    super::rating::rate(
+        store,
+        account,
+        account_plans,
+        super::rating::Window { from, to },
+    )
 }
 
 /// `GET /billjobs` (filters `active`, `status`).
