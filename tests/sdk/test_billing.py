@@ -7,16 +7,16 @@ charge prorated by the active fraction of the period, duplicates by uid dropped 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import m3ter
 import pytest
 
-from builders import Setup, build_setup
+from builders import POLL_TIMEOUT_S, STATUSES, Setup, build_setup, new_tag, run_bill_job
+from conftest import Emulator
 
-POLL_TIMEOUT_S = 30.0
-STATUSES = {"PENDING", "INITIALIZING", "RUNNING", "COMPLETE", "CANCELLED"}
 
 
 def usage(setup: Setup, uid: str, ts: str, requests: float) -> dict[str, Any]:
@@ -28,25 +28,6 @@ def usage(setup: Setup, uid: str, ts: str, requests: float) -> dict[str, Any]:
         "measure": {"requests": requests},
         "where": {"region": "eu"},
     }
-
-
-def run_bill_job(client: m3ter.M3ter, account_id: str) -> Any:
-    """Creates a December 2024 bill job for one account and polls it until COMPLETE."""
-    job = client.bill_jobs.create(
-        bill_date="2025-01-01",
-        last_date_in_billing_period="2024-12-31",
-        billing_frequency="MONTHLY",
-        account_ids=[account_id],
-    )
-    assert job.id and job.status in STATUSES, job
-    assert job.type in (None, "CREATE")
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while job.status != "COMPLETE":
-        assert job.status in STATUSES - {"CANCELLED"}, f"bill job went to {job.status}"
-        assert time.monotonic() < deadline, f"bill job not COMPLETE after {POLL_TIMEOUT_S}s: {job.status}"
-        time.sleep(0.1)
-        job = client.bill_jobs.retrieve(job.id)
-    return job
 
 
 def line(bill: Any, kind: str) -> Any:
@@ -180,3 +161,30 @@ def test_bill_line_item_by_id(client: m3ter.M3ter) -> None:
     assert items, "a bill for an account on a plan with a standing charge has line items"
     again = client.bills.line_items.retrieve(items[0].id, bill_id=bill_id)
     assert again.id == items[0].id
+
+
+def test_empty_bill_total_is_positive_zero(client: m3ter.M3ter, emulator: Emulator) -> None:
+    # An account with no account plan gets an empty bill; its total must be 0, not -0.0 on the wire
+    # (a float sum of nothing is -0.0 in Rust).
+    account = client.accounts.create(code=f"lone_{new_tag()}", name="Lone", email_address="lone@example.com")
+    job = run_bill_job(client, account.id)
+    with emulator.http() as http:
+        r = http.get("/bills", params={"billJobId": job.id})
+    assert r.status_code == 200, r.text
+    for bill in r.json()["data"]:
+        assert math.copysign(1.0, bill["billTotal"]) == 1.0 and bill["billTotal"] == 0, r.text
+    assert '"billTotal":-0' not in r.text.replace(" ", ""), r.text
+
+
+def test_recalculate_job(client: m3ter.M3ter) -> None:
+    # POST /billjobs/recalculate (m3ter-api.md §5.1; SDK `bill_jobs.recalculate`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    job = client.bill_jobs.recalculate(bill_ids=[bill_id])
+    assert job.type == "RECALCULATE"
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while job.status != "COMPLETE":
+        assert job.status in STATUSES - {"CANCELLED"}, job.status
+        assert time.monotonic() < deadline, f"recalculate job not COMPLETE after {POLL_TIMEOUT_S}s"
+        time.sleep(0.1)
+        job = client.bill_jobs.retrieve(job.id)
