@@ -142,3 +142,25 @@ def test_pricing_list_filters(client: m3ter.M3ter, setup: Setup) -> None:
 def test_plan_and_template_product_filter(client: m3ter.M3ter, setup: Setup) -> None:
     assert [t.id for t in client.plan_templates.list(product_id=setup.product.id)] == [setup.plan_template.id]
     assert setup.plan.id in {p.id for p in client.plans.list(product_id=setup.product.id)}
+
+
+def test_parent_account_cycles_are_refused(client: m3ter.M3ter) -> None:
+    parent = client.accounts.create(code=unique("parent"), name="Parent", email_address="p@example.com")
+    child = client.accounts.create(
+        code=unique("child"), name="Child", email_address="c@example.com", parent_account_id=parent.id
+    )
+    # The account itself as its parent is refused...
+    expect_400(
+        lambda: client.accounts.update(
+            parent.id, code=parent.code, name="Parent", email_address="p@example.com", parent_account_id=parent.id, version=1
+        ),
+        "parentAccountId",
+    )
+    # ...and so is a longer loop: parent -> child -> parent.
+    expect_400(
+        lambda: client.accounts.update(
+            parent.id, code=parent.code, name="Parent", email_address="p@example.com", parent_account_id=child.id, version=1
+        ),
+        "parentAccountId",
+    )
+    assert client.accounts.retrieve(parent.id).parent_account_id is None
