@@ -32,6 +32,25 @@ PRICING_BANDS: list[dict[str, Any]] = [
 ]
 
 
+# The nine kinds as `Setup` attribute names, in creation order; deletes run in reverse.
+KINDS = [
+    "product",
+    "meter",
+    "aggregation",
+    "compound_aggregation",
+    "plan_template",
+    "plan",
+    "pricing",
+    "account",
+    "account_plan",
+]
+
+
+def resource(client: m3ter.M3ter, kind: str) -> Any:
+    """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
+    return getattr(client, kind + "s")
+
+
 @dataclass
 class Setup:
     """The entities of one billing setup, as the SDK returned them on create."""

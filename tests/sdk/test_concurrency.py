@@ -7,6 +7,7 @@ from typing import Any
 
 import m3ter
 
+from builders import build_setup, run_bill_job
 from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, unique
 
 RACERS = 16
@@ -103,3 +104,25 @@ def test_concurrent_account_plans_do_not_overlap(emulator: Emulator) -> None:
     won = [r for r in results if not isinstance(r, BaseException)]
     assert len(won) == 1, f"one active plan per product per account, got {len(won)}: {results}"
     assert all(isinstance(r, m3ter.BadRequestError) for r in results if isinstance(r, BaseException))
+
+
+def test_concurrent_resubmits_of_one_uid_bill_once(emulator: Emulator) -> None:
+    sdk = emulator.client(token=emulator.token())
+    s = build_setup(sdk)
+    m = {
+        "uid": unique("same-uid"),
+        "meter": s.meter.code,
+        "account": s.account.code,
+        "ts": "2024-12-10T00:00:00Z",
+        "measure": {"requests": 7},
+    }
+
+    async def resubmit() -> list[Any]:
+        async with async_client(emulator) as asdk:
+            return await settle([asdk.usage.submit(measurements=[m]) for _ in range(RACERS)])
+
+    results = asyncio.run(resubmit())
+    assert all(getattr(r, "result", None) == "accepted" for r in results), results
+    (bill_id,) = run_bill_job(sdk, s.account.id).bill_ids
+    usage = [li for li in sdk.bills.retrieve(bill_id).line_items or [] if li.line_item_type == "USAGE"]
+    assert [li.quantity for li in usage] == [7]

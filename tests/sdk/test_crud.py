@@ -9,27 +9,8 @@ from typing import Any, Callable
 import m3ter
 import pytest
 
-from builders import DATA_FIELDS, DERIVED_FIELDS, PRICING_BANDS, Setup, build_setup
+from builders import DATA_FIELDS, DERIVED_FIELDS, KINDS, PRICING_BANDS, Setup, build_setup, resource
 from conftest import is_uuid, unique
-
-# Creation order; deletes run in reverse.
-KINDS = [
-    "product",
-    "meter",
-    "aggregation",
-    "compound_aggregation",
-    "plan_template",
-    "plan",
-    "pricing",
-    "account",
-    "account_plan",
-]
-
-
-def resource(client: m3ter.M3ter, kind: str) -> Any:
-    """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
-    return getattr(client, kind + "s")
-
 
 def wire(entity: Any) -> dict[str, Any]:
     """An SDK model as its camelCase JSON fields (independent of which response class parsed it)."""
