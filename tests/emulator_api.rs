@@ -410,6 +410,26 @@ async fn cross_entity_rules() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&v).contains("bespoke"), "{v}");
 
+    // Parent accounts: not itself, and no cycles.
+    let child = e
+        .create(
+            "accounts",
+            json!({"name": "C", "code": "child", "emailAddress": "c@x.test",
+                                   "parentAccountId": c.account}),
+        )
+        .await;
+    let (_, parent) = e.get(&format!("accounts/{}", c.account)).await;
+    for (pid, want) in [(c.account.clone(), "itself"), (id(&child), "cycle")] {
+        let mut body = parent.clone();
+        body["parentAccountId"] = json!(pid);
+        let (status, v) = e.put(&format!("accounts/{}", c.account), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            message(&v).contains("`parentAccountId`") && message(&v).contains(want),
+            "{v}"
+        );
+    }
+
     // Unknown id in the path → 404.
     let (status, v) = e.get("meters/00000000-0000-4000-8000-0000000000ff").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

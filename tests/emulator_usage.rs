@@ -450,3 +450,47 @@ async fn rating_follows_the_documented_rules() {
         "2024-12-16T00:00:00.000Z"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recalculation_rerates_bills_and_empty_totals_are_positive_zero() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    let usage = |uid: &str, q: f64| {
+        json!({"measurements": [{"uid": uid, "meter": "meter", "account": "acme",
+                                 "ts": "2024-12-10T00:00:00Z", "measure": {"q": q}}]})
+    };
+    e.post("measurements", usage("one", 3.0)).await;
+    let bill = bill_for(&e, &c.account).await;
+    assert_eq!(bill["billTotal"], 3.0);
+    e.post("measurements", usage("two", 4.0)).await;
+
+    let (status, job) = e
+        .post("billjobs/recalculate", json!({"billIds": [bill["id"]]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["type"], "RECALCULATE");
+    let done = wait_for_job(&e, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["billIds"], json!([bill["id"]]));
+    let (_, again) = e.get(&format!("bills/{}", id(&bill))).await;
+    assert_eq!(again["billTotal"], 7.0);
+    assert_eq!(again["version"], 2);
+    let (status, v) = e.post("billjobs/recalculate", json!({"billIds": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`billIds`"), "{v}");
+
+    // No account plan: a bill with no lines and a total of +0 (never -0).
+    let lone = e.create("accounts", common::account_body("lone")).await;
+    let bill = bill_for(&e, &id(&lone)).await;
+    assert_eq!(bill["lineItems"], json!([]));
+    let raw = e
+        .http
+        .get(e.url(&format!("bills/{}", id(&bill))))
+        .bearer_auth(&e.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains("\"billTotal\":0.0"), "{raw}");
+}

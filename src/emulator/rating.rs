@@ -49,16 +49,14 @@ impl Window {
     }
 }
 
-/// The line items of one account's bill for `period`.
+/// The line items of one account's bill for `period`; `measurements` are
+/// the account's own.
 pub fn rate(
     store: &Store,
-    account: &Object,
     account_plans: &[Object],
+    measurements: &[&Object],
     period: Window,
 ) -> Vec<Object> {
-    let Some(account_id) = str_of(account, "id") else {
-        return Vec::new();
-    };
     let mut plans: Vec<&Object> = account_plans.iter().collect();
     plans.sort_by_key(|ap| time_of(ap, "startDate"));
     let mut lines = Vec::new();
@@ -71,7 +69,7 @@ pub fn rate(
         let window = Window { from, to };
         let mut ctx = Context {
             store,
-            account_id,
+            measurements,
             window,
             quantities: HashMap::new(),
         };
@@ -85,7 +83,8 @@ pub fn rate(
 
 struct Context<'a> {
     store: &'a Store,
-    account_id: &'a str,
+    /// The account's measurements (all times; filtered by window here).
+    measurements: &'a [&'a Object],
     window: Window,
     /// Raw quantities by aggregation id (compound aggregations reuse them).
     quantities: HashMap<String, f64>,
@@ -393,10 +392,8 @@ impl<'a> Context<'a> {
 
         let mut numbers: Vec<(DateTime<Utc>, f64)> = Vec::new();
         let mut strings: Vec<String> = Vec::new();
-        for m in &store.measurements {
-            if str_of(m, "accountId") != Some(self.account_id)
-                || str_of(m, "meterId") != Some(meter_id)
-            {
+        for m in self.measurements {
+            if str_of(m, "meterId") != Some(meter_id) {
                 continue;
             }
             let Some(ts) = time_of(m, "ts").filter(|t| self.window.contains(*t)) else {

@@ -47,6 +47,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(billing::list_jobs).post(billing::create_job),
         )
         .route(
+            "/organizations/{orgId}/billjobs/recalculate",
+            post(billing::recalculate_job),
+        )
+        .route(
             "/organizations/{orgId}/billjobs/{id}",
             get(billing::get_job),
         )
