@@ -188,3 +188,17 @@ def test_recalculate_job(client: m3ter.M3ter) -> None:
         assert time.monotonic() < deadline, f"recalculate job not COMPLETE after {POLL_TIMEOUT_S}s"
         time.sleep(0.1)
         job = client.bill_jobs.retrieve(job.id)
+
+
+def test_bills_list_filters(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    (slim,) = list(client.bills.list(ids=[bill_id], exclude_line_items=True))
+    assert slim.id == bill_id and not slim.line_items
+    assert [b.id for b in client.bills.list(ids=[bill_id])] == [bill_id]
+    assert [b.id for b in client.bills.list(account_id=s.account.id, bill_date="2025-01-01")] == [bill_id]
+    assert list(client.bills.list(account_id=s.account.id, bill_date="2025-02-01")) == []
+    in_range = client.bills.list(account_id=s.account.id, bill_date_start="2025-01-01", bill_date_end="2025-01-02")
+    assert [b.id for b in in_range] == [bill_id]
+    # billDateEnd is exclusive.
+    assert list(client.bills.list(account_id=s.account.id, bill_date_start="2024-12-01", bill_date_end="2025-01-01")) == []
