@@ -173,6 +173,24 @@ async fn acknowledged_writes_survive_sigkill() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // SIGINT right after the first line: handlers are in place by then.
+    let (child, _) = spawn_binary(&["--data", file_arg]);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
