@@ -140,7 +140,7 @@ async fn acknowledged_writes_survive_sigkill() {
     child.kill().unwrap(); // SIGKILL: no graceful compaction
     child.wait().unwrap();
 
-    let (mut child, base) = spawn_binary(&["--data", file_arg]);
+    let (child, base) = spawn_binary(&["--data", file_arg]);
     let token = common::fetch_token(&http, &base).await;
     let url = format!("{base}/organizations/{}/products?pageSize=100", common::ORG);
     let list: Value = http
