@@ -115,8 +115,8 @@ async fn method_not_allowed(req: Request) -> ApiError {
     )
 }
 
-/// Every request passes here: it is counted, delayed, rate limited,
-/// authenticated and maybe faulted (the last three on org paths only).
+/// Every request passes here: it is counted and delayed; on org paths the
+/// org id is checked, then the per-org rate limit, the token, and faults.
 async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let template = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
     s.stats.count(req.method().as_str(), template);
@@ -127,6 +127,10 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     if !path.starts_with("/organizations/") {
         return next.run(req).await;
     }
+    let org = path.split('/').nth(2).unwrap_or_default();
+    if org != s.config.org_id {
+        return ApiError::forbidden(format!("unknown organization {org}")).into_response();
+    }
     if let Err(secs) = s.rate.admit() {
         return ApiError::too_many(
             format!(
@@ -136,10 +140,6 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
             secs,
         )
         .into_response();
-    }
-    let org = path.split('/').nth(2).unwrap_or_default();
-    if org != s.config.org_id {
-        return ApiError::forbidden(format!("unknown organization {org}")).into_response();
     }
     if let Err(e) = s.tokens.check(req.headers()) {
         return e.into_response();
