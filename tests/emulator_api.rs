@@ -430,6 +430,15 @@ async fn cross_entity_rules() {
         );
     }
 
+    let (status, v) = e.get(&format!("accounts/{}/children", c.account)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], child["id"]);
+    let (status, _) = e
+        .get(&format!("accounts/{}/children?pageSize=201", c.account))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Unknown id in the path → 404.
     let (status, v) = e.get("meters/00000000-0000-4000-8000-0000000000ff").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -452,6 +461,11 @@ async fn versions_guard_updates() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(message(&v).contains("stale"), "{v}");
+    let (status, v) = e
+        .put(&path, json!({"name": "P2", "code": "p", "version": "1"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`version` must be an integer"), "{v}");
     let (status, v) = e
         .put(&path, json!({"name": "P2", "code": "p", "version": 1}))
         .await;

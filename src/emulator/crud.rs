@@ -109,6 +109,11 @@ pub async fn update(
                     "`version` is required on update; the {kind}'s current version is {current}"
                 )));
             }
+            Some(v) if v.as_i64().is_none() => {
+                return Err(ApiError::bad_request(format!(
+                    "`version` must be an integer (got {v})"
+                )));
+            }
             Some(v) if v.as_i64() != Some(current) => {
                 return Err(ApiError::conflict(format!(
                     "`version` {v} is stale: {kind} {id} is at version {current}; read it again and retry"
@@ -267,4 +272,25 @@ fn parse_filter_date(d: &str) -> ApiResult<DateTime<Utc>> {
                 "`date` must be a date (2024-12-01) or date-time (got \"{d}\")"
             ))
         })
+}
+
+/// `GET /organizations/{orgId}/accounts/{id}/children`: the accounts whose
+/// `parentAccountId` is `id`, newest first (`pageSize` ≤ 200).
+pub async fn list_children(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+    q: Query,
+) -> ApiResult<Response> {
+    let size = q.page_size(200)?;
+    let before = q.cursor()?;
+    let store = s.read();
+    let accounts = store.kind(Kind::Account);
+    if accounts.get(&id).is_none() {
+        return Err(missing(Kind::Account, &id));
+    }
+    let entries = accounts
+        .iter_before(before)
+        .filter(|e| e.value.get("parentAccountId").and_then(Value::as_str) == Some(id.as_str()));
+    let (data, token) = page(entries, size);
+    Ok(list_body(&data, token))
 }

@@ -238,6 +238,7 @@ impl<'a> Context<'a> {
 
     /// A line item with the fields every type shares.
     fn line(&self, c: &Common<'_>, kind: &str, subtotal: f64) -> Object {
+        let subtotal = finite(subtotal);
         let mut l = Object::new();
         l.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
         l.insert("lineItemType".into(), json!(kind));
@@ -294,7 +295,8 @@ impl<'a> Context<'a> {
         let unit = setting("unit").and_then(Value::as_str);
         let name = setting("name").and_then(Value::as_str);
         let qpu = qpu.filter(|q| *q > 0.0).unwrap_or(1.0);
-        let units = round(quantity / qpu, rounding.unwrap_or("NONE"));
+        let quantity = finite(quantity);
+        let units = finite(round(quantity / qpu, rounding.unwrap_or("NONE")));
         let cumulative = pricing
             .get("cumulative")
             .and_then(Value::as_bool)
@@ -305,6 +307,7 @@ impl<'a> Context<'a> {
             .map(|a| a.iter().filter_map(Value::as_object).collect::<Vec<_>>())
             .unwrap_or_default();
         let (subtotal, per_band) = charge(&bands, units, cumulative, qpu);
+        let subtotal = finite(subtotal);
         let mut l = self.line(c, "USAGE", subtotal);
         l.insert("quantity".into(), json!(quantity));
         l.insert("units".into(), json!(units));
@@ -464,6 +467,16 @@ fn in_segment(m: &Object, segment: &Object) -> bool {
     })
 }
 
+/// A number JSON can carry: an overflow to ±infinity becomes ±f64::MAX and
+/// NaN becomes 0 (serde_json would write `null` for either).
+pub fn finite(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(f64::MIN, f64::MAX)
+    }
+}
+
 /// Units after rounding: NONE, UP = ceiling, DOWN = floor, NEAREST = half up.
 pub fn round(x: f64, rounding: &str) -> f64 {
     match rounding {
@@ -510,16 +523,16 @@ pub fn charge(bands: &[&Object], units: f64, cumulative: bool, qpu: f64) -> (f64
             Some(h) => i == h,
             None => false,
         };
-        let unit_subtotal = unit_price * band_units;
-        let band_subtotal = if reached { fixed + unit_subtotal } else { 0.0 };
-        total += band_subtotal;
+        let unit_subtotal = finite(unit_price * band_units);
+        let band_subtotal = finite(if reached { fixed + unit_subtotal } else { 0.0 });
+        total = finite(total + band_subtotal);
         out.push(json!({
             "pricingBandId": b.get("id").cloned().unwrap_or(Value::Null),
             "lowerLimit": lower(b),
             "fixedPrice": fixed,
             "unitPrice": unit_price,
             "bandUnits": band_units,
-            "bandQuantity": band_units * qpu,
+            "bandQuantity": finite(band_units * qpu),
             "unitSubtotal": unit_subtotal,
             "bandSubtotal": band_subtotal,
             "convertedBandSubtotal": band_subtotal,
@@ -554,6 +567,17 @@ mod tests {
             "50 does not reach the band at 50"
         );
         assert_eq!(charge(&refs, 0.0, true, 1.0).0, 0.0, "nothing reached at 0");
+    }
+
+    #[test]
+    fn non_finite_numbers_are_clamped() {
+        assert_eq!(finite(f64::INFINITY), f64::MAX);
+        assert_eq!(finite(f64::NEG_INFINITY), f64::MIN);
+        assert_eq!(finite(f64::NAN), 0.0);
+        assert_eq!(finite(1.5), 1.5);
+        let bands = [band(0.0, 0.0, 2.0)];
+        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(charge(&refs, f64::MAX, true, 1.0).0, f64::MAX);
     }
 
     #[test]

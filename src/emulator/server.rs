@@ -41,59 +41,63 @@ pub fn router(shared: Arc<Shared>) -> Router {
                     .delete(move |s, p| crud::delete(s, kind, p)),
             );
     }
-    r.route("/organizations/{orgId}/measurements", post(ingest::submit))
-        .route(
-            "/organizations/{orgId}/billjobs",
-            get(billing::list_jobs).post(billing::create_job),
-        )
-        .route(
-            "/organizations/{orgId}/billjobs/recalculate",
-            post(billing::recalculate_job),
-        )
-        .route(
-            "/organizations/{orgId}/billjobs/{id}",
-            get(billing::get_job),
-        )
-        .route(
-            "/organizations/{orgId}/billjobs/{id}/cancel",
-            post(billing::cancel_job),
-        )
-        .route(
-            "/organizations/{orgId}/bills",
-            get(billing::bills::list_bills),
-        )
-        .route(
-            "/organizations/{orgId}/bills/approve",
-            post(billing::bills::approve_bills),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}",
-            get(billing::bills::get_bill).delete(billing::bills::delete_bill),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/lineitems",
-            get(billing::bills::list_line_items),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/lineitems/{lineItemId}",
-            get(billing::bills::get_line_item),
-        )
-        .route(
-            "/organizations/{orgId}/bills/latest/{accountId}",
-            get(billing::bills::latest_bill),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/status",
-            put(billing::bills::set_bill_status),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/lock",
-            put(billing::bills::lock_bill),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
-        .with_state(shared)
+    r.route(
+        "/organizations/{orgId}/accounts/{id}/children",
+        get(crud::list_children),
+    )
+    .route("/organizations/{orgId}/measurements", post(ingest::submit))
+    .route(
+        "/organizations/{orgId}/billjobs",
+        get(billing::list_jobs).post(billing::create_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/recalculate",
+        post(billing::recalculate_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/{id}",
+        get(billing::get_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/{id}/cancel",
+        post(billing::cancel_job),
+    )
+    .route(
+        "/organizations/{orgId}/bills",
+        get(billing::bills::list_bills),
+    )
+    .route(
+        "/organizations/{orgId}/bills/approve",
+        post(billing::bills::approve_bills),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}",
+        get(billing::bills::get_bill).delete(billing::bills::delete_bill),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lineitems",
+        get(billing::bills::list_line_items),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lineitems/{lineItemId}",
+        get(billing::bills::get_line_item),
+    )
+    .route(
+        "/organizations/{orgId}/bills/latest/{accountId}",
+        get(billing::bills::latest_bill),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/status",
+        put(billing::bills::set_bill_status),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lock",
+        put(billing::bills::lock_bill),
+    )
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
+    .with_state(shared)
 }
 
 async fn not_found(req: Request) -> ApiError {

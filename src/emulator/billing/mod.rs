@@ -526,7 +526,7 @@ fn account_lines(
     let total = lines
         .iter()
         .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
-        .fold(0.0, |a, b| a + b);
+        .fold(0.0, |a, b| super::rating::finite(a + b));
     (lines, total, currency)
 }
 
