@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::cli::{EmulatorProcess, bin, copy_example, m3ter, text};
+use m3ter_reconcile::usage::bills::amount;
 use serde_json::Value;
 
 const METER: &str = "compute_and_requests_meter_api_6";
@@ -48,6 +49,15 @@ fn generate_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     ]);
     args.extend_from_slice(extra);
     args
+}
+
+/// The quantity of a bill's "Requests" line (the example's COUNT pricing).
+fn requests(bill: &Value) -> Option<f64> {
+    bill["lineItems"]
+        .as_array()?
+        .iter()
+        .find(|li| li["description"] == "Requests")?["quantity"]
+        .as_f64()
 }
 
 fn apply_example(dir: &Path, emu: &EmulatorProcess) {
@@ -315,14 +325,24 @@ fn bill_run_prints_the_bills_of_the_job() {
             shown.contains(&format!(" {} ", b["currency"].as_str().expect("currency"))),
             "{shown}"
         );
-        if items.is_empty() {
-            assert!(shown.contains("(no line items)"), "{shown}");
-        } else {
-            assert!(shown.contains("DESCRIPTION"), "{shown}");
-            for li in &items {
-                let d = li["description"].as_str().expect("description");
-                assert!(shown.contains(d), "{shown}");
-            }
+        let total = b["billTotal"].as_number().expect("total");
+        assert!(
+            shown.contains(&format!(" total {} ", amount(total))),
+            "{shown}"
+        );
+        // The emulator rates usage (design §7): 300 measurements round-robin
+        // over three accounts are 100 requests each.
+        assert_eq!(requests(b), Some(100.0), "{b}");
+        assert!(shown.contains("DESCRIPTION"), "{shown}");
+        for li in &items {
+            let d = li["description"].as_str().expect("description");
+            let sub = li["subtotal"].as_number().expect("subtotal");
+            assert!(
+                shown
+                    .lines()
+                    .any(|l| l.contains(d) && l.ends_with(&amount(sub))),
+                "{d}: {shown}"
+            );
         }
     }
 
@@ -435,6 +455,22 @@ fn retried_batches_get_through_a_faulty_ingest_api() {
         "faults made the client retry: {}",
         emu.stats()
     );
+    drop(emu);
+    // Billing on a healthy emulator counts every measurement once, although
+    // some batches were stored and then failed, and were sent again.
+    let emu = EmulatorProcess::start(&["--data", data]);
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &["bill", "run", "--bill-date", "2025-01-01", "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let bills = v["bills"].as_array().expect("bills");
+    assert_eq!(bills.len(), 3, "{v}");
+    for b in bills {
+        assert_eq!(requests(b), Some(1000.0), "{b}");
+    }
 }
 
 /// `m3ter ARGS...` in `dir` with no M3TER_* variable at all (for --local).

@@ -256,16 +256,31 @@ pub async fn get_bill(client: &Client, id: &str) -> Result<Value, BillError> {
     Ok(bill)
 }
 
-/// A JSON scalar as text: strings bare, numbers exactly as the API sent
-/// them, absent as `-`.
+/// A JSON scalar as text: strings bare, absent as `-`, numbers through
+/// [`amount`].
 fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
-        // A negative zero (an empty float sum) reads as a refund; it is 0.
-        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => "0".into(),
+        Some(Value::Number(n)) => amount(n),
         Some(other) => other.to_string(),
     }
+}
+
+/// A number for people: integers as they are; fractions rounded to 10
+/// decimals with trailing zeros dropped, so float noise such as
+/// `0.00008800000000000001` reads `0.000088` (`--json` keeps the API's
+/// exact value). A negative zero reads `0`.
+pub fn amount(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let Some(f) = n.as_f64() else {
+        return n.to_string();
+    };
+    let s = format!("{f:.10}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_string() }
 }
 
 /// A bill for people: a heading line, then its line items as a table.
@@ -404,5 +419,16 @@ mod tests {
         assert!(text.contains("account x"), "{text}");
         assert!(text.contains("total 0 "), "{text}");
         assert!(text.ends_with("  (no line items)\n"), "{text}");
+    }
+
+    #[test]
+    fn amounts_drop_float_noise_but_keep_integers() {
+        let n = |v: Value| v.as_number().map(amount).unwrap_or_default();
+        assert_eq!(n(json!(0.00008800000000000001)), "0.000088");
+        assert_eq!(n(json!(1064.50963534817)), "1064.5096353482");
+        assert_eq!(n(json!(400.0)), "400");
+        assert_eq!(n(json!(12)), "12");
+        assert_eq!(n(json!(-0.0)), "0");
+        assert_eq!(n(json!(-2.5)), "-2.5");
     }
 }
