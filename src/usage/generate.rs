@@ -13,12 +13,15 @@ use serde_json::{Map, Value, json};
 
 use crate::api::validate::parse_date_time;
 
-/// `FIELD=MIN..MAX`: a measure field and its inclusive integer range.
+/// `FIELD=MIN..MAX`: a numeric data field and its inclusive integer range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeasureRange {
     pub field: String,
     pub min: i64,
     pub max: i64,
+    /// The measurement map the value goes in: `measure` (as parsed), or
+    /// `cost`/`income` for data fields of those categories.
+    pub map: &'static str,
 }
 
 impl FromStr for MeasureRange {
@@ -47,6 +50,7 @@ impl FromStr for MeasureRange {
             field: field.to_string(),
             min,
             max,
+            map: "measure",
         })
     }
 }
@@ -148,22 +152,28 @@ pub fn generate(spec: &GenerateSpec) -> Vec<Value> {
         .map(|i| {
             let uid = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
             let ts = spec.window.from + Duration::milliseconds(rng.random_range(0..span_ms));
-            let mut measure = Map::new();
+            let mut maps: Map<String, Value> = Map::new();
             for r in &spec.measures {
-                measure.insert(r.field.clone(), json!(rng.random_range(r.min..=r.max)));
+                let value = json!(rng.random_range(r.min..=r.max));
+                if let Value::Object(m) = maps.entry(r.map).or_insert_with(|| json!({})) {
+                    m.insert(r.field.clone(), value);
+                }
             }
             let account = spec
                 .accounts
                 .get(i % spec.accounts.len().max(1))
                 .cloned()
                 .unwrap_or_default();
-            json!({
+            let mut m = json!({
                 "uid": uid.to_string(),
                 "meter": spec.meter,
                 "account": account,
                 "ts": stamp(ts),
-                "measure": measure,
-            })
+            });
+            if let Value::Object(obj) = &mut m {
+                obj.extend(maps);
+            }
+            m
         })
         .collect()
 }
@@ -182,6 +192,10 @@ mod tests {
             measures: vec![
                 "mem=1..100".parse().expect("range"),
                 "time=1000..5000".parse().expect("range"),
+                MeasureRange {
+                    map: "cost",
+                    ..("price=3..3".parse().expect("range"))
+                },
             ],
             seed,
         }
@@ -235,6 +249,7 @@ mod tests {
             let mem = m["measure"]["mem"].as_i64().expect("mem");
             let time = m["measure"]["time"].as_i64().expect("time");
             assert!((1..=100).contains(&mem) && (1000..=5000).contains(&time));
+            assert_eq!(m["cost"], json!({"price": 3}));
         }
     }
 

@@ -188,21 +188,25 @@ async fn meter_fields(client: &Client, meter: &str) -> anyhow::Result<BTreeMap<S
         .collect())
 }
 
-/// The ranges to generate: the given ones (each must name a data field of
-/// the meter), else 1..100 for every MEASURE data field.
+/// The measurement map of each numeric data-field category.
+fn numeric_map(category: &str) -> Option<&'static str> {
+    match category {
+        "MEASURE" => Some("measure"),
+        "COST" => Some("cost"),
+        "INCOME" => Some("income"),
+        _ => None,
+    }
+}
+
+/// The ranges to generate: the given ones (each must name a numeric data
+/// field of the meter; the value goes in the map of its category), else
+/// 1..100 for every MEASURE data field.
 async fn measure_fields(
     client: &Client,
     meter: &str,
     given: &[MeasureRange],
 ) -> anyhow::Result<Vec<MeasureRange>> {
     let fields = meter_fields(client, meter).await?;
-    let known = || {
-        fields
-            .keys()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if given.is_empty() {
         let measures: Vec<MeasureRange> = fields
             .iter()
@@ -211,6 +215,7 @@ async fn measure_fields(
                 field: code.clone(),
                 min: 1,
                 max: 100,
+                map: "measure",
             })
             .collect();
         if measures.is_empty() {
@@ -220,17 +225,39 @@ async fn measure_fields(
         }
         return Ok(measures);
     }
-    for r in given {
-        if !fields.contains_key(&r.field) {
-            anyhow::bail!(
-                "--measure {}: meter `{meter}` has no data field `{}` (its data fields: {})",
-                r.field,
-                r.field,
-                known()
-            );
-        }
-    }
-    Ok(given.to_vec())
+    let numeric = || {
+        fields
+            .iter()
+            .filter(|(_, cat)| numeric_map(cat).is_some())
+            .map(|(k, _)| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    given
+        .iter()
+        .map(|r| {
+            let Some(category) = fields.get(&r.field) else {
+                anyhow::bail!(
+                    "--measure {}: meter `{meter}` has no data field `{}` (its numeric data fields: {})",
+                    r.field,
+                    r.field,
+                    numeric()
+                );
+            };
+            let Some(map) = numeric_map(category) else {
+                anyhow::bail!(
+                    "--measure {}: data field `{}` of meter `{meter}` is a {category} field, which holds text; --measure takes MEASURE, COST or INCOME fields ({})",
+                    r.field,
+                    r.field,
+                    numeric()
+                );
+            };
+            Ok(MeasureRange {
+                map,
+                ..r.clone()
+            })
+        })
+        .collect()
 }
 
 /// Every meter a file names must exist: m3ter silently drops measurements
