@@ -180,6 +180,23 @@ fn generated_and_file_usage_is_ingested_in_batches() {
         "{}",
         text(&out)
     );
+    // A measurement too large for any request, named by its line.
+    std::fs::write(
+        dir.path().join("big.jsonl"),
+        format!(
+            "{{\"meter\":\"{METER}\",\"account\":\"a\",\"ts\":\"2024-12-01T00:00:00Z\"}}\n\
+             {{\"meter\":\"{METER}\",\"account\":\"a\",\"ts\":\"2024-12-01T00:00:00Z\",\"other\":{{\"x\":\"{}\"}}}}\n",
+            "x".repeat(520_000)
+        ),
+    )
+    .expect("write big");
+    let out = m3ter(dir.path(), &emu, &["ingest", "--file", "big.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("big.jsonl:2: the measurement serializes to 520"),
+        "{}",
+        text(&out)
+    );
     // A file naming an unknown meter.
     std::fs::write(
         dir.path().join("ghost.jsonl"),
@@ -528,7 +545,10 @@ fn local_ingest_and_billing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_batch_stops_the_submission_and_reports_what_got_in() {
     use m3ter_reconcile::client::{Auth, Client, ClientConfig, Secret};
-    use m3ter_reconcile::usage::{self, submit::IngestFailure};
+    use m3ter_reconcile::usage::{
+        self,
+        submit::{BatchFailure, IngestFailure},
+    };
     use serde_json::json;
 
     let e = common::Emu::start().await;
@@ -557,11 +577,14 @@ async fn a_refused_batch_stops_the_submission_and_reports_what_got_in() {
     let tick = |n: usize| {
         seen.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
     };
-    let err: IngestFailure = usage::submit(&client, batches, 1, &tick)
+    let err: IngestFailure = usage::submit(&client, batches.into_iter().map(Ok), 1, &tick)
         .await
         .expect_err("the second batch is refused");
     assert_eq!((err.from, err.to), (3, 4));
-    assert_eq!(err.source.status(), Some(400));
+    match &err.source {
+        BatchFailure::Api(e) => assert_eq!(e.status(), Some(400), "{e}"),
+        other => panic!("expected the API's refusal, got {other}"),
+    }
     assert_eq!((err.accepted_measurements, err.accepted_batches), (2, 1));
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
     let msg = err.to_string();
@@ -569,7 +592,10 @@ async fn a_refused_batch_stops_the_submission_and_reports_what_got_in() {
         msg.starts_with("batch of measurements 3..=4 failed: POST "),
         "{msg}"
     );
-    assert!(msg.contains("1 batch(es) not sent"), "{msg}");
+    assert!(
+        msg.contains("; the remaining batches were not sent."),
+        "{msg}"
+    );
     assert!(
         msg.contains("sending the same measurements again is safe"),
         "{msg}"

@@ -38,49 +38,104 @@ pub struct BatchError {
 
 /// Greedy batching in input order under both limits (`max_len`,
 /// `max_bytes` are parameters for tests; callers pass the API limits).
+/// Everything is batched up front, so an oversized measurement fails
+/// before anything is sent; see [`Batcher`] for lazy batching.
 pub fn batches(
     measurements: Vec<Value>,
     max_len: usize,
     max_bytes: usize,
 ) -> Result<Vec<Batch>, BatchError> {
-    let max_len = max_len.max(1);
-    let mut out = Vec::new();
-    let mut items: Vec<Value> = Vec::new();
-    let mut first = 0;
-    let mut bytes = ENVELOPE_BYTES;
-    let flush = |items: &mut Vec<Value>, first: usize, bytes: usize, out: &mut Vec<Batch>| {
-        if !items.is_empty() {
-            let len = items.len();
-            out.push(Batch {
-                body: serde_json::json!({ "measurements": std::mem::take(items) }),
-                first,
-                len,
-                bytes,
-            });
+    Batcher::new(measurements.into_iter(), max_len, max_bytes).collect()
+}
+
+/// Lazy batching: pulls measurements from `I` one batch at a time, so a
+/// large generated submission is never held in memory as a whole. After
+/// an error it yields nothing more.
+#[derive(Debug)]
+pub struct Batcher<I> {
+    source: I,
+    max_len: usize,
+    max_bytes: usize,
+    /// Index the next measurement pulled from `source` gets.
+    pulled: usize,
+    /// A measurement that did not fit the previous batch: (value, size, index).
+    carry: Option<(Value, usize, usize)>,
+    failed: bool,
+}
+
+impl<I: Iterator<Item = Value>> Batcher<I> {
+    /// Batches `source` under `max_len` measurements and `max_bytes`.
+    pub fn new(source: I, max_len: usize, max_bytes: usize) -> Self {
+        Batcher {
+            source,
+            max_len: max_len.max(1),
+            max_bytes,
+            pulled: 0,
+            carry: None,
+            failed: false,
         }
-    };
-    for (i, m) in measurements.into_iter().enumerate() {
+    }
+
+    fn pull(&mut self) -> Option<(Value, usize, usize)> {
+        if let Some(c) = self.carry.take() {
+            return Some(c);
+        }
+        let m = self.source.next()?;
+        let index = self.pulled;
+        self.pulled += 1;
         // serde_json writes compactly, exactly as the client sends the body.
         let size = serde_json::to_vec(&m)
             .map(|v| v.len())
             .unwrap_or(usize::MAX / 2);
-        if ENVELOPE_BYTES + size >= max_bytes {
-            return Err(BatchError {
-                index: i + 1,
-                bytes: ENVELOPE_BYTES + size,
-            });
-        }
-        let comma = usize::from(!items.is_empty());
-        if items.len() == max_len || bytes + comma + size >= max_bytes {
-            flush(&mut items, first, bytes, &mut out);
-            first = i;
-            bytes = ENVELOPE_BYTES;
-        }
-        bytes += usize::from(!items.is_empty()) + size;
-        items.push(m);
+        Some((m, size, index))
     }
-    flush(&mut items, first, bytes, &mut out);
-    Ok(out)
+}
+
+impl<I: Iterator<Item = Value>> Iterator for Batcher<I> {
+    type Item = Result<Batch, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let mut items: Vec<Value> = Vec::new();
+        let mut first = 0;
+        let mut bytes = ENVELOPE_BYTES;
+        while let Some((m, size, index)) = self.pull() {
+            if ENVELOPE_BYTES + size >= self.max_bytes {
+                if items.is_empty() {
+                    self.failed = true;
+                    return Some(Err(BatchError {
+                        index: index + 1,
+                        bytes: ENVELOPE_BYTES + size,
+                    }));
+                }
+                // Send what we have; the error comes with the next call.
+                self.carry = Some((m, size, index));
+                break;
+            }
+            let comma = usize::from(!items.is_empty());
+            if items.len() == self.max_len || bytes + comma + size >= self.max_bytes {
+                self.carry = Some((m, size, index));
+                break;
+            }
+            if items.is_empty() {
+                first = index;
+            }
+            bytes += comma + size;
+            items.push(m);
+        }
+        if items.is_empty() {
+            return None;
+        }
+        let len = items.len();
+        Some(Ok(Batch {
+            body: serde_json::json!({ "measurements": items }),
+            first,
+            len,
+            bytes,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +179,15 @@ mod tests {
         let err = batches(all, 1000, MAX_BODY_BYTES).unwrap_err();
         assert_eq!(err.index, 2);
         assert!(err.to_string().contains("measurement #2"), "{err}");
+    }
+
+    #[test]
+    fn lazy_batches_send_what_fits_before_an_oversized_measurement() {
+        let all = vec![m(0, 10), m(1, 10), m(2, MAX_BODY_BYTES), m(3, 10)];
+        let mut it = Batcher::new(all.into_iter(), 1000, MAX_BODY_BYTES);
+        let first = it.next().expect("a batch").expect("fits");
+        assert_eq!((first.first, first.len), (0, 2));
+        assert_eq!(it.next().expect("the error").unwrap_err().index, 3);
+        assert!(it.next().is_none(), "nothing after an error");
     }
 }

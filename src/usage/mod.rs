@@ -12,7 +12,7 @@ pub mod file;
 pub mod generate;
 pub mod submit;
 
-pub use batch::{Batch, BatchError, batches};
+pub use batch::{Batch, BatchError, Batcher, batches};
 pub use bills::{BillError, JobRequest, Polling};
 pub use file::{FileError, read_measurements};
 pub use generate::{GenerateSpec, MeasureRange, Window, generate};

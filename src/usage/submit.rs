@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::batch::Batch;
+use super::batch::{Batch, BatchError};
 use crate::client::{ApiError, Client};
 
 /// Batches in flight at once by default.
@@ -49,6 +49,17 @@ impl IngestSummary {
     }
 }
 
+/// Why a batch did not get in.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchFailure {
+    /// The API refused it, or never answered, after the retries.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// A measurement too large for any request.
+    #[error(transparent)]
+    TooLarge(#[from] BatchError),
+}
+
 /// A batch failed for good. Batches already accepted stay accepted.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -59,10 +70,10 @@ pub struct IngestFailure {
     pub from: usize,
     pub to: usize,
     #[source]
-    pub source: ApiError,
+    pub source: BatchFailure,
     pub accepted_measurements: usize,
     pub accepted_batches: usize,
-    /// `", N batch(es) not sent"` or empty.
+    /// `"; the remaining batches were not sent"` or empty.
     skipped: String,
 }
 
@@ -73,25 +84,41 @@ enum Outcome {
     /// Accepted, with this many measurements.
     Accepted(usize),
     /// Failed for good: 1-based first and last measurement, and why.
-    Failed(usize, usize, ApiError),
+    Failed(usize, usize, BatchFailure),
 }
 
-/// Sends every batch, `concurrency` at a time; `progress` is called with
-/// the size of each accepted batch. After the first failure no new batch
-/// is started (those in flight finish), and the first failure is returned.
+/// Sends every batch, `concurrency` at a time, pulling them from `batches`
+/// as slots free up; `progress` is called with the size of each accepted
+/// batch. After the first failure no new batch is started (those in flight
+/// finish) and no more are pulled; the first failure is returned.
 pub async fn submit(
     client: &Client,
-    batches: Vec<Batch>,
+    batches: impl Iterator<Item = Result<Batch, BatchError>>,
     concurrency: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<IngestSummary, IngestFailure> {
     let started = Instant::now();
     let failed = AtomicBool::new(false);
-    let total = batches.len();
-    let results: Vec<Outcome> = futures_util::stream::iter(batches)
+    // Set when batches were left unpulled because of a failure.
+    let cut = AtomicBool::new(false);
+    let source = batches.take_while(|_| {
+        let go_on = !failed.load(Ordering::SeqCst);
+        if !go_on {
+            cut.store(true, Ordering::SeqCst);
+        }
+        go_on
+    });
+    let results: Vec<Outcome> = futures_util::stream::iter(source)
         .map(|batch| {
             let failed = &failed;
             async move {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        return Outcome::Failed(e.index, e.index, e.into());
+                    }
+                };
                 if failed.load(Ordering::SeqCst) {
                     return Outcome::NotSent;
                 }
@@ -106,7 +133,7 @@ pub async fn submit(
                     }
                     Err(e) => {
                         failed.store(true, Ordering::SeqCst);
-                        Outcome::Failed(batch.first + 1, batch.first + batch.len, e)
+                        Outcome::Failed(batch.first + 1, batch.first + batch.len, e.into())
                     }
                 }
             }
@@ -115,10 +142,10 @@ pub async fn submit(
         .collect()
         .await;
     let elapsed = started.elapsed();
-    let (mut accepted, mut not_sent, mut first_error) = ((0, 0), 0, None);
+    let (mut accepted, mut not_sent, mut first_error) = ((0, 0), false, None);
     for r in results {
         match r {
-            Outcome::NotSent => not_sent += 1,
+            Outcome::NotSent => not_sent = true,
             Outcome::Accepted(n) => accepted = (accepted.0 + n, accepted.1 + 1),
             Outcome::Failed(from, to, e) => {
                 first_error.get_or_insert((from, to, e));
@@ -128,7 +155,7 @@ pub async fn submit(
     match first_error {
         None => Ok(IngestSummary {
             measurements: accepted.0,
-            batches: total,
+            batches: accepted.1,
             elapsed,
         }),
         Some((from, to, source)) => Err(IngestFailure {
@@ -137,8 +164,8 @@ pub async fn submit(
             source,
             accepted_measurements: accepted.0,
             accepted_batches: accepted.1,
-            skipped: if not_sent > 0 {
-                format!(", {not_sent} batch(es) not sent")
+            skipped: if not_sent || cut.load(Ordering::SeqCst) {
+                "; the remaining batches were not sent".into()
             } else {
                 String::new()
             },

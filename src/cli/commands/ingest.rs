@@ -16,7 +16,7 @@ use crate::client::Client;
 use crate::usage::batch::{MAX_BODY_BYTES, MAX_MEASUREMENTS};
 use crate::usage::file::Sourced;
 use crate::usage::submit::DEFAULT_CONCURRENCY;
-use crate::usage::{self, GenerateSpec, MeasureRange, Window};
+use crate::usage::{self, Batcher, GenerateSpec, MeasureRange, Window};
 
 /// Arguments of `ingest`.
 #[derive(Debug, clap::Args)]
@@ -112,11 +112,14 @@ fn source(a: &IngestArgs) -> anyhow::Result<Source> {
 }
 
 async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<()> {
-    let measurements = match source {
+    let (result, duplicates) = match source {
         Source::Generate(mut spec) => {
             spec.measures = measure_fields(client, &spec.meter, &spec.measures).await?;
             warn_unknown_accounts(client, spec.accounts.iter().map(String::as_str)).await?;
-            usage::generate(&spec)
+            // Generated lazily, batch by batch: any --count fits in memory.
+            // Fresh v4 uids never repeat, so there is nothing to count.
+            let batches = Batcher::new(usage::generate(&spec), MAX_MEASUREMENTS, MAX_BODY_BYTES);
+            (send(g, client, spec.count, batches).await, 0)
         }
         Source::File(path, items) => {
             check_file_meters(client, &path, &items).await?;
@@ -127,21 +130,32 @@ async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<(
                     .filter_map(|s| s.value.get("account")?.as_str()),
             )
             .await?;
-            items.into_iter().map(|s| s.value).collect()
+            let lines: Vec<usize> = items.iter().map(|s| s.line).collect();
+            let measurements: Vec<Value> = items.into_iter().map(|s| s.value).collect();
+            let duplicates = duplicate_uids(&measurements);
+            if duplicates > 0 {
+                eprintln!(
+                    "warning: {duplicates} measurement(s) repeat an earlier uid; m3ter keeps the first and drops the repeats"
+                );
+            }
+            let total = measurements.len();
+            // All batched before the first send: an oversized line fails
+            // the run before anything is ingested.
+            let batches = usage::batches(measurements, MAX_MEASUREMENTS, MAX_BODY_BYTES)
+                .map_err(|e| {
+                    let line = lines.get(e.index.saturating_sub(1)).copied().unwrap_or(0);
+                    anyhow::anyhow!(
+                        "{}:{line}: the measurement serializes to {} bytes; an ingest request must stay under {MAX_BODY_BYTES} bytes",
+                        path.display(),
+                        e.bytes
+                    )
+                })?;
+            (
+                send(g, client, total, batches.into_iter().map(Ok)).await,
+                duplicates,
+            )
         }
     };
-    let duplicates = duplicate_uids(&measurements);
-    if duplicates > 0 {
-        eprintln!(
-            "warning: {duplicates} measurement(s) repeat an earlier uid; m3ter keeps the first and drops the repeats"
-        );
-    }
-    let total = measurements.len();
-    let batches = usage::batches(measurements, MAX_MEASUREMENTS, MAX_BODY_BYTES)?;
-    let bar = progress_bar(g, total as u64);
-    let tick = |n: usize| bar.inc(n as u64);
-    let result = usage::submit(client, batches, DEFAULT_CONCURRENCY, &tick).await;
-    bar.finish_and_clear();
     let summary = result?;
     if g.json {
         println!(
@@ -158,6 +172,20 @@ async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<(
         println!("{}", summary.line());
     }
     Ok(())
+}
+
+/// Submits the batches with a progress bar (on a terminal).
+async fn send(
+    g: &Global,
+    client: &Client,
+    total: usize,
+    batches: impl Iterator<Item = Result<usage::Batch, usage::BatchError>>,
+) -> Result<usage::IngestSummary, usage::IngestFailure> {
+    let bar = progress_bar(g, total as u64);
+    let tick = |n: usize| bar.inc(n as u64);
+    let result = usage::submit(client, batches, DEFAULT_CONCURRENCY, &tick).await;
+    bar.finish_and_clear();
+    result
 }
 
 /// The meter's data fields (code → category), or an error naming the code.
