@@ -24,7 +24,12 @@ pub struct IngestArgs {
     #[command(flatten)]
     pub conn: Connection,
     /// Meter code of the generated measurements.
-    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        long,
+        value_name = "CODE",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub meter: Option<String>,
     /// Account codes, used round-robin (repeatable).
     #[arg(
