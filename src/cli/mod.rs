@@ -111,7 +111,19 @@ pub enum Command {
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other bad input (design §2), not
+    // clap's default 2, which `plan --detailed-exitcode` reserves for "changes".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     output::init_logging(&cli.global);
     let json = cli.global.json;
     match run(cli) {
