@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter, m3ter_cmd, text};
 use serde_json::{Value, json};
@@ -637,8 +638,10 @@ fn target_limits_the_plan_to_the_target_and_its_dependencies() {
 }
 
 #[test]
-fn hand_broken_copies_fail_with_file_line_and_column_before_any_request() {
-    let emu = EmulatorProcess::start(&[]);
+fn hand_broken_copies_fail_with_file_line_and_column_without_waiting_for_the_org() {
+    // The org answers slowly: plan reads it while the YAML loads, but a
+    // desired-state error is reported as soon as it is known.
+    let emu = EmulatorProcess::start(&["--latency-ms", "3000"]);
     let cases: [(&str, &str, &str, &str); 3] = [
         (
             "pricing.yaml",
@@ -664,7 +667,13 @@ fn hand_broken_copies_fail_with_file_line_and_column_before_any_request() {
         let dir = workspace();
         edit(dir.path(), file, from, to);
         for cmd in [&["validate"][..], &["plan", "--detailed-exitcode"][..]] {
+            let started = Instant::now();
             let out = m3ter(dir.path(), &emu, cmd);
+            assert!(
+                started.elapsed() < Duration::from_millis(2500),
+                "{cmd:?} waited for the org: {:?}",
+                started.elapsed()
+            );
             assert_eq!(out.status.code(), Some(1), "{cmd:?} {}", text(&out));
             let err = stderr(&out);
             assert!(
@@ -676,8 +685,25 @@ fn hand_broken_copies_fail_with_file_line_and_column_before_any_request() {
             assert_eq!(stdout(&out), "", "{cmd:?}");
         }
     }
-    // Nothing reached the org: the desired state is checked first.
-    assert_eq!(org_requests(&emu), 0);
+    // Without credentials too, the desired-state error is what is reported.
+    let dir = workspace();
+    edit(
+        dir.path(),
+        "pricing.yaml",
+        "billFrequency: MONTHLY",
+        "billFrequency: X",
+    );
+    let out = m3ter_cmd(dir.path(), &emu, &["plan"])
+        .env_remove("M3TER_API_KEY")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("desired-state/pricing.yaml:9:20:"),
+        "{}",
+        text(&out)
+    );
+    assert!(!stderr(&out).contains("M3TER_API_KEY"), "{}", text(&out));
 }
 
 #[test]
