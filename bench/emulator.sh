@@ -97,12 +97,12 @@ log "GET product by id ($RUNS x $DURATION, 2 threads, 8 connections)"
 get_rps="$(median_rps "$api/products/$product_id")"
 
 log "seeding to 100 products"
-"$PYTHON" bench/seed.py "$base" "$token" "$ORG" 1 99 "$SEED_CONCURRENCY"
+timeout 900 "$PYTHON" bench/seed.py "$base" "$token" "$ORG" 1 99 "$SEED_CONCURRENCY"
 log "list page (pageSize=100) with 100 products"
 list_small="$(median_rps "$api/products?pageSize=100")"
 
 log "seeding to $BIG products"
-"$PYTHON" bench/seed.py "$base" "$token" "$ORG" 100 "$((BIG - 100))" "$SEED_CONCURRENCY"
+timeout 900 "$PYTHON" bench/seed.py "$base" "$token" "$ORG" 100 "$((BIG - 100))" "$SEED_CONCURRENCY"
 log "list page (pageSize=100) with $BIG products"
 list_big="$(median_rps "$api/products?pageSize=100")"
 

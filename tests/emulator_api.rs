@@ -155,6 +155,16 @@ async fn every_kind_supports_create_get_update_list_delete() {
                    "unit": "u", "calculation": "agg * 2", "productId": c.product}),
         )
         .await;
+    let mut body = ca.clone();
+    body["calculation"] = json!("agg * 3");
+    let (status, v) = e
+        .put(&format!("compoundaggregations/{}", id(&ca)), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["version"].clone(), v["calculation"].clone()),
+        (json!(2), json!("agg * 3"))
+    );
     // Deletes in reverse dependency order answer the deleted entity.
     for (coll, eid) in [
         ("compoundaggregations", id(&ca)),
@@ -400,6 +410,35 @@ async fn cross_entity_rules() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&v).contains("bespoke"), "{v}");
 
+    // Parent accounts: not itself, and no cycles.
+    let child = e
+        .create(
+            "accounts",
+            json!({"name": "C", "code": "child", "emailAddress": "c@x.test",
+                                   "parentAccountId": c.account}),
+        )
+        .await;
+    let (_, parent) = e.get(&format!("accounts/{}", c.account)).await;
+    for (pid, want) in [(c.account.clone(), "itself"), (id(&child), "cycle")] {
+        let mut body = parent.clone();
+        body["parentAccountId"] = json!(pid);
+        let (status, v) = e.put(&format!("accounts/{}", c.account), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            message(&v).contains("`parentAccountId`") && message(&v).contains(want),
+            "{v}"
+        );
+    }
+
+    let (status, v) = e.get(&format!("accounts/{}/children", c.account)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"][0]["id"], child["id"]);
+    let (status, _) = e
+        .get(&format!("accounts/{}/children?pageSize=201", c.account))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Unknown id in the path → 404.
     let (status, v) = e.get("meters/00000000-0000-4000-8000-0000000000ff").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -422,6 +461,11 @@ async fn versions_guard_updates() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(message(&v).contains("stale"), "{v}");
+    let (status, v) = e
+        .put(&path, json!({"name": "P2", "code": "p", "version": "1"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`version` must be an integer"), "{v}");
     let (status, v) = e
         .put(&path, json!({"name": "P2", "code": "p", "version": 1}))
         .await;

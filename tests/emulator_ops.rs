@@ -90,7 +90,7 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
         .args(["emulator", "--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn m3ter emulator");
     let stdout = child.stdout.take().expect("stdout");
@@ -140,7 +140,7 @@ async fn acknowledged_writes_survive_sigkill() {
     child.kill().unwrap(); // SIGKILL: no graceful compaction
     child.wait().unwrap();
 
-    let (mut child, base) = spawn_binary(&["--data", file_arg]);
+    let (child, base) = spawn_binary(&["--data", file_arg]);
     let token = common::fetch_token(&http, &base).await;
     let url = format!("{base}/organizations/{}/products?pageSize=100", common::ORG);
     let list: Value = http
@@ -166,8 +166,31 @@ async fn acknowledged_writes_survive_sigkill() {
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "{exit:?}");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // SIGINT right after the first line: handlers are in place by then.
+    let (child, _) = spawn_binary(&["--data", file_arg]);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,12 @@ async fn bill_jobs_run_to_completion_and_make_bills() {
     assert_eq!(bill["billDate"], "2025-01-01");
     assert_eq!(bill["currency"], "USD");
     assert_eq!(bill["status"], "PENDING");
-    assert_eq!(bill["lineItems"], json!([]));
+    // No usage: one USAGE line at 0, no standing charge (the template's is 0).
+    let lines = bill["lineItems"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{bill}");
+    assert_eq!(lines[0]["lineItemType"], "USAGE");
+    assert_eq!(lines[0]["subtotal"], 0.0);
+    assert_eq!(bill["billTotal"], 0.0);
     let bill_id = id(bill);
 
     let (_, v) = e
@@ -178,7 +183,15 @@ async fn bill_jobs_run_to_completion_and_make_bills() {
     assert!(v["data"][0].get("lineItems").is_none());
     let (status, v) = e.get(&format!("bills/{bill_id}/lineitems")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(v["data"], json!([]));
+    assert_eq!(v["data"][0]["id"], lines[0]["id"]);
+    assert_eq!(v["data"][0]["billId"], bill_id.as_str());
+    let line_id = lines[0]["id"].as_str().unwrap();
+    let (status, v) = e.get(&format!("bills/{bill_id}/lineitems/{line_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["lineItemType"], "USAGE");
+    let (status, v) = e.get(&format!("bills/latest/{}", c.account)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["id"], bill_id.as_str());
 
     // Lock needs APPROVED.
     let (status, v) = e.call("PUT", &format!("bills/{bill_id}/lock"), None).await;
@@ -281,4 +294,203 @@ async fn at_most_ten_jobs_run_and_jobs_can_be_cancelled() {
     assert_eq!(v["status"], "CANCELLED");
     let (_, v) = e.get(&format!("billjobs/{}", ids[1])).await;
     assert_eq!(v["status"], "COMPLETE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_ingest_names_unknown_fields() {
+    let m = json!({"meter": "m", "account": "a", "ts": "2024-12-01T00:00:00Z", "colour": "red"});
+    let lax = Emu::start().await;
+    let (status, _) = lax
+        .post("measurements", json!({"measurements": [m.clone()]}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let strict = Emu::with(m3ter_reconcile::emulator::EmulatorConfig {
+        strict: true,
+        ..Default::default()
+    })
+    .await;
+    let (status, v) = strict
+        .post("measurements", json!({"measurements": [m]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`measurements[0].colour`"), "{v}");
+}
+
+async fn bill_for(e: &Emu, account: &str) -> Value {
+    let (status, job) = e
+        .post(
+            "billjobs",
+            json!({"billDate": "2025-01-01", "lastDateInBillingPeriod": "2024-12-31",
+                   "billingFrequency": "MONTHLY", "accountIds": [account]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let done = wait_for_job(e, job["id"].as_str().unwrap()).await;
+    let (_, bill) = e
+        .get(&format!("bills/{}", done["billIds"][0].as_str().unwrap()))
+        .await;
+    bill
+}
+
+fn lines_of<'a>(bill: &'a Value, kind: &str) -> Vec<&'a Value> {
+    bill["lineItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["lineItemType"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rating_follows_the_documented_rules() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    // Template: standing charge 31 and minimum spend 100; the plan overrides
+    // the standing charge with 62.
+    let (_, t) = e.get(&format!("plantemplates/{}", c.template)).await;
+    let mut body = t.clone();
+    body["standingCharge"] = json!(31);
+    body["minimumSpend"] = json!(100);
+    assert_eq!(
+        e.put(&format!("plantemplates/{}", c.template), body)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, p) = e.get(&format!("plans/{}", c.plan)).await;
+    let mut body = p.clone();
+    body["standingCharge"] = json!(62);
+    assert_eq!(
+        e.put(&format!("plans/{}", c.plan), body).await.0,
+        StatusCode::OK
+    );
+    // The plan-level pricing gets a minimum spend of 12 ...
+    let (_, pr) = e.get(&format!("pricings/{}", c.pricing)).await;
+    let mut body = pr.clone();
+    body["minimumSpend"] = json!(12);
+    assert_eq!(
+        e.put(&format!("pricings/{}", c.pricing), body).await.0,
+        StatusCode::OK
+    );
+    // ... and replaces a template-level pricing of the same aggregation.
+    e.create(
+        "pricings",
+        json!({"planTemplateId": c.template, "aggregationId": c.aggregation,
+               "startDate": "2024-01-01T00:00:00Z",
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 100}]}),
+    )
+    .await;
+    // A compound aggregation (raw quantity × 2, 1.5 per unit, rounded up)
+    // priced by volume at the template level.
+    let ca = e
+        .create(
+            "compoundaggregations",
+            json!({"name": "Double", "code": "double", "rounding": "UP", "quantityPerUnit": 1.5,
+                   "unit": "d", "calculation": "agg * 2", "productId": c.product}),
+        )
+        .await;
+    let volume = e
+        .create(
+            "pricings",
+            json!({"planTemplateId": c.template, "compoundAggregationId": id(&ca),
+                   "startDate": "2024-01-01T00:00:00Z", "cumulative": false,
+                   "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1},
+                                    {"lowerLimit": 10, "fixedPrice": 5, "unitPrice": 0.5}]}),
+        )
+        .await;
+    let m = |uid: &str, ts: &str, q: f64| json!({"uid": uid, "meter": "meter", "account": "acme", "ts": ts, "measure": {"q": q}});
+    let (status, _) = e
+        .post(
+            "measurements",
+            json!({"measurements": [
+                m("a", "2024-12-01T00:00:00Z", 4.0),
+                m("b", "2024-12-31T23:59:59.999Z", 5.5),
+                m("a", "2024-12-02T00:00:00Z", 1000.0),   // duplicate uid: dropped
+                m("c", "2025-01-01T00:00:00Z", 1000.0),   // end exclusive
+                m("d", "2024-11-30T23:59:59Z", 1000.0),   // before the period
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let bill = bill_for(&e, &c.account).await;
+    let usage = lines_of(&bill, "USAGE");
+    assert_eq!(usage.len(), 2, "{bill}");
+    // Simple: 9.5 units, tiered at 1 each, from the plan-level pricing.
+    assert_eq!(usage[0]["pricingId"], c.pricing.as_str());
+    assert_eq!(usage[0]["quantity"], 9.5);
+    assert_eq!(usage[0]["subtotal"], 9.5);
+    // Compound: 19 raw → 12.67 → 13 units; volume: 5 + 13 × 0.5.
+    assert_eq!(usage[1]["pricingId"], volume["id"]);
+    assert_eq!(usage[1]["compoundAggregationId"], ca["id"]);
+    assert_eq!(usage[1]["units"], 13.0);
+    assert_eq!(usage[1]["subtotal"], 11.5);
+    let minimums: Vec<f64> = lines_of(&bill, "MINIMUM_SPEND")
+        .iter()
+        .map(|l| l["subtotal"].as_f64().unwrap())
+        .collect();
+    // Pricing minimum 12 tops up 9.5; the template's 100 tops up 9.5 + 2.5 + 11.5.
+    assert_eq!(minimums, [2.5, 76.5]);
+    let standing = lines_of(&bill, "STANDING_CHARGE");
+    assert_eq!(standing[0]["subtotal"], 62.0);
+    assert_eq!(bill["billTotal"], 162.0);
+
+    // An account plan starting on 16 December pays 16/31 of the standing charge.
+    let late = e.create("accounts", common::account_body("late")).await;
+    e.create(
+        "accountplans",
+        json!({"accountId": id(&late), "planId": c.plan, "startDate": "2024-12-16T00:00:00Z"}),
+    )
+    .await;
+    let bill = bill_for(&e, &id(&late)).await;
+    let standing = lines_of(&bill, "STANDING_CHARGE");
+    assert_eq!(standing[0]["subtotal"], 62.0 * 16.0 / 31.0);
+    assert_eq!(
+        standing[0]["servicePeriodStartDate"],
+        "2024-12-16T00:00:00.000Z"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recalculation_rerates_bills_and_empty_totals_are_positive_zero() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    let usage = |uid: &str, q: f64| {
+        json!({"measurements": [{"uid": uid, "meter": "meter", "account": "acme",
+                                 "ts": "2024-12-10T00:00:00Z", "measure": {"q": q}}]})
+    };
+    e.post("measurements", usage("one", 3.0)).await;
+    let bill = bill_for(&e, &c.account).await;
+    assert_eq!(bill["billTotal"], 3.0);
+    e.post("measurements", usage("two", 4.0)).await;
+
+    let (status, job) = e
+        .post("billjobs/recalculate", json!({"billIds": [bill["id"]]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["type"], "RECALCULATE");
+    let done = wait_for_job(&e, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["billIds"], json!([bill["id"]]));
+    let (_, again) = e.get(&format!("bills/{}", id(&bill))).await;
+    assert_eq!(again["billTotal"], 7.0);
+    assert_eq!(again["version"], 2);
+    let (status, v) = e.post("billjobs/recalculate", json!({"billIds": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&v).contains("`billIds`"), "{v}");
+
+    // No account plan: a bill with no lines and a total of +0 (never -0).
+    let lone = e.create("accounts", common::account_body("lone")).await;
+    let bill = bill_for(&e, &id(&lone)).await;
+    assert_eq!(bill["lineItems"], json!([]));
+    let raw = e
+        .http
+        .get(e.url(&format!("bills/{}", id(&bill))))
+        .bearer_auth(&e.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains("\"billTotal\":0.0"), "{raw}");
 }

@@ -113,10 +113,11 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging(&cli.global);
+    let json = cli.global.json;
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            output::report_error(&err);
+            output::report_error(&err, json);
             ExitCode::from(1)
         }
     }

@@ -20,9 +20,33 @@ pub fn init_logging(g: &Global) {
         .try_init();
 }
 
-/// Prints a fatal error as one line (with its causes) on stderr.
-pub fn report_error(err: &anyhow::Error) {
-    eprintln!("error: {err:#}");
+/// Prints a fatal error: one line (with its causes) on stderr, or with
+/// `--json` the document `{"error": {"message", "address"?}}` on stdout.
+pub fn report_error(err: &anyhow::Error, json: bool) {
+    if !json {
+        eprintln!("error: {err:#}");
+        return;
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("message".into(), format!("{err:#}").into());
+    if let Some(address) = err
+        .downcast_ref::<crate::plan::PlanError>()
+        .and_then(plan_error_address)
+    {
+        body.insert("address".into(), address.to_string().into());
+    }
+    println!("{}", serde_json::json!({ "error": body }));
+}
+
+fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Address> {
+    use crate::plan::PlanError;
+    match e {
+        PlanError::AmbiguousImport { address, .. } | PlanError::PreventDestroy { address, .. } => {
+            Some(address)
+        }
+        PlanError::UnknownReference { from, .. } => Some(from),
+        PlanError::Cycle(_) => None,
+    }
 }
 
 /// Whether human output may use colors.

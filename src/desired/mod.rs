@@ -6,6 +6,7 @@
 
 pub mod convert;
 pub mod diagnostic;
+pub mod export;
 pub mod load;
 pub mod node;
 pub mod vars;

@@ -2,14 +2,19 @@
 //! Tokens are opaque random strings kept in memory (never logged).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use rand::Rng;
+use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::Shared;
+use super::error::{ApiError, ApiResult};
+use super::server::{content_type, read_body};
 
 /// Issued tokens and their expiry.
 #[derive(Debug)]
@@ -90,7 +95,74 @@ pub fn check_basic(headers: &HeaderMap, key: &str, secret: &str) -> Result<(), A
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| unauthorized("`Authorization` Basic credentials are not valid base64"))?;
     match decoded.split_once(':') {
-        Some((k, s)) if k == key && s == secret => Ok(()),
+        Some((k, s)) if same(k, key) & same(s, secret) => Ok(()),
         _ => Err(unauthorized("invalid API key or secret")),
+    }
+}
+
+/// Compares without stopping at the first difference, so response time
+/// does not reveal how much of a guessed secret was right.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
+    }
+    diff == 0
+}
+
+/// `POST /oauth/token`: client credentials in Basic auth, a JSON or form body.
+pub async fn token(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<Response> {
+    check_basic(&headers, &s.config.api_key, &s.config.api_secret)?;
+    let bytes = read_body(req.into_body(), 64 * 1024).await?;
+    let ctype = content_type(&headers);
+    let grant = if ctype.starts_with("application/x-www-form-urlencoded") {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "grant_type")
+            .map(|(_, v)| v.into_owned())
+    } else if ctype.starts_with("application/json") {
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+        v.get("grant_type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    } else {
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/json or application/x-www-form-urlencoded",
+        ));
+    };
+    match grant.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`grant_type` must be client_credentials (got \"{other}\")"
+            )));
+        }
+        None => return Err(ApiError::bad_request("`grant_type` is required")),
+    }
+    let body = json!({
+        "access_token": s.tokens.issue(),
+        "expires_in": s.tokens.ttl_secs(),
+        "token_type": "Bearer",
+        "scope": null,
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_compares_whole_strings() {
+        assert!(same("local-secret", "local-secret"));
+        assert!(!same("local-secret", "local-secreT"));
+        assert!(!same("local", "local-secret"));
+        assert!(!same("local-secret", "local"));
+        assert!(same("", ""));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::Kind;
 use crate::api::validate::parse_date_time;
@@ -31,14 +31,20 @@ pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResu
     Ok(list_body(&data, token))
 }
 
-/// The `{"data": [...], "nextToken": "..."}` body of a list.
+/// The `{"data": [...], "nextToken": "..."}` body of a list (the token is
+/// omitted on the last page).
 pub fn list_body(data: &[&Object], token: Option<String>) -> Response {
-    let mut body = serde_json::Map::new();
-    body.insert("data".into(), json!(data));
-    if let Some(t) = token {
-        body.insert("nextToken".into(), json!(t));
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<'a> {
+        data: &'a [&'a Object],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
     }
-    ok_json(body)
+    ok_json(Page {
+        data,
+        next_token: token,
+    })
 }
 
 /// `POST /organizations/{orgId}/<collection>`.
@@ -101,6 +107,11 @@ pub async fn update(
             None | Some(Value::Null) => {
                 return Err(ApiError::conflict(format!(
                     "`version` is required on update; the {kind}'s current version is {current}"
+                )));
+            }
+            Some(v) if v.as_i64().is_none() => {
+                return Err(ApiError::bad_request(format!(
+                    "`version` must be an integer (got {v})"
                 )));
             }
             Some(v) if v.as_i64() != Some(current) => {
@@ -261,4 +272,25 @@ fn parse_filter_date(d: &str) -> ApiResult<DateTime<Utc>> {
                 "`date` must be a date (2024-12-01) or date-time (got \"{d}\")"
             ))
         })
+}
+
+/// `GET /organizations/{orgId}/accounts/{id}/children`: the accounts whose
+/// `parentAccountId` is `id`, newest first (`pageSize` ≤ 200).
+pub async fn list_children(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+    q: Query,
+) -> ApiResult<Response> {
+    let size = q.page_size(200)?;
+    let before = q.cursor()?;
+    let store = s.read();
+    let accounts = store.kind(Kind::Account);
+    if accounts.get(&id).is_none() {
+        return Err(missing(Kind::Account, &id));
+    }
+    let entries = accounts
+        .iter_before(before)
+        .filter(|e| e.value.get("parentAccountId").and_then(Value::as_str) == Some(id.as_str()));
+    let (data, token) = page(entries, size);
+    Ok(list_body(&data, token))
 }

@@ -34,14 +34,7 @@ pub async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Res
             "measurements payload must be smaller than {MAX_INGEST_BYTES} bytes; send smaller batches"
         ))
     };
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n >= MAX_INGEST_BYTES) {
-        return Err(too_big());
-    }
+    // read_body drains oversized bodies too, so the client sees the 403.
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, MAX_INGEST_BYTES)
         .await
@@ -61,9 +54,15 @@ pub async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Res
             items.len()
         )));
     }
+    let strict = s.config.strict;
+    if strict && let Some(k) = body.keys().find(|k| *k != "measurements") {
+        return Err(ApiError::bad_request(format!(
+            "`{k}` is not a field of this request"
+        )));
+    }
     let mut checked = Vec::with_capacity(items.len());
     for (i, m) in items.iter().enumerate() {
-        checked.push(check_measurement(i, m)?);
+        checked.push(check_measurement(i, m, strict)?);
     }
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
@@ -133,13 +132,23 @@ fn auto_account(seq: u64, code: &str, now: &str, actor: &str) -> (String, Change
     (id, change)
 }
 
-/// Validates measurement `i`; returns the fields we keep.
-fn check_measurement(i: usize, m: &Value) -> ApiResult<Object> {
+/// Every field a measurement may carry.
+const FIELDS: &[&str] = &[
+    "uid", "meter", "account", "ts", "ets", "measure", "cost", "income", "who", "what", "where",
+    "other", "metadata",
+];
+
+/// Validates measurement `i`; returns the fields we keep. Unknown fields
+/// are dropped, or with `strict` a 400 naming them.
+fn check_measurement(i: usize, m: &Value, strict: bool) -> ApiResult<Object> {
     let at = |f: &str| format!("measurements[{i}].{f}");
     let bad = |f: &str, why: &str| ApiError::bad_request(format!("`{}` {why}", at(f)));
     let obj = m
         .as_object()
         .ok_or_else(|| ApiError::bad_request(format!("`measurements[{i}]` must be an object")))?;
+    if strict && let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(bad(k, "is not a field of a measurement"));
+    }
     for key in ["meter", "account"] {
         match obj.get(key) {
             None | Some(Value::Null) => return Err(bad(key, "is required")),
@@ -197,11 +206,7 @@ fn check_measurement(i: usize, m: &Value) -> ApiResult<Object> {
         }
     }
     let mut keep = Object::new();
-    for key in ["uid", "meter", "account", "ts", "ets"]
-        .iter()
-        .chain(NUMBER_MAPS)
-        .chain(STRING_MAPS)
-    {
+    for key in FIELDS {
         if let Some(v) = obj.get(*key).filter(|v| !v.is_null()) {
             keep.insert((*key).to_owned(), v.clone());
         }

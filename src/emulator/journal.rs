@@ -25,6 +25,8 @@ pub enum JournalError {
         "data file {path} is in use by another emulator (lock {lock} is held); stop it or pass another --data file"
     )]
     Locked { path: PathBuf, lock: PathBuf },
+    #[error("data file {path} is closed: the emulator is stopping")]
+    Closed { path: PathBuf },
     #[error(
         "data file {path}, line {line}: not a journal record ({reason}); fix or remove the line"
     )]
@@ -46,11 +48,14 @@ struct Progress {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    /// The append handle and the file's length after the last whole record;
+    /// None once closed.
+    file: Mutex<Option<(File, u64)>>,
     progress: Mutex<Progress>,
     /// Serialises fsyncs; whoever syncs covers every record written before.
     sync_lock: Mutex<()>,
-    _lock: File,
+    /// Holds the advisory lock until [`Journal::close`] or drop.
+    lock: Mutex<Option<File>>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -87,13 +92,14 @@ impl Journal {
             .create(true)
             .open(path)
             .map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
         Ok((
             Journal {
                 path: path.to_owned(),
-                file: Mutex::new(file),
+                file: Mutex::new(Some((file, len))),
                 progress: Mutex::new(Progress::default()),
                 sync_lock: Mutex::new(()),
-                _lock: lock,
+                lock: Mutex::new(Some(lock)),
             },
             store,
         ))
@@ -109,8 +115,18 @@ impl Journal {
             serde_json::to_writer(&mut buf, c).map_err(|e| io(&self.path)(e.into()))?;
             buf.push(b'\n');
         }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&buf).map_err(io(&self.path))?;
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((file, len)) = guard.as_mut() else {
+            return Err(JournalError::Closed {
+                path: self.path.clone(),
+            });
+        };
+        if let Err(e) = file.write_all(&buf) {
+            // Cut a partial record off, so later records stay readable.
+            let _ = file.set_len(*len);
+            return Err(io(&self.path)(e));
+        }
+        *len += buf.len() as u64;
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         p.written += 1;
         Ok(p.written)
@@ -129,7 +145,11 @@ impl Journal {
         };
         let handle = {
             let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-            f.try_clone().map_err(io(&self.path))?
+            match f.as_ref() {
+                Some((file, _)) => file.try_clone().map_err(io(&self.path))?,
+                // Closed: close() compacted (and fsync'd) everything written.
+                None => return Ok(()),
+            }
         };
         handle.sync_data().map_err(io(&self.path))?;
         let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -139,13 +159,30 @@ impl Journal {
 
     /// Rewrites the data file as a snapshot of `store` and reopens it.
     pub fn compact(&self, store: &Store) -> Result<(), JournalError> {
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            return Err(JournalError::Closed {
+                path: self.path.clone(),
+            });
+        }
         write_snapshot(&self.path, store)?;
-        *file = OpenOptions::new()
+        let file = OpenOptions::new()
             .append(true)
             .open(&self.path)
             .map_err(io(&self.path))?;
+        let len = file.metadata().map_err(io(&self.path))?.len();
+        *guard = Some((file, len));
         Ok(())
+    }
+
+    /// Compacts, then closes the journal and releases the lock: later
+    /// writes fail (a straggling task cannot touch a file another emulator
+    /// may own next).
+    pub fn close(&self, store: &Store) -> Result<(), JournalError> {
+        let compacted = self.compact(store);
+        self.file.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        compacted
     }
 }
 
@@ -207,4 +244,43 @@ fn write_snapshot(path: &Path, store: &Store) -> Result<(), JournalError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Kind;
+
+    const PUT: &str = r#"{"op":"put","table":"products","seq":1,"value":{"id":"a","code":"a"}}"#;
+
+    #[test]
+    fn a_torn_last_line_is_dropped_but_a_bad_middle_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        std::fs::write(&path, format!("{PUT}\n{{\"op\":\"put\",\"tab")).unwrap();
+        let store = load(&path).unwrap();
+        assert_eq!(store.kind(Kind::Product).len(), 1);
+
+        std::fs::write(&path, format!("{PUT}\nnot json\n{PUT}\n")).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        let (j, _) = Journal::open(&path).unwrap();
+        let t = j
+            .append(&[Change::Delete {
+                table: "products".into(),
+                id: "x".into(),
+            }])
+            .unwrap();
+        j.sync(t).unwrap();
+        let err = Journal::open(&path).unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        drop(j);
+        assert!(Journal::open(&path).is_ok());
+    }
 }

@@ -10,9 +10,11 @@ pub mod auth;
 pub mod billing;
 pub mod crud;
 pub mod error;
+pub mod expr;
 pub mod faults;
 pub mod ingest;
 pub mod journal;
+pub mod rating;
 pub mod rules;
 pub mod server;
 pub mod stats;
@@ -208,7 +210,9 @@ impl RunningEmulator {
             .context("emulator task failed")?
             .context("emulator server failed")?;
         if let Some(j) = &self.shared.journal {
-            j.compact(&self.shared.read())?;
+            // Under the write lock: no change can slip in between.
+            let store = self.shared.store.write().unwrap_or_else(|e| e.into_inner());
+            j.close(&store)?;
         }
         Ok(())
     }
@@ -284,31 +288,38 @@ pub fn run_cli(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Watch the signals before announcing the address: a script may send
+        // SIGTERM as soon as it has read the first line.
+        let stop = stop_signal()?;
         let emu = start(EmulatorConfig::from(args), listen).await?;
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", emu.base_url())?;
             out.flush()?;
         }
-        wait_for_signal().await?;
+        stop.await?;
         emu.shutdown().await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Registers SIGINT/SIGTERM handlers now; the future resolves on either.
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot watch SIGINT")?,
-            _ = term.recv() => {}
-        }
+        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            Ok(())
+        })
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot watch Ctrl-C")?;
-    Ok(())
+    {
+        Ok(async { tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C") })
+    }
 }

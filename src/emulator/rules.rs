@@ -73,13 +73,7 @@ pub fn prepare(
         Kind::Aggregation => aggregation_rules(store, &fields)?,
         Kind::Plan => plan_rules(store, &mut fields, existing)?,
         Kind::Pricing => pricing_rules(&mut fields, existing)?,
-        Kind::Account => {
-            if own_id.is_some() && str_of(&fields, "parentAccountId") == own_id {
-                return Err(ApiError::bad_request(
-                    "`parentAccountId` must not be the account itself",
-                ));
-            }
-        }
+        Kind::Account => account_rules(store, &fields, own_id)?,
         Kind::AccountPlan => account_plan_rules(store, &mut fields, own_id)?,
         Kind::Product | Kind::CompoundAggregation | Kind::PlanTemplate => {}
     }
@@ -207,6 +201,33 @@ fn aggregation_rules(store: &Store, fields: &Object) -> ApiResult<()> {
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// A parent chain must not lead back to the account (nor be the account).
+fn account_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResult<()> {
+    let Some(own) = own_id else { return Ok(()) };
+    let mut next = str_of(fields, "parentAccountId");
+    let mut hops = 0;
+    while let Some(id) = next {
+        if id == own {
+            return Err(ApiError::bad_request(if hops == 0 {
+                "`parentAccountId` must not be the account itself".to_owned()
+            } else {
+                format!(
+                    "`parentAccountId` would make a cycle: account {own} is already an ancestor of that parent"
+                )
+            }));
+        }
+        hops += 1;
+        if hops > store.kind(Kind::Account).len() {
+            break; // a pre-existing loop elsewhere; not this update's doing
+        }
+        next = store
+            .kind(Kind::Account)
+            .get(id)
+            .and_then(|a| str_of(&a.value, "parentAccountId"));
     }
     Ok(())
 }

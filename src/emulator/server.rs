@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api::Kind;
 
@@ -25,7 +25,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Builds the router of the emulator.
 pub fn router(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
-        .route("/oauth/token", post(token))
+        .route("/oauth/token", post(super::auth::token))
         .route("/_emulator/stats", get(get_stats).delete(reset_stats));
     for kind in Kind::ALL {
         let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
@@ -41,44 +41,63 @@ pub fn router(shared: Arc<Shared>) -> Router {
                     .delete(move |s, p| crud::delete(s, kind, p)),
             );
     }
-    r.route("/organizations/{orgId}/measurements", post(ingest::submit))
-        .route(
-            "/organizations/{orgId}/billjobs",
-            get(billing::list_jobs).post(billing::create_job),
-        )
-        .route(
-            "/organizations/{orgId}/billjobs/{id}",
-            get(billing::get_job),
-        )
-        .route(
-            "/organizations/{orgId}/billjobs/{id}/cancel",
-            post(billing::cancel_job),
-        )
-        .route("/organizations/{orgId}/bills", get(billing::list_bills))
-        .route(
-            "/organizations/{orgId}/bills/approve",
-            post(billing::approve_bills),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}",
-            get(billing::get_bill).delete(billing::delete_bill),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/lineitems",
-            get(billing::list_line_items),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/status",
-            put(billing::set_bill_status),
-        )
-        .route(
-            "/organizations/{orgId}/bills/{id}/lock",
-            put(billing::lock_bill),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
-        .with_state(shared)
+    r.route(
+        "/organizations/{orgId}/accounts/{id}/children",
+        get(crud::list_children),
+    )
+    .route("/organizations/{orgId}/measurements", post(ingest::submit))
+    .route(
+        "/organizations/{orgId}/billjobs",
+        get(billing::list_jobs).post(billing::create_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/recalculate",
+        post(billing::recalculate_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/{id}",
+        get(billing::get_job),
+    )
+    .route(
+        "/organizations/{orgId}/billjobs/{id}/cancel",
+        post(billing::cancel_job),
+    )
+    .route(
+        "/organizations/{orgId}/bills",
+        get(billing::bills::list_bills),
+    )
+    .route(
+        "/organizations/{orgId}/bills/approve",
+        post(billing::bills::approve_bills),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}",
+        get(billing::bills::get_bill).delete(billing::bills::delete_bill),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lineitems",
+        get(billing::bills::list_line_items),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lineitems/{lineItemId}",
+        get(billing::bills::get_line_item),
+    )
+    .route(
+        "/organizations/{orgId}/bills/latest/{accountId}",
+        get(billing::bills::latest_bill),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/status",
+        put(billing::bills::set_bill_status),
+    )
+    .route(
+        "/organizations/{orgId}/bills/{id}/lock",
+        put(billing::bills::lock_bill),
+    )
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
+    .with_state(shared)
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -100,8 +119,8 @@ async fn method_not_allowed(req: Request) -> ApiError {
     )
 }
 
-/// Every request passes here: it is counted, delayed, rate limited,
-/// authenticated and maybe faulted (the last three on org paths only).
+/// Every request passes here: it is counted and delayed; on org paths the
+/// org id is checked, then the per-org rate limit, the token, and faults.
 async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let template = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
     s.stats.count(req.method().as_str(), template);
@@ -112,6 +131,10 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     if !path.starts_with("/organizations/") {
         return next.run(req).await;
     }
+    let org = path.split('/').nth(2).unwrap_or_default();
+    if org != s.config.org_id {
+        return ApiError::forbidden(format!("unknown organization {org}")).into_response();
+    }
     if let Err(secs) = s.rate.admit() {
         return ApiError::too_many(
             format!(
@@ -121,10 +144,6 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
             secs,
         )
         .into_response();
-    }
-    let org = path.split('/').nth(2).unwrap_or_default();
-    if org != s.config.org_id {
-        return ApiError::forbidden(format!("unknown organization {org}")).into_response();
     }
     if let Err(e) = s.tokens.check(req.headers()) {
         return e.into_response();
@@ -154,47 +173,6 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
     }
 }
 
-async fn token(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    req: Request,
-) -> ApiResult<Response> {
-    super::auth::check_basic(&headers, &s.config.api_key, &s.config.api_secret)?;
-    let bytes = read_body(req.into_body(), 64 * 1024).await?;
-    let ctype = content_type(&headers);
-    let grant = if ctype.starts_with("application/x-www-form-urlencoded") {
-        form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == "grant_type")
-            .map(|(_, v)| v.into_owned())
-    } else if ctype.starts_with("application/json") {
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
-        v.get("grant_type")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    } else {
-        return Err(ApiError::bad_request(
-            "Content-Type must be application/json or application/x-www-form-urlencoded",
-        ));
-    };
-    match grant.as_deref() {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "`grant_type` must be client_credentials (got \"{other}\")"
-            )));
-        }
-        None => return Err(ApiError::bad_request("`grant_type` is required")),
-    }
-    let body = json!({
-        "access_token": s.tokens.issue(),
-        "expires_in": s.tokens.ttl_secs(),
-        "token_type": "Bearer",
-        "scope": null,
-    });
-    Ok(axum::Json(body).into_response())
-}
-
 async fn get_stats(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.stats.snapshot()).into_response()
 }
@@ -204,7 +182,8 @@ async fn reset_stats(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.stats.snapshot()).into_response()
 }
 
-fn content_type(headers: &HeaderMap) -> String {
+/// The lower-cased `Content-Type` (empty when absent).
+pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -213,14 +192,25 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-/// Reads a whole body of at most `limit` bytes.
+/// Bodies are read (drained) up to this size even when over their limit:
+/// answering before the client finished sending makes it see a reset.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a whole body; more than `limit` bytes → 413.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<axum::body::Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {limit} bytes (or could not be read)"),
+            format!("request body is larger than {limit} bytes"),
         )
-    })
+    };
+    let bytes = axum::body::to_bytes(body, limit.max(DRAIN_LIMIT))
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Parses a JSON object body after checking the content type.

@@ -1,16 +1,21 @@
 """Builds a complete billing setup (all nine config kinds) through the official SDK.
 
-Used by the CRUD, strict-mode and billing tests so each sends exactly what a real SDK user would.
+Used by the CRUD, strict-mode, billing and rating tests so each sends exactly what a real SDK user would.
 Every code gets a unique suffix because the shared emulator keeps entities for the whole session.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import m3ter
+
+# How long a bill job may take to reach COMPLETE.
+POLL_TIMEOUT_S = 30.0
+STATUSES = {"PENDING", "INITIALIZING", "RUNNING", "COMPLETE", "CANCELLED"}
 
 # One data field to bill on, one string field, one derived field: enough to exercise the schema.
 DATA_FIELDS: list[dict[str, Any]] = [
@@ -25,6 +30,25 @@ PRICING_BANDS: list[dict[str, Any]] = [
     {"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0.5},
     {"lowerLimit": 50, "fixedPrice": 0, "unitPrice": 0.1},
 ]
+
+
+# The nine kinds as `Setup` attribute names, in creation order; deletes run in reverse.
+KINDS = [
+    "product",
+    "meter",
+    "aggregation",
+    "compound_aggregation",
+    "plan_template",
+    "plan",
+    "pricing",
+    "account",
+    "account_plan",
+]
+
+
+def resource(client: m3ter.M3ter, kind: str) -> Any:
+    """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
+    return getattr(client, kind + "s")
 
 
 @dataclass
@@ -134,3 +158,22 @@ def build_setup(
         account=account,
         account_plan=account_plan,
     )
+
+
+def run_bill_job(client: m3ter.M3ter, account_id: str) -> Any:
+    """Creates a December 2024 bill job for one account and polls it until COMPLETE."""
+    job = client.bill_jobs.create(
+        bill_date="2025-01-01",
+        last_date_in_billing_period="2024-12-31",
+        billing_frequency="MONTHLY",
+        account_ids=[account_id],
+    )
+    assert job.id and job.status in STATUSES, job
+    assert job.type in (None, "CREATE")
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while job.status != "COMPLETE":
+        assert job.status in STATUSES - {"CANCELLED"}, f"bill job went to {job.status}"
+        assert time.monotonic() < deadline, f"bill job not COMPLETE after {POLL_TIMEOUT_S}s: {job.status}"
+        time.sleep(0.1)
+        job = client.bill_jobs.retrieve(job.id)
+    return job

@@ -10,6 +10,7 @@ conformance suite would look green while proving nothing.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import signal
@@ -70,6 +71,8 @@ class Emulator:
             stderr=self._stderr,
             env=env,
         )
+        # If this test process dies without running fixture teardown, take the server with it.
+        atexit.register(self._kill_if_running)
         self.base_url = self._read_address()
         # Keep draining stdout so later prints cannot block the server.
         self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
@@ -102,6 +105,11 @@ class Emulator:
                 f"command: {self.args}\nexit code: {self.proc.returncode}\n{self.stderr_text()}"
             )
         return match.group(1)
+
+    def _kill_if_running(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def _drain_stdout(self) -> None:
         assert self.proc.stdout is not None

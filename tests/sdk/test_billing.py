@@ -7,16 +7,16 @@ charge prorated by the active fraction of the period, duplicates by uid dropped 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import m3ter
 import pytest
 
-from builders import Setup, build_setup
+from builders import POLL_TIMEOUT_S, STATUSES, Setup, build_setup, new_tag, run_bill_job
+from conftest import Emulator
 
-POLL_TIMEOUT_S = 30.0
-STATUSES = {"PENDING", "INITIALIZING", "RUNNING", "COMPLETE", "CANCELLED"}
 
 
 def usage(setup: Setup, uid: str, ts: str, requests: float) -> dict[str, Any]:
@@ -28,25 +28,6 @@ def usage(setup: Setup, uid: str, ts: str, requests: float) -> dict[str, Any]:
         "measure": {"requests": requests},
         "where": {"region": "eu"},
     }
-
-
-def run_bill_job(client: m3ter.M3ter, account_id: str) -> Any:
-    """Creates a December 2024 bill job for one account and polls it until COMPLETE."""
-    job = client.bill_jobs.create(
-        bill_date="2025-01-01",
-        last_date_in_billing_period="2024-12-31",
-        billing_frequency="MONTHLY",
-        account_ids=[account_id],
-    )
-    assert job.id and job.status in STATUSES, job
-    assert job.type in (None, "CREATE")
-    deadline = time.monotonic() + POLL_TIMEOUT_S
-    while job.status != "COMPLETE":
-        assert job.status in STATUSES - {"CANCELLED"}, f"bill job went to {job.status}"
-        assert time.monotonic() < deadline, f"bill job not COMPLETE after {POLL_TIMEOUT_S}s: {job.status}"
-        time.sleep(0.1)
-        job = client.bill_jobs.retrieve(job.id)
-    return job
 
 
 def line(bill: Any, kind: str) -> Any:
@@ -119,3 +100,105 @@ def test_bill_job_list_and_unknown_job(client: m3ter.M3ter) -> None:
     assert job.id in {j.id for j in client.bill_jobs.list(page_size=100)}
     with pytest.raises(m3ter.NotFoundError):
         client.bill_jobs.retrieve("00000000-0000-4000-8000-00000000dead")
+
+
+def test_bill_approve_lock_lifecycle(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    job = run_bill_job(client, s.account.id)
+    (bill_id,) = job.bill_ids
+    assert client.bills.retrieve(bill_id).status == "PENDING"
+
+    # Locking needs an APPROVED bill.
+    with pytest.raises(m3ter.BadRequestError) as err:
+        client.bills.lock(bill_id)
+    assert "APPROVED" in err.value.body["message"]
+
+    assert client.bills.approve(bill_ids=[bill_id]).message
+    approved = client.bills.retrieve(bill_id)
+    assert approved.status == "APPROVED"
+    assert client.bills.list(account_id=s.account.id, status="APPROVED").data[0].id == bill_id
+
+    locked = client.bills.lock(bill_id)
+    assert locked.locked is True
+    # A locked bill cannot change or go away.
+    with pytest.raises(m3ter.BadRequestError):
+        client.bills.update_status(bill_id, status="PENDING")
+    with pytest.raises(m3ter.BadRequestError):
+        client.bills.delete(bill_id)
+    assert client.bills.retrieve(bill_id).locked is True
+
+
+def test_pending_bill_can_be_deleted(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    assert client.bills.update_status(bill_id, status="APPROVED").status == "APPROVED"
+    assert client.bills.update_status(bill_id, status="PENDING").status == "PENDING"
+    assert client.bills.delete(bill_id).id == bill_id
+    with pytest.raises(m3ter.NotFoundError):
+        client.bills.retrieve(bill_id)
+
+
+def test_completed_job_cannot_be_cancelled(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    job = run_bill_job(client, s.account.id)
+    with pytest.raises(m3ter.BadRequestError):
+        client.bill_jobs.cancel(job.id)
+    assert client.bill_jobs.retrieve(job.id).status == "COMPLETE"
+
+
+def test_latest_bill_by_account(client: m3ter.M3ter) -> None:
+    # GET /bills/latest/{accountId} (m3ter-api.md §5.2; SDK `bills.latest_by_account`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    assert client.bills.latest_by_account(s.account.id).id == bill_id
+
+
+def test_bill_line_item_by_id(client: m3ter.M3ter) -> None:
+    # GET /bills/{billId}/lineitems/{id} (m3ter-api.md §5.3; SDK `bills.line_items.retrieve`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    items = list(client.bills.line_items.list(bill_id))
+    assert items, "a bill for an account on a plan with a standing charge has line items"
+    again = client.bills.line_items.retrieve(items[0].id, bill_id=bill_id)
+    assert again.id == items[0].id
+
+
+def test_empty_bill_total_is_positive_zero(client: m3ter.M3ter, emulator: Emulator) -> None:
+    # An account with no account plan gets an empty bill; its total must be 0, not -0.0 on the wire
+    # (a float sum of nothing is -0.0 in Rust).
+    account = client.accounts.create(code=f"lone_{new_tag()}", name="Lone", email_address="lone@example.com")
+    job = run_bill_job(client, account.id)
+    with emulator.http() as http:
+        r = http.get("/bills", params={"billJobId": job.id})
+    assert r.status_code == 200, r.text
+    for bill in r.json()["data"]:
+        assert math.copysign(1.0, bill["billTotal"]) == 1.0 and bill["billTotal"] == 0, r.text
+    assert '"billTotal":-0' not in r.text.replace(" ", ""), r.text
+
+
+def test_recalculate_job(client: m3ter.M3ter) -> None:
+    # POST /billjobs/recalculate (m3ter-api.md §5.1; SDK `bill_jobs.recalculate`).
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    job = client.bill_jobs.recalculate(bill_ids=[bill_id])
+    assert job.type == "RECALCULATE"
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while job.status != "COMPLETE":
+        assert job.status in STATUSES - {"CANCELLED"}, job.status
+        assert time.monotonic() < deadline, f"recalculate job not COMPLETE after {POLL_TIMEOUT_S}s"
+        time.sleep(0.1)
+        job = client.bill_jobs.retrieve(job.id)
+
+
+def test_bills_list_filters(client: m3ter.M3ter) -> None:
+    s = build_setup(client)
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    (slim,) = list(client.bills.list(ids=[bill_id], exclude_line_items=True))
+    assert slim.id == bill_id and not slim.line_items
+    assert [b.id for b in client.bills.list(ids=[bill_id])] == [bill_id]
+    assert [b.id for b in client.bills.list(account_id=s.account.id, bill_date="2025-01-01")] == [bill_id]
+    assert list(client.bills.list(account_id=s.account.id, bill_date="2025-02-01")) == []
+    in_range = client.bills.list(account_id=s.account.id, bill_date_start="2025-01-01", bill_date_end="2025-01-02")
+    assert [b.id for b in in_range] == [bill_id]
+    # billDateEnd is exclusive.
+    assert list(client.bills.list(account_id=s.account.id, bill_date_start="2024-12-01", bill_date_end="2025-01-01")) == []

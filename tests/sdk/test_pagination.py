@@ -1,6 +1,6 @@
 """Lists and pagination: the SDK's cursor over 250+ products, page sizes, tokens, filters.
 
-This module runs its own emulator so it can assert exact counts and order.
+The product tests run their own emulator so they can assert exact counts and order.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Iterator
 import m3ter
 import pytest
 
-from builders import DATA_FIELDS
+from builders import DATA_FIELDS, KINDS, build_setup, resource, run_bill_job
 from conftest import Emulator, stop_and_check
 
 PRODUCTS = 260
@@ -139,3 +139,30 @@ def test_account_codes_filter(sdk: m3ter.M3ter) -> None:
     sdk.accounts.create(code="filter-b", name="B", email_address="b@example.com")
     assert [x.id for x in sdk.accounts.list(codes=["filter-a"])] == [a.id]
     assert list(sdk.accounts.list(codes=["no-such-code"])) == []
+
+
+def test_every_kind_pages_newest_first() -> None:
+    # A fresh emulator: three complete setups, then each kind listed one entity per page.
+    emu = Emulator()
+    try:
+        sdk = emu.client(token=emu.token())
+        setups = [build_setup(sdk) for _ in range(3)]
+        for kind in KINDS:
+            created = [getattr(s, kind).id for s in setups]
+            listed = [e.id for e in resource(sdk, kind).list(page_size=1)]
+            assert listed == list(reversed(created)), kind
+    finally:
+        stop_and_check(emu)
+
+
+def test_bill_jobs_and_bills_page(emulator: Emulator) -> None:
+    sdk = emulator.client(token=emulator.token())
+    s = build_setup(sdk)
+    jobs = [run_bill_job(sdk, s.account.id).id for _ in range(7)]
+    listed_jobs = [j.id for j in sdk.bill_jobs.list(page_size=2)]
+    assert [j for j in listed_jobs if j in jobs] == list(reversed(jobs))
+    assert len(listed_jobs) == len(set(listed_jobs))
+    bills = [b.id for b in sdk.bills.list(account_id=s.account.id, page_size=3)]
+    assert len(bills) == 7 and len(set(bills)) == 7
+    items = list(sdk.bills.line_items.list(bills[0], page_size=1))
+    assert len(items) == len({i.id for i in items}) >= 1

@@ -6,6 +6,7 @@ path against it proves that everything the SDK puts on the wire is part of the r
 
 from __future__ import annotations
 
+import uuid
 from typing import Iterator
 
 import m3ter
@@ -105,3 +106,179 @@ def test_unknown_measurement_field_is_named(sdk: m3ter.M3ter) -> None:
     with pytest.raises(m3ter.BadRequestError) as err:
         sdk.usage.submit(measurements=[m])
     assert "colour" in err.value.body["message"]
+
+
+def test_every_documented_field_passes_strict(sdk: m3ter.M3ter) -> None:
+    """Every optional parameter the SDK offers, with valid values: strict mode must know them all."""
+    tag = unique("all")
+    product = sdk.products.create(code=f"p_{tag}", name="All fields", custom_fields={"a": "x", "b": 2})
+    meter = sdk.meters.create(
+        code=f"m_{tag}",
+        name="All fields",
+        product_id=product.id,
+        group_id=str(uuid.uuid4()),
+        custom_fields={"a": 1},
+        data_fields=DATA_FIELDS,
+        derived_fields=[
+            {"category": "MEASURE", "code": "doubled", "name": "Doubled", "unit": "count", "calculation": "requests*2"}
+        ],
+    )
+    agg = sdk.aggregations.create(
+        code=f"a_{tag}",
+        name="All fields",
+        meter_id=meter.id,
+        target_field="requests",
+        aggregation="SUM",
+        rounding="NEAREST",
+        quantity_per_unit=2,
+        unit="u",
+        accounting_product_id=product.id,
+        custom_fields={"a": "x"},
+        default_value=0,
+        segmented_fields=["region"],
+        segments=[{"region": "eu"}, {"region": "us"}],
+    )
+    cagg = sdk.compound_aggregations.create(
+        code=f"c_{tag}",
+        name="All fields",
+        calculation=f"a_{tag} + 1",
+        rounding="UP",
+        quantity_per_unit=1,
+        unit="u",
+        accounting_product_id=product.id,
+        custom_fields={"a": "x"},
+        evaluate_null_aggregations=True,
+        product_id=product.id,
+    )
+    template = sdk.plan_templates.create(
+        code=f"t_{tag}",
+        name="All fields",
+        product_id=product.id,
+        currency="USD",
+        standing_charge=10,
+        bill_frequency="MONTHLY",
+        bill_frequency_interval=1,
+        custom_fields={"a": "x"},
+        minimum_spend=5,
+        minimum_spend_bill_in_advance=False,
+        minimum_spend_description="min",
+        ordinal=0,
+        standing_charge_bill_in_advance=True,
+        standing_charge_description="standing",
+        standing_charge_interval=1,
+        standing_charge_offset=0,
+    )
+    parent = sdk.accounts.create(code=f"par_{tag}", name="Parent", email_address="parent@example.com")
+    account = sdk.accounts.create(
+        code=f"acc_{tag}",
+        name="All fields",
+        email_address="all@example.com",
+        address={
+            "addressLine1": "1",
+            "addressLine2": "2",
+            "addressLine3": "3",
+            "addressLine4": "4",
+            "locality": "Town",
+            "region": "Region",
+            "postCode": "AB1 2CD",
+            "country": "GB",
+        },
+        auto_generate_statement_mode="JSON",
+        bill_epoch="2024-12-01",
+        credit_application_order=["PREPAYMENT", "BALANCE"],
+        currency="USD",
+        custom_fields={"a": "x"},
+        days_before_bill_due=30,
+        parent_account_id=parent.id,
+        purchase_order_number="PO-1",
+        statement_definition_id=str(uuid.uuid4()),
+    )
+    plan = sdk.plans.create(
+        code=f"pl_{tag}",
+        name="All fields",
+        plan_template_id=template.id,
+        account_id=account.id,
+        bespoke=True,
+        custom_fields={"a": "x"},
+        minimum_spend=5,
+        minimum_spend_accounting_product_id=product.id,
+        minimum_spend_bill_in_advance=False,
+        minimum_spend_description="min",
+        ordinal=0,
+        standing_charge=3,
+        standing_charge_accounting_product_id=product.id,
+        standing_charge_bill_in_advance=False,
+        standing_charge_description="standing",
+    )
+    sdk.pricings.create(
+        plan_id=plan.id,
+        aggregation_id=agg.id,
+        start_date="2024-01-01T00:00:00Z",
+        end_date="2030-01-01T00:00:00Z",
+        pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}],
+        overage_pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}],
+        accounting_product_id=product.id,
+        code=f"pr_{tag}",
+        cumulative=True,
+        description="All fields",
+        minimum_spend=1,
+        minimum_spend_bill_in_advance=False,
+        minimum_spend_description="min",
+        segment={"region": "eu"},
+        tiers_span_plan=False,
+        type="DEBIT",
+    )
+    sdk.pricings.create(
+        plan_template_id=template.id,
+        compound_aggregation_id=cagg.id,
+        start_date="2024-01-01T00:00:00Z",
+        pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}],
+    )
+    sdk.account_plans.create(
+        account_id=account.id,
+        plan_id=plan.id,
+        start_date="2024-12-01T00:00:00Z",
+        end_date="2030-01-01T00:00:00Z",
+        bill_epoch="2024-12-01",
+        child_billing_mode="PARENT_BREAKDOWN",
+        code=f"ap_{tag}",
+        contract_id=str(uuid.uuid4()),
+        custom_fields={"a": "x"},
+    )
+    r = sdk.usage.submit(
+        measurements=[
+            {
+                "uid": unique("u"),
+                "meter": meter.code,
+                "account": account.code,
+                "ts": "2024-12-02T00:00:00Z",
+                "ets": "2024-12-02T01:00:00Z",
+                "measure": {"requests": 5},
+                "cost": {"c": 1.5},
+                "income": {"i": 2},
+                "who": {"user": "u1"},
+                "what": {"op": "get"},
+                "where": {"region": "eu"},
+                "other": {"o": "x"},
+                "metadata": {"m": "x"},
+            }
+        ]
+    )
+    assert r.result == "accepted"
+    job = sdk.bill_jobs.create(
+        account_ids=[account.id],
+        bill_date="2025-01-01",
+        bill_frequency_interval=1,
+        billing_frequency="MONTHLY",
+        currency_conversions=[{"from": "EUR", "to": "USD", "multiplier": 1.1}],
+        day_epoch="2024-01-01",
+        due_date="2025-01-31",
+        external_invoice_date="2025-01-01",
+        last_date_in_billing_period="2024-12-31",
+        month_epoch="2024-01-01",
+        target_currency="USD",
+        timezone="UTC",
+        week_epoch="2024-01-01",
+        year_epoch="2024-01-01",
+    )
+    assert job.id

@@ -1,18 +1,75 @@
-//! `m3ter export`.
+//! `m3ter export [--out DIR]`: write the live org as desired-state YAML, one
+//! file per kind, ready for `validate`, `plan` (which then imports
+//! everything) and version control.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use anyhow::Context;
+use serde_json::{Map, Value};
+
+use crate::cli::session::Session;
+use crate::cli::{Connection, Global, connect};
+use crate::desired::export::export;
+use crate::live::refresh;
 
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    pub conn: crate::cli::Connection,
+    pub conn: Connection,
+    /// Directory to write (created if missing; existing files of the same
+    /// names are replaced). Default: `export`.
     #[arg(long, value_name = "DIR")]
-    pub out: Option<std::path::PathBuf>,
+    pub out: Option<PathBuf>,
 }
+
 /// Runs the command.
-pub fn run(_g: &Global, _a: &ExportArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`m3ter export` is not implemented yet")
+pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let live = connect::runtime()?.block_on(async {
+        let session = Session::open(g, &a.conn).await?;
+        let live = refresh(&session.client)
+            .await
+            .context("cannot read the org");
+        session.close().await?;
+        live
+    })?;
+    let exported = export(&live);
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("export"));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut written = Vec::new();
+    for (kind, entities) in &exported.sections {
+        let mut doc = Map::new();
+        doc.insert(
+            kind.section().to_string(),
+            Value::Array(entities.iter().cloned().map(Value::Object).collect()),
+        );
+        let yaml = serde_saphyr::to_string(&Value::Object(doc))
+            .with_context(|| format!("cannot write {} as YAML", kind.section()))?;
+        let path = out.join(format!("{}.yaml", kind.section()));
+        let header = "# Exported by `m3ter export` from the live org.\n";
+        std::fs::write(&path, format!("{header}{yaml}"))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        written.push((path, entities.len()));
+    }
+    for why in &exported.skipped {
+        eprintln!("warning: not exported: {why}");
+    }
+    if g.json {
+        let files: Vec<Value> = written
+            .iter()
+            .map(|(p, n)| serde_json::json!({"file": p.display().to_string(), "entities": n}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"files": files, "skipped": exported.skipped})
+        );
+    } else {
+        for (path, n) in &written {
+            println!("wrote {} ({n} entities)", path.display());
+        }
+        let total: usize = written.iter().map(|(_, n)| n).sum();
+        println!("Exported {total} entities to {}.", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,11 @@
 //! Bill jobs and bills. A job runs asynchronously (PENDING → RUNNING →
 //! COMPLETE) and writes one bill per account with an account plan active
-//! in the billed period. Rating is behind [`rate`] (line items).
+//! in the billed period. Rating is behind [`rate`] (line items); the bill
+//! endpoints are in [`bills`].
 
+pub mod bills;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +16,13 @@ use serde_json::{Value, json};
 
 use crate::api::Kind;
 use crate::api::schema::{Field, Type};
-use crate::api::validate::{RefMode, Rule, check_value};
+use crate::api::validate::{RefMode, Rule, check_value, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
 use super::rules::{overlaps, timestamp};
 use super::server::{JsonBody, PathId, Query, ok_json};
-use super::store::{Change, Object, Store, Table, encode_token, page};
+use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
 pub const MAX_RUNNING_JOBS: usize = 10;
@@ -99,7 +103,7 @@ const BILL_JOB: &[Field] = &[
     ),
 ];
 
-fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
+pub(super) fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
     o.get(key).and_then(Value::as_str)
 }
 
@@ -110,7 +114,7 @@ fn is_active_job(o: &Object) -> bool {
     )
 }
 
-fn put(table: Table, seq: u64, value: Object) -> Change {
+pub(super) fn put(table: Table, seq: u64, value: Object) -> Change {
     Change::Put {
         table: table.name().into(),
         seq,
@@ -139,19 +143,78 @@ pub async fn create_job(
     if !msgs.is_empty() {
         return Err(ApiError::bad_request(msgs.join("; ")));
     }
+    let accounts = body.get("accountIds").and_then(Value::as_array).cloned();
+    let job = enqueue(&s, &body, "CREATE", |store| {
+        for (i, id) in accounts.iter().flatten().enumerate() {
+            let id = id.as_str().unwrap_or_default();
+            if store.kind(Kind::Account).get(id).is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "`accountIds[{i}]` refers to no account with id {id}"
+                )));
+            }
+        }
+        Ok(Vec::new())
+    })?;
+    Ok(ok_json(job))
+}
+
+/// `POST /billjobs/recalculate` with `{"billIds": [1–100 bill ids]}`.
+pub async fn recalculate_job(
+    State(s): State<Arc<Shared>>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let ids: Vec<String> = match body.get("billIds") {
+        Some(Value::Array(a)) if (1..=100).contains(&a.len()) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
+                })
+            })
+            .collect::<ApiResult<_>>()?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`billIds` must be a list of 1 to 100 bill ids",
+            ));
+        }
+        None => return Err(ApiError::bad_request("`billIds` is required")),
+    };
+    if s.config.strict
+        && let Some(k) = body
+            .keys()
+            .find(|k| !matches!(k.as_str(), "billIds" | "version"))
+    {
+        return Err(ApiError::bad_request(format!(
+            "`{k}` is not a field of this request"
+        )));
+    }
+    let job = enqueue(&s, &Object::new(), "RECALCULATE", |store| {
+        for (i, id) in ids.iter().enumerate() {
+            if store.table(Table::Bills).get(id).is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "`billIds[{i}]` refers to no bill with id {id}"
+                )));
+            }
+        }
+        Ok(ids.iter().map(|id| json!(id)).collect())
+    })?;
+    Ok(ok_json(job))
+}
+
+/// Stores a new PENDING job of type `ty` with the request fields of `body`
+/// and starts it. `check` validates references under the store lock and
+/// returns the job's initial `billIds`.
+fn enqueue(
+    s: &Arc<Shared>,
+    body: &Object,
+    ty: &str,
+    check: impl FnOnce(&Store) -> ApiResult<Vec<Value>>,
+) -> ApiResult<Object> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let job = s.commit(|store| {
-        if let Some(ids) = body.get("accountIds").and_then(Value::as_array) {
-            for (i, id) in ids.iter().enumerate() {
-                let id = id.as_str().unwrap_or_default();
-                if store.kind(Kind::Account).get(id).is_none() {
-                    return Err(ApiError::bad_request(format!(
-                        "`accountIds[{i}]` refers to no account with id {id}"
-                    )));
-                }
-            }
-        }
+        let bill_ids = check(store)?;
         let running = store
             .table(Table::BillJobs)
             .iter_newest_first()
@@ -174,9 +237,9 @@ pub async fn create_job(
             }
         }
         job.entry("timezone").or_insert_with(|| json!("UTC"));
-        job.insert("type".into(), json!("CREATE"));
+        job.insert("type".into(), json!(ty));
         job.insert("status".into(), json!("PENDING"));
-        job.insert("billIds".into(), json!([]));
+        job.insert("billIds".into(), Value::Array(bill_ids));
         job.insert("total".into(), json!(0));
         job.insert("pending".into(), json!(0));
         stamp(&mut job, &now, &actor, true);
@@ -186,10 +249,10 @@ pub async fn create_job(
     if let Some(id) = str_of(&job, "id") {
         spawn_job(s.clone(), id.to_owned());
     }
-    Ok(ok_json(job))
+    Ok(job)
 }
 
-fn stamp(o: &mut Object, now: &str, actor: &str, created: bool) {
+pub(super) fn stamp(o: &mut Object, now: &str, actor: &str, created: bool) {
     if created {
         o.insert("dtCreated".into(), json!(now));
         o.insert("createdBy".into(), json!(actor));
@@ -198,7 +261,7 @@ fn stamp(o: &mut Object, now: &str, actor: &str, created: bool) {
     o.insert("lastModifiedBy".into(), json!(actor));
 }
 
-fn bump(o: &mut Object) {
+pub(super) fn bump(o: &mut Object) {
     let v = o.get("version").and_then(Value::as_i64).unwrap_or(0);
     o.insert("version".into(), json!(v + 1));
 }
@@ -229,8 +292,30 @@ fn spawn_job(s: Arc<Shared>, id: String) {
             return;
         }
         tokio::time::sleep(STEP).await;
+        // Rate under the read lock (requests keep flowing), then store the
+        // bills in one commit if the job was not cancelled meanwhile.
+        let bills: Vec<(Option<u64>, Object)> = {
+            let store = s.read();
+            match store.table(Table::BillJobs).get(&id) {
+                Some(job) if is_active_job(&job.value) => {
+                    if str_of(&job.value, "type") == Some("RECALCULATE") {
+                        recalculate_bills(&store, &job.value, &s.actor)
+                            .into_iter()
+                            .map(|(seq, b)| (Some(seq), b))
+                            .collect()
+                    } else {
+                        make_bills(&store, &job.value, &s.actor)
+                            .into_iter()
+                            .map(|b| (None, b))
+                            .collect()
+                    }
+                }
+                _ => return,
+            }
+        };
+        // An error here means the job was cancelled or the emulator stopped
+        // (its journal closed); a restarted emulator resumes the job.
         let _ = advance(&s, &id, |store, job| {
-            let bills = make_bills(store, job, &s.actor)?;
             let ids: Vec<Value> = bills
                 .iter()
                 .filter_map(|(_, b)| b.get("id").cloned())
@@ -241,7 +326,10 @@ fn spawn_job(s: Arc<Shared>, id: String) {
             job.insert("status".into(), json!("COMPLETE"));
             Ok(bills
                 .into_iter()
-                .map(|(seq, b)| put(Table::Bills, seq, b))
+                .map(|(seq, b)| {
+                    let seq = seq.unwrap_or_else(|| store.next_seq());
+                    put(Table::Bills, seq, b)
+                })
                 .collect())
         });
     });
@@ -272,7 +360,7 @@ fn advance(
     })
 }
 
-fn date_of(o: &Object, key: &str) -> Option<NaiveDate> {
+pub(super) fn date_of(o: &Object, key: &str) -> Option<NaiveDate> {
     str_of(o, key).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
 }
 
@@ -301,7 +389,8 @@ pub fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
     (start, end, bill_date.unwrap_or(end))
 }
 
-fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u64, Object)>> {
+/// Computes a job's bills from a read view of the store.
+fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
     let (start, end, bill_date) = period(job);
     let from = start.and_time(chrono::NaiveTime::MIN).and_utc();
     let to = end.and_time(chrono::NaiveTime::MIN).and_utc();
@@ -324,6 +413,7 @@ fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u6
     if let Some(req) = requested {
         accounts = req;
     }
+    let usage = usage_by_account(store);
     let now = timestamp(Utc::now());
     let mut out = Vec::new();
     for account_id in accounts {
@@ -331,29 +421,7 @@ fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u6
             continue;
         };
         let account = account.value.clone();
-        let plans: Vec<Object> = store
-            .kind(Kind::AccountPlan)
-            .iter_newest_first()
-            .filter(|e| str_of(&e.value, "accountId") == Some(account_id.as_str()))
-            .filter(|e| overlaps(&e.value, from, Some(to)))
-            .map(|e| e.value.clone())
-            .collect();
-        let currency = plans
-            .iter()
-            .filter_map(|ap| store.kind(Kind::Plan).get(str_of(ap, "planId")?))
-            .filter_map(|p| {
-                store
-                    .kind(Kind::PlanTemplate)
-                    .get(str_of(&p.value, "planTemplateId")?)
-            })
-            .find_map(|t| str_of(&t.value, "currency").map(str::to_owned))
-            .or_else(|| str_of(&account, "currency").map(str::to_owned))
-            .unwrap_or_else(|| "USD".to_owned());
-        let lines = rate(store, &account, &plans, from, to);
-        let total: f64 = lines
-            .iter()
-            .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
-            .sum();
+        let (lines, total, currency) = account_lines(store, &usage, &account, from, to);
         let mut bill = Object::new();
         bill.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
         bill.insert("version".into(), json!(1));
@@ -409,22 +477,108 @@ fn make_bills(store: &mut Store, job: &Object, actor: &str) -> ApiResult<Vec<(u6
             Value::Array(lines.into_iter().map(Value::Object).collect()),
         );
         stamp(&mut bill, &now, actor, true);
-        out.push((store.next_seq(), bill));
+        out.push(bill);
     }
-    Ok(out)
+    out
 }
 
-/// Rates one account's usage in `[from, to)` under its account plans and
-/// returns the bill's line items. Rating (design §7) is a later issue: for
-/// now no line items are produced, so bills total 0.
+/// Each account's measurements, in one pass over all of them.
+fn usage_by_account(store: &Store) -> HashMap<&str, Vec<&Object>> {
+    let mut usage: HashMap<&str, Vec<&Object>> = HashMap::new();
+    for m in &store.measurements {
+        if let Some(a) = str_of(m, "accountId") {
+            usage.entry(a).or_default().push(m);
+        }
+    }
+    usage
+}
+
+/// An account's line items for `[from, to)`, their total and the currency.
+fn account_lines(
+    store: &Store,
+    usage: &HashMap<&str, Vec<&Object>>,
+    account: &Object,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> (Vec<Object>, f64, String) {
+    let account_id = str_of(account, "id").unwrap_or_default();
+    let plans: Vec<Object> = store
+        .kind(Kind::AccountPlan)
+        .iter_newest_first()
+        .filter(|e| str_of(&e.value, "accountId") == Some(account_id))
+        .filter(|e| overlaps(&e.value, from, Some(to)))
+        .map(|e| e.value.clone())
+        .collect();
+    let currency = plans
+        .iter()
+        .filter_map(|ap| store.kind(Kind::Plan).get(str_of(ap, "planId")?))
+        .filter_map(|p| {
+            store
+                .kind(Kind::PlanTemplate)
+                .get(str_of(&p.value, "planTemplateId")?)
+        })
+        .find_map(|t| str_of(&t.value, "currency").map(str::to_owned))
+        .or_else(|| str_of(account, "currency").map(str::to_owned))
+        .unwrap_or_else(|| "USD".to_owned());
+    let measurements = usage.get(account_id).map_or(&[][..], Vec::as_slice);
+    let lines = rate(store, &plans, measurements, from, to);
+    // Fold from +0.0: an empty f64 `sum()` is -0.0, which would go on the wire.
+    let total = lines
+        .iter()
+        .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
+        .fold(0.0, |a, b| super::rating::finite(a + b));
+    (lines, total, currency)
+}
+
+/// Recomputes the bills a RECALCULATE job names (locked or deleted ones are
+/// skipped): same account and period, fresh line items.
+fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Vec<(u64, Object)> {
+    let usage = usage_by_account(store);
+    let now = timestamp(Utc::now());
+    let ids = job
+        .get("billIds")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for id in ids.iter().filter_map(Value::as_str) {
+        let Some(entry) = store.table(Table::Bills).get(id) else {
+            continue;
+        };
+        let bill = &entry.value;
+        let account = str_of(bill, "accountId").and_then(|a| store.kind(Kind::Account).get(a));
+        let from = str_of(bill, "startDateTimeUTC").and_then(parse_date_time);
+        let to = str_of(bill, "endDateTimeUTC").and_then(parse_date_time);
+        let locked = bill.get("locked").and_then(Value::as_bool) == Some(true);
+        let (Some(account), Some(from), Some(to), false) = (account, from, to, locked) else {
+            continue;
+        };
+        let (lines, total, currency) = account_lines(store, &usage, &account.value, from, to);
+        let mut bill = bill.clone();
+        let lines = lines.into_iter().map(Value::Object).collect();
+        bill.insert("lineItems".into(), Value::Array(lines));
+        bill.insert("billTotal".into(), json!(total));
+        bill.insert("currency".into(), json!(currency));
+        bill.insert("lastCalculatedDate".into(), json!(now));
+        bump(&mut bill);
+        stamp(&mut bill, &now, actor, false);
+        out.push((entry.seq, bill));
+    }
+    out
+}
+
+/// Rates one account's usage (`measurements`: that account's) in `[from, to)`
+/// under its account plans and
+/// returns the bill's line items (see [`super::rating`]).
 pub fn rate(
-    _store: &Store,
-    _account: &Object,
-    _account_plans: &[Object],
-    _from: chrono::DateTime<Utc>,
-    _to: chrono::DateTime<Utc>,
+    store: &Store,
+    account_plans: &[Object],
+    measurements: &[&Object],
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
 ) -> Vec<Object> {
-    Vec::new()
+    let period = super::rating::Window { from, to };
+    super::rating::rate(store, account_plans, measurements, period)
 }
 
 /// `GET /billjobs` (filters `active`, `status`).
@@ -479,252 +633,4 @@ pub async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> Api
         Ok((vec![put(Table::BillJobs, e.seq, job.clone())], job))
     })?;
     Ok(ok_json(job))
-}
-
-/// `GET /bills` with the documented filters.
-pub async fn list_bills(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
-    let size = q.page_size(100)?;
-    let before = q.cursor()?;
-    let locked = q.flag("locked")?;
-    let exclude_lines = q.flag("excludeLineItems")?.unwrap_or(false);
-    let ids = q.many("ids");
-    let eq: Vec<(&str, Option<&str>)> = vec![
-        ("accountId", q.one("accountId")),
-        ("billJobId", q.one("billJobId")),
-        ("status", q.one("status")),
-        ("billingFrequency", q.one("billingFrequency")),
-        ("billDate", q.one("billDate")),
-    ];
-    let date_param = |name: &str| -> ApiResult<Option<NaiveDate>> {
-        q.one(name)
-            .map(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "`{name}` must be a date like 2024-12-01 (got \"{d}\")"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let (from, to) = (date_param("billDateStart")?, date_param("billDateEnd")?);
-    let store = s.read();
-    let entries = store.table(Table::Bills).iter_before(before).filter(|e| {
-        let b = &e.value;
-        let date = date_of(b, "billDate");
-        eq.iter()
-            .all(|(k, v)| v.is_none_or(|v| str_of(b, k) == Some(v)))
-            && ids
-                .as_ref()
-                .is_none_or(|ids| str_of(b, "id").is_some_and(|id| ids.contains(&id)))
-            && locked.is_none_or(|l| b.get("locked").and_then(Value::as_bool) == Some(l))
-            && from.is_none_or(|f| date.is_some_and(|d| d >= f))
-            && to.is_none_or(|t| date.is_some_and(|d| d < t))
-    });
-    let (data, token) = page(entries, size);
-    if exclude_lines {
-        let trimmed: Vec<Object> = data
-            .into_iter()
-            .map(|b| {
-                let mut b = b.clone();
-                b.remove("lineItems");
-                b
-            })
-            .collect();
-        let refs: Vec<&Object> = trimmed.iter().collect();
-        return Ok(super::crud::list_body(&refs, token));
-    }
-    Ok(super::crud::list_body(&data, token))
-}
-
-fn bill_missing(id: &str) -> ApiError {
-    ApiError::not_found(format!("no bill with id {id}"))
-}
-
-/// `GET /bills/{id}`.
-pub async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
-    let store = s.read();
-    let e = store
-        .table(Table::Bills)
-        .get(&id)
-        .ok_or_else(|| bill_missing(&id))?;
-    Ok(ok_json(&e.value))
-}
-
-/// `DELETE /bills/{id}`: refused for a locked bill.
-pub async fn delete_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
-    let bill = s.commit(|store| {
-        let e = store
-            .table(Table::Bills)
-            .get(&id)
-            .ok_or_else(|| bill_missing(&id))?;
-        if e.value.get("locked").and_then(Value::as_bool) == Some(true) {
-            return Err(ApiError::bad_request(format!(
-                "bill {id} is locked and cannot be deleted"
-            )));
-        }
-        let change = Change::Delete {
-            table: Table::Bills.name().into(),
-            id: id.clone(),
-        };
-        Ok((vec![change], e.value.clone()))
-    })?;
-    Ok(ok_json(bill))
-}
-
-/// `GET /bills/{id}/lineitems` (paginated).
-pub async fn list_line_items(
-    State(s): State<Arc<Shared>>,
-    PathId(id): PathId,
-    q: Query,
-) -> ApiResult<Response> {
-    let size = q.page_size(100)?;
-    let before = q.cursor()?;
-    let store = s.read();
-    let bill = store
-        .table(Table::Bills)
-        .get(&id)
-        .ok_or_else(|| bill_missing(&id))?;
-    let lines: Vec<&Object> = bill
-        .value
-        .get("lineItems")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_object).collect())
-        .unwrap_or_default();
-    // Cursor = index of the next line item (line items keep bill order).
-    let first = if before == u64::MAX {
-        0
-    } else {
-        before as usize
-    };
-    let rest: Vec<&Object> = lines.iter().skip(first).copied().collect();
-    let data: Vec<&Object> = rest.iter().take(size).copied().collect();
-    let token = (rest.len() > size).then(|| encode_token((first + size) as u64));
-    Ok(super::crud::list_body(&data, token))
-}
-
-/// Applies `change` to bill `id` unless it is locked.
-fn change_bill(
-    store: &Store,
-    id: &str,
-    now: &str,
-    actor: &str,
-    change: impl FnOnce(&mut Object) -> ApiResult<()>,
-) -> ApiResult<(u64, Object)> {
-    let e = store
-        .table(Table::Bills)
-        .get(id)
-        .ok_or_else(|| bill_missing(id))?;
-    if e.value.get("locked").and_then(Value::as_bool) == Some(true) {
-        return Err(ApiError::bad_request(format!(
-            "bill {id} is locked and cannot change"
-        )));
-    }
-    let mut bill = e.value.clone();
-    change(&mut bill)?;
-    bump(&mut bill);
-    stamp(&mut bill, now, actor, false);
-    Ok((e.seq, bill))
-}
-
-fn set_status(bill: &mut Object, status: &str, now: &str, actor: &str) {
-    bill.insert("status".into(), json!(status));
-    if status == "APPROVED" {
-        bill.insert("dtApproved".into(), json!(now));
-        bill.insert("approvedBy".into(), json!(actor));
-    } else {
-        bill.remove("dtApproved");
-        bill.remove("approvedBy");
-    }
-}
-
-/// `POST /bills/approve` with `{"billIds": [...]}`.
-pub async fn approve_bills(
-    State(s): State<Arc<Shared>>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let ids: Vec<String> = match body.get("billIds") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
-                })
-            })
-            .collect::<ApiResult<_>>()?,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "`billIds` must be a non-empty list of bill ids",
-            ));
-        }
-        None => return Err(ApiError::bad_request("`billIds` is required")),
-    };
-    let now = timestamp(Utc::now());
-    let actor = s.actor.clone();
-    let n = ids.len();
-    s.commit(|store| {
-        let mut changes = Vec::new();
-        for id in &ids {
-            let (seq, bill) = change_bill(store, id, &now, &actor, |b| {
-                set_status(b, "APPROVED", &now, &actor);
-                Ok(())
-            })?;
-            changes.push(put(Table::Bills, seq, bill));
-        }
-        Ok((changes, ()))
-    })?;
-    Ok(ok_json(json!({"message": format!("{n} bill(s) approved")})))
-}
-
-/// `PUT /bills/{id}/status` with `{"status": "PENDING"|"APPROVED"}`.
-pub async fn set_bill_status(
-    State(s): State<Arc<Shared>>,
-    PathId(id): PathId,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let status = match body.get("status").and_then(Value::as_str) {
-        Some(st @ ("PENDING" | "APPROVED")) => st.to_owned(),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "`status` must be one of PENDING, APPROVED (got \"{other}\")"
-            )));
-        }
-        None => {
-            return Err(ApiError::bad_request(
-                "`status` is required (PENDING or APPROVED)",
-            ));
-        }
-    };
-    let now = timestamp(Utc::now());
-    let actor = s.actor.clone();
-    let bill = s.commit(|store| {
-        let (seq, bill) = change_bill(store, &id, &now, &actor, |b| {
-            set_status(b, &status, &now, &actor);
-            Ok(())
-        })?;
-        Ok((vec![put(Table::Bills, seq, bill.clone())], bill))
-    })?;
-    Ok(ok_json(bill))
-}
-
-/// `PUT /bills/{id}/lock`: only an APPROVED bill can be locked.
-pub async fn lock_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
-    let now = timestamp(Utc::now());
-    let actor = s.actor.clone();
-    let bill = s.commit(|store| {
-        let (seq, bill) = change_bill(store, &id, &now, &actor, |b| {
-            if str_of(b, "status") != Some("APPROVED") {
-                return Err(ApiError::bad_request(format!(
-                    "bill {id} is {} and must be APPROVED before it can be locked",
-                    str_of(b, "status").unwrap_or("PENDING")
-                )));
-            }
-            b.insert("locked".into(), json!(true));
-            b.insert("dtLocked".into(), json!(now));
-            b.insert("lockedBy".into(), json!(actor));
-            Ok(())
-        })?;
-        Ok((vec![put(Table::Bills, seq, bill.clone())], bill))
-    })?;
-    Ok(ok_json(bill))
 }

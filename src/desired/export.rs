@@ -1,0 +1,151 @@
+//! Export: the live org written back as desired state (`m3ter export`).
+//!
+//! The reverse of loading: request-schema fields only, reference UUIDs
+//! turned back into the target's code under the reference key
+//! (`productId` → `product`), server-assigned band ids dropped.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::api::{Kind, Type};
+use crate::live::LiveSnapshot;
+
+/// The desired-state sections of an org, plus what could not be exported.
+#[derive(Debug, Default)]
+pub struct Export {
+    /// Section (`products`, …) → entities, each sorted by code or key.
+    pub sections: BTreeMap<Kind, Vec<Map<String, Value>>>,
+    /// Entities left out, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Converts every live entity of the snapshot.
+pub fn export(live: &LiveSnapshot) -> Export {
+    let mut out = Export::default();
+    for kind in Kind::ALL {
+        let mut entities = Vec::new();
+        for entity in live.of(kind) {
+            match to_desired(kind, entity, live) {
+                Ok(e) => entities.push(e),
+                Err(why) => out.skipped.push(why),
+            }
+        }
+        entities.sort_by_key(sort_key);
+        if !entities.is_empty() {
+            out.sections.insert(kind, entities);
+        }
+    }
+    out
+}
+
+fn sort_key(e: &Map<String, Value>) -> String {
+    [
+        "code",
+        "plan",
+        "planTemplate",
+        "account",
+        "aggregation",
+        "compoundAggregation",
+        "startDate",
+    ]
+    .iter()
+    .filter_map(|k| e.get(*k).and_then(Value::as_str))
+    .collect::<Vec<_>>()
+    .join("/")
+}
+
+fn to_desired(
+    kind: Kind,
+    entity: &Value,
+    live: &LiveSnapshot,
+) -> Result<Map<String, Value>, String> {
+    let id = entity.get("id").and_then(Value::as_str).unwrap_or("?");
+    if kind.has_identity_code() && entity.get("code").and_then(Value::as_str).is_none() {
+        return Err(format!(
+            "{kind} {id}: has no code, which desired state needs as its identity"
+        ));
+    }
+    let mut out = Map::new();
+    for field in kind.fields() {
+        let Some(value) = entity.get(field.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        match field.ty {
+            Type::Ref(target) => {
+                let target_id = value.as_str().unwrap_or_default();
+                let code = live
+                    .by_id(target, target_id)
+                    .and_then(|t| t.get("code"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        format!(
+                            "{kind} {id}: `{}` points at {target} {target_id}, which has no code in the org",
+                            field.name
+                        )
+                    })?;
+                let key = field.name.strip_suffix("Id").unwrap_or(field.name);
+                out.insert(key.to_string(), Value::String(code.to_string()));
+            }
+            _ if field.name == "pricingBands" || field.name == "overagePricingBands" => {
+                out.insert(field.name.to_string(), without_band_ids(value));
+            }
+            _ => {
+                out.insert(field.name.to_string(), value.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn without_band_ids(bands: &Value) -> Value {
+    let Some(list) = bands.as_array() else {
+        return bands.clone();
+    };
+    Value::Array(
+        list.iter()
+            .map(|b| match b.as_object() {
+                Some(o) => Value::Object(
+                    o.iter()
+                        .filter(|(k, v)| k.as_str() != "id" && !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                None => b.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn references_become_codes_and_band_ids_go() {
+        let mut live = LiveSnapshot::default();
+        live.set(
+            Kind::Product,
+            vec![json!({"id": "p1", "code": "prod", "name": "P", "version": 1})],
+        );
+        live.set(
+            Kind::PlanTemplate,
+            vec![json!({"id": "t1", "code": "tmpl", "name": "T", "productId": "p1", "currency": "USD",
+                        "standingCharge": 0, "billFrequency": "MONTHLY", "dtCreated": "x"})],
+        );
+        live.set(
+            Kind::Pricing,
+            vec![json!({"id": "x", "planTemplateId": "t1", "aggregationId": "missing",
+                        "startDate": "2024-01-01T00:00:00Z",
+                        "pricingBands": [{"id": "b", "lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]})],
+        );
+        let e = export(&live);
+        let t = &e.sections[&Kind::PlanTemplate][0];
+        assert_eq!(t["product"], "prod");
+        assert!(t.get("productId").is_none() && t.get("dtCreated").is_none());
+        assert!(e.sections.get(&Kind::Pricing).is_none());
+        assert_eq!(e.skipped.len(), 1, "{:?}", e.skipped);
+        assert!(e.skipped[0].contains("aggregationId"));
+    }
+}
