@@ -740,6 +740,12 @@ fn a_corrupt_foreign_or_newer_state_file_is_refused() {
             assert!(err.contains(&format!("{ORG}.json")), "{err}");
             assert!(!err.contains("panicked"), "{err}");
         }
+        // With --json the same message is one error document on stdout.
+        let out = m3ter(dir.path(), &emu, &["plan", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&needle), "{doc}");
         // The refused file is left as it was.
         assert_eq!(std::fs::read_to_string(&path).expect("state"), content);
     }
