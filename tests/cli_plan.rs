@@ -801,6 +801,22 @@ fn import_state_list_show_and_rm() {
     assert_eq!(listed.len(), 14, "{listed:?}");
     assert!(listed.contains(&PLUTO.to_string()));
 
+    // `show` without a plan lists the org's state file (M3TER_ORG_ID).
+    let out = m3ter(dir.path(), &emu, &["show"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = stdout(&out);
+    assert!(
+        listing.starts_with(&format!(
+            "# state/{ORG}.json: org {ORG}, serial {}, 14 managed entities\n",
+            serde_json::from_str::<Value>(
+                &std::fs::read_to_string(state_file(dir.path())).expect("state")
+            )
+            .expect("json")["serial"]
+        )),
+        "{listing}"
+    );
+    assert_eq!(listing.lines().count(), 15, "{listing}");
+
     let out = m3ter(dir.path(), &emu, &["state", "show", PLUTO]);
     assert!(out.status.success(), "{}", text(&out));
     let shown: Value = serde_json::from_slice(&out.stdout).expect("state show json");
