@@ -325,13 +325,29 @@ fn drift_after_an_out_of_band_put_is_reported_and_refresh_accepts_it() {
     let dir = workspace();
     apply(dir.path(), &emu);
 
-    // No drift yet: a refresh-only plan has nothing to record.
+    // No drift yet: a refresh-only plan has nothing to record, and refresh
+    // agrees (server-written band ids and number formats are no change).
     let out = m3ter(
         dir.path(),
         &emu,
         &["plan", "--refresh-only", "--detailed-exitcode"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let state_before = std::fs::read_to_string(state_file(dir.path())).expect("state");
+    let out = m3ter(dir.path(), &emu, &["refresh"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(
+            "Refresh complete: 14 in state, 0 updated, 0 removed, 14 unchanged (14 live entities read)."
+        ),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(state_file(dir.path())).expect("state"),
+        state_before,
+        "a refresh that changes nothing does not write"
+    );
 
     let product = &emu.list_all("products")[0];
     let id = product["id"].as_str().expect("id");
