@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter, m3ter_cmd, text};
+use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter_cmd, text};
 use serde_json::{Value, json};
 
 /// The collections of the nine kinds, as the API names them.
@@ -28,6 +28,19 @@ const COLLECTIONS: [&str; 9] = [
 const PRODUCT: &str = "product.aws_lambda_api_6";
 const PLAN: &str = "plan.lambda_plan_api_6";
 const PLUTO: &str = "account.pluto_llp_api_6";
+
+/// `m3ter ARGS...` in `dir` against `emu`, unpaced (`--rate-limit 0`) on
+/// the commands that talk to the org, so each test stays well under 2 s.
+fn m3ter(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    if matches!(
+        args.first(),
+        Some(&("plan" | "apply" | "refresh" | "import"))
+    ) {
+        all.extend(["--rate-limit", "0"]);
+    }
+    common::cli::m3ter(dir, emu, &all)
+}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -51,7 +64,7 @@ fn state_file(dir: &Path) -> PathBuf {
 
 /// Runs `m3ter plan --json ARGS` and parses its stdout.
 fn plan_json(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> Value {
-    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
+    let mut all = vec!["plan", "--json"];
     all.extend_from_slice(args);
     let out = m3ter(dir, emu, &all);
     assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
@@ -75,7 +88,7 @@ fn json_actions(plan: &Value) -> Vec<(String, String)> {
 
 /// Applies the example and checks it worked.
 fn apply(dir: &Path, emu: &EmulatorProcess) {
-    let out = m3ter(dir, emu, &["apply", "--auto-approve", "--rate-limit", "0"]);
+    let out = m3ter(dir, emu, &["apply", "--auto-approve"]);
     assert!(out.status.success(), "{}", text(&out));
 }
 
@@ -282,11 +295,7 @@ fn entities_made_by_another_client_are_imported_not_duplicated() {
         "{plan}"
     );
 
-    let out = m3ter(
-        dir.path(),
-        &emu,
-        &["apply", "--auto-approve", "--rate-limit", "0"],
-    );
+    let out = m3ter(dir.path(), &emu, &["apply", "--auto-approve"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stdout(&out).contains("Apply complete! 14 imported, 0 added, 0 changed, 0 destroyed."),
@@ -925,14 +934,14 @@ fn secrets_never_reach_the_output_even_at_vv() {
     }
     // A pre-issued token, and a wrong secret (the error must not echo it).
     runs.push(
-        m3ter_cmd(dir.path(), &emu, &["plan", "-vv"])
+        m3ter_cmd(dir.path(), &emu, &["plan", "-vv", "--rate-limit", "0"])
             .env_remove("M3TER_API_KEY")
             .env_remove("M3TER_API_SECRET")
             .env("M3TER_API_TOKEN", &token)
             .output()
             .expect("runs"),
     );
-    let wrong = m3ter_cmd(dir.path(), &emu, &["plan", "-vv"])
+    let wrong = m3ter_cmd(dir.path(), &emu, &["plan", "-vv", "--rate-limit", "0"])
         .env("M3TER_API_SECRET", "wrong-secret-9f8e7d")
         .output()
         .expect("runs");
