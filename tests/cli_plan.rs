@@ -608,6 +608,26 @@ fn json_plan_matches_the_text_plan_and_a_saved_plan_shows_the_same() {
     assert!(out.status.success(), "{}", text(&out));
     let shown: Value = serde_json::from_slice(&out.stdout).expect("show --json");
     assert_eq!(shown, json_plan);
+
+    // `--json -o FILE`: stdout stays one JSON document; the file is saved.
+    let second = dir.path().join("second.json");
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &["plan", "--json", "-o", second.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc, json_plan);
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &["show", "--json", second.to_str().expect("utf-8")],
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).expect("show --json"),
+        json_plan
+    );
 }
 
 #[test]
