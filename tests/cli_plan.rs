@@ -666,7 +666,11 @@ fn target_limits_the_plan_to_the_target_and_its_dependencies() {
     );
     assert_eq!(plan["summary"]["add"], 7);
 
-    let out = m3ter(dir.path(), &emu, &["plan", "--target", "plan.nope"]);
+    // A bad target is reported without waiting for the (here slow) org.
+    let slow = EmulatorProcess::start(&["--latency-ms", "3000"]);
+    let started = Instant::now();
+    let out = m3ter(dir.path(), &slow, &["plan", "--target", "plan.nope"]);
+    assert!(started.elapsed() < Duration::from_millis(2500));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         stderr(&out).contains("--target plan.nope: no such entity in the desired state"),

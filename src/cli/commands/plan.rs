@@ -10,8 +10,7 @@ use crate::address::Address;
 use crate::cli::commands::validate::{load_checked, report};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect, output};
-use crate::desired::DesiredState;
-use crate::desired::Diagnostics;
+use crate::desired::{DesiredState, Diagnostics};
 use crate::graph::Graph;
 use crate::live::{LiveSnapshot, refresh};
 use crate::plan::{self, Plan, PlanOptions, render};
@@ -91,21 +90,18 @@ async fn plan_concurrently(
 ) -> anyhow::Result<Option<Plan>> {
     let fetch = fetch(g, &a.conn);
     tokio::pin!(fetch);
-    let (loaded, fetched) = tokio::select! {
+    // Whichever finishes first; a desired-state error (or a bad --target)
+    // is reported without waiting for the org.
+    let mut fetched = None;
+    let loaded = tokio::select! {
         biased;
-        l = &mut loaded => {
-            let l = l.context("loading the desired state stopped unexpectedly")?;
-            if let Err(diags) = &l {
-                report(g, diags);
-                return Ok(None);
-            }
-            (l, fetch.await)
-        }
+        l = &mut loaded => l,
         f = &mut fetch => {
-            let l = loaded.await.context("loading the desired state stopped unexpectedly")?;
-            (l, f)
+            fetched = Some(f);
+            loaded.await
         }
-    };
+    }
+    .context("loading the desired state stopped unexpectedly")?;
     let (desired, graph) = match loaded {
         Ok(x) => x,
         Err(diags) => {
@@ -118,7 +114,10 @@ async fn plan_concurrently(
         refresh_only: a.refresh_only,
         destroy: false,
     };
-    let (state, live) = fetched?;
+    let (state, live) = match fetched {
+        Some(f) => f,
+        None => fetch.await,
+    }?;
     let plan = plan::plan_owned(desired, &state, &live, &opts)?;
     // Not needed any more and freed by the process exit (see `run`).
     std::mem::forget((graph, state, live));
