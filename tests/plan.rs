@@ -1159,3 +1159,27 @@ fn deleted_outside_but_recreated_by_hand_is_adopted() {
     assert_eq!(actions(&p), [("account.a".to_string(), Action::Import)]);
     assert_eq!(p.changes[0].id.as_deref(), Some("acc-new"));
 }
+
+#[test]
+fn plan_owned_is_plan_without_the_copy() {
+    let mut w = World::billing();
+    w.live_mut(Kind::Meter, "meter-1")
+        .insert("name".into(), json!("Renamed in the console"));
+    w.want(
+        "product.extra",
+        json!({"code": "extra", "name": "Extra"}),
+        &[],
+    );
+    let borrowed = w.plan();
+    let owned = m3ter_reconcile::plan::plan_owned(
+        w.desired.clone(),
+        &w.state,
+        &w.live,
+        &PlanOptions::default(),
+    )
+    .expect("plan");
+    assert_eq!(owned, borrowed);
+    assert_eq!(owned.desired, w.desired);
+    assert_eq!(owned.summary(), summary(0, 1, 1, 0));
+    assert_eq!(owned.drift.len(), 1);
+}

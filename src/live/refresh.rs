@@ -8,6 +8,7 @@ use super::LiveSnapshot;
 use crate::address::Address;
 use crate::api::Kind;
 use crate::client::{ApiError, Client};
+use crate::plan::compare::field_equal;
 use crate::state::State;
 
 /// Reads every entity of every kind: one paginated list per kind at the
@@ -60,9 +61,13 @@ pub fn accept_live(state: &mut State, live: &LiveSnapshot) -> RefreshReport {
             res.version = v;
             changed = true;
         }
+        let kind = addr.kind;
         res.applied.retain(|field, value| match entity.get(field) {
             Some(lv) => {
-                if lv != value {
+                // Compared as plan compares (numbers, instants, pricing bands
+                // without their server ids): a value the server merely writes
+                // differently is not a change to accept.
+                if !field_equal(kind, field, value, Some(lv)) {
                     *value = lv.clone();
                     changed = true;
                 }
@@ -136,6 +141,55 @@ mod tests {
         assert_eq!(
             Value::Object(state.resources[&p].applied.clone()),
             json!({"name": "P", "code": "p"})
+        );
+    }
+
+    #[test]
+    fn values_the_server_only_writes_differently_are_unchanged() {
+        let mut state = State::new("org", "http://x");
+        let pr = Address::new(Kind::Pricing, "x/q@2024-12-01");
+        let applied = json!({
+            "startDate": "2024-12-01T00:00:00Z",
+            "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1},
+                             {"lowerLimit": 6e9, "fixedPrice": 0, "unitPrice": 0.5}]
+        });
+        state
+            .resources
+            .insert(pr.clone(), resource("pr1", 1, applied.clone()));
+        let live = LiveSnapshot::from_entities(
+            [(
+                Kind::Pricing,
+                vec![json!({
+                    "id": "pr1", "version": 1, "startDate": "2024-12-01T00:00:00.000Z",
+                    "pricingBands": [
+                        {"id": "b2", "lowerLimit": 6000000000u64, "fixedPrice": 0.0, "unitPrice": 0.5},
+                        {"id": "b1", "lowerLimit": 0.0, "fixedPrice": 0, "unitPrice": 1.0}
+                    ]
+                })],
+            )]
+            .into(),
+        );
+        let report = accept_live(&mut state, &live);
+        assert_eq!(report.unchanged, vec![pr.clone()]);
+        assert!(report.updated.is_empty());
+        assert_eq!(Value::Object(state.resources[&pr].applied.clone()), applied);
+
+        // A real change is still accepted.
+        let live = LiveSnapshot::from_entities(
+            [(
+                Kind::Pricing,
+                vec![json!({
+                    "id": "pr1", "version": 2, "startDate": "2024-12-01T00:00:00Z",
+                    "pricingBands": [{"id": "b1", "lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}]
+                })],
+            )]
+            .into(),
+        );
+        let report = accept_live(&mut state, &live);
+        assert_eq!(report.updated, vec![pr.clone()]);
+        assert_eq!(
+            state.resources[&pr].applied["pricingBands"][0]["unitPrice"],
+            json!(2)
         );
     }
 }

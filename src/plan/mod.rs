@@ -27,7 +27,7 @@ use crate::desired::DesiredState;
 
 pub use body::{BodyError, create_body, put_body, resolve_refs};
 pub use file::PlanFileError;
-pub use planner::plan;
+pub use planner::{plan, plan_owned};
 
 /// Format version of saved plans written and read by this build.
 pub const FORMAT_VERSION: u32 = 1;

@@ -32,6 +32,32 @@ pub fn plan(
     live: &LiveSnapshot,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    let mut plan = plan_without_desired(desired, state, live, opts)?;
+    plan.desired = desired.clone();
+    Ok(plan)
+}
+
+/// [`plan`] for a caller that has no further use for the desired state: it
+/// moves into the plan instead of being copied (at 10,000 entities the
+/// copy is a noticeable part of `m3ter plan`'s run time).
+pub fn plan_owned(
+    desired: DesiredState,
+    state: &State,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let mut plan = plan_without_desired(&desired, state, live, opts)?;
+    plan.desired = desired;
+    Ok(plan)
+}
+
+/// The plan with an empty `desired` field, which the callers above fill.
+fn plan_without_desired(
+    desired: &DesiredState,
+    state: &State,
+    live: &LiveSnapshot,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
     let owned: HashSet<(Kind, &str)> = state
         .resources
         .iter()
@@ -48,7 +74,7 @@ pub fn plan(
         refresh_only: opts.refresh_only,
         destroy: opts.destroy,
         targets: opts.targets.clone(),
-        desired: desired.clone(),
+        desired: DesiredState::default(),
         changes: Vec::new(),
         steps: Vec::new(),
         drift: detect_drift(desired, state, &idx, &in_scope),

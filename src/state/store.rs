@@ -100,6 +100,12 @@ impl StateStore {
         &self.state
     }
 
+    /// The state, for a reader that is done with the store (releases the
+    /// lock, if held).
+    pub fn into_state(self) -> State {
+        self.state
+    }
+
     /// The current state, to change before a [`StateStore::commit`].
     pub fn state_mut(&mut self) -> &mut State {
         &mut self.state

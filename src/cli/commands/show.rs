@@ -48,19 +48,35 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--state`, else `state/local.json` when it exists.
+/// `--state`; else the default state file of the org in `$M3TER_ORG_ID`
+/// (the one `plan` and `apply` use) when that variable is set and the file
+/// exists; else `state/local.json` (the `--local` default) when it exists.
 fn state_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
+    let org = std::env::var("M3TER_ORG_ID")
+        .ok()
+        .filter(|o| !o.trim().is_empty());
+    if let Some(org) = &org {
+        let path = PathBuf::from("state").join(format!("{org}.json"));
+        if path.is_file() {
+            return Ok(path);
+        }
+    }
     let default = PathBuf::from(DEFAULT_STATE);
     if default.is_file() {
-        Ok(default)
-    } else {
-        anyhow::bail!(
-            "no state file to show: {DEFAULT_STATE} does not exist; name one with --state FILE (e.g. --state state/<org-id>.json), or give a saved plan: `m3ter show PLANFILE`"
-        )
+        return Ok(default);
     }
+    let tried = match &org {
+        Some(org) => {
+            format!("neither state/{org}.json (from M3TER_ORG_ID) nor {DEFAULT_STATE} exists")
+        }
+        None => format!("{DEFAULT_STATE} does not exist"),
+    };
+    anyhow::bail!(
+        "no state file to show: {tried}; name one with --state FILE (e.g. --state state/<org-id>.json), or give a saved plan: `m3ter show PLANFILE`"
+    )
 }
 
 /// Reads a state file, refusing a newer format version.
