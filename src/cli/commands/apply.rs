@@ -203,9 +203,9 @@ async fn execute(
             "skipped": report.skipped,
             "interrupted": report.interrupted,
         });
-        println!("{summary}");
+        emit(&summary.to_string());
     } else {
-        println!("\n{}", report.summary_line());
+        emit(&format!("\n{}", report.summary_line()));
         for (address, why) in &report.failures {
             eprintln!("error: {address}: {why}");
         }
@@ -234,11 +234,11 @@ fn print_event(e: &Event, json: bool) {
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "operation".into());
         }
-        println!("{v}");
+        emit(&v.to_string());
         return;
     }
     match (&e.done, &e.error) {
-        (Some(done), _) => println!(
+        (Some(done), _) => emit(&format!(
             "{}: {} after {:.2}s{}",
             e.address,
             done.verb(),
@@ -246,8 +246,17 @@ fn print_event(e: &Event, json: bool) {
             e.id.as_ref()
                 .map(|id| format!(" [id={id}]"))
                 .unwrap_or_default()
-        ),
+        )),
         (None, Some(err)) => eprintln!("{}: {} failed: {err}", e.address, e.action),
         (None, None) => {}
     }
+}
+
+/// Prints a line of progress on stdout. A reader that went away (`m3ter
+/// apply | head`) must not stop an apply half-way: `println!` would panic
+/// and abandon the calls in flight, so write errors are ignored and the
+/// apply runs to its end (state is saved either way).
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
 }
