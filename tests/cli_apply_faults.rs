@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::apply::{census, posts, signal, state_addresses, total, wait_until, write_copies};
+use common::apply::{
+    census, count, posts, signal, state_addresses, total, wait_until, write_copies,
+    write_titled_copies,
+};
 use common::cli::{EmulatorProcess, m3ter, m3ter_cmd, text};
 
 /// Apply flags of the fault tests: unpaced, wide.
@@ -231,4 +234,111 @@ fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
     assert!(dups.is_empty(), "duplicates {dups:?}");
     assert_eq!(total(&counts), n);
     assert_no_changes(dir.path(), &emu);
+}
+
+/// Updates and deletes under faults: a retried PUT that already took effect
+/// (409 on retry) or a retried DELETE that already took effect (404) counts
+/// as done; the org ends renamed, then empty.
+fn updates_and_deletes_under_faults(seed: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, n) = write_titled_copies(dir.path(), 5, 2, "C");
+    let seed_s = seed.to_string();
+    let data = dir.path().join("org.json");
+    let data = data.to_str().expect("utf-8 path");
+    let faulty = [
+        "--strict",
+        "--data",
+        data,
+        "--fault-rate",
+        "0.2",
+        "--fault-seed",
+        &seed_s,
+    ];
+    let emu = EmulatorProcess::start(&faulty);
+    let wide = [&FAST[..], &["16"]].concat();
+    let out = m3ter(dir.path(), &emu, &wide);
+    assert!(
+        out.status.success(),
+        "fault seed {seed}: create\n{}",
+        text(&out)
+    );
+
+    write_titled_copies(dir.path(), 5, 2, "Renamed ");
+    let out = m3ter(dir.path(), &emu, &[&wide[..], &["--force"]].concat());
+    assert!(
+        out.status.success(),
+        "fault seed {seed}: update\n{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains("Apply complete! 0 imported, 0 added,"),
+        "fault seed {seed}\n{}",
+        text(&out)
+    );
+    let plan = m3ter(
+        dir.path(),
+        &emu,
+        &["plan", "--detailed-exitcode", "--rate-limit", "0"],
+    );
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "fault seed {seed}: after update\n{}",
+        text(&plan)
+    );
+    drop(emu);
+    let clean = EmulatorProcess::start(&["--strict", "--data", data]);
+    let products = clean.list_all("products");
+    assert_eq!(products.len(), 7, "fault seed {seed}");
+    assert!(
+        products
+            .iter()
+            .all(|p| p["name"].as_str().is_some_and(|n| n.contains("Renamed "))),
+        "fault seed {seed}: {products:?}"
+    );
+    drop(clean);
+    let emu = EmulatorProcess::start(&faulty);
+
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &[
+            "destroy",
+            "--auto-approve",
+            "--rate-limit",
+            "0",
+            "--parallelism",
+            "16",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "fault seed {seed}: destroy\n{}",
+        text(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("0 changed, {n} destroyed.")),
+        "fault seed {seed}\n{}",
+        text(&out)
+    );
+    assert!(state_addresses(dir.path()).is_empty(), "fault seed {seed}");
+    let stats = emu.stats();
+    assert!(
+        count(&stats, "DELETE /organizations") >= n as u64,
+        "{stats}"
+    );
+    drop(emu);
+    let clean = EmulatorProcess::start(&["--strict", "--data", data]);
+    let (counts, _) = census(&clean);
+    assert_eq!(total(&counts), 0, "fault seed {seed}: left {counts:?}");
+}
+
+#[test]
+fn updates_and_deletes_under_faults_seed_3() {
+    updates_and_deletes_under_faults(3);
+}
+
+#[test]
+fn updates_and_deletes_under_faults_seed_11() {
+    updates_and_deletes_under_faults(11);
 }

@@ -55,18 +55,31 @@ fn example_copy(file: &str, suffix: &str, title: &str) -> String {
 /// `extras` lone products into `dir/desired-state`; returns the directory
 /// and the number of entities.
 pub fn write_copies(dir: &Path, copies: usize, extras: usize) -> (PathBuf, usize) {
+    write_titled_copies(dir, copies, extras, "C")
+}
+
+/// [`write_copies`] with names ending `<title><i>` (codes stay `c<i>`), so
+/// a second call with another title renames every named entity.
+pub fn write_titled_copies(
+    dir: &Path,
+    copies: usize,
+    extras: usize,
+    title: &str,
+) -> (PathBuf, usize) {
     let dst = dir.join("desired-state");
     std::fs::create_dir_all(&dst).expect("mkdir");
     for i in 0..copies {
         for file in ["product.yaml", "pricing.yaml", "accounts.yaml"] {
-            let text = example_copy(file, &format!("c{i}"), &format!("C{i}"));
+            let text = example_copy(file, &format!("c{i}"), &format!("{title}{i}"));
             std::fs::write(dst.join(format!("c{i}_{file}")), text).expect("write copy");
         }
     }
     if extras > 0 {
         let mut text = String::from("products:\n");
         for j in 0..extras {
-            text.push_str(&format!("  - code: extra_{j}\n    name: Extra {j}\n"));
+            text.push_str(&format!(
+                "  - code: extra_{j}\n    name: Extra {title}{j}\n"
+            ));
         }
         std::fs::write(dst.join("extras.yaml"), text).expect("write extras");
     }
