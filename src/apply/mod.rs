@@ -146,6 +146,10 @@ pub enum ApplyError {
     /// The state could not be saved: stop at once, nothing more may change.
     #[error("could not save state after a remote change: {0}")]
     State(#[from] crate::state::StateError),
+    /// The thread writing the state file died (a bug): what was written is
+    /// unknown, so nothing more may change.
+    #[error("the state writer failed: {0}; this is likely a bug")]
+    Writer(String),
     /// The plan is inconsistent (a bug, or a hand-edited plan file).
     #[error("the plan is inconsistent: {0}; this is likely a bug")]
     BadPlan(String),
