@@ -10,10 +10,20 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::apply::{
-    census, count, posts, signal, state_addresses, total, wait_until, write_copies,
-    write_titled_copies,
+    COLLECTIONS, census, count, posts, read_state, signal, state_addresses, state_path, total,
+    wait_until, write_copies, write_titled_copies,
 };
 use common::cli::{EmulatorProcess, m3ter, m3ter_cmd, text};
+
+/// Fields by which one entity of the example references another.
+const REF_FIELDS: [&str; 6] = [
+    "productId",
+    "meterId",
+    "planTemplateId",
+    "planId",
+    "aggregationId",
+    "accountId",
+];
 
 /// Apply flags of the fault tests: unpaced, wide.
 const FAST: [&str; 5] = [
@@ -152,6 +162,33 @@ fn sigkill_mid_apply_then_apply_finishes_without_duplicates() {
     );
     let (before, _) = census(&emu);
     assert!(total(&before) < n, "all {n} existed before the rerun");
+    // A dependent starts only once what it references is saved: every id a
+    // live entity references is in the state the killed run left.
+    let saved_ids: Vec<String> = if state_path(dir.path()).exists() {
+        read_state(dir.path())["resources"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for c in COLLECTIONS {
+        for e in emu.list_all(c) {
+            for field in REF_FIELDS {
+                if let Some(id) = e[field].as_str() {
+                    assert!(
+                        saved_ids.iter().any(|s| s == id),
+                        "{c} {} references {field} {id}, which the state does not record",
+                        e["id"]
+                    );
+                }
+            }
+        }
+    }
 
     // No manual step: the OS lock died with the process.
     let out = m3ter(dir.path(), &emu, &[&FAST[..], &["8"]].concat());
