@@ -526,3 +526,42 @@ fn a_reader_that_goes_away_does_not_stop_the_apply() {
     assert_eq!(total(&counts), 14);
     assert_eq!(state_addresses(dir.path()).len(), 14);
 }
+
+/// `m3ter ARGS...` in `dir` with no M3TER_* variable at all (for `--local`).
+fn m3ter_bare(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir).args(args).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("M3TER_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NO_COLOR", "1").output().expect("runs")
+}
+
+#[test]
+fn local_apply_then_plan_needs_no_setup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    copy_example(d);
+    let out = m3ter_bare(d, &["apply", "--local", "--auto-approve"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("Apply complete! 0 imported, 14 added, 0 changed, 0 destroyed."),
+        "{}",
+        text(&out)
+    );
+    let plan = m3ter_bare(d, &["plan", "--local", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        stdout(&plan).contains("No changes. The org matches the desired state."),
+        "{}",
+        text(&plan)
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("state/local.json")).expect("state/local.json"),
+    )
+    .expect("state JSON");
+    assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(14));
+    assert!(d.join("state/local-org.json").exists());
+}
