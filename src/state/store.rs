@@ -330,3 +330,44 @@ pub fn backup_path(path: &Path) -> PathBuf {
     name.push(".backup");
     path.with_file_name(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_write_lands_with_its_serial_and_keeps_a_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let mut store = StateStore::open(&path, "org-1", "http://127.0.0.1:1", true).expect("open");
+        assert_eq!(store.commit().expect("first"), 1);
+        let pending = store.begin_commit().expect("begin");
+        // Prepared but not written: the file still holds serial 1.
+        assert_eq!(read(&path).expect("read").expect("file").serial, 1);
+        let written = std::thread::spawn(move || pending.write())
+            .join()
+            .expect("thread")
+            .expect("write");
+        assert_eq!(written, 2);
+        assert_eq!(read(&path).expect("read").expect("file").serial, 2);
+        assert_eq!(
+            read(&backup_path(&path))
+                .expect("read")
+                .expect("backup")
+                .serial,
+            1
+        );
+    }
+
+    #[test]
+    fn a_prepared_write_needs_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let mut store = StateStore::open(&path, "org-1", "http://x", false).expect("open");
+        assert!(matches!(
+            store.begin_commit(),
+            Err(StateError::NotLocked { .. })
+        ));
+        assert!(!path.exists());
+    }
+}
