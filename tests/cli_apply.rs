@@ -565,3 +565,61 @@ fn local_apply_then_plan_needs_no_setup() {
     assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(14));
     assert!(d.join("state/local-org.json").exists());
 }
+
+#[test]
+fn replace_deletes_dependents_first_then_recreates_in_order() {
+    let emu = EmulatorProcess::start(&["--strict"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    copy_example(d);
+    // A plan bespoke to an account (its `accountId` cannot change in place),
+    // with no account plans attached (they would have to be that account's).
+    let p = d.join("desired-state/accounts.yaml");
+    let t = std::fs::read_to_string(&p).expect("read");
+    let cut = t.find("accountPlans:").expect("accountPlans section");
+    std::fs::write(&p, &t[..cut]).expect("write");
+    edit(
+        d,
+        "pricing.yaml",
+        "    planTemplate: lambda_template_${var.suffix}\n",
+        "    planTemplate: lambda_template_${var.suffix}\n    account: mickey_mouse_inc_${var.suffix}\n",
+    );
+    assert_ok(&apply(d, &emu, &[]));
+    let old_plan = by_code(&emu, "plans", "lambda_plan_api_6")["id"].clone();
+    edit(
+        d,
+        "pricing.yaml",
+        "    account: mickey_mouse_inc_${var.suffix}",
+        "    account: donald_duck_ltd_${var.suffix}",
+    );
+    let out = apply(d, &emu, &["--force"]);
+    assert_ok(&out);
+    let o = stdout(&out);
+    assert!(
+        o.contains("Plan: 0 to import, 3 to add, 0 to change, 3 to destroy.")
+            && o.contains("Apply complete! 0 imported, 3 added, 0 changed, 3 destroyed."),
+        "{o}"
+    );
+    let at = |needle: &str| {
+        o.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{o}"))
+    };
+    let pricing = "pricing.lambda_plan_api_6/duration_aggregation_api_6@2024-11-01";
+    let pricing_gone = at(&format!("{pricing}: Destruction complete"));
+    let plan_gone = at("plan.lambda_plan_api_6: Destruction complete");
+    let plan_made = at("plan.lambda_plan_api_6: Creation complete");
+    let pricing_made = at(&format!("{pricing}: Creation complete"));
+    assert!(
+        pricing_gone < plan_gone && plan_gone < plan_made && plan_made < pricing_made,
+        "wrong order:\n{o}"
+    );
+    let plan = by_code(&emu, "plans", "lambda_plan_api_6");
+    assert_ne!(plan["id"], old_plan);
+    let donald = by_code(&emu, "accounts", "donald_duck_ltd_api_6");
+    assert_eq!(plan["accountId"], donald["id"]);
+    let (counts, dups) = census(&emu);
+    assert!(dups.is_empty(), "{dups:?}");
+    assert_eq!(counts["pricings"], 2);
+    let plan = m3ter(d, &emu, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+}
