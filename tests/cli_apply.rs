@@ -623,3 +623,46 @@ fn replace_deletes_dependents_first_then_recreates_in_order() {
     let plan = m3ter(d, &emu, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
+
+/// `apply` on a terminal (a pseudo-terminal from util-linux `script`),
+/// answering `answer` to the confirmation prompt.
+fn apply_on_a_tty(dir: &Path, emu: &EmulatorProcess, answer: &str) -> Output {
+    let inner = format!("'{}' apply --rate-limit 0", bin().display());
+    let outer = format!("(sleep 1; echo {answer}) | script -qec \"{inner}\" /dev/null");
+    let mut cmd = m3ter_cmd(dir, emu, &[]);
+    let envs: Vec<(String, String)> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                v?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    Command::new("sh")
+        .args(["-c", &outer])
+        .current_dir(dir)
+        .envs(envs)
+        .stdin(Stdio::null())
+        .output()
+        .expect("sh runs")
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let emu = EmulatorProcess::start(&["--strict"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_example(dir.path());
+    let out = apply_on_a_tty(dir.path(), &emu, "no");
+    let o = stdout(&out);
+    assert!(o.contains("Only 'yes' will be accepted."), "{}", text(&out));
+    assert!(o.contains("apply cancelled"), "{}", text(&out));
+    assert_eq!(posts(&emu), 0);
+    let out = apply_on_a_tty(dir.path(), &emu, "yes");
+    assert!(
+        stdout(&out).contains("Apply complete! 0 imported, 14 added, 0 changed, 0 destroyed."),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(emu.list_all("accounts").len(), 3);
+}
