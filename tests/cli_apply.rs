@@ -666,3 +666,63 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     );
     assert_eq!(emu.list_all("accounts").len(), 3);
 }
+
+#[test]
+fn json_errors_have_one_shape() {
+    let emu = EmulatorProcess::start(&["--strict"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    copy_example(d);
+    // A failed run: one error document on stdout.
+    let out = m3ter_cmd(
+        d,
+        &emu,
+        &["apply", "--auto-approve", "--rate-limit", "0", "--json"],
+    )
+    .env("M3TER_API_SECRET", "not-the-secret")
+    .output()
+    .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+    let message = line["error"]["message"].as_str().expect("message");
+    assert!(message.contains("authentication failed"), "{line}");
+    assert!(!text(&out).contains("not-the-secret"));
+
+    // A failed operation: its event carries the error with the address.
+    assert_ok(&apply(d, &emu, &[]));
+    let template = by_code(&emu, "plantemplates", "lambda_template_api_6");
+    let (status, v) = emu.api(
+        "POST",
+        "plans",
+        Some(json!({"code": "unmanaged_plan", "name": "Not ours",
+                    "planTemplateId": template["id"]})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let out = m3ter(
+        d,
+        &emu,
+        &["destroy", "--auto-approve", "--rate-limit", "0", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["error"].is_object()).collect();
+    assert_eq!(failed.len(), 1, "{lines:?}");
+    assert_eq!(
+        failed[0]["error"]["address"],
+        "planTemplate.lambda_template_api_6"
+    );
+    assert!(
+        failed[0]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unmanaged_plan")),
+        "{}",
+        failed[0]
+    );
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["failed"], 1);
+}

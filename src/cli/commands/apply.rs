@@ -46,15 +46,32 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         force: a.force,
         parallelism: a.parallelism,
     };
-    connect::runtime()?.block_on(async {
-        let session = Session::open(g, &a.conn).await?;
-        let result = match &a.planfile {
-            Some(file) => apply_saved(g, &session, file, &how).await,
-            None => plan_and_apply(g, &session, &a.targets, false, &how).await,
-        };
-        session.close().await?;
-        result
-    })
+    let result = connect::runtime().and_then(|rt| {
+        rt.block_on(async {
+            let session = Session::open(g, &a.conn).await?;
+            let result = match &a.planfile {
+                Some(file) => apply_saved(g, &session, file, &how).await,
+                None => plan_and_apply(g, &session, &a.targets, false, &how).await,
+            };
+            session.close().await?;
+            result
+        })
+    });
+    json_errors(g, result)
+}
+
+/// With `--json`, a failed run ends with one `{"error": {"message"}}` line
+/// on stdout (design §4) instead of the human message on stderr, so a
+/// machine reading the JSON Lines learns why; exit code 1 either way.
+pub fn json_errors(g: &Global, result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    match result {
+        Err(err) if g.json => {
+            let line = serde_json::json!({ "error": { "message": format!("{err:#}") } });
+            emit(&line.to_string());
+            Ok(ExitCode::from(1))
+        }
+        other => other,
+    }
 }
 
 /// How to go about it: confirmation, mass-change override, concurrency.
@@ -233,6 +250,11 @@ fn print_event(e: &Event, json: bool) {
         let mut v = serde_json::to_value(e).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "operation".into());
+            // Errors have one shape in every JSON output (design §4).
+            if let Some(message) = o.remove("error") {
+                let error = serde_json::json!({ "message": message, "address": e.address });
+                o.insert("error".into(), error);
+            }
         }
         emit(&v.to_string());
         return;
