@@ -174,6 +174,25 @@ fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies_without_dir() {
         "{}",
         text(&out)
     );
+    // A plan of another org is refused before any request.
+    let total_before = emu.stats()["total"].as_u64();
+    let other = "11111111-1111-4111-8111-111111111111";
+    let out = m3ter_cmd(d, &emu, &["apply", "second.json", "--rate-limit", "0"])
+        .env("M3TER_ORG_ID", other)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("connected to org {other}")),
+        "{}",
+        text(&out)
+    );
+    // Only this stats call itself was counted since.
+    assert_eq!(
+        emu.stats()["total"].as_u64(),
+        total_before.map(|t| t + 1),
+        "requests were made"
+    );
     // With a plan file, --target is refused.
     let out = m3ter(
         d,

@@ -89,6 +89,16 @@ async fn apply_saved(
 ) -> anyhow::Result<ExitCode> {
     let plan =
         Plan::load(file).with_context(|| format!("cannot read the plan {}", file.display()))?;
+    // Checked before anything is read: a plan for another org says nothing
+    // about this one (and this org's reads may not even be allowed).
+    if plan.org_id != session.settings.org_id {
+        bail!(
+            "the saved plan {} is for org {}, but this run is connected to org {}; apply it with that org's credentials",
+            file.display(),
+            plan.org_id,
+            session.settings.org_id
+        );
+    }
     let mut store = open_locked(session)?;
     let live = refresh(&session.client)
         .await
