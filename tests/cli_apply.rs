@@ -648,7 +648,7 @@ fn replace_deletes_dependents_first_then_recreates_in_order() {
 fn apply_on_a_tty(dir: &Path, emu: &EmulatorProcess, answer: &str) -> Output {
     let inner = format!("'{}' apply --rate-limit 0", bin().display());
     let outer = format!("(sleep 1; echo {answer}) | script -qec \"{inner}\" /dev/null");
-    let mut cmd = m3ter_cmd(dir, emu, &[]);
+    let cmd = m3ter_cmd(dir, emu, &[]);
     let envs: Vec<(String, String)> = cmd
         .get_envs()
         .filter_map(|(k, v)| {
