@@ -71,6 +71,15 @@ fn converges_under_faults(seed: u64) {
         text(&out)
     );
     let faults_seen = emu.stats()["total"].as_u64().unwrap_or(0);
+    // The premise: faults hit the creates (some were sent again) and some
+    // committed before failing (adopted by key, not duplicated).
+    let sent = posts(&emu);
+    assert!(sent > n as u64, "fault seed {seed}: only {sent} POSTs");
+    assert!(
+        stdout(&out).contains("Creation complete (adopted after a lost reply)"),
+        "fault seed {seed}: no lost reply was adopted\n{}",
+        text(&out)
+    );
 
     // Plan still under faults: reads are retried, nothing left to do.
     let plan = m3ter(
@@ -278,7 +287,7 @@ fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
 /// as done; the org ends renamed, then empty.
 fn updates_and_deletes_under_faults(seed: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_, n) = write_titled_copies(dir.path(), 5, 2, "C");
+    let (_, n) = write_titled_copies(dir.path(), 7, 2, "C");
     let seed_s = seed.to_string();
     let data = dir.path().join("org.json");
     let data = data.to_str().expect("utf-8 path");
@@ -300,17 +309,26 @@ fn updates_and_deletes_under_faults(seed: u64) {
         text(&out)
     );
 
-    write_titled_copies(dir.path(), 5, 2, "Renamed ");
+    write_titled_copies(dir.path(), 7, 2, "Renamed ");
     let out = m3ter(dir.path(), &emu, &[&wide[..], &["--force"]].concat());
     assert!(
         out.status.success(),
         "fault seed {seed}: update\n{}",
         text(&out)
     );
+    let o = stdout(&out);
+    let changed: u64 = o
+        .split("Apply complete! 0 imported, 0 added, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| panic!("fault seed {seed}: no summary\n{}", text(&out)));
+    assert!(changed > 0, "fault seed {seed}\n{o}");
+    // The premise: some PUT was sent more than once.
+    let puts = count(&emu.stats(), "PUT /organizations");
     assert!(
-        stdout(&out).contains("Apply complete! 0 imported, 0 added,"),
-        "fault seed {seed}\n{}",
-        text(&out)
+        puts > changed,
+        "fault seed {seed}: {puts} PUTs for {changed} updates"
     );
     let plan = m3ter(
         dir.path(),
@@ -326,7 +344,7 @@ fn updates_and_deletes_under_faults(seed: u64) {
     drop(emu);
     let clean = EmulatorProcess::start(&["--strict", "--data", data]);
     let products = clean.list_all("products");
-    assert_eq!(products.len(), 7, "fault seed {seed}");
+    assert_eq!(products.len(), 9, "fault seed {seed}");
     assert!(
         products
             .iter()
