@@ -6,18 +6,32 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::address::Address;
 use crate::client::Client;
 use crate::live::LiveSnapshot;
 use crate::plan::{Action, Change, Phase, Plan, create_body, put_body, resolve_refs};
-use crate::state::{ResourceState, State, StateStore};
+use crate::state::{ResourceState, State, StateError, StateStore};
 
 use super::ops::{Op, OpResult};
 use super::{ApplyError, ApplyOptions, Done, Event, Report};
 
 type Finished = (usize, Result<OpResult, String>, Duration);
+
+/// Results recorded in state, waiting for (or covered by) one state write.
+#[derive(Default)]
+struct Saved {
+    steps: Vec<usize>,
+    events: Vec<Event>,
+}
+
+/// What woke the scheduler.
+enum Wake {
+    Joined(Option<Result<Finished, tokio::task::JoinError>>),
+    Written(Result<Result<u64, StateError>, tokio::task::JoinError>),
+    Interrupt,
+}
 
 /// Runs every step of `plan` against the org. `live` is the snapshot the plan
 /// was checked against (update bodies start from its entities). `on_event`
@@ -51,6 +65,12 @@ pub async fn execute(
     let mut finished = 0usize;
     let mut report = Report::default();
     let mut running: JoinSet<Finished> = JoinSet::new();
+    // Group commit: results recorded in state but not yet written wait in
+    // `unsaved`; at most one write is in flight (`saving`, with the results
+    // it covers). Steps keep being started and collected while it runs, so
+    // a slow fsync does not leave the parallelism slots idle.
+    let mut unsaved = Saved::default();
+    let mut saving: Option<(JoinHandle<Result<u64, StateError>>, Saved)> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
@@ -72,59 +92,69 @@ pub async fn execute(
                 }
             }
         }
-        if running.is_empty() {
+        if saving.is_none() && !unsaved.steps.is_empty() {
+            let write = store.begin_commit()?;
+            let handle = tokio::task::spawn_blocking(move || write.write());
+            saving = Some((handle, std::mem::take(&mut unsaved)));
+            continue;
+        }
+        if running.is_empty() && saving.is_none() {
             break;
         }
-        let first = tokio::select! {
-            joined = running.join_next() => joined,
-            _ = &mut ctrl_c, if !report.interrupted => {
+        let wake = tokio::select! {
+            joined = running.join_next(), if !running.is_empty() => Wake::Joined(joined),
+            written = async {
+                match saving.as_mut() {
+                    Some((handle, _)) => handle.await,
+                    None => std::future::pending().await,
+                }
+            }, if saving.is_some() => Wake::Written(written),
+            _ = &mut ctrl_c, if !report.interrupted => Wake::Interrupt,
+        };
+        match wake {
+            Wake::Interrupt => {
                 report.interrupted = true;
                 eprintln!(
                     "Interrupt received: waiting for {} operation(s) in flight, then saving state.",
                     running.len()
                 );
-                continue;
             }
-        };
-        // Results that finished together share one state write.
-        let mut batch: Vec<Finished> = Vec::new();
-        for joined in first
-            .into_iter()
-            .chain(std::iter::from_fn(|| running.try_join_next()))
-        {
-            match joined {
-                Ok(f) => batch.push(f),
-                Err(e) => {
-                    return Err(ApplyError::BadPlan(format!(
-                        "an operation task failed: {e}"
-                    )));
+            Wake::Written(written) => {
+                let Some((_, saved)) = saving.take() else {
+                    continue;
+                };
+                written.map_err(|e| ApplyError::Writer(e.to_string()))??;
+                // Saved: now it may be reported and its dependents may start.
+                for event in &saved.events {
+                    on_event(event);
+                }
+                for i in saved.steps {
+                    for &d in &dependents[i] {
+                        waiting[d] -= 1;
+                        if waiting[d] == 0 {
+                            ready.insert(d);
+                        }
+                    }
                 }
             }
-        }
-        let mut events = Vec::new();
-        let mut succeeded = Vec::new();
-        for (i, result, took) in batch {
-            finished += 1;
-            match result {
-                Ok(res) => {
-                    let event = record(plan, i, res, took, store.state_mut(), &mut report);
-                    events.push(event);
-                    succeeded.push(i);
-                }
-                Err(why) => fail(plan, i, why, took, &mut report, &mut on_event),
-            }
-        }
-        if !succeeded.is_empty() {
-            store.commit()?;
-        }
-        for event in &events {
-            on_event(event);
-        }
-        for i in succeeded {
-            for &d in &dependents[i] {
-                waiting[d] -= 1;
-                if waiting[d] == 0 {
-                    ready.insert(d);
+            Wake::Joined(first) => {
+                // Results that finished together share one state write.
+                for joined in first
+                    .into_iter()
+                    .chain(std::iter::from_fn(|| running.try_join_next()))
+                {
+                    let (i, result, took) = joined.map_err(|e| {
+                        ApplyError::BadPlan(format!("an operation task failed: {e}"))
+                    })?;
+                    finished += 1;
+                    match result {
+                        Ok(res) => {
+                            let event = record(plan, i, res, took, store.state_mut(), &mut report);
+                            unsaved.events.push(event);
+                            unsaved.steps.push(i);
+                        }
+                        Err(why) => fail(plan, i, why, took, &mut report, &mut on_event),
+                    }
                 }
             }
         }

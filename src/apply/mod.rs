@@ -6,8 +6,10 @@
 //! The plan lists its remote operations as [`Step`]s in an executable order,
 //! each naming the steps it waits for. The engine keeps a ready set, runs up
 //! to `parallelism` steps at once, and as each finishes records the result in
-//! state, saves it (several results that finish together share one write),
-//! and only then releases the steps waiting for it.
+//! state, saves it, and only then reports it and releases the steps waiting
+//! for it. Saving is a group commit: the write (fsync included) runs on a
+//! blocking thread while other steps keep starting and finishing, and the
+//! results that finish during one write share the next.
 //!
 //! # Guarantees
 //! - A remote change is in the state file before anything that depends on it
@@ -146,6 +148,10 @@ pub enum ApplyError {
     /// The state could not be saved: stop at once, nothing more may change.
     #[error("could not save state after a remote change: {0}")]
     State(#[from] crate::state::StateError),
+    /// The thread writing the state file died (a bug): what was written is
+    /// unknown, so nothing more may change.
+    #[error("the state writer failed: {0}; this is likely a bug")]
+    Writer(String),
     /// The plan is inconsistent (a bug, or a hand-edited plan file).
     #[error("the plan is inconsistent: {0}; this is likely a bug")]
     BadPlan(String),

@@ -5,7 +5,7 @@ mod lock;
 mod store;
 
 pub use lock::{LockInfo, StateLock, Unlocked, force_unlock, hostname, lock_path};
-pub use store::{StateStore, backup_path};
+pub use store::{PendingWrite, StateStore, backup_path};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@
 //! the previous file survives as `<file>.backup`.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -146,6 +146,55 @@ impl StateStore {
         }
         Ok(self.state.serial)
     }
+
+    /// Like [`StateStore::commit`], in two halves: this one takes the next
+    /// serial and serializes the current state; [`PendingWrite::write`]
+    /// (blocking: fsync) can then run on another thread while the caller
+    /// goes on, so a slow disk does not stall a concurrent apply. The
+    /// caller must finish one write before beginning the next (writes
+    /// share a temp file and must land in serial order), and must not treat
+    /// the state as saved until `write` returned `Ok`. If it fails, the
+    /// serial it took is not reused: stop writing.
+    pub fn begin_commit(&mut self) -> Result<PendingWrite, StateError> {
+        if self.lock.is_none() {
+            return Err(StateError::NotLocked {
+                path: self.path.clone(),
+            });
+        }
+        self.state.format_version = FORMAT_VERSION;
+        self.state.serial += 1;
+        let mut bytes = Vec::with_capacity(1 << 16);
+        serde_json::to_writer_pretty(&mut bytes, &self.state).map_err(|e| StateError::Io {
+            path: self.path.clone(),
+            what: "serialize".into(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        Ok(PendingWrite {
+            path: self.path.clone(),
+            bytes,
+            serial: self.state.serial,
+        })
+    }
+}
+
+/// A serialized state waiting to be written (see
+/// [`StateStore::begin_commit`]); owns everything it needs, so it can move
+/// to a blocking thread.
+#[derive(Debug)]
+pub struct PendingWrite {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    serial: u64,
+}
+
+impl PendingWrite {
+    /// Writes atomically and durably (as [`StateStore::commit`] does);
+    /// returns the serial written.
+    pub fn write(self) -> Result<u64, StateError> {
+        write_bytes_atomic(&self.path, &self.bytes)?;
+        Ok(self.serial)
+    }
 }
 
 /// The command for the lock file: `m3ter` plus the subcommand words found
@@ -226,6 +275,18 @@ fn read(path: &Path) -> Result<Option<State>, StateError> {
 /// Temp file in the same directory, fsync, previous file kept as
 /// `<file>.backup` (a hard link: no copy), rename over, fsync the directory.
 fn write_atomic(path: &Path, state: &State) -> Result<(), StateError> {
+    let mut bytes = Vec::with_capacity(1 << 16);
+    serde_json::to_writer_pretty(&mut bytes, state).map_err(|e| StateError::Io {
+        path: path.to_path_buf(),
+        what: "serialize".into(),
+        source: std::io::Error::other(e),
+    })?;
+    bytes.push(b'\n');
+    write_bytes_atomic(path, &bytes)
+}
+
+/// The file half of [`write_atomic`]: `bytes` are a whole state file.
+fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let io = |what: &str, p: &Path, e: std::io::Error| StateError::Io {
         path: p.to_path_buf(),
         what: what.to_string(),
@@ -242,14 +303,8 @@ fn write_atomic(path: &Path, state: &State) -> Result<(), StateError> {
         .unwrap_or_else(|| "state.json".to_string());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        serde_json::to_writer_pretty(&mut w, state)
-            .map_err(|e| io("write", &tmp, std::io::Error::other(e)))?;
-        w.write_all(b"\n").map_err(|e| io("write", &tmp, e))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| io("write", &tmp, e.into_error()))?;
+        let mut file = File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
+        file.write_all(bytes).map_err(|e| io("write", &tmp, e))?;
         file.sync_all().map_err(|e| io("fsync", &tmp, e))?;
         if path.exists() {
             let backup = backup_path(path);
@@ -280,4 +335,45 @@ pub fn backup_path(path: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(".backup");
     path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_write_lands_with_its_serial_and_keeps_a_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let mut store = StateStore::open(&path, "org-1", "http://127.0.0.1:1", true).expect("open");
+        assert_eq!(store.commit().expect("first"), 1);
+        let pending = store.begin_commit().expect("begin");
+        // Prepared but not written: the file still holds serial 1.
+        assert_eq!(read(&path).expect("read").expect("file").serial, 1);
+        let written = std::thread::spawn(move || pending.write())
+            .join()
+            .expect("thread")
+            .expect("write");
+        assert_eq!(written, 2);
+        assert_eq!(read(&path).expect("read").expect("file").serial, 2);
+        assert_eq!(
+            read(&backup_path(&path))
+                .expect("read")
+                .expect("backup")
+                .serial,
+            1
+        );
+    }
+
+    #[test]
+    fn a_prepared_write_needs_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let mut store = StateStore::open(&path, "org-1", "http://x", false).expect("open");
+        assert!(matches!(
+            store.begin_commit(),
+            Err(StateError::NotLocked { .. })
+        ));
+        assert!(!path.exists());
+    }
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod apply;
 pub mod cli;
 pub mod emu;
 pub mod scenario;

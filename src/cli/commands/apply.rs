@@ -46,15 +46,32 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         force: a.force,
         parallelism: a.parallelism,
     };
-    connect::runtime()?.block_on(async {
-        let session = Session::open(g, &a.conn).await?;
-        let result = match &a.planfile {
-            Some(file) => apply_saved(g, &session, file, &how).await,
-            None => plan_and_apply(g, &session, &a.targets, false, &how).await,
-        };
-        session.close().await?;
-        result
-    })
+    let result = connect::runtime().and_then(|rt| {
+        rt.block_on(async {
+            let session = Session::open(g, &a.conn).await?;
+            let result = match &a.planfile {
+                Some(file) => apply_saved(g, &session, file, &how).await,
+                None => plan_and_apply(g, &session, &a.targets, false, &how).await,
+            };
+            session.close().await?;
+            result
+        })
+    });
+    json_errors(g, result)
+}
+
+/// With `--json`, a failed run ends with one `{"error": {"message"}}` line
+/// on stdout (design §4) instead of the human message on stderr, so a
+/// machine reading the JSON Lines learns why; exit code 1 either way.
+pub fn json_errors(g: &Global, result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    match result {
+        Err(err) if g.json => {
+            let line = serde_json::json!({ "error": { "message": format!("{err:#}") } });
+            emit(&line.to_string());
+            Ok(ExitCode::from(1))
+        }
+        other => other,
+    }
 }
 
 /// How to go about it: confirmation, mass-change override, concurrency.
@@ -72,6 +89,16 @@ async fn apply_saved(
 ) -> anyhow::Result<ExitCode> {
     let plan =
         Plan::load(file).with_context(|| format!("cannot read the plan {}", file.display()))?;
+    // Checked before anything is read: a plan for another org says nothing
+    // about this one (and this org's reads may not even be allowed).
+    if plan.org_id != session.settings.org_id {
+        bail!(
+            "the saved plan {} is for org {}, but this run is connected to org {}; apply it with that org's credentials",
+            file.display(),
+            plan.org_id,
+            session.settings.org_id
+        );
+    }
     let mut store = open_locked(session)?;
     let live = refresh(&session.client)
         .await
@@ -203,9 +230,9 @@ async fn execute(
             "skipped": report.skipped,
             "interrupted": report.interrupted,
         });
-        println!("{summary}");
+        emit(&summary.to_string());
     } else {
-        println!("\n{}", report.summary_line());
+        emit(&format!("\n{}", report.summary_line()));
         for (address, why) in &report.failures {
             eprintln!("error: {address}: {why}");
         }
@@ -233,12 +260,17 @@ fn print_event(e: &Event, json: bool) {
         let mut v = serde_json::to_value(e).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "operation".into());
+            // Errors have one shape in every JSON output (design §4).
+            if let Some(message) = o.remove("error") {
+                let error = serde_json::json!({ "message": message, "address": e.address });
+                o.insert("error".into(), error);
+            }
         }
-        println!("{v}");
+        emit(&v.to_string());
         return;
     }
     match (&e.done, &e.error) {
-        (Some(done), _) => println!(
+        (Some(done), _) => emit(&format!(
             "{}: {} after {:.2}s{}",
             e.address,
             done.verb(),
@@ -246,8 +278,17 @@ fn print_event(e: &Event, json: bool) {
             e.id.as_ref()
                 .map(|id| format!(" [id={id}]"))
                 .unwrap_or_default()
-        ),
+        )),
         (None, Some(err)) => eprintln!("{}: {} failed: {err}", e.address, e.action),
         (None, None) => {}
     }
+}
+
+/// Prints a line of progress on stdout. A reader that went away (`m3ter
+/// apply | head`) must not stop an apply half-way: `println!` would panic
+/// and abandon the calls in flight, so write errors are ignored and the
+/// apply runs to its end (state is saved either way).
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::commands::apply::{How, plan_and_apply};
+use crate::cli::commands::apply::{How, json_errors, plan_and_apply};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 
@@ -26,10 +26,13 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         force: true,
         parallelism: a.parallelism,
     };
-    connect::runtime()?.block_on(async {
-        let session = Session::open(g, &a.conn).await?;
-        let result = plan_and_apply(g, &session, &[], true, &how).await;
-        session.close().await?;
-        result
-    })
+    let result = connect::runtime().and_then(|rt| {
+        rt.block_on(async {
+            let session = Session::open(g, &a.conn).await?;
+            let result = plan_and_apply(g, &session, &[], true, &how).await;
+            session.close().await?;
+            result
+        })
+    });
+    json_errors(g, result)
 }
