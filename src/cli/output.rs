@@ -35,7 +35,7 @@ pub fn report_error(err: &anyhow::Error, json: bool) {
     {
         body.insert("address".into(), address.to_string().into());
     }
-    println!("{}", serde_json::json!({ "error": body }));
+    emit(&serde_json::json!({ "error": body }).to_string());
 }
 
 fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Address> {
@@ -53,4 +53,13 @@ fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Add
 pub fn use_color(g: &Global) -> bool {
     use std::io::IsTerminal;
     !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+/// Writes a line to stdout, ignoring write errors: a reader that went away
+/// (`m3ter apply | head`) must neither panic the process nor stop an apply
+/// half-way with calls in flight.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
 }

@@ -285,6 +285,22 @@ impl Plan {
         !self.changes.is_empty() || (self.refresh_only && !self.drift.is_empty())
     }
 
+    /// The mass-change rule (design §4): with at least
+    /// [`MASS_CHANGE_MIN_MANAGED`] managed entities, updates, replaces and
+    /// deletes above [`MASS_CHANGE_RATIO`] of them. Returns that count when
+    /// the rule trips; never for a destroy plan, whose point is to delete.
+    pub fn mass_change(&self, managed: usize) -> Option<usize> {
+        let risky = self
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
+            .count();
+        let trips = !self.destroy
+            && managed >= MASS_CHANGE_MIN_MANAGED
+            && risky as f64 > managed as f64 * MASS_CHANGE_RATIO;
+        trips.then_some(risky)
+    }
+
     /// The change of an address, if any.
     pub fn change(&self, address: &Address) -> Option<&Change> {
         self.changes.iter().find(|c| &c.address == address)

@@ -9,10 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::compare::{field_equal, forces_replacement, read_only};
-use super::{
-    Action, Change, Drift, FieldDiff, MASS_CHANGE_MIN_MANAGED, MASS_CHANGE_RATIO, Plan, PlanError,
-    PlanOptions, Reason,
-};
+use super::{Action, Change, Drift, FieldDiff, Plan, PlanError, PlanOptions, Reason};
 use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
 use crate::api::Kind;
 use crate::desired::{DesiredEntity, DesiredState};
@@ -114,18 +111,14 @@ fn plan_without_desired(
     }
     changes.extend(plan_deletes(desired, state, &idx, opts, &in_scope)?);
 
+    plan.changes = changes;
     let managed = state.resources.len();
-    let risky = changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Update | Action::Replace | Action::Delete))
-        .count();
-    if managed >= MASS_CHANGE_MIN_MANAGED && risky as f64 > managed as f64 * MASS_CHANGE_RATIO {
+    if let Some(risky) = plan.mass_change(managed) {
         plan.warnings.push(format!(
             "this plan updates, replaces or deletes {risky} of {managed} managed entities (more than 30%); `apply` will refuse it without --force"
         ));
     }
-    plan.steps = super::order::steps(&changes, desired, state)?;
-    plan.changes = changes;
+    plan.steps = super::order::steps(&plan.changes, desired, state)?;
     Ok(plan)
 }
 

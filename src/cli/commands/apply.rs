@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use crate::apply::{self, ApplyOptions, Event};
 use crate::cli::commands::plan::{load_or_report, print, targets};
 use crate::cli::session::Session;
-use crate::cli::{Connection, Global, connect};
+use crate::cli::{Connection, Global, connect, output};
 use crate::live::{LiveSnapshot, refresh};
-use crate::plan::{self, MASS_CHANGE_MIN_MANAGED, MASS_CHANGE_RATIO, Plan, PlanOptions};
+use crate::plan::{self, MASS_CHANGE_RATIO, Plan, PlanOptions};
 use crate::state::StateStore;
 
 /// Arguments of `apply`.
@@ -57,21 +57,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             result
         })
     });
-    json_errors(g, result)
-}
-
-/// With `--json`, a failed run ends with one `{"error": {"message"}}` line
-/// on stdout (design §4) instead of the human message on stderr, so a
-/// machine reading the JSON Lines learns why; exit code 1 either way.
-pub fn json_errors(g: &Global, result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
-    match result {
-        Err(err) if g.json => {
-            let line = serde_json::json!({ "error": { "message": format!("{err:#}") } });
-            emit(&line.to_string());
-            Ok(ExitCode::from(1))
-        }
-        other => other,
-    }
+    result
 }
 
 /// How to go about it: confirmation, mass-change override, concurrency.
@@ -112,6 +98,7 @@ async fn apply_saved(
             file.display()
         );
     }
+    forget_gone(g, &plan, &mut store)?;
     execute(g, session, &mut store, &plan, &live, how).await
 }
 
@@ -138,12 +125,42 @@ pub async fn plan_and_apply(
     let plan = plan::plan(&desired, store.state(), &live, &opts)?;
     print(g, &plan);
     if plan.changes.is_empty() {
+        forget_gone(g, &plan, &mut store)?;
         return Ok(ExitCode::SUCCESS);
     }
     if !how.auto_approve {
         confirm(destroy)?;
     }
+    forget_gone(g, &plan, &mut store)?;
     execute(g, session, &mut store, &plan, &live, how).await
+}
+
+/// Drops from state the entities that were deleted outside this tool and
+/// are no longer desired: the plan shows them as drift only (there is
+/// nothing left to delete), so apply is where state catches up.
+fn forget_gone(g: &Global, plan: &Plan, store: &mut StateStore) -> anyhow::Result<()> {
+    let gone: Vec<_> = plan
+        .drift
+        .iter()
+        .filter(|d| d.after.is_none() && plan.change(&d.address).is_none())
+        .filter(|d| !plan.desired.entities.contains_key(&d.address))
+        .map(|d| d.address.clone())
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    for address in &gone {
+        store.state_mut().resources.remove(address);
+    }
+    store.commit()?;
+    if !g.json {
+        for address in &gone {
+            output::emit(&format!(
+                "{address}: forgotten (deleted outside m3ter-reconcile and no longer desired)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn open_locked(session: &Session) -> anyhow::Result<StateStore> {
@@ -189,16 +206,13 @@ fn confirm(destroy: bool) -> anyhow::Result<()> {
 /// The mass-change rule of design §4: updates plus deletes above 30% of the
 /// managed entities (with at least 10 managed) need `--force`.
 fn check_mass_change(plan: &Plan, managed: usize, force: bool) -> anyhow::Result<()> {
-    let s = plan.summary();
-    let touched = s.change + s.destroy;
-    let limit = MASS_CHANGE_RATIO * managed as f64;
-    if !plan.destroy && !force && managed >= MASS_CHANGE_MIN_MANAGED && touched as f64 > limit {
-        bail!(
-            "this plan updates or deletes {touched} of {managed} managed entities (more than {:.0}%); if that is intended, run again with --force",
+    match plan.mass_change(managed) {
+        Some(touched) if !force => bail!(
+            "this plan updates, replaces or deletes {touched} of {managed} managed entities (more than {:.0}%); if that is intended, run again with --force",
             MASS_CHANGE_RATIO * 100.0
-        );
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 async fn execute(
@@ -230,9 +244,9 @@ async fn execute(
             "skipped": report.skipped,
             "interrupted": report.interrupted,
         });
-        emit(&summary.to_string());
+        output::emit(&summary.to_string());
     } else {
-        emit(&format!("\n{}", report.summary_line()));
+        output::emit(&format!("\n{}", report.summary_line()));
         for (address, why) in &report.failures {
             eprintln!("error: {address}: {why}");
         }
@@ -266,11 +280,11 @@ fn print_event(e: &Event, json: bool) {
                 o.insert("error".into(), error);
             }
         }
-        emit(&v.to_string());
+        output::emit(&v.to_string());
         return;
     }
     match (&e.done, &e.error) {
-        (Some(done), _) => emit(&format!(
+        (Some(done), _) => output::emit(&format!(
             "{}: {} after {:.2}s{}",
             e.address,
             done.verb(),
@@ -282,13 +296,4 @@ fn print_event(e: &Event, json: bool) {
         (None, Some(err)) => eprintln!("{}: {} failed: {err}", e.address, e.action),
         (None, None) => {}
     }
-}
-
-/// Prints a line of progress on stdout. A reader that went away (`m3ter
-/// apply | head`) must not stop an apply half-way: `println!` would panic
-/// and abandon the calls in flight, so write errors are ignored and the
-/// apply runs to its end (state is saved either way).
-fn emit(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
 }

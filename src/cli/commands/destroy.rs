@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::commands::apply::{How, json_errors, plan_and_apply};
+use crate::cli::commands::apply::{How, plan_and_apply};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 
@@ -34,5 +34,5 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
             result
         })
     });
-    json_errors(g, result)
+    result
 }

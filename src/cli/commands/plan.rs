@@ -169,12 +169,10 @@ pub fn targets(given: &[String], graph: &Graph) -> anyhow::Result<Option<BTreeSe
 
 /// Prints a plan: human text (with warnings on stderr) or `--json`.
 pub fn print(g: &Global, plan: &Plan) {
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
     if g.json {
-        println!("{}", render::json(plan));
+        output::emit(&render::json(plan).to_string());
     } else {
-        print!("{}", render::human(plan, output::use_color(g)));
+        let text = render::human(plan, output::use_color(g));
+        output::emit(text.strip_suffix('\n').unwrap_or(&text));
     }
 }
