@@ -45,7 +45,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::address::Address;
-use crate::plan::Plan;
 
 pub use engine::execute;
 
@@ -155,9 +154,4 @@ pub enum ApplyError {
     /// The plan is inconsistent (a bug, or a hand-edited plan file).
     #[error("the plan is inconsistent: {0}; this is likely a bug")]
     BadPlan(String),
-}
-
-/// Convenience for callers: the plan's own step count.
-pub fn step_count(plan: &Plan) -> usize {
-    plan.steps.len()
 }

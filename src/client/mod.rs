@@ -280,11 +280,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
-        let segments: Vec<&str> = path_under_org
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let url = self.org_url(&self.inner.base, &segments);
+        let url = self.org_path_url(path_under_org);
         self.retrying(method, url, query, body).await
     }
 
@@ -296,11 +292,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, ApiError> {
-        let segments: Vec<&str> = path_under_org
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let url = self.org_url(&self.inner.base, &segments);
+        let url = self.org_path_url(path_under_org);
         self.send(Req {
             method,
             url,
@@ -308,6 +300,15 @@ impl Client {
             body,
         })
         .await
+    }
+
+    /// The config-host URL of a path under `/organizations/{orgId}/`.
+    fn org_path_url(&self, path_under_org: &str) -> reqwest::Url {
+        let segments: Vec<&str> = path_under_org
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.org_url(&self.inner.base, &segments)
     }
 
     /// Submits one batch of measurements to the ingest host: ONE attempt.

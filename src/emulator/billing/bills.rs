@@ -238,23 +238,7 @@ pub async fn approve_bills(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let ids: Vec<String> = match body.get("billIds") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
-                })
-            })
-            .collect::<ApiResult<_>>()?,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "`billIds` must be a non-empty list of bill ids",
-            ));
-        }
-        None => return Err(ApiError::bad_request("`billIds` is required")),
-    };
+    let ids = super::bill_ids(&body, usize::MAX)?;
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let n = ids.len();

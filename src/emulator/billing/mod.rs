@@ -163,23 +163,7 @@ pub async fn recalculate_job(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let ids: Vec<String> = match body.get("billIds") {
-        Some(Value::Array(a)) if (1..=100).contains(&a.len()) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
-                })
-            })
-            .collect::<ApiResult<_>>()?,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "`billIds` must be a list of 1 to 100 bill ids",
-            ));
-        }
-        None => return Err(ApiError::bad_request("`billIds` is required")),
-    };
+    let ids = bill_ids(&body, 100)?;
     if s.config.strict
         && let Some(k) = body
             .keys()
@@ -633,4 +617,26 @@ pub async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> Api
         Ok((vec![put(Table::BillJobs, e.seq, job.clone())], job))
     })?;
     Ok(ok_json(job))
+}
+
+/// The `billIds` of a request body: a list of 1 to `max` bill id strings.
+pub(super) fn bill_ids(body: &Object, max: usize) -> ApiResult<Vec<String>> {
+    match body.get("billIds") {
+        Some(Value::Array(a)) if (1..=max).contains(&a.len()) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(format!("`billIds[{i}]` must be a string"))
+                })
+            })
+            .collect(),
+        Some(_) if max == usize::MAX => Err(ApiError::bad_request(
+            "`billIds` must be a non-empty list of bill ids",
+        )),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "`billIds` must be a list of 1 to {max} bill ids"
+        ))),
+        None => Err(ApiError::bad_request("`billIds` is required")),
+    }
 }
