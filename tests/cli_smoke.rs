@@ -93,7 +93,7 @@ fn apply_forgets_entities_gone_live_and_no_longer_desired() {
 fn without_items_mentioning(yaml: &str, needle: &str) -> String {
     let mut out = Vec::new();
     let mut item: Vec<&str> = Vec::new();
-    let mut flush = |item: &mut Vec<&str>, out: &mut Vec<String>| {
+    let flush = |item: &mut Vec<&str>, out: &mut Vec<String>| {
         if !item.iter().any(|l| l.contains(needle)) {
             out.extend(item.iter().map(|l| l.to_string()));
         }

@@ -169,15 +169,15 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
         Type::Number { min, exclusive_min } => match v.as_f64() {
             None => bad(Rule::Type, format!("`{path}` must be a number")),
             Some(x) => {
-                if let Some(m) = min {
-                    if x < m || (exclusive_min && x == m) {
-                        let cmp = if exclusive_min {
-                            "greater than"
-                        } else {
-                            "at least"
-                        };
-                        bad(Rule::Limit, format!("`{path}` must be {cmp} {m} (got {x})"));
-                    }
+                if let Some(m) = min
+                    && (x < m || (exclusive_min && x == m))
+                {
+                    let cmp = if exclusive_min {
+                        "greater than"
+                    } else {
+                        "at least"
+                    };
+                    bad(Rule::Limit, format!("`{path}` must be {cmp} {m} (got {x})"));
                 }
             }
         },
@@ -222,9 +222,8 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
             ),
         },
         Type::Date => {
-            if !v
-                .as_str()
-                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
+            if v.as_str()
+                .is_none_or(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err())
             {
                 bad(
                     Rule::Format,
@@ -233,7 +232,7 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
             }
         }
         Type::DateTime => {
-            if !v.as_str().is_some_and(|s| parse_date_time(s).is_some()) {
+            if v.as_str().is_none_or(|s| parse_date_time(s).is_none()) {
                 bad(
                     Rule::Format,
                     format!("`{path}` must be an ISO-8601 date-time like 2024-12-01T00:00:00Z"),

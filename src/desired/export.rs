@@ -144,7 +144,7 @@ mod tests {
         let t = &e.sections[&Kind::PlanTemplate][0];
         assert_eq!(t["product"], "prod");
         assert!(t.get("productId").is_none() && t.get("dtCreated").is_none());
-        assert!(e.sections.get(&Kind::Pricing).is_none());
+        assert!(!e.sections.contains_key(&Kind::Pricing));
         assert_eq!(e.skipped.len(), 1, "{:?}", e.skipped);
         assert!(e.skipped[0].contains("aggregationId"));
     }

@@ -46,7 +46,8 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         force: a.force,
         parallelism: a.parallelism,
     };
-    let result = connect::runtime().and_then(|rt| {
+
+    connect::runtime().and_then(|rt| {
         rt.block_on(async {
             let session = Session::open(g, &a.conn).await?;
             let result = match &a.planfile {
@@ -56,8 +57,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             session.close().await?;
             result
         })
-    });
-    result
+    })
 }
 
 /// How to go about it: confirmation, mass-change override, concurrency.

@@ -26,13 +26,13 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         force: true,
         parallelism: a.parallelism,
     };
-    let result = connect::runtime().and_then(|rt| {
+
+    connect::runtime().and_then(|rt| {
         rt.block_on(async {
             let session = Session::open(g, &a.conn).await?;
             let result = plan_and_apply(g, &session, &[], true, &how).await;
             session.close().await?;
             result
         })
-    });
-    result
+    })
 }
