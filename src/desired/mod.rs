@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod load;
 pub mod node;
+pub mod schema;
 pub mod vars;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
