@@ -140,14 +140,14 @@ async fn run_bills(
         .await
         .with_context(|| format!("cannot read the bills of bill job {id}"))?;
     if g.json {
-        println!("{}", json!({"billJob": job, "bills": found}));
+        crate::cli::output::emit(&format!("{}", json!({"billJob": job, "bills": found})));
         return Ok(());
     }
-    println!(
+    crate::cli::output::emit(&format!(
         "Bill job {id} completed: {} bill{} for the period ending {last}.",
         found.len(),
         if found.len() == 1 { "" } else { "s" }
-    );
+    ));
     print_bills(&found);
     Ok(())
 }
@@ -156,9 +156,9 @@ async fn list(g: &Global, client: &Client, accounts: &[String]) -> anyhow::Resul
     let account_ids = bills::account_ids(client, accounts).await?;
     let found = bills::list_bills(client, &account_ids).await?;
     if g.json {
-        println!("{}", Value::Array(found));
+        crate::cli::output::emit(&format!("{}", Value::Array(found)));
     } else if found.is_empty() {
-        println!("No bills.");
+        crate::cli::output::emit("No bills.");
     } else {
         print_bills(&found);
     }
@@ -168,7 +168,7 @@ async fn list(g: &Global, client: &Client, accounts: &[String]) -> anyhow::Resul
 async fn show(g: &Global, client: &Client, id: &str) -> anyhow::Result<()> {
     let bill = bills::get_bill(client, id).await?;
     if g.json {
-        println!("{bill}");
+        crate::cli::output::emit(&format!("{bill}"));
     } else {
         print!("{}", render_bill(&bill));
     }
@@ -177,7 +177,7 @@ async fn show(g: &Global, client: &Client, id: &str) -> anyhow::Result<()> {
 
 fn print_bills(found: &[Value]) {
     for bill in found {
-        println!();
+        crate::cli::output::emit("");
         print!("{}", render_bill(bill));
     }
 }

@@ -60,16 +60,16 @@ pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(p, n)| serde_json::json!({"file": p.display().to_string(), "entities": n}))
             .collect();
-        println!(
+        crate::cli::output::emit(&format!(
             "{}",
             serde_json::json!({"files": files, "skipped": exported.skipped})
-        );
+        ));
     } else {
         for (path, n) in &written {
-            println!("wrote {} ({n} entities)", path.display());
+            crate::cli::output::emit(&format!("wrote {} ({n} entities)", path.display()));
         }
         let total: usize = written.iter().map(|(_, n)| n).sum();
-        println!("Exported {total} entities to {}.", out.display());
+        crate::cli::output::emit(&format!("Exported {total} entities to {}.", out.display()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -106,12 +106,12 @@ async fn import(
     );
     store.commit()?;
     if g.json {
-        println!(
+        crate::cli::output::emit(&format!(
             "{}",
             serde_json::json!({"address": addr, "id": id, "version": version})
-        );
+        ));
     } else {
-        println!("Imported {addr} (id {id}, version {version}).");
+        crate::cli::output::emit(&format!("Imported {addr} (id {id}, version {version})."));
     }
     Ok(ExitCode::SUCCESS)
 }

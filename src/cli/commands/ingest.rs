@@ -163,7 +163,7 @@ async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<(
     };
     let summary = result?;
     if g.json {
-        println!(
+        crate::cli::output::emit(&format!(
             "{}",
             json!({
                 "measurements": summary.measurements,
@@ -172,9 +172,9 @@ async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<(
                 "seconds": summary.elapsed.as_secs_f64(),
                 "perSecond": summary.per_second(),
             })
-        );
+        ));
     } else {
-        println!("{}", summary.line());
+        crate::cli::output::emit(&summary.line().to_string());
     }
     Ok(())
 }

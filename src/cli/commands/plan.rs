@@ -60,11 +60,11 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.save(out)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
         if !g.json {
-            println!(
+            crate::cli::output::emit(&format!(
                 "\nSaved the plan to {}. Apply exactly it with `m3ter apply {}`.",
                 out.display(),
                 out.display()
-            );
+            ));
         }
     }
     let code = if a.detailed_exitcode && plan.has_changes() {

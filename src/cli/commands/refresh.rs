@@ -44,22 +44,24 @@ pub fn run(g: &Global, a: &RefreshArgs) -> anyhow::Result<ExitCode> {
             "liveEntities": live.len(),
             "serial": store.state().serial,
         });
-        println!("{doc}");
+        crate::cli::output::emit(&format!("{doc}"));
         return Ok(ExitCode::SUCCESS);
     }
     for addr in &report.updated {
-        println!("  ~ {addr}: live values accepted");
+        crate::cli::output::emit(&format!("  ~ {addr}: live values accepted"));
     }
     for addr in &report.removed {
-        println!("  - {addr}: deleted outside m3ter-reconcile, removed from state");
+        crate::cli::output::emit(&format!(
+            "  - {addr}: deleted outside m3ter-reconcile, removed from state"
+        ));
     }
-    println!(
+    crate::cli::output::emit(&format!(
         "Refresh complete: {} in state, {} updated, {} removed, {} unchanged ({} live entities read).",
         report.updated.len() + report.unchanged.len(),
         report.updated.len(),
         report.removed.len(),
         report.unchanged.len(),
         live.len()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }

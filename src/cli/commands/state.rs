@@ -77,7 +77,7 @@ fn list(g: &Global, conn: &Connection) -> anyhow::Result<ExitCode> {
         // No state yet: nothing is managed.
         Err(e) if matches!(e.downcast_ref(), Some(StateError::Missing { .. })) => {
             if g.json {
-                println!("[]");
+                crate::cli::output::emit("[]");
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -85,10 +85,10 @@ fn list(g: &Global, conn: &Connection) -> anyhow::Result<ExitCode> {
     };
     let addrs: Vec<&Address> = store.state().resources.keys().collect();
     if g.json {
-        println!("{}", serde_json::to_string(&addrs)?);
+        crate::cli::output::emit(&serde_json::to_string(&addrs)?.to_string());
     } else {
         for a in addrs {
-            println!("{a}");
+            crate::cli::output::emit(&format!("{a}"));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -106,7 +106,7 @@ fn show(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
     {
         obj.extend(fields);
     }
-    println!("{}", serde_json::to_string_pretty(&doc)?);
+    crate::cli::output::emit(&serde_json::to_string_pretty(&doc)?.to_string());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,12 +118,15 @@ fn rm(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
     };
     store.commit()?;
     if g.json {
-        println!("{}", serde_json::json!({"removed": addr, "id": res.id}));
+        crate::cli::output::emit(&format!(
+            "{}",
+            serde_json::json!({"removed": addr, "id": res.id})
+        ));
     } else {
-        println!(
+        crate::cli::output::emit(&format!(
             "Removed {addr} (id {}) from state; the entity is left alone in the org.",
             res.id
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,12 +157,16 @@ fn not_in_state(store: &StateStore, addr: &Address) -> String {
 pub fn force_unlock(g: &Global, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
     let path = connect::state_path(g, &a.conn)?;
     match unlock(&path)? {
-        Unlocked::NotLocked => println!("{} is not locked; nothing to do.", path.display()),
-        Unlocked::Removed(Some(h)) => println!(
+        Unlocked::NotLocked => {
+            crate::cli::output::emit(&format!("{} is not locked; nothing to do.", path.display()))
+        }
+        Unlocked::Removed(Some(h)) => crate::cli::output::emit(&format!(
             "Removed the lock of pid {} on host {} since {} ({}).",
             h.pid, h.host, h.since, h.command
-        ),
-        Unlocked::Removed(None) => println!("Removed the lock file of {}.", path.display()),
+        )),
+        Unlocked::Removed(None) => {
+            crate::cli::output::emit(&format!("Removed the lock file of {}.", path.display()))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

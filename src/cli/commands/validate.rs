@@ -14,9 +14,12 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
         Ok((state, _)) => {
             let n = state.entities.len();
             if g.json {
-                println!("{}", serde_json::json!({"valid": true, "entities": n}));
+                crate::cli::output::emit(&format!(
+                    "{}",
+                    serde_json::json!({"valid": true, "entities": n})
+                ));
             } else {
-                println!("Success! {n} entities valid.");
+                crate::cli::output::emit(&format!("Success! {n} entities valid."));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -40,7 +43,7 @@ pub fn load_checked(g: &Global) -> Result<(DesiredState, Graph), Diagnostics> {
 pub fn report(g: &Global, diags: &Diagnostics) {
     if g.json {
         for d in diags.iter() {
-            println!("{}", d.to_json());
+            crate::cli::output::emit(&format!("{}", d.to_json()));
         }
     } else {
         for d in diags.iter() {
