@@ -10,15 +10,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use common::apply::{census, count, posts, state_addresses, total};
-use common::cli::{EmulatorProcess, bin, copy_example, m3ter, m3ter_cmd, text};
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::{EmulatorProcess, bin, copy_example, m3ter, m3ter_cmd, stderr, stdout, text};
 
 /// `apply --auto-approve --rate-limit 0 EXTRA...`.
 fn apply(dir: &Path, emu: &EmulatorProcess, extra: &[&str]) -> Output {

@@ -13,7 +13,7 @@ use common::apply::{
     COLLECTIONS, census, count, posts, read_state, signal, state_addresses, state_path, total,
     wait_until, write_copies, write_titled_copies,
 };
-use common::cli::{EmulatorProcess, m3ter, m3ter_cmd, text};
+use common::cli::{EmulatorProcess, m3ter, m3ter_cmd, stdout, text};
 
 /// Fields by which one entity of the example references another.
 const REF_FIELDS: [&str; 6] = [
@@ -33,10 +33,6 @@ const FAST: [&str; 5] = [
     "0",
     "--parallelism",
 ];
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// 200 entities against `--fault-rate 0.2 --fault-seed SEED`: one apply
 /// converges, a plan (faults still on) shows no changes, the state has every

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter_cmd, text};
+use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter_cmd, stderr, stdout, text};
 use serde_json::{Value, json};
 
 /// The collections of the nine kinds, as the API names them.
@@ -40,14 +40,6 @@ fn m3ter(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> Output {
         all.extend(["--rate-limit", "0"]);
     }
     common::cli::m3ter(dir, emu, &all)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A temp dir holding a copy of the example desired state.

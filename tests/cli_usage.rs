@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::cli::{EmulatorProcess, bin, copy_example, m3ter, text};
+use common::cli::{EmulatorProcess, bin, copy_example, m3ter, stderr, stdout, text};
 use m3ter_reconcile::usage::bills::amount;
 use serde_json::Value;
 
@@ -20,14 +20,6 @@ const INGEST_ROUTE: &str = "POST /organizations/{orgId}/measurements";
 
 fn ingest_posts(emu: &EmulatorProcess) -> u64 {
     emu.stats()["requests"][INGEST_ROUTE].as_u64().unwrap_or(0)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `ingest --meter METER --account (all three) --from/--to December 2024`

@@ -193,6 +193,16 @@ pub fn copy_example(dir: &Path) -> PathBuf {
     dst
 }
 
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// stdout and stderr as text, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(
