@@ -30,28 +30,15 @@ readonly N=$((COPIES * 14 + EXTRAS))
 # Longest dependency chain of the example: product -> planTemplate -> plan -> pricing
 # (and product -> meter -> aggregation -> pricing): 4 levels.
 readonly DEPTH=4
-readonly BIN="$root/target/release/m3ter"
 
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 command -v curl >/dev/null || { log "curl is missing: apt-get install -y curl"; exit 1; }
 command -v python3 >/dev/null || { log "python3 is missing"; exit 1; }
 
-log "building release binary"
-cargo build --release --quiet
+build_release
 
-workdir="$(mktemp -d)"
-emu_pid=""
-stop_emulator() {
-    if [[ -n "$emu_pid" ]] && kill -0 "$emu_pid" 2>/dev/null; then
-        kill -TERM "$emu_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$emu_pid" 2>/dev/null || true
-    fi
-    emu_pid=""
-}
-cleanup() { stop_emulator; rm -rf "$workdir"; }
-trap cleanup EXIT
 
 # --- desired state: COPIES copies of the example, codes suffixed c<i>, plus EXTRAS products --------
 desired="$workdir/desired-state"
@@ -71,23 +58,6 @@ fi
 "$BIN" validate --dir "$desired" >/dev/null || { log "generated desired state is invalid"; exit 1; }
 log "generated $N entities in $desired"
 
-# Starts a fresh in-memory emulator with the given options; sets $base.
-start_emulator() {
-    : >"$workdir/emu.out"
-    "$BIN" emulator --listen 127.0.0.1:0 "$@" >"$workdir/emu.out" 2>"$workdir/emu.err" &
-    emu_pid=$!
-    base=""
-    for _ in $(seq 100); do
-        line="$(head -n1 "$workdir/emu.out" 2>/dev/null || true)"
-        if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]]; then
-            base="${BASH_REMATCH[1]}"
-            return
-        fi
-        kill -0 "$emu_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "emulator did not start:"; cat "$workdir/emu.err" >&2; exit 1
-}
 
 # One apply on a fresh emulator (options: $1 = emulator options, rest = apply options).
 # Prints the wall time in seconds; leaves the emulator's stats in $workdir/stats.json.

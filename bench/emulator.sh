@@ -15,56 +15,17 @@ readonly BIG="${BIG:-100000}"
 readonly ORG="00000000-0000-4000-8000-000000000001"
 readonly PYTHON="${PYTHON:-python3}"
 
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 # --- tools ----------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing wrk"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-    else
-        log "wrk is missing: install it (sudo apt-get install -y wrk)"
-        exit 1
-    fi
-fi
+need_apt wrk wrk
 command -v curl >/dev/null || { log "curl is missing: apt-get install -y curl"; exit 1; }
 
-log "building release binary"
-cargo build --release --quiet
+build_release
 
 # --- emulator -------------------------------------------------------------------------------
-workdir="$(mktemp -d)"
-emu_pid=""
-cleanup() {
-    if [[ -n "$emu_pid" ]] && kill -0 "$emu_pid" 2>/dev/null; then
-        kill -TERM "$emu_pid" 2>/dev/null || true
-        # Bounded wait, then give up politely (never a broad kill).
-        for _ in $(seq 50); do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$emu_pid" 2>/dev/null || true
-    fi
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-target/release/m3ter emulator --listen 127.0.0.1:0 >"$workdir/stdout" 2>"$workdir/stderr" &
-emu_pid=$!
-base=""
-for _ in $(seq 100); do
-    line="$(head -n1 "$workdir/stdout" 2>/dev/null || true)"
-    if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]]; then
-        base="${BASH_REMATCH[1]}"
-        break
-    fi
-    kill -0 "$emu_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [[ -z "$base" ]]; then
-    log "emulator did not start; stderr:"
-    cat "$workdir/stderr" >&2
-    exit 1
-fi
-log "emulator at $base (pid $emu_pid)"
+start_emulator
 
 token="$(curl -sf -u local-key:local-secret -H 'Content-Type: application/json' \
     -d '{"grant_type":"client_credentials"}' "$base/oauth/token" \

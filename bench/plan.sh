@@ -21,69 +21,22 @@ readonly LATENCY_MS="${LATENCY_MS:-20}"
 readonly RESULTS="${RESULTS-bench/RESULTS-plan.md}"
 readonly PYTHON="${PYTHON:-python3}"
 readonly ORG="00000000-0000-4000-8000-000000000001"
-readonly BIN="${M3TER_BIN:-$root/target/release/m3ter}"
 
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 # --- tools ----------------------------------------------------------------------------------
-need_apt() { # command package
-    command -v "$1" >/dev/null 2>&1 && return 0
-    if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing $2"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }
-    else
-        log "$1 is missing: install it (sudo apt-get install -y $2)"
-        exit 1
-    fi
-}
 need_apt hyperfine hyperfine
 need_apt curl curl
 [[ -x /usr/bin/time ]] || need_apt /usr/bin/time time
 
-if [[ -z "${M3TER_BIN:-}" ]]; then
-    log "building release binary"
-    cargo build --release --quiet
-fi
+build_release
 
 # --- workload -------------------------------------------------------------------------------
-workdir="$(mktemp -d)"
-emu_pid=""
-stop_emulator() {
-    if [[ -n "$emu_pid" ]] && kill -0 "$emu_pid" 2>/dev/null; then
-        kill -TERM "$emu_pid" 2>/dev/null || true
-        # Bounded wait; the emulator flushes its data file on TERM.
-        for _ in $(seq 100); do kill -0 "$emu_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$emu_pid" 2>/dev/null || true
-        wait "$emu_pid" 2>/dev/null || true
-    fi
-    emu_pid=""
-}
-cleanup() { stop_emulator; rm -rf "$workdir"; }
-trap cleanup EXIT
-
-# Starts the emulator on the data file with extra ARGS; sets emu_pid and base.
-start_emulator() {
-    "$BIN" emulator --listen 127.0.0.1:0 --data "$workdir/org.data" "$@" \
-        >"$workdir/emu.stdout" 2>"$workdir/emu.stderr" &
-    emu_pid=$!
-    base=""
-    for _ in $(seq 300); do
-        line="$(head -n1 "$workdir/emu.stdout" 2>/dev/null || true)"
-        if [[ "$line" =~ ^listening\ on\ (http://127\.0\.0\.1:[0-9]+)$ ]]; then
-            base="${BASH_REMATCH[1]}"
-            break
-        fi
-        kill -0 "$emu_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ -z "$base" ]]; then
-        log "emulator did not start; stderr:"
-        cat "$workdir/emu.stderr" >&2
-        exit 1
-    fi
+# The org lives in a data file, so it survives a restart with other knobs (latency).
+start_org() {
+    start_emulator --data "$workdir/org.data" "$@"
     export M3TER_BASE_URL="$base"
-    log "emulator at $base (pid $emu_pid) $*"
 }
 
 "$PYTHON" bench/plan/generate.py "$workdir/desired-state" "$ENTITIES" >&2
@@ -93,7 +46,7 @@ state="$workdir/state.json"
 plan_args=(plan --rate-limit 0 -d "$workdir/desired-state" --state "$state")
 plan_cmd="$BIN ${plan_args[*]}"
 
-start_emulator
+start_org
 log "applying the workload once (--parallelism 32)"
 apply_start=$(date +%s.%N)
 "$BIN" apply --auto-approve --rate-limit 0 --parallelism 32 -q \
@@ -130,7 +83,7 @@ stats >"$workdir/stats_after.json"
 
 # --- 20 ms ----------------------------------------------------------------------------------
 stop_emulator
-start_emulator --latency-ms "$LATENCY_MS"
+start_org --latency-ms "$LATENCY_MS"
 log "plan at $LATENCY_MS ms injected latency"
 wall20="$(median_of_plan)"
 stop_emulator
