@@ -50,7 +50,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.exit(
             f"emulator binary not found or not executable: {path}\n"
-            "build it with `cargo build` (or run ./scripts/test), or point M3TER_BIN at it",
+            "build it with `cargo build` and point M3TER_BIN at the binary it made "
+            "(with CARGO_TARGET_DIR set, $CARGO_TARGET_DIR/debug/m3ter)",
             returncode=1,
         )
 
