@@ -503,3 +503,65 @@ fn two_addresses_sharing_one_id_are_refused_naming_both() {
     let store = StateStore::open(&path, ORG, BASE, false).expect("fixed");
     assert_eq!(store.state().resources.len(), 2);
 }
+
+/// Holds the OS lock on the lock file of `path` as a winner does between
+/// its flock and writing its name: locked, and empty.
+fn hold_lock_without_a_name(path: &Path) -> std::fs::File {
+    let lock = lock_path(path);
+    std::fs::create_dir_all(lock.parent().expect("parent")).expect("mkdir");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&lock)
+        .expect("open lock file");
+    file.try_lock().expect("lock it first");
+    file
+}
+
+#[test]
+fn a_loser_waits_for_the_winner_to_write_its_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_file(&dir);
+    let mut held = hold_lock_without_a_name(&path);
+    let holder = json!({"pid": 424242, "host": "build-7", "since": "2025-01-01T00:00:00Z",
+                        "command": "m3ter apply"});
+    let writer = std::thread::spawn(move || {
+        // The winner writes its name a moment after locking.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        use std::io::Write;
+        held.write_all(holder.to_string().as_bytes())
+            .and_then(|()| held.flush())
+            .expect("write holder");
+        held
+    });
+    let err = StateStore::open(&path, ORG, BASE, true).expect_err("locked");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{msg}");
+    assert!(
+        msg.contains("pid 424242 on host build-7") && msg.contains("(m3ter apply)"),
+        "{msg}"
+    );
+    // Still held by the other file handle: the loser did not take it.
+    let held = writer.join().expect("writer");
+    assert!(StateStore::open(&path, ORG, BASE, true).is_err());
+    drop(held);
+    assert!(StateStore::open(&path, ORG, BASE, true).is_ok());
+}
+
+#[test]
+fn a_holder_that_never_writes_its_name_is_still_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_file(&dir);
+    let _held = hold_lock_without_a_name(&path);
+    let err = StateStore::open(&path, ORG, BASE, true).expect_err("locked");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{msg}");
+    assert!(msg.contains("has not written its pid and host"), "{msg}");
+    assert!(msg.contains("m3ter force-unlock"), "{msg}");
+    assert!(
+        msg.contains(&lock_path(&path).display().to_string()),
+        "{msg}"
+    );
+}
