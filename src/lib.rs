@@ -18,5 +18,6 @@ pub mod emulator;
 pub mod graph;
 pub mod live;
 pub mod plan;
+mod signals;
 pub mod state;
 pub mod usage;

@@ -737,3 +737,78 @@ fn json_errors_have_one_shape() {
     assert_eq!(summary["complete"], false);
     assert_eq!(summary["failed"], 1);
 }
+
+/// Ids recorded in the state file of `dir`.
+fn state_ids(dir: &Path) -> std::collections::BTreeSet<String> {
+    common::apply::read_state(dir)["resources"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Ids of every entity in the org.
+fn live_ids(emu: &EmulatorProcess) -> std::collections::BTreeSet<String> {
+    common::apply::COLLECTIONS
+        .iter()
+        .flat_map(|c| emu.list_all(c))
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c_and_saves_every_created_entity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (_, n) = common::apply::write_copies(d, 4, 0);
+    let emu = EmulatorProcess::start(&["--strict", "--latency-ms", "50"]);
+    let args = [
+        "apply",
+        "--auto-approve",
+        "--rate-limit",
+        "0",
+        "--parallelism",
+        "8",
+    ];
+    let child = m3ter_cmd(d, &emu, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    // Mid-flight: some creates answered, others on the wire.
+    common::apply::wait_until(
+        "6 POSTs at the emulator",
+        std::time::Duration::from_secs(60),
+        || posts(&emu) >= 6,
+    );
+    common::apply::signal(child.id(), "-TERM");
+    let out = child.wait_with_output().expect("apply ends");
+    // An exit code (not death by the signal), and it is 1, as for Ctrl-C.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("Interrupt received (SIGTERM)"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout(&out).contains("Apply incomplete:"), "{}", text(&out));
+    let live = live_ids(&emu);
+    assert!(!live.is_empty() && live.len() < n, "{} of {n}", live.len());
+    // Every entity the org holds is in state (nothing created and lost).
+    assert_eq!(state_ids(d), live, "{}", text(&out));
+
+    // A re-apply finishes the job without duplicating anything.
+    let again = m3ter(d, &emu, &args);
+    assert_ok(&again);
+    assert!(
+        stdout(&again).contains(&format!("{} added, 0 changed", n - live.len())),
+        "{}",
+        text(&again)
+    );
+    let (counts, dups) = census(&emu);
+    assert!(dups.is_empty(), "duplicates {dups:?}");
+    assert_eq!(total(&counts), n, "{counts:?}");
+    assert_eq!(state_ids(d), live_ids(&emu));
+}

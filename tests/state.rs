@@ -397,3 +397,171 @@ fn saving_ten_thousand_resources_is_cheap() {
     let reopened = StateStore::open(&path, ORG, BASE, false).expect("reopen");
     assert_eq!(reopened.state().resources.len(), 10_000);
 }
+
+/// A state document with these fields over a valid base.
+fn write_doc(path: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let mut doc = serde_json::to_value(State::new(ORG, BASE)).expect("json");
+    let obj = doc.as_object_mut().expect("object");
+    obj.insert("serial".into(), json!(1));
+    edit(obj);
+    std::fs::write(path, doc.to_string()).expect("write");
+}
+
+#[test]
+fn a_missing_format_version_is_refused_as_corrupt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.json");
+    write_doc(&path, |o| {
+        o.remove("formatVersion");
+    });
+    let err = StateStore::open(&path, ORG, BASE, false).expect_err("no version");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{msg}");
+    assert!(msg.contains("`formatVersion` is missing"), "{msg}");
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    // Not a number is the same refusal.
+    write_doc(&path, |o| {
+        o.insert("formatVersion".into(), json!("1"));
+    });
+    let err = StateStore::open_existing(&path, false).expect_err("string version");
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn format_version_zero_is_refused_as_unsupported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.json");
+    write_doc(&path, |o| {
+        o.insert("formatVersion".into(), json!(0));
+    });
+    let before = std::fs::read_to_string(&path).expect("read");
+    for err in [
+        StateStore::open(&path, ORG, BASE, true).expect_err("version 0"),
+        StateStore::open_existing(&path, false).expect_err("version 0"),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            matches!(err, StateError::UnsupportedFormat { found: 0, .. }),
+            "{msg}"
+        );
+        assert!(msg.contains("formatVersion 0"), "{msg}");
+        assert!(msg.contains(&format!("only {FORMAT_VERSION}")), "{msg}");
+    }
+    // The binary's readers refuse it too (`show` used to print it).
+    for args in [&["show"][..], &["state", "list"]] {
+        let out = m3ter()
+            .args(args)
+            .arg("--state")
+            .arg(&path)
+            .output()
+            .expect("run m3ter");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("formatVersion 0"), "{args:?}: {stderr}");
+    }
+    // Refused, not rewritten.
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), before);
+}
+
+#[test]
+fn two_addresses_sharing_one_id_are_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_file(&dir);
+    let mut store = StateStore::open(&path, ORG, BASE, true).expect("lock");
+    for key in ["mickey", "donald", "pluto"] {
+        let id = if key == "pluto" { "a-2" } else { "a-1" };
+        store
+            .state_mut()
+            .resources
+            .insert(Address::new(Kind::Account, key), resource(id));
+    }
+    store.commit().expect("save");
+    drop(store);
+
+    let err = StateStore::open(&path, ORG, BASE, false).expect_err("shared id");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::DuplicateId { .. }), "{msg}");
+    assert!(
+        msg.contains("account.donald") && msg.contains("account.mickey"),
+        "{msg}"
+    );
+    assert!(msg.contains("id a-1"), "{msg}");
+    assert!(msg.contains("m3ter state rm account.mickey"), "{msg}");
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+
+    // The fix the message names works: `state rm` opens such a file.
+    let out = m3ter()
+        .args(["state", "rm", "account.mickey", "--state"])
+        .arg(&path)
+        .output()
+        .expect("run m3ter");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = StateStore::open(&path, ORG, BASE, false).expect("fixed");
+    assert_eq!(store.state().resources.len(), 2);
+}
+
+/// Holds the OS lock on the lock file of `path` as a winner does between
+/// its flock and writing its name: locked, and empty.
+fn hold_lock_without_a_name(path: &Path) -> std::fs::File {
+    let lock = lock_path(path);
+    std::fs::create_dir_all(lock.parent().expect("parent")).expect("mkdir");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&lock)
+        .expect("open lock file");
+    file.try_lock().expect("lock it first");
+    file
+}
+
+#[test]
+fn a_loser_waits_for_the_winner_to_write_its_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_file(&dir);
+    let mut held = hold_lock_without_a_name(&path);
+    let holder = json!({"pid": 424242, "host": "build-7", "since": "2025-01-01T00:00:00Z",
+                        "command": "m3ter apply"});
+    let writer = std::thread::spawn(move || {
+        // The winner writes its name a moment after locking.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        use std::io::Write;
+        held.write_all(holder.to_string().as_bytes())
+            .and_then(|()| held.flush())
+            .expect("write holder");
+        held
+    });
+    let err = StateStore::open(&path, ORG, BASE, true).expect_err("locked");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{msg}");
+    assert!(
+        msg.contains("pid 424242 on host build-7") && msg.contains("(m3ter apply)"),
+        "{msg}"
+    );
+    // Still held by the other file handle: the loser did not take it.
+    let held = writer.join().expect("writer");
+    assert!(StateStore::open(&path, ORG, BASE, true).is_err());
+    drop(held);
+    assert!(StateStore::open(&path, ORG, BASE, true).is_ok());
+}
+
+#[test]
+fn a_holder_that_never_writes_its_name_is_still_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_file(&dir);
+    let _held = hold_lock_without_a_name(&path);
+    let err = StateStore::open(&path, ORG, BASE, true).expect_err("locked");
+    let msg = err.to_string();
+    assert!(matches!(err, StateError::Locked { .. }), "{msg}");
+    assert!(msg.contains("has not written its pid and host"), "{msg}");
+    assert!(msg.contains("m3ter force-unlock"), "{msg}");
+    assert!(
+        msg.contains(&lock_path(&path).display().to_string()),
+        "{msg}"
+    );
+}

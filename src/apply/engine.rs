@@ -30,7 +30,8 @@ struct Saved {
 enum Wake {
     Joined(Option<Result<Finished, tokio::task::JoinError>>),
     Written(Result<Result<u64, StateError>, tokio::task::JoinError>),
-    Interrupt,
+    /// SIGINT or SIGTERM, by name.
+    Interrupt(&'static str),
 }
 
 /// Runs every step of `plan` against the org. `live` is the snapshot the plan
@@ -71,8 +72,20 @@ pub async fn execute(
     // a slow fsync does not leave the parallelism slots idle.
     let mut unsaved = Saved::default();
     let mut saving: Option<(JoinHandle<Result<u64, StateError>>, Saved)> = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Installed before the first call, so a stop request (Ctrl-C, or the
+    // SIGTERM a CI runner sends on cancel) never kills the process with
+    // calls in flight whose results would then be missing from state.
+    let installed = crate::signals::stop_signal();
+    let stop = async move {
+        match installed {
+            Ok(signal) => signal.await,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGINT/SIGTERM: {e}");
+                std::future::pending().await
+            }
+        }
+    };
+    tokio::pin!(stop);
 
     loop {
         while !report.interrupted && running.len() < opts.parallelism.max(1) {
@@ -109,13 +122,13 @@ pub async fn execute(
                     None => std::future::pending().await,
                 }
             }, if saving.is_some() => Wake::Written(written),
-            _ = &mut ctrl_c, if !report.interrupted => Wake::Interrupt,
+            signal = &mut stop, if !report.interrupted => Wake::Interrupt(signal),
         };
         match wake {
-            Wake::Interrupt => {
+            Wake::Interrupt(signal) => {
                 report.interrupted = true;
                 eprintln!(
-                    "Interrupt received: waiting for {} operation(s) in flight, then saving state.",
+                    "Interrupt received ({signal}): waiting for {} operation(s) in flight, then saving state.",
                     running.len()
                 );
             }

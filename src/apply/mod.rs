@@ -19,7 +19,8 @@
 //! - A retried PUT that answers 409, or a retried DELETE that answers 404,
 //!   is resolved by reading the entity; a first-attempt 409 is reported as
 //!   "changed since plan", never overwritten with a fresh version.
-//! - Ctrl-C stops scheduling; in-flight calls finish and are saved.
+//! - Ctrl-C (SIGINT) or SIGTERM stops scheduling; in-flight calls finish
+//!   and are saved, and the report says `interrupted`.
 //!
 //! # Assumptions
 //! The plan was made against the live snapshot given here (for saved plans
@@ -116,7 +117,8 @@ pub struct Report {
     pub destroyed: usize,
     /// Steps that failed, with the reason.
     pub failures: Vec<(Address, String)>,
-    /// Steps not run because something they wait for failed or Ctrl-C.
+    /// Steps not run because something they wait for failed, or because of
+    /// SIGINT/SIGTERM.
     pub skipped: usize,
     pub interrupted: bool,
 }

@@ -305,21 +305,9 @@ pub fn run_cli(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
 
 /// Registers SIGINT/SIGTERM handlers now; the future resolves on either.
 fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-        Ok(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            Ok(())
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async { tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C") })
-    }
+    let stop = crate::signals::stop_signal().context("cannot watch SIGINT/SIGTERM")?;
+    Ok(async move {
+        stop.await;
+        Ok(())
+    })
 }

@@ -12,6 +12,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +76,9 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> StateError {
 
 impl StateLock {
     /// Takes the lock on `<state_path>.lock` at once, or fails naming the
-    /// holder. Never waits.
+    /// holder. Never waits for the lock itself; when it is held but the
+    /// file does not name the holder yet, waits a bounded short time (2 s)
+    /// for the name to appear.
     pub fn acquire(state_path: &Path, command: &str) -> Result<StateLock, StateError> {
         let path = lock_path(state_path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -90,20 +93,7 @@ impl StateLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| io_err(&path, "open lock file", e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let holder = read_info(&mut file);
-                return Err(StateError::Locked {
-                    path: path.clone(),
-                    holder: holder.map_or_else(
-                        || "another process (the lock file names no holder)".to_string(),
-                        |h| h.describe(),
-                    ),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io_err(&path, "lock", e)),
-        }
+        wait_for_holder(&mut file, &path)?;
         let info = LockInfo::current(command);
         let text = serde_json::to_string_pretty(&info).unwrap_or_default();
         file.set_len(0)
@@ -126,6 +116,43 @@ impl Drop for StateLock {
         // name never outlives us; closing the file releases the OS lock.
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
+    }
+}
+
+/// How long a loser waits for a locked file to name its holder. The winner
+/// writes its name right after its flock, so an empty (or half-written)
+/// file under a held lock is a race this wait outlasts; only a holder that
+/// never writes (not an m3ter, or stopped in between) reaches the end.
+const NAME_WAIT: Duration = Duration::from_secs(2);
+
+/// Locks `file`, or fails with an error naming the holder. While the lock
+/// is held and the file names nobody, re-reads it until the name appears
+/// (then fails naming it), the lock comes free (then takes it: the holder
+/// has finished), or [`NAME_WAIT`] runs out.
+fn wait_for_holder(file: &mut File, path: &Path) -> Result<(), StateError> {
+    let deadline = Instant::now() + NAME_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(io_err(path, "lock", e)),
+        }
+        if let Some(holder) = read_info(file) {
+            return Err(StateError::Locked {
+                path: path.to_path_buf(),
+                holder: holder.describe(),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(StateError::Locked {
+                path: path.to_path_buf(),
+                holder: format!(
+                    "another process, which has not written its pid and host into the lock file within {} s (not an m3ter run, or one stopped right after locking)",
+                    NAME_WAIT.as_secs()
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -84,6 +84,18 @@ pub enum StateError {
     },
     #[error("state file {} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter", path.display())]
     NewerFormat { path: PathBuf, found: u64 },
+    /// A version below the first one (0): no m3ter wrote this file.
+    #[error("state file {} has formatVersion {found}, which is not a state format version (this m3ter understands only {FORMAT_VERSION}); restore it from {} or fix it by hand", path.display(), backup_path(path).display())]
+    UnsupportedFormat { path: PathBuf, found: u64 },
+    /// Two addresses claim one live entity: applying would make one of
+    /// them overwrite or delete the other's entity.
+    #[error("state file {} records id {id} for both {first} and {second}, but one entity has one address; forget the wrong one with `m3ter state rm {second}` (or `m3ter state rm {first}`), then run `m3ter plan`", path.display())]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        first: Address,
+        second: Address,
+    },
     #[error("state file {} does not exist", path.display())]
     Missing { path: PathBuf },
     #[error("state is locked by {holder}; if that process is gone, run `m3ter force-unlock` (lock file {})", path.display())]

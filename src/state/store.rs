@@ -6,6 +6,7 @@
 //! file or the new one, never a torn one), durable when `save` returns, and
 //! the previous file survives as `<file>.backup`.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use super::lock::StateLock;
 use super::{FORMAT_VERSION, State, StateError};
+use crate::address::Address;
 
 /// A state file opened for a command.
 #[derive(Debug)]
@@ -30,8 +32,9 @@ impl StateStore {
     /// A missing file is a new, empty state with a fresh lineage (written on
     /// the first save). Refused: a file that is not valid state JSON, a
     /// file of another org, a newer `formatVersion`, and a lock held by
-    /// another process. `base_url` replaces the recorded one (the same org
-    /// may be reached through a different URL, e.g. an emulator port).
+    /// another process, and a file in which two addresses share one id.
+    /// `base_url` replaces the recorded one (the same org may be reached
+    /// through a different URL, e.g. an emulator port).
     pub fn open(
         path: &Path,
         org_id: &str,
@@ -53,6 +56,7 @@ impl StateStore {
                         org: org_id.to_string(),
                     });
                 }
+                check_unique_ids(path, &s)?;
                 if s.base_url != base_url {
                     tracing::debug!(old = %s.base_url, new = %base_url, "base URL changed");
                     s.base_url = base_url.to_string();
@@ -68,7 +72,9 @@ impl StateStore {
     }
 
     /// Opens an existing state file whatever its org (the `state`
-    /// subcommands given only `--state`).
+    /// subcommands given only `--state`). Unlike [`StateStore::open`] it
+    /// accepts two addresses sharing one id: `state rm` is how that is
+    /// fixed.
     pub fn open_existing(path: &Path, lock: bool) -> Result<StateStore, StateError> {
         let lock = if lock {
             Some(StateLock::acquire(path, &command_name())?)
@@ -265,11 +271,42 @@ fn read(path: &Path) -> Result<Option<State>, StateError> {
                 found: v,
             });
         }
+        // Versions start at 1; 0 was never written (serde would accept it).
+        Some(0) => {
+            return Err(StateError::UnsupportedFormat {
+                path: path.to_path_buf(),
+                found: 0,
+            });
+        }
         Some(_) => {}
         None => return Err(corrupt("`formatVersion` is missing or not a number".into())),
     }
     let state: State = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
     Ok(Some(state))
+}
+
+/// Refuses a state in which two addresses record the same id: the planner
+/// would match both to one live entity, so an apply could rewrite one
+/// entity into the other or delete an entity another address still owns.
+/// Entities of different kinds never share an id (m3ter ids are UUIDs), so
+/// any repeat is an error, whatever the kinds. An empty id matches nothing
+/// live and is left to the planner.
+fn check_unique_ids(path: &Path, state: &State) -> Result<(), StateError> {
+    let mut owner: HashMap<&str, &Address> = HashMap::with_capacity(state.resources.len());
+    for (address, r) in &state.resources {
+        if r.id.is_empty() {
+            continue;
+        }
+        if let Some(first) = owner.insert(r.id.as_str(), address) {
+            return Err(StateError::DuplicateId {
+                path: path.to_path_buf(),
+                id: r.id.clone(),
+                first: first.clone(),
+                second: address.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Temp file in the same directory, fsync, previous file kept as

@@ -99,10 +99,12 @@ async fn apply_saved(
         );
     }
     forget_gone(g, &plan, &mut store)?;
-    execute(g, session, &mut store, &plan, &live, how).await
+    let report = execute(g, session, &mut store, &plan, &live, how).await?;
+    Ok(exit_code(&report))
 }
 
-/// Plans (a destroy plan when `destroy`), prints, asks, applies.
+/// Plans (a destroy plan when `destroy`), prints, asks, applies. A destroy
+/// succeeds only when the state manages nothing afterwards.
 pub async fn plan_and_apply(
     g: &Global,
     session: &Session,
@@ -124,26 +126,32 @@ pub async fn plan_and_apply(
         .context("cannot read the org")?;
     let plan = plan::plan(&desired, store.state(), &live, &opts)?;
     print(g, &plan);
-    if plan.changes.is_empty() {
+    let report = if plan.changes.is_empty() {
         forget_gone(g, &plan, &mut store)?;
-        return Ok(ExitCode::SUCCESS);
+        apply::Report::default()
+    } else {
+        if !how.auto_approve {
+            confirm(destroy)?;
+        }
+        forget_gone(g, &plan, &mut store)?;
+        execute(g, session, &mut store, &plan, &live, how).await?
+    };
+    if destroy {
+        return Ok(super::destroy::check_nothing_left(store.state(), &report));
     }
-    if !how.auto_approve {
-        confirm(destroy)?;
-    }
-    forget_gone(g, &plan, &mut store)?;
-    execute(g, session, &mut store, &plan, &live, how).await
+    Ok(exit_code(&report))
 }
 
 /// Drops from state the entities that were deleted outside this tool and
-/// are no longer desired: the plan shows them as drift only (there is
-/// nothing left to delete), so apply is where state catches up.
+/// are no longer desired (or, for a destroy plan, whatever the desired
+/// state says): the plan shows them as drift only (there is nothing left to
+/// delete), so apply is where state catches up.
 fn forget_gone(g: &Global, plan: &Plan, store: &mut StateStore) -> anyhow::Result<()> {
     let gone: Vec<_> = plan
         .drift
         .iter()
         .filter(|d| d.after.is_none() && plan.change(&d.address).is_none())
-        .filter(|d| !plan.desired.entities.contains_key(&d.address))
+        .filter(|d| plan.destroy || !plan.desired.entities.contains_key(&d.address))
         .map(|d| d.address.clone())
         .collect();
     if gone.is_empty() {
@@ -154,10 +162,13 @@ fn forget_gone(g: &Global, plan: &Plan, store: &mut StateStore) -> anyhow::Resul
     }
     store.commit()?;
     if !g.json {
+        let why = if plan.destroy {
+            "already deleted outside m3ter-reconcile"
+        } else {
+            "deleted outside m3ter-reconcile and no longer desired"
+        };
         for address in &gone {
-            output::emit(&format!(
-                "{address}: forgotten (deleted outside m3ter-reconcile and no longer desired)"
-            ));
+            output::emit(&format!("{address}: forgotten ({why})"));
         }
     }
     Ok(())
@@ -215,6 +226,8 @@ fn check_mass_change(plan: &Plan, managed: usize, force: bool) -> anyhow::Result
     }
 }
 
+/// Runs the plan and prints its progress and summary; the caller turns the
+/// report into an exit code.
 async fn execute(
     g: &Global,
     session: &Session,
@@ -222,7 +235,7 @@ async fn execute(
     plan: &Plan,
     live: &LiveSnapshot,
     how: &How,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<apply::Report> {
     check_mass_change(plan, store.state().resources.len(), how.force)?;
     let opts = ApplyOptions {
         parallelism: how.parallelism.max(1),
@@ -262,11 +275,16 @@ async fn execute(
             );
         }
     }
-    Ok(if report.complete() {
+    Ok(report)
+}
+
+/// 0 when everything the plan asked for was done, else 1.
+fn exit_code(report: &apply::Report) -> ExitCode {
+    if report.complete() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 fn print_event(e: &Event, json: bool) {

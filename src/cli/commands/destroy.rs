@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use crate::apply::Report;
 use crate::cli::commands::apply::{How, plan_and_apply};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
+use crate::state::State;
 
 /// Arguments of `destroy`.
 #[derive(Debug, clap::Args)]
@@ -35,4 +37,35 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
             result
         })
     })
+}
+
+/// The exit code of a destroy: 0 only when the state manages nothing any
+/// more. Otherwise prints what is left and why (its delete failed, it was
+/// not run) and returns 1, so CI does not take a half-done destroy for a
+/// finished one.
+pub(crate) fn check_nothing_left(state: &State, report: &Report) -> ExitCode {
+    if state.resources.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let n = state.resources.len();
+    let mut lines = vec![format!(
+        "error: destroy left {n} managed entit{} in state:",
+        if n == 1 { "y" } else { "ies" }
+    )];
+    for address in state.resources.keys() {
+        let why = match report.failures.iter().find(|(a, _)| a == address) {
+            Some((_, failure)) => format!("its delete failed: {failure}"),
+            None if report.interrupted => "not deleted: the run was interrupted".to_string(),
+            None if report.skipped > 0 => {
+                "not deleted: the delete of an entity that depends on it failed".to_string()
+            }
+            None => "still managed".to_string(),
+        };
+        lines.push(format!("  {address}: {why}"));
+    }
+    lines.push(
+        "Fix the cause and run `m3ter destroy` again, or stop managing an entity without deleting it with `m3ter state rm ADDR`.".to_string(),
+    );
+    eprintln!("{}", lines.join("\n"));
+    ExitCode::from(1)
 }

@@ -5,12 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cli::Global;
 use crate::plan::{Plan, render};
-use crate::state::{FORMAT_VERSION, State};
+use crate::state::{State, StateStore};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -79,22 +78,10 @@ fn state_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Reads a state file, refusing a newer format version.
+/// Reads a state file with the checks of every other command (corrupt,
+/// missing or unsupported `formatVersion`), without taking the lock.
 pub fn read_state(path: &Path) -> anyhow::Result<State> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read state file {}", path.display()))?;
-    let value: Value = serde_json::from_str(&text)
-        .with_context(|| format!("state file {} is not valid JSON", path.display()))?;
-    let version = value.get("formatVersion").and_then(Value::as_u64);
-    if version.is_some_and(|v| v > u64::from(FORMAT_VERSION)) {
-        anyhow::bail!(
-            "state file {} has formatVersion {}; this build reads up to {FORMAT_VERSION}: upgrade m3ter-reconcile",
-            path.display(),
-            version.unwrap_or_default()
-        );
-    }
-    serde_json::from_value(value)
-        .with_context(|| format!("state file {} is not a state file", path.display()))
+    Ok(StateStore::open_existing(path, false)?.into_state())
 }
 
 /// One line per managed entity: address, id, version, whether adopted.
