@@ -244,7 +244,7 @@ fn seed_tasks_end_to_end_with_a_fresh_suffix() {
         format!("pricing.lambda_plan_{suffix}/total_number_of_requests_{suffix}@2024-11-01");
     assert!(p.contains(&format!("~ {pricing}")), "{p}");
     assert!(
-        p.contains("-     \"unitPrice\": 0.22") && p.contains("+     \"unitPrice\": 0.25"),
+        p.contains("~ unitPrice  = 0.22 -> 0.25"),
         "the old and new band are not shown:\n{p}"
     );
     assert_eq!(p.matches(" will be updated in-place").count(), 1, "{p}");

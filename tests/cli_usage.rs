@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::cli::{EmulatorProcess, bin, copy_example, m3ter, stderr, stdout, text};
-use m3ter_reconcile::usage::bills::amount;
 use serde_json::Value;
 
 const METER: &str = "compute_and_requests_meter_api_6";
@@ -330,13 +329,21 @@ fn bill_run_prints_the_bills_of_the_job() {
             )),
             "{shown}"
         );
+        // The period reads as its first and last (inclusive) day, though
+        // the API's `endDate` is the exclusive 2025-01-01.
+        assert_eq!(b["endDate"], "2025-01-01", "{b}");
         assert!(
-            shown.contains(&format!(" {} ", b["currency"].as_str().expect("currency"))),
+            shown.contains("  period 2024-12-01 \u{2013} 2024-12-31  "),
             "{shown}"
         );
-        let total = b["billTotal"].as_number().expect("total");
+        // Money is shown in cents (the example bills in USD), while
+        // `--json` keeps the API's exact value.
+        assert_eq!(b["currency"], "USD", "{b}");
+        let total = b["billTotal"].as_f64().expect("total");
+        let exact = emu.api("GET", &format!("bills/{id}"), None).1;
+        assert_eq!(b["billTotal"], exact["billTotal"]);
         assert!(
-            shown.contains(&format!(" total {} ", amount(total))),
+            shown.contains(&format!(" total {total:.2} USD ")),
             "{shown}"
         );
         // The emulator rates usage (design §7): 300 measurements round-robin
@@ -345,11 +352,11 @@ fn bill_run_prints_the_bills_of_the_job() {
         assert!(shown.contains("DESCRIPTION"), "{shown}");
         for li in &items {
             let d = li["description"].as_str().expect("description");
-            let sub = li["subtotal"].as_number().expect("subtotal");
+            let sub = li["subtotal"].as_f64().expect("subtotal");
             assert!(
                 shown
                     .lines()
-                    .any(|l| l.contains(d) && l.ends_with(&amount(sub))),
+                    .any(|l| l.contains(d) && l.ends_with(&format!(" {sub:.2}"))),
                 "{d}: {shown}"
             );
         }

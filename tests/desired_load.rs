@@ -1,6 +1,8 @@
 //! `m3ter_reconcile::desired::load` on the shipped example and on small
 //! directories: what the planner receives (fields, references, addresses).
 
+mod common;
+
 use std::path::Path;
 
 use m3ter_reconcile::address::Address;
@@ -268,5 +270,30 @@ fn only_yaml_files_directly_in_the_directory_count() {
     assert_eq!(
         state.entities.keys().cloned().collect::<Vec<_>>(),
         [a("product.p")]
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_line_and_column_of_the_first_bad_byte() {
+    // Through the binary, as a user meets it: `m3ter validate -d DIR`. The
+    // bad byte is on line 3, after `  - {code: p, name: "é` (22 characters).
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut bytes = b"# products\nproducts:\n  - {code: p, name: \"\xc3\xa9".to_vec();
+    bytes.extend_from_slice(b"\xff\"}\n");
+    std::fs::write(tmp.path().join("p.yaml"), &bytes).expect("write");
+    let out = std::process::Command::new(common::cli::bin())
+        .args(["validate", "--no-color", "-d"])
+        .arg(tmp.path())
+        .output()
+        .expect("m3ter runs");
+    let err = common::cli::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", common::cli::text(&out));
+    let file = tmp.path().join("p.yaml");
+    assert!(
+        err.contains(&format!(
+            "{}:3:23: invalid UTF-8 (byte 0xff); save the file as UTF-8",
+            file.display()
+        )),
+        "{err}"
     );
 }

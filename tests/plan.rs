@@ -653,6 +653,38 @@ fn bands_compare_in_lower_limit_order_ignoring_ids() {
 }
 
 #[test]
+fn added_and_removed_bands_are_elements_with_their_own_markers() {
+    let mut w = World::billing();
+    w.want(
+        "pricing.x/q_sum@2024-12-01",
+        json!({"startDate": "2024-12-01T00:00:00Z",
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1},
+                                {"lowerLimit": 50, "fixedPrice": 0, "unitPrice": 0.7},
+                                {"lowerLimit": 200, "fixedPrice": 5, "unitPrice": 0.3}]}),
+        &[("planId", "plan.x"), ("aggregationId", "aggregation.q_sum")],
+    );
+    insta::assert_snapshot!("bands_added", text(&w.plan()));
+}
+
+#[test]
+fn drift_and_updates_name_references_and_nested_fields_as_the_yaml_does() {
+    let mut w = World::basic();
+    let meter = w.live_mut(Kind::Meter, "meter-1");
+    meter.insert("productId".into(), json!("prod-9"));
+    meter.insert(
+        "dataFields".into(),
+        json!([{"category": "MEASURE", "code": "q", "name": "Q", "unit": "ms"}]),
+    );
+    let p = w.plan();
+    let text = text(&p);
+    // `product`, as written in desired state, never the API's `productId`;
+    // `--json` keeps the API names.
+    assert!(!text.contains("productId"), "{text}");
+    assert_eq!(p.changes[0].diff[1].field, "productId");
+    insta::assert_snapshot!("drift_nested_and_reference", text);
+}
+
+#[test]
 fn server_filled_and_response_only_fields_never_differ() {
     let mut w = World::billing();
     let pricing = w.live_mut(Kind::Pricing, "pri-1");

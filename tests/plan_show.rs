@@ -1,8 +1,6 @@
 //! `m3ter show`: a saved plan (human and `--json`), the state, and the
 //! errors when there is nothing to show.
 
-use std::collections::BTreeMap;
-
 use assert_cmd::Command;
 use m3ter_reconcile::address::Address;
 use m3ter_reconcile::api::Kind;
@@ -44,20 +42,27 @@ fn m3ter(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn saved_plan(dir: &std::path::Path) -> std::path::PathBuf {
+/// A desired entity; `refs` are (API field, target address).
+fn entity(address: &str, fields: Value, refs: &[(&str, &str)]) -> DesiredEntity {
+    DesiredEntity {
+        address: address.parse().expect("address"),
+        fields: serde_json::from_value(fields).expect("map"),
+        refs: refs
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.parse().expect("address")))
+            .collect(),
+        extra_deps: vec![],
+        lifecycle: Default::default(),
+        source: None,
+    }
+}
+
+/// `tfplan.json` in `dir`: the plan that creates `entities` in an empty org.
+fn save_plan(dir: &std::path::Path, entities: Vec<DesiredEntity>) -> std::path::PathBuf {
     let mut desired = DesiredState::default();
-    let address = Address::new(Kind::Product, "n");
-    desired.entities.insert(
-        address.clone(),
-        DesiredEntity {
-            address,
-            fields: serde_json::from_value(json!({"code": "n", "name": "N"})).expect("map"),
-            refs: BTreeMap::new(),
-            extra_deps: vec![],
-            lifecycle: Default::default(),
-            source: None,
-        },
-    );
+    for e in entities {
+        desired.entities.insert(e.address.clone(), e);
+    }
     let p = plan(
         &desired,
         &State::new("org-1", "http://127.0.0.1:1"),
@@ -68,6 +73,13 @@ fn saved_plan(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("tfplan.json");
     p.save(&path).expect("save");
     path
+}
+
+fn saved_plan(dir: &std::path::Path) -> std::path::PathBuf {
+    save_plan(
+        dir,
+        vec![entity("product.n", json!({"code": "n", "name": "N"}), &[])],
+    )
 }
 
 #[test]
@@ -198,4 +210,66 @@ fn show_defaults_to_the_local_state_and_else_asks_for_state() {
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.starts_with("# state/local.json: org org-1"), "{text}");
     assert!(text.contains("product.p"), "{text}");
+}
+
+#[test]
+fn show_names_fields_as_the_yaml_does_and_nests_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = save_plan(
+        dir.path(),
+        vec![
+            entity("product.n", json!({"code": "n", "name": "N"}), &[]),
+            entity(
+                "meter.m",
+                json!({"code": "m", "name": "M", "derivedFields": [],
+                       "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q"}]}),
+                &[("productId", "product.n")],
+            ),
+        ],
+    );
+    let out = m3ter(dir.path())
+        .arg("show")
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    let start = text.find("  + meter.m {\n").expect("meter block");
+    let end = start + text[start..].find("\n    }\n").expect("block end");
+    assert_eq!(
+        &text[start..end],
+        [
+            "  + meter.m {",
+            "      + code          = \"m\"",
+            "      + dataFields    = [",
+            "          + {",
+            "              + category = \"MEASURE\"",
+            "              + code     = \"q\"",
+            "              + name     = \"Q\"",
+            "            },",
+            "        ]",
+            "      + derivedFields = []",
+            "      + name          = \"M\"",
+            "      + product       = product.n",
+        ]
+        .join("\n"),
+        "{text}"
+    );
+
+    // The JSON document keeps the API's names.
+    let out = m3ter(dir.path())
+        .args(["show", "--json"])
+        .arg(&path)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: Value = serde_json::from_slice(&out).expect("one JSON document");
+    let meter = &doc["changes"][1];
+    assert_eq!(meter["address"], json!("meter.m"));
+    assert_eq!(meter["after"]["productId"], json!("product.n"));
+    assert!(meter["after"].get("product").is_none(), "{meter}");
 }

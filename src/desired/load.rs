@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::convert::{Converted, convert_entity};
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-use super::node::{At, Node, parse_documents};
+use super::node::{At, Node, Pos, parse_documents};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
 use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
@@ -38,13 +38,10 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     let mut declarations = Declarations::default();
     let mut written = Vec::new();
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
+        let text = match read_text(file) {
             Ok(t) => t,
-            Err(e) => {
-                diags.push(Diagnostic::in_file(
-                    file,
-                    format!("cannot read the file: {e}"),
-                ));
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
@@ -83,6 +80,38 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     }
     let state = resolve(converted, &mut diags);
     diags.into_result(state)
+}
+
+/// The text of one YAML file. Bytes that are not UTF-8 are reported at the
+/// line and column of the first bad byte (what `read_to_string` would only
+/// call "stream did not contain valid UTF-8"), so an editor can jump there.
+fn read_text(file: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Diagnostic::in_file(file, format!("cannot read the file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let bad = e.utf8_error().valid_up_to();
+        let byte = bytes
+            .get(bad)
+            .map_or_else(String::new, |b| format!(" (byte {b:#04x})"));
+        Diagnostic::at(
+            file,
+            pos_of_offset(bytes, bad),
+            format!("invalid UTF-8{byte}"),
+        )
+        .with_hint("save the file as UTF-8")
+    })
+}
+
+/// The 1-based line and column (in characters, as the YAML parser counts
+/// them) of byte `offset`, where everything before `offset` is valid UTF-8.
+fn pos_of_offset(bytes: &[u8], offset: usize) -> Pos {
+    let before = String::from_utf8_lossy(&bytes[..offset]);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Pos {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
 }
 
 /// The `*.yaml`/`*.yml` files directly in `dir`, sorted by name.

@@ -1,12 +1,20 @@
 //! Rendering a [`Plan`]: Terraform-like text for people (colors only when
 //! asked) and one JSON document for machines (`shared/design.md` §4).
+//!
+//! The text names fields as desired state writes them (`product`, not
+//! `productId`) and shows nested values as blocks ([`blocks`]). The JSON
+//! document keeps the API's field names in `diff[].field`, `before` and
+//! `after`, as it always has, so scripts reading it do not break.
 
 use serde_json::{Map, Value, json};
-use similar::{ChangeTag, TextDiff};
 
 use super::{Action, Change, Drift, Plan, Reason};
 use crate::api::Kind;
 use crate::api::schema::Type;
+
+mod blocks;
+
+use blocks::{Label, Line};
 
 /// The line printed when applying would do nothing.
 pub const NO_CHANGES: &str = "No changes. The org matches the desired state.";
@@ -116,27 +124,18 @@ struct Out {
     color: bool,
 }
 
-/// One attribute line of a block: symbol (or none), name, rendered value.
-struct Attr {
-    symbol: &'static str,
-    name: String,
-    value: Vec<String>,
-}
-
 fn is_ref(kind: Kind, field: &str) -> bool {
     matches!(kind.field(field).map(|f| f.ty), Some(Type::Ref(_)))
 }
 
-/// A value as text; a reference (an address in `after`) is written bare.
-fn scalar(v: &Value, bare: bool) -> String {
-    match v {
-        Value::String(s) if bare => s.clone(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    }
-}
-
-fn multiline(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str).filter(|s| s.contains('\n'))
+/// A top-level field under the name desired state writes it with: a
+/// reference by its YAML key (`productId` → `product`, the mapping the YAML
+/// converter uses), anything else as it is. `--json` keeps the API names.
+fn yaml_name(kind: Kind, field: &str) -> String {
+    kind.references()
+        .iter()
+        .find(|r| r.field == field)
+        .map_or_else(|| field.to_string(), |r| r.yaml_key.to_string())
 }
 
 /// A value as people should compare it: object keys sorted, integral
@@ -177,6 +176,10 @@ fn restrict(live: &Value, desired: &Value) -> Value {
     }
 }
 
+fn bands_field(kind: Kind, field: &str) -> bool {
+    kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands")
+}
+
 /// Bands in `lowerLimit` order without server-assigned ids.
 fn display_bands(v: &Value) -> Value {
     match super::compare::sorted_bands(v) {
@@ -196,14 +199,22 @@ fn display_bands(v: &Value) -> Value {
     }
 }
 
+/// One side of a field as shown: canonical, bands sorted.
+fn display_one(kind: Kind, field: &str, v: &Value) -> Value {
+    if bands_field(kind, field) {
+        canonical(&display_bands(v))
+    } else {
+        canonical(v)
+    }
+}
+
 /// The live and desired values of a field as shown in a diff: only what is
 /// compared (live restricted to the keys desired sets, bands sorted).
 fn display_pair(kind: Kind, field: &str, live: &Value, desired: &Value) -> (Value, Value) {
-    let (before, after) = (live, desired);
-    if kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands") {
+    if bands_field(kind, field) {
         return (
-            canonical(&display_bands(before)),
-            canonical(&display_bands(after)),
+            display_one(kind, field, live),
+            display_one(kind, field, desired),
         );
     }
     let schema_object = match kind.field(field).map(|f| f.ty) {
@@ -211,21 +222,57 @@ fn display_pair(kind: Kind, field: &str, live: &Value, desired: &Value) -> (Valu
         Some(Type::Array { item, .. }) => matches!(item, Type::Object(_)),
         _ => false,
     };
-    let before = if schema_object {
-        restrict(before, after)
+    let live = if schema_object {
+        restrict(live, desired)
     } else {
-        before.clone()
+        live.clone()
     };
-    (canonical(&before), canonical(after))
+    (canonical(&live), canonical(desired))
 }
 
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
+/// One top-level attribute to render: its API field and both sides.
+struct Attr {
+    field: String,
+    before: Option<Value>,
+    after: Option<Value>,
+    /// Write a string `after` bare (a reference's address).
+    bare: bool,
+    /// Appended to the first line (`# forces replacement`).
+    first_note: String,
+    /// Appended to the last line (`-> null # reset …`).
+    last_note: String,
 }
 
-fn structured(v: Option<&Value>) -> bool {
-    matches!(v, Some(Value::Array(a)) if !a.is_empty())
-        || matches!(v, Some(Value::Object(o)) if !o.is_empty())
+impl Attr {
+    fn new(field: &str, before: Option<Value>, after: Option<Value>) -> Attr {
+        Attr {
+            field: field.to_string(),
+            before,
+            after,
+            bare: false,
+            first_note: String::new(),
+            last_note: String::new(),
+        }
+    }
+}
+
+/// The lines of an entity's attributes, names aligned.
+fn attr_lines(kind: Kind, attrs: &[Attr]) -> Vec<Line> {
+    let names: Vec<String> = attrs.iter().map(|a| yaml_name(kind, &a.field)).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for (a, name) in attrs.iter().zip(&names) {
+        let label = Label { name, width };
+        let mut lines = blocks::entry(0, Some(label), a.before.as_ref(), a.after.as_ref(), a.bare);
+        if let Some(first) = lines.first_mut() {
+            first.text.push_str(&a.first_note);
+        }
+        if let Some(last) = lines.last_mut() {
+            last.text.push_str(&a.last_note);
+        }
+        out.extend(lines);
+    }
+    out
 }
 
 impl Out {
@@ -257,209 +304,77 @@ impl Out {
         self.line(&format!("  # {addr} {rest}"));
     }
 
-    /// `  ~ address {`, the attributes with `=` aligned, `    }`.
-    fn block(&mut self, symbol: &'static str, address: &str, attrs: &[Attr]) {
+    /// `  ~ address {`, the attribute lines, `    }`.
+    fn block(&mut self, symbol: &'static str, address: &str, lines: &[Line]) {
         let head = match symbol {
             "-/+" => format!("{} {address} {{", self.symbol(symbol)),
             "" => format!("    {address} {{"),
             s => format!("  {} {address} {{", self.symbol(s)),
         };
         self.line(&head);
-        let width = attrs.iter().map(|a| a.name.len()).max().unwrap_or(0);
-        for a in attrs {
-            let lead = if a.symbol.is_empty() {
-                "        ".to_string()
-            } else {
-                format!("      {} ", self.symbol(a.symbol))
-            };
-            let mut lines = a.value.iter();
-            let first = lines.next().map(String::as_str).unwrap_or("");
-            self.line(&format!("{lead}{:width$} = {first}", a.name));
-            for rest in lines {
-                self.line(rest);
-            }
+        for l in lines {
+            let text = l.render(|s| self.symbol(s));
+            self.line(&text);
         }
         self.line("    }");
     }
 
-    /// A multi-line string, or a change of one, as a heredoc diffed line by
-    /// line.
-    fn heredoc(&self, before: Option<&str>, after: Option<&str>) -> Vec<String> {
-        let mut out = vec!["<<-EOT".to_string()];
-        let diff = TextDiff::from_lines(before.unwrap_or(""), after.unwrap_or(""));
-        for change in diff.iter_all_changes() {
-            let text = change.value().trim_end_matches('\n');
-            let prefix = match change.tag() {
-                ChangeTag::Equal => "  ".to_string(),
-                ChangeTag::Delete => format!("{} ", self.symbol("-")),
-                ChangeTag::Insert => format!("{} ", self.symbol("+")),
-            };
-            out.push(format!("          {prefix}{text}"));
-        }
-        out.push("        EOT".to_string());
-        out
-    }
-
-    /// A structured value on several lines (create and delete blocks).
-    fn json_lines(&self, v: &Value) -> Vec<String> {
-        let text = pretty(&canonical(v));
-        let lines: Vec<&str> = text.lines().collect();
-        let last = lines.len().saturating_sub(1);
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| match i {
-                0 => (*l).to_string(),
-                i if i == last => format!("        {l}"),
-                _ => format!("            {l}"),
-            })
-            .collect()
-    }
-
-    /// Two structured values of the same shape as a line diff of their
-    /// pretty JSON; `None` when the shapes differ (the caller then writes
-    /// `before -> after` on one line).
-    fn json_diff(&self, before: &Value, after: &Value) -> Option<Vec<String>> {
-        let (b, a) = (pretty(before), pretty(after));
-        let diff = TextDiff::from_lines(&b, &a);
-        let changes: Vec<_> = diff.iter_all_changes().collect();
-        let (first, last) = (changes.first()?, changes.last()?);
-        if first.tag() != ChangeTag::Equal || last.tag() != ChangeTag::Equal || changes.len() < 2 {
-            return None;
-        }
-        let mut out = vec![first.value().trim_end().to_string()];
-        for c in &changes[1..changes.len() - 1] {
-            let text = c.value().trim_end_matches('\n');
-            let prefix = match c.tag() {
-                ChangeTag::Equal => "  ".to_string(),
-                ChangeTag::Delete => format!("{} ", self.symbol("-")),
-                ChangeTag::Insert => format!("{} ", self.symbol("+")),
-            };
-            out.push(format!("          {prefix}{text}"));
-        }
-        out.push(format!("        {}", last.value().trim_end()));
-        Some(out)
-    }
-
-    /// Attributes of a created (or deleted) entity: every field, one symbol.
-    fn all_fields(
-        &self,
-        symbol: &'static str,
-        kind: Kind,
-        fields: &Map<String, Value>,
-        refs_bare: bool,
-    ) -> Vec<Attr> {
+    /// Attributes of a created (or deleted) entity: every field, all `+`
+    /// (or all `-`).
+    fn all_fields(kind: Kind, fields: &Map<String, Value>, created: bool) -> Vec<Attr> {
         fields
             .iter()
             .map(|(k, v)| {
-                let value = match multiline(Some(v)) {
-                    Some(s) if symbol == "-" => self.heredoc(Some(s), None),
-                    Some(s) => self.heredoc(None, Some(s)),
-                    None if structured(Some(v)) => self.json_lines(v),
-                    None => vec![scalar(v, refs_bare && is_ref(kind, k))],
+                let v = Some(display_one(kind, k, v));
+                let mut a = if created {
+                    Attr::new(k, None, v)
+                } else {
+                    Attr::new(k, v, None)
                 };
-                Attr {
-                    symbol,
-                    name: k.clone(),
-                    value,
-                }
+                // A created entity's references are addresses; a deleted
+                // one's are the live ids.
+                a.bare = created && is_ref(kind, k);
+                a
             })
             .collect()
-    }
-
-    /// The text of a `before -> after` change of one field: a line diff for
-    /// structured values and multi-line strings, else one line. The live
-    /// side (`before` when `live_is_before`) is shown restricted to what is
-    /// compared. `after_text` overrides how `after` is written.
-    fn change_lines(
-        &self,
-        kind: Kind,
-        field: &str,
-        before: Option<&Value>,
-        after: Option<&Value>,
-        live_is_before: bool,
-        after_text: Option<String>,
-    ) -> Vec<String> {
-        if let (Some(b), Some(a)) = (before, after)
-            && (structured(Some(b)) || structured(Some(a)))
-        {
-            let (b, a) = if live_is_before {
-                display_pair(kind, field, b, a)
-            } else {
-                let (live, wanted) = display_pair(kind, field, a, b);
-                (wanted, live)
-            };
-            // Different shapes (`[]` -> a list): one line, still normalised.
-            return self.json_diff(&b, &a).unwrap_or_else(|| {
-                vec![format!("{} -> {}", scalar(&b, false), scalar(&a, false))]
-            });
-        }
-        if multiline(before).is_some() || multiline(after).is_some() {
-            return self.heredoc(
-                before.and_then(Value::as_str),
-                after.and_then(Value::as_str),
-            );
-        }
-        let after = after_text.unwrap_or_else(|| {
-            after
-                .map(|v| scalar(v, false))
-                .unwrap_or_else(|| "null".to_string())
-        });
-        match before {
-            None => vec![after],
-            Some(b) => vec![format!("{} -> {after}", scalar(b, false))],
-        }
     }
 
     /// Attributes of an update, replace or import: the field diffs, then the
     /// resets.
-    fn diff_fields(&self, c: &Change) -> Vec<Attr> {
+    fn diff_fields(c: &Change) -> Vec<Attr> {
         let kind = c.address.kind;
         let mut attrs = Vec::new();
         for d in &c.diff {
-            let symbol = match (&d.before, &d.after) {
-                (None, _) => "+",
-                (_, None) => "-",
-                _ => "~",
-            };
-            let after_text = d.after.as_ref().map(|v| {
-                let mut t = scalar(v, is_ref(kind, &d.field));
-                if d.known_after_apply {
-                    t.push_str(" (known after apply)");
+            let (before, after) = match (&d.before, &d.after) {
+                (Some(b), Some(a)) => {
+                    let (b, a) = display_pair(kind, &d.field, b, a);
+                    (Some(b), Some(a))
                 }
-                t
-            });
-            let mut value = self.change_lines(
-                kind,
-                &d.field,
-                d.before.as_ref(),
-                d.after.as_ref(),
-                true,
-                after_text,
-            );
-            if d.forces_replacement
-                && let Some(first) = value.first_mut()
-            {
-                first.push_str(" # forces replacement");
+                (b, a) => (
+                    b.as_ref().map(|v| display_one(kind, &d.field, v)),
+                    a.as_ref().map(|v| display_one(kind, &d.field, v)),
+                ),
+            };
+            let mut a = Attr::new(&d.field, before, after);
+            a.bare = is_ref(kind, &d.field);
+            if d.known_after_apply {
+                a.first_note.push_str(" (known after apply)");
             }
-            attrs.push(Attr {
-                symbol,
-                name: d.field.clone(),
-                value,
-            });
+            if d.forces_replacement {
+                a.first_note.push_str(" # forces replacement");
+            }
+            attrs.push(a);
         }
         for r in &c.resets {
             let before = c
                 .before
                 .as_ref()
                 .and_then(|b| b.get(r))
-                .map(|v| scalar(v, false))
-                .unwrap_or_else(|| "null".to_string());
-            attrs.push(Attr {
-                symbol: "-",
-                name: r.clone(),
-                value: vec![format!("{before} -> null # reset to the server default")],
-            });
+                .map(|v| display_one(kind, r, v))
+                .unwrap_or(Value::Null);
+            let mut a = Attr::new(r, Some(before), None);
+            a.last_note = " -> null # reset to the server default".into();
+            attrs.push(a);
         }
         attrs
     }
@@ -476,14 +391,14 @@ impl Out {
                 let attrs = c
                     .after
                     .as_ref()
-                    .map(|a| self.all_fields("+", kind, a, true))
+                    .map(|a| Self::all_fields(kind, a, true))
                     .unwrap_or_default();
-                self.block("+", &addr, &attrs);
+                self.block("+", &addr, &attr_lines(kind, &attrs));
             }
             Action::Update => {
                 self.comment(&addr, "will be updated in-place");
-                let attrs = self.diff_fields(c);
-                self.block("~", &addr, &attrs);
+                let attrs = Self::diff_fields(c);
+                self.block("~", &addr, &attr_lines(kind, &attrs));
             }
             Action::Replace => {
                 let rest = if c.adopted {
@@ -492,23 +407,20 @@ impl Out {
                     "must be replaced"
                 };
                 self.comment(&addr, rest);
-                let attrs = self.diff_fields(c);
-                self.block("-/+", &addr, &attrs);
+                let attrs = Self::diff_fields(c);
+                self.block("-/+", &addr, &attr_lines(kind, &attrs));
             }
             Action::Import => {
-                let id = Attr {
-                    symbol: "",
-                    name: "id".to_string(),
-                    value: vec![scalar(&json!(c.id), false)],
-                };
+                let id = json!(c.id);
+                let id = Attr::new("id", Some(id.clone()), Some(id));
                 if c.import_with_changes() {
                     self.comment(&addr, "will be imported and updated in-place");
                     let mut attrs = vec![id];
-                    attrs.extend(self.diff_fields(c));
-                    self.block("~", &addr, &attrs);
+                    attrs.extend(Self::diff_fields(c));
+                    self.block("~", &addr, &attr_lines(kind, &attrs));
                 } else {
                     self.comment(&addr, "will be imported");
-                    self.block("", &addr, &[id]);
+                    self.block("", &addr, &attr_lines(kind, &[id]));
                 }
             }
             Action::Delete => {
@@ -524,13 +436,14 @@ impl Out {
                 let attrs = c
                     .before
                     .as_ref()
-                    .map(|b| self.all_fields("-", kind, b, false))
+                    .map(|b| Self::all_fields(kind, b, false))
                     .unwrap_or_default();
-                self.block("-", &addr, &attrs);
+                self.block("-", &addr, &attr_lines(kind, &attrs));
             }
         }
     }
 
+    /// A drifted entity: from the last-applied values to the live ones.
     fn drift(&mut self, d: &Drift) {
         let addr = d.address.to_string();
         let Some(after) = &d.after else {
@@ -538,20 +451,22 @@ impl Out {
             return;
         };
         self.comment(&addr, "has changed");
-        let addr_kind = d.address.kind;
+        let kind = d.address.kind;
         let attrs: Vec<Attr> = d
             .before
             .iter()
-            .map(|(k, was)| {
-                let now = after.get(k).filter(|v| !v.is_null());
-                let value = self.change_lines(addr_kind, k, Some(was), now, false, None);
-                Attr {
-                    symbol: if now.is_some() { "~" } else { "-" },
-                    name: k.clone(),
-                    value,
+            .map(|(k, was)| match after.get(k).filter(|v| !v.is_null()) {
+                Some(now) => {
+                    let (now, was) = display_pair(kind, k, now, was);
+                    Attr::new(k, Some(was), Some(now))
+                }
+                None => {
+                    let mut a = Attr::new(k, Some(display_one(kind, k, was)), None);
+                    a.last_note = " -> null".into();
+                    a
                 }
             })
             .collect();
-        self.block("~", &addr, &attrs);
+        self.block("~", &addr, &attr_lines(kind, &attrs));
     }
 }

@@ -267,8 +267,8 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
-/// A number for people: integers as they are; fractions rounded to 10
-/// decimals with trailing zeros dropped, so float noise such as
+/// A quantity for people (money goes through [`money`]): integers as they
+/// are; fractions rounded to 10 decimals with trailing zeros dropped, so float noise such as
 /// `0.00008800000000000001` reads `0.000088` (`--json` keeps the API's
 /// exact value). A negative zero reads `0`.
 pub fn amount(n: &serde_json::Number) -> String {
@@ -283,12 +283,68 @@ pub fn amount(n: &serde_json::Number) -> String {
     if s == "-0" { "0".into() } else { s.to_string() }
 }
 
+/// Digits after the decimal point of a currency's minor unit (ISO 4217),
+/// for display. A small table of the common currencies that do not use 2;
+/// every other code (USD, EUR, GBP, …, and unknown ones) gets 2.
+pub fn minor_unit_digits(currency: &str) -> usize {
+    const ZERO: &[&str] = &[
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+        "VUV", "XAF", "XOF", "XPF",
+    ];
+    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+    const FOUR: &[&str] = &["CLF", "UYW"];
+    let code = currency.trim().to_ascii_uppercase();
+    let code = code.as_str();
+    if ZERO.contains(&code) {
+        0
+    } else if THREE.contains(&code) {
+        3
+    } else if FOUR.contains(&code) {
+        4
+    } else {
+        2
+    }
+}
+
+/// A money amount for people, rounded to the currency's minor unit
+/// (`106.4712215253` USD reads `106.47`, JPY `106`); `--json` keeps the
+/// API's exact value. A negative zero reads as zero.
+pub fn money(v: Option<&Value>, currency: &str) -> String {
+    let Some(f) = v.and_then(Value::as_f64) else {
+        return cell(v);
+    };
+    let s = format!("{f:.*}", minor_unit_digits(currency));
+    match s.strip_prefix('-') {
+        Some(abs) if abs.chars().all(|c| c == '0' || c == '.') => abs.to_string(),
+        _ => s,
+    }
+}
+
+/// The billing period of a bill as people say it: the first and the last
+/// day, both inclusive. m3ter's `endDate` is exclusive (a December bill
+/// ends `2025-01-01`), so the day before it is shown; an end that is not a
+/// plain date is shown as it is, after "until".
+fn period(bill: &Value) -> String {
+    let start = cell(bill.get("startDate"));
+    let end = bill.get("endDate").and_then(Value::as_str);
+    let last = end
+        .and_then(|e| NaiveDate::parse_from_str(e, "%Y-%m-%d").ok())
+        .and_then(|e| e.pred_opt());
+    match (last, end) {
+        (Some(last), _) => format!("{start} \u{2013} {last}"),
+        (None, Some(end)) => format!("{start} until {end}"),
+        (None, None) => format!("{start} until -"),
+    }
+}
+
 /// A bill for people: a heading line, then its line items as a table.
+/// Money is rounded to the currency's minor unit ([`money`]); quantities
+/// keep their fractions ([`amount`]).
 ///
 /// ```text
-/// Bill 5d0c…  account acme  period 2024-12-01 to 2025-01-01  total 12.5 USD  (PENDING)
+/// Bill 5d0c…  account acme  period 2024-12-01 – 2024-12-31  total 12.50 USD  (bill date 2025-01-01, PENDING)
 ///   TYPE   DESCRIPTION        QUANTITY  UNITS  SUBTOTAL
-///   USAGE  Requests                400    400      12.5
+///   USAGE  Requests                400    400     12.50
 /// ```
 pub fn render_bill(bill: &Value) -> String {
     let g = |k: &str| cell(bill.get(k));
@@ -296,13 +352,16 @@ pub fn render_bill(bill: &Value) -> String {
         .get("accountCode")
         .filter(|v| v.is_string())
         .or_else(|| bill.get("accountId"));
+    let currency = bill
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let mut out = format!(
-        "Bill {}  account {}  period {} to {}  total {} {}  (bill date {}, {})\n",
+        "Bill {}  account {}  period {}  total {} {}  (bill date {}, {})\n",
         g("id"),
         cell(account),
-        g("startDate"),
-        g("endDate"),
-        g("billTotal"),
+        period(bill),
+        money(bill.get("billTotal"), currency),
         g("currency"),
         g("billDate"),
         g("status"),
@@ -334,7 +393,13 @@ pub fn render_bill(bill: &Value) -> String {
             c("description"),
             c("quantity"),
             units,
-            c("subtotal"),
+            // A line item names its own currency; the bill's otherwise.
+            money(
+                li.get("subtotal"),
+                li.get("currency")
+                    .and_then(Value::as_str)
+                    .unwrap_or(currency),
+            ),
         ]);
     }
     let mut widths = [0usize; 5];
@@ -399,7 +464,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "Bill b1  account acme  period 2024-12-01 to 2025-01-01  total 12.5 USD  (bill date 2025-01-01, PENDING)"
+            "Bill b1  account acme  period 2024-12-01 \u{2013} 2024-12-31  total 12.50 USD  (bill date 2025-01-01, PENDING)"
         );
         assert_eq!(lines.len(), 4);
         assert!(
@@ -407,17 +472,18 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[2].contains("USAGE") && lines[2].ends_with("400 req      12.5"),
+            lines[2].contains("USAGE") && lines[2].ends_with("400 req     12.50"),
             "{text}"
         );
-        assert!(lines[3].ends_with("1         0"), "{text}");
+        assert!(lines[3].ends_with("1      0.00"), "{text}");
     }
 
     #[test]
     fn a_bill_without_line_items_says_so() {
         let text = render_bill(&json!({"id": "b2", "accountId": "x", "billTotal": -0.0}));
         assert!(text.contains("account x"), "{text}");
-        assert!(text.contains("total 0 "), "{text}");
+        assert!(text.contains("total 0.00 "), "{text}");
+        assert!(text.contains("period - until -"), "{text}");
         assert!(text.ends_with("  (no line items)\n"), "{text}");
     }
 
@@ -430,5 +496,31 @@ mod tests {
         assert_eq!(n(json!(12)), "12");
         assert_eq!(n(json!(-0.0)), "0");
         assert_eq!(n(json!(-2.5)), "-2.5");
+    }
+
+    #[test]
+    fn money_is_rounded_to_the_currency_minor_unit() {
+        let m = |v: Value, c: &str| money(Some(&v), c);
+        assert_eq!(m(json!(106.4712215253), "USD"), "106.47");
+        assert_eq!(m(json!(106.4712215253), "eur"), "106.47");
+        assert_eq!(m(json!(106.5), "JPY"), "106");
+        assert_eq!(m(json!(1.23456), "KWD"), "1.235");
+        assert_eq!(m(json!(12), "XYZ"), "12.00");
+        assert_eq!(m(json!(-0.001), "USD"), "0.00");
+        assert_eq!(m(json!(-2.5), "GBP"), "-2.50");
+        assert_eq!(money(None, "USD"), "-");
+    }
+
+    #[test]
+    fn the_period_shows_its_last_day() {
+        let p = |v: Value| period(&v);
+        assert_eq!(
+            p(json!({"startDate": "2024-12-01", "endDate": "2025-01-01"})),
+            "2024-12-01 \u{2013} 2024-12-31"
+        );
+        assert_eq!(
+            p(json!({"startDate": "2024-12-01", "endDate": "2025-01-01T00:00:00Z"})),
+            "2024-12-01 until 2025-01-01T00:00:00Z"
+        );
     }
 }

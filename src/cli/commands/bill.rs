@@ -170,7 +170,7 @@ async fn show(g: &Global, client: &Client, id: &str) -> anyhow::Result<()> {
     if g.json {
         crate::cli::output::emit(&format!("{bill}"));
     } else {
-        print!("{}", render_bill(&bill));
+        crate::cli::output::emit(render_bill(&bill).trim_end_matches('\n'));
     }
     Ok(())
 }
@@ -178,6 +178,6 @@ async fn show(g: &Global, client: &Client, id: &str) -> anyhow::Result<()> {
 fn print_bills(found: &[Value]) {
     for bill in found {
         crate::cli::output::emit("");
-        print!("{}", render_bill(bill));
+        crate::cli::output::emit(render_bill(bill).trim_end_matches('\n'));
     }
 }
