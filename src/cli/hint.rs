@@ -63,7 +63,10 @@ impl Invocation {
         }
         let mut flags = Vec::new();
         for (id, flag, takes_value) in REPEATED {
-            let typed = m.ids().any(|i| i.as_str() == id)
+            // `try_get_raw` first: it checks that the command defines the
+            // id (`emulator` does not define the global options, but clap
+            // still copies their defaults into its matches).
+            let typed = matches!(m.try_get_raw(id), Ok(Some(_)))
                 && m.value_source(id) == Some(ValueSource::CommandLine);
             if !typed {
                 continue;
@@ -261,6 +264,12 @@ mod tests {
         let inv = invocation(&["m3ter", "plan"]);
         assert_eq!(inv, Invocation::default());
         assert_eq!(complete_with(&inv, "`m3ter plan`"), "`m3ter plan`");
+    }
+
+    #[test]
+    fn the_emulator_has_none_of_them() {
+        let inv = invocation(&["m3ter", "emulator", "--listen", "127.0.0.1:0"]);
+        assert_eq!(inv, Invocation::default());
     }
 
     #[test]
