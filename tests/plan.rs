@@ -44,6 +44,7 @@ impl World {
                 org_id: "org-1".into(),
                 base_url: "http://127.0.0.1:1".into(),
                 resources: BTreeMap::new(),
+                variables: BTreeMap::new(),
             },
             live: LiveSnapshot::default(),
         }

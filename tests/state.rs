@@ -219,7 +219,14 @@ fn the_binary_fails_on_a_held_lock_and_names_the_holder() {
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("run `m3ter force-unlock`"), "{stderr}");
+    // The hint repeats the --state of the failed command.
+    assert!(
+        stderr.contains(&format!(
+            "run `m3ter force-unlock --state {}`",
+            path.display()
+        )),
+        "{stderr}"
+    );
     assert_eq!(store.state().resources.len(), 1);
     drop(store);
 
@@ -329,9 +336,11 @@ fn state_commands_list_show_and_rm() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to org"));
 
-    // No state file and no way to find one.
+    // No state file and no way to find one (in `dir`, the only state file
+    // there would be used).
+    let empty = tempfile::tempdir().expect("tempdir");
     let out = m3ter()
-        .current_dir(dir.path())
+        .current_dir(empty.path())
         .args(["state", "list"])
         .output()
         .expect("run");

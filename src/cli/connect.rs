@@ -2,11 +2,11 @@
 //! environment through clap) resolved into what the client and the state
 //! store need. Nothing downstream looks at flags.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::{Connection, Global};
+use super::{Connection, Global, StateLocation, workspace};
 use crate::client::{Auth, ClientConfig, DEFAULT_BASE_URL, Secret, default_ingest_url};
 
 /// Client pacing when `--rate-limit` is not given (m3ter allows 50 req/s per
@@ -54,10 +54,7 @@ pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings>
     client.rate_limit = Some(rate_limit(c.rate_limit, DEFAULT_RATE_LIMIT)?);
     // Surface a bad URL now, as a usage error, rather than at the first call.
     crate::client::Client::new(client.clone()).context("invalid connection options")?;
-    let state_path = g
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_path(org_id));
+    let state_path = state_file(g, false, Some(org_id))?;
     Ok(ConnectionSettings {
         client,
         state_path,
@@ -66,25 +63,114 @@ pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings>
     })
 }
 
-/// Where the state file is, for commands that only touch state (`state
-/// list|show|rm`, `force-unlock`): `--state`, else `state/local.json` with
-/// `--local`, else `state/<org-id>.json`. Needs no credentials.
-pub fn state_path(g: &Global, c: &Connection) -> anyhow::Result<PathBuf> {
-    if let Some(p) = &g.state {
-        return Ok(p.clone());
-    }
-    if c.local {
-        return Ok(PathBuf::from("state/local.json"));
-    }
-    match non_empty(&c.org_id) {
-        Some(org) => {
-            check_org_id(org)?;
-            Ok(default_state_path(org))
+/// Where the state file is, for commands that only touch state (`show`,
+/// `state list|show|rm`, `force-unlock`): [`state_file`] with their
+/// `--local` and org id. Needs no credentials.
+pub fn state_path(g: &Global, loc: &StateLocation) -> anyhow::Result<PathBuf> {
+    state_file(g, loc.local, non_empty(&loc.org_id))
+}
+
+/// The directory of the default state files.
+pub const STATE_DIR: &str = "state";
+
+/// The state file of a command: ONE rule for every command that reads or
+/// writes state.
+///
+/// 1. `--state FILE` (refused together with a workspace: one or the other
+///    names the file);
+/// 2. with `--local`: `state/local.json` (`state/local.<workspace>.json`);
+/// 3. with an org id (`--org-id`, `$M3TER_ORG_ID`): `state/<org-id>.json`
+///    (`state/<org-id>.<workspace>.json`);
+/// 4. else (only commands that need no org get here): the one state file
+///    of the workspace in `state/`, when there is exactly one; otherwise an
+///    error listing what there is.
+pub(crate) fn state_file(g: &Global, local: bool, org_id: Option<&str>) -> anyhow::Result<PathBuf> {
+    let ws = workspace::checked(g.workspace.as_deref())?;
+    if let Some(path) = &g.state {
+        if let Some(ws) = ws {
+            bail!(
+                "--state {} names the state file and workspace `{ws}` (--workspace or M3TER_WORKSPACE) names another (state/<org-id>.{ws}.json): give only one of them",
+                path.display()
+            );
         }
-        None => bail!(
-            "which state file? pass --state FILE, or set M3TER_ORG_ID (--org-id) for state/<org-id>.json, or use --local"
-        ),
+        return Ok(path.clone());
     }
+    if local {
+        return Ok(Path::new(STATE_DIR).join(workspace::state_file_name("local", ws)));
+    }
+    if let Some(org) = org_id {
+        check_org_id(org)?;
+        return Ok(Path::new(STATE_DIR).join(workspace::state_file_name(org, ws)));
+    }
+    the_only_state_file(ws)
+}
+
+/// Rule 4 of [`state_file`].
+fn the_only_state_file(ws: Option<&str>) -> anyhow::Result<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(STATE_DIR)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_name().to_str().is_some_and(|n| is_state_file(n, ws)))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    let name = |base: &str| {
+        Path::new(STATE_DIR)
+            .join(workspace::state_file_name(base, ws))
+            .display()
+            .to_string()
+    };
+    let options = format!(
+        "pass --state FILE, or --local for {}, or --org-id ID (also M3TER_ORG_ID) for {}",
+        name("local"),
+        name("<org-id>")
+    );
+    match found.len() {
+        1 => {
+            let only = found.remove(0);
+            tracing::info!(
+                "using {}, the only state file in {STATE_DIR}/",
+                only.display()
+            );
+            Ok(only)
+        }
+        0 => bail!(
+            "which state file? {} does not exist, nor any {}; {options}",
+            name("local"),
+            name("<org-id>")
+        ),
+        _ => {
+            let list: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
+            bail!(
+                "which state file? {STATE_DIR}/ holds several: {}; {options}",
+                list.join(", ")
+            )
+        }
+    }
+}
+
+/// Whether a file name in `state/` is a state file of workspace `ws`:
+/// `<org-id or local>[.<ws>].json`, not the emulator's data of `--local`,
+/// a backup, a lock or a temporary file.
+fn is_state_file(name: &str, ws: Option<&str>) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    let base = match ws {
+        Some(ws) => stem.strip_suffix(ws).and_then(|b| b.strip_suffix('.')),
+        None => Some(stem),
+    };
+    let local_data = Path::new(super::session::LOCAL_DATA)
+        .file_name()
+        .and_then(|n| n.to_str());
+    base.is_some_and(|b| {
+        !b.is_empty()
+            && Some(name) != local_data
+            && b.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
 }
 
 /// `--local`: the embedded emulator. Wired by the lead (it starts the
@@ -100,10 +186,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-fn default_state_path(org_id: &str) -> PathBuf {
-    PathBuf::from("state").join(format!("{org_id}.json"))
 }
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -220,6 +302,50 @@ mod tests {
         assert_eq!(s.client.auth, Auth::Token(Secret::new("tok")));
         assert_eq!(s.client.ingest_url, "http://127.0.0.1:9");
         assert_eq!(s.client.rate_limit, Some(0.0));
+    }
+
+    #[test]
+    fn state_file_names() {
+        assert!(is_state_file("local.json", None));
+        assert!(is_state_file(
+            "00000000-0000-4000-8000-000000000001.json",
+            None
+        ));
+        for not in [
+            "local-org.json",
+            "local.json.backup",
+            "local.json.lock",
+            ".local.json.tmp-12",
+            "local.w.json",
+            "notes.txt",
+        ] {
+            assert!(!is_state_file(not, None), "{not}");
+        }
+        assert!(is_state_file("local.w.json", Some("w")));
+        assert!(is_state_file("org-1.w.json", Some("w")));
+        assert!(!is_state_file("local.json", Some("w")));
+        assert!(!is_state_file("localw.json", Some("w")));
+        assert!(!is_state_file("a.b.w.json", Some("w")));
+    }
+
+    #[test]
+    fn workspaces_pick_their_own_state_file() {
+        let mut g = global();
+        g.workspace = Some("w".into());
+        assert_eq!(
+            state_file(&g, true, None).expect("local"),
+            PathBuf::from("state/local.w.json")
+        );
+        assert_eq!(
+            state_file(&g, false, Some("org-1")).expect("org"),
+            PathBuf::from("state/org-1.w.json")
+        );
+        g.state = Some("x.json".into());
+        let err = state_file(&g, true, None).expect_err("both").to_string();
+        assert!(err.contains("give only one"), "{err}");
+        g.state = None;
+        g.workspace = Some("../x".into());
+        assert!(state_file(&g, true, None).is_err());
     }
 
     #[test]

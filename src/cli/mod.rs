@@ -5,13 +5,22 @@
 
 pub mod commands;
 pub mod connect;
+pub mod hint;
 pub mod output;
 pub mod session;
+pub(crate) mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Help heading of the options that pick the org and how to reach it.
+const CONNECTION: &str = "Connection";
+/// Help heading of the options that pick the state file and desired state.
+const STATE: &str = "State and desired state";
+/// Help heading of the output and logging options.
+const OUTPUT: &str = "Output";
 
 /// Keeps a whole m3ter billing setup in version-controlled YAML and
 /// converges a live m3ter organization to it.
@@ -28,51 +37,85 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// Desired-state directory: its *.yaml/*.yml files, not recursive.
-    #[arg(short = 'd', long, global = true, default_value = "desired-state")]
+    #[arg(short = 'd', long, global = true, default_value = "desired-state", help_heading = STATE)]
     pub dir: PathBuf,
-    /// State file (default state/<org-id>.json; with --local, state/local.json).
-    #[arg(long, global = true)]
+    /// State file (default: state/<org-id>.json, with --local
+    /// state/local.json; in a workspace state/<org-id>.<NAME>.json).
+    #[arg(long, value_name = "FILE", global = true, help_heading = STATE)]
     pub state: Option<PathBuf>,
+    /// Workspace: an environment with its own state file
+    /// (state/<org-id>.<NAME>.json, with --local state/local.<NAME>.json).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "M3TER_WORKSPACE",
+        hide_env_values = true,
+        global = true,
+        help_heading = STATE
+    )]
+    pub workspace: Option<String>,
     /// Set a declared variable (repeatable); also $M3TER_VAR_<NAME>.
-    #[arg(long = "var", value_name = "NAME=VALUE", global = true)]
+    #[arg(long = "var", value_name = "NAME=VALUE", global = true, help_heading = STATE)]
     pub vars: Vec<String>,
     /// Machine-readable output on stdout (logs stay on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = OUTPUT)]
     pub json: bool,
     /// No colors (also NO_COLOR, and stdout that is not a TTY).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = OUTPUT)]
     pub no_color: bool,
-    /// More logging (repeatable).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// More logging (repeatable; also RUST_LOG).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = OUTPUT)]
     pub verbose: u8,
     /// Less logging.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = OUTPUT)]
     pub quiet: bool,
+    /// The flags hints repeat (filled in by [`main`] from the parsed
+    /// arguments; empty when parsed otherwise).
+    #[arg(skip)]
+    pub invocation: hint::Invocation,
 }
 
 /// How to reach the org (commands that talk to one).
 #[derive(Debug, Args, Clone, Default)]
 pub struct Connection {
-    /// Run against the embedded emulator, data in state/local-org.json.
-    #[arg(long)]
+    /// Run against the embedded emulator: data in state/local-org.json,
+    /// state in state/local.json; no credentials needed.
+    #[arg(long, help_heading = CONNECTION)]
     pub local: bool,
-    #[arg(long, env = "M3TER_ORG_ID")]
+    /// Organization id (a UUID).
+    #[arg(long, value_name = "ID", env = "M3TER_ORG_ID", hide_env_values = true, help_heading = CONNECTION)]
     pub org_id: Option<String>,
-    #[arg(long, env = "M3TER_API_KEY", hide_env_values = true)]
+    /// API key (client id) of a service user.
+    #[arg(long, value_name = "KEY", env = "M3TER_API_KEY", hide_env_values = true, help_heading = CONNECTION)]
     pub api_key: Option<String>,
-    #[arg(long, env = "M3TER_API_SECRET", hide_env_values = true)]
+    /// API secret of that service user.
+    #[arg(long, value_name = "SECRET", env = "M3TER_API_SECRET", hide_env_values = true, help_heading = CONNECTION)]
     pub api_secret: Option<String>,
     /// Pre-issued bearer token; skips /oauth/token.
-    #[arg(long, env = "M3TER_API_TOKEN", hide_env_values = true)]
+    #[arg(long, value_name = "TOKEN", env = "M3TER_API_TOKEN", hide_env_values = true, help_heading = CONNECTION)]
     pub token: Option<String>,
-    #[arg(long, env = "M3TER_BASE_URL")]
+    /// Config API URL (default https://api.m3ter.com).
+    #[arg(long, value_name = "URL", env = "M3TER_BASE_URL", hide_env_values = true, help_heading = CONNECTION)]
     pub base_url: Option<String>,
-    /// Default: the base URL with a leading "api." of the host replaced by "ingest.".
-    #[arg(long, env = "M3TER_INGEST_URL")]
+    /// Ingest API URL (default: the base URL with a leading "api." of the
+    /// host replaced by "ingest.").
+    #[arg(long, value_name = "URL", env = "M3TER_INGEST_URL", hide_env_values = true, help_heading = CONNECTION)]
     pub ingest_url: Option<String>,
     /// Client pacing in requests/s (default 40; 0 = unlimited; --local defaults to 0).
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = CONNECTION)]
     pub rate_limit: Option<f64>,
+}
+
+/// Which state file, for commands that only read or edit it (they need no
+/// credentials): the same default as the commands that connect.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StateLocation {
+    /// The state of --local runs: state/local.json.
+    #[arg(long, help_heading = STATE)]
+    pub local: bool,
+    /// The org whose state this is: state/<org-id>.json.
+    #[arg(long, value_name = "ID", env = "M3TER_ORG_ID", hide_env_values = true, help_heading = STATE)]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,11 +139,14 @@ pub enum Command {
     /// Read or edit the state file.
     #[command(subcommand)]
     State(commands::state::StateCommand),
-    /// The dependency graph in DOT.
+    /// The dependency graph in DOT (with --json: nodes and edges as JSON).
     Graph,
     /// Remove a lock left by a process on another machine.
     ForceUnlock(commands::state::ForceUnlockArgs),
     /// Submit measurements.
+    #[command(
+        override_usage = "m3ter ingest [OPTIONS] --meter <CODE> --account <CODE>...\n       m3ter ingest [OPTIONS] --file <FILE>"
+    )]
     Ingest(commands::ingest::IngestArgs),
     /// Run billing and read bills.
     #[command(subcommand)]
@@ -109,12 +155,35 @@ pub enum Command {
     Emulator(crate::emulator::EmulatorArgs),
 }
 
+/// The command line definition: [`Cli`], with `emulator` free of the
+/// global options (it reads no desired state, state file or variables).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Building copies the global options into every subcommand, and clap has
+    // no opt-out; so `emulator` is replaced after the build by a definition
+    // of its own options only (it is built when parsing reaches it).
+    cmd.build();
+    cmd.mut_subcommand("emulator", |built| {
+        let own = crate::emulator::EmulatorArgs::augment_args(clap::Command::new("emulator"));
+        match built.get_about() {
+            Some(about) => own.about(about.clone()),
+            None => own,
+        }
+    })
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     // Usage errors exit 1 like every other bad input (design §2), not
     // clap's default 2, which `plan --detailed-exitcode` reserves for "changes".
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            cli.global.invocation = hint::Invocation::from_matches(&matches);
+            cli
+        }
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -125,11 +194,12 @@ pub fn main() -> ExitCode {
         }
     };
     output::init_logging(&cli.global);
-    let json = cli.global.json;
+    // Errors are reported with the flags of this invocation in their hints.
+    let g = cli.global.clone();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            output::report_error(&err, json);
+            output::report_error(&err, &g);
             ExitCode::from(1)
         }
     }

@@ -1,6 +1,6 @@
 //! Logging set-up and error reporting shared by all commands.
 
-use super::Global;
+use super::{Global, hint};
 
 /// Logs go to stderr; `-v`/`-q` and RUST_LOG choose the level.
 pub fn init_logging(g: &Global) {
@@ -22,13 +22,15 @@ pub fn init_logging(g: &Global) {
 
 /// Prints a fatal error: one line (with its causes) on stderr, or with
 /// `--json` the document `{"error": {"message", "address"?}}` on stdout.
-pub fn report_error(err: &anyhow::Error, json: bool) {
-    if !json {
-        eprintln!("error: {err:#}");
+/// Commands it suggests get the flags of this invocation ([`hint::complete`]).
+pub fn report_error(err: &anyhow::Error, g: &Global) {
+    let message = hint::complete(g, &format!("{err:#}"));
+    if !g.json {
+        eprintln!("error: {message}");
         return;
     }
     let mut body = serde_json::Map::new();
-    body.insert("message".into(), format!("{err:#}").into());
+    body.insert("message".into(), message.into());
     if let Some(address) = err
         .downcast_ref::<crate::plan::PlanError>()
         .and_then(plan_error_address)

@@ -13,8 +13,6 @@ use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 
 /// Where `--local` keeps the emulator's data.
 pub const LOCAL_DATA: &str = "state/local-org.json";
-/// The state file of `--local` runs.
-pub const LOCAL_STATE: &str = "state/local.json";
 
 /// An open connection; call [`Session::close`] when done so the embedded
 /// emulator (if any) stops cleanly.
@@ -37,6 +35,8 @@ impl Session {
                 local: None,
             });
         }
+        // Before the emulator starts: a bad --workspace is a usage error.
+        let state_path = connect::state_file(g, true, None)?;
         let config = EmulatorConfig {
             data: Some(PathBuf::from(LOCAL_DATA)),
             ..Default::default()
@@ -59,10 +59,7 @@ impl Session {
         client.rate_limit = Some(c.rate_limit.unwrap_or(0.0));
         let settings = ConnectionSettings {
             client: client.clone(),
-            state_path: g
-                .state
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(LOCAL_STATE)),
+            state_path,
             org_id: config.org_id.clone(),
             base_url,
         };

@@ -78,7 +78,8 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
             converted.push((w.file, c));
         }
     }
-    let state = resolve(converted, &mut diags);
+    let mut state = resolve(converted, &mut diags);
+    state.variables = variables.to_json();
     diags.into_result(state)
 }
 

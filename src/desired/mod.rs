@@ -82,4 +82,8 @@ impl DesiredEntity {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DesiredState {
     pub entities: BTreeMap<Address, DesiredEntity>,
+    /// The resolved value of every declared variable (apply records them in
+    /// state to recognise a plan for another environment).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, Value>,
 }

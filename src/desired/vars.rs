@@ -262,6 +262,20 @@ impl Variables {
         Variables { values }
     }
 
+    /// Every value as JSON (a string or a number), by name.
+    pub fn to_json(&self) -> BTreeMap<String, serde_json::Value> {
+        self.values
+            .iter()
+            .map(|(name, v)| {
+                let json = match v {
+                    VarValue::String(s) => serde_json::Value::String(s.clone()),
+                    VarValue::Number(n) => serde_json::Value::Number(n.clone()),
+                };
+                (name.clone(), json)
+            })
+            .collect()
+    }
+
     /// Replaces `${var.NAME}` in `s` (see [`Interpolated`]).
     pub fn interpolate(&self, s: &str) -> Result<Interpolated, InterpolationError> {
         if let Some(name) = s

@@ -30,6 +30,11 @@ pub struct State {
     pub org_id: String,
     pub base_url: String,
     pub resources: BTreeMap<Address, ResourceState>,
+    /// The variable values of the last apply (desired-state variables, not
+    /// secrets), so a plan made with other values can point out that it
+    /// deletes another environment (see `--workspace`). Absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, Value>,
 }
 
 /// One managed entity.
@@ -60,6 +65,7 @@ impl State {
             org_id: org_id.to_string(),
             base_url: base_url.to_string(),
             resources: BTreeMap::new(),
+            variables: BTreeMap::new(),
         }
     }
 }

@@ -181,6 +181,33 @@ pub fn m3ter_cmd(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> Command {
     cmd
 }
 
+/// `m3ter ARGS...` in `dir` with no M3TER_* variable at all (for `--local`
+/// runs, and commands that must find their state file by themselves).
+pub fn m3ter_bare(dir: &Path, args: &[&str]) -> Output {
+    bare(Command::new(bin()).args(args), dir)
+}
+
+/// Runs `line` with `sh -c` in `dir`, with no M3TER_* variable and a
+/// leading `m3ter` replaced by the binary under test: a command line as a
+/// user would copy it from a hint.
+pub fn shell_bare(dir: &Path, line: &str) -> Output {
+    let rest = line
+        .strip_prefix("m3ter")
+        .unwrap_or_else(|| panic!("not an m3ter command: {line}"));
+    let script = format!("'{}'{rest}", bin().display());
+    bare(Command::new("sh").args(["-c", &script]), dir)
+}
+
+fn bare(cmd: &mut Command, dir: &Path) -> Output {
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("M3TER_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NO_COLOR", "1").output().expect("runs")
+}
+
 /// Copies the repository's example `desired-state/` into `dir/desired-state`.
 pub fn copy_example(dir: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("desired-state");

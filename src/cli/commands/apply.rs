@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use crate::apply::{self, ApplyOptions, Event};
 use crate::cli::commands::plan::{load_or_report, print, targets};
 use crate::cli::session::Session;
-use crate::cli::{Connection, Global, connect, output};
+use crate::cli::{Connection, Global, connect, hint, output, workspace};
 use crate::live::{LiveSnapshot, refresh};
 use crate::plan::{self, MASS_CHANGE_RATIO, Plan, PlanOptions};
 use crate::state::StateStore;
@@ -124,7 +124,8 @@ pub async fn plan_and_apply(
     let live = refresh(&session.client)
         .await
         .context("cannot read the org")?;
-    let plan = plan::plan(&desired, store.state(), &live, &opts)?;
+    let mut plan = plan::plan(&desired, store.state(), &live, &opts)?;
+    workspace::warn_on_environment_switch(&mut plan, store.state());
     print(g, &plan);
     let report = if plan.changes.is_empty() {
         forget_gone(g, &plan, &mut store)?;
@@ -240,9 +241,11 @@ async fn execute(
     let opts = ApplyOptions {
         parallelism: how.parallelism.max(1),
     };
+    // Saved with the first change: what the next plan compares against.
+    store.state_mut().variables = plan.desired.variables.clone();
     let json = g.json;
     let report = apply::execute(plan, live, &session.client, store, &opts, |e| {
-        print_event(e, json);
+        print_event(e, g);
     })
     .await?;
     if json {
@@ -261,17 +264,18 @@ async fn execute(
     } else {
         output::emit(&format!("\n{}", report.summary_line()));
         for (address, why) in &report.failures {
-            eprintln!("error: {address}: {why}");
+            eprintln!("error: {address}: {}", hint::complete(g, why));
         }
         if report.skipped > 0 {
             eprintln!(
-                "{} operation(s) not run{}; run `m3ter apply` again to finish.",
+                "{} operation(s) not run{}; run `{}` again to finish.",
                 report.skipped,
                 if report.interrupted {
                     " (interrupted)"
                 } else {
                     " because what they wait for failed"
-                }
+                },
+                hint::command(g, &["apply"])
             );
         }
     }
@@ -287,8 +291,8 @@ fn exit_code(report: &apply::Report) -> ExitCode {
     }
 }
 
-fn print_event(e: &Event, json: bool) {
-    if json {
+fn print_event(e: &Event, g: &Global) {
+    if g.json {
         let mut v = serde_json::to_value(e).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "operation".into());
@@ -311,7 +315,12 @@ fn print_event(e: &Event, json: bool) {
                 .map(|id| format!(" [id={id}]"))
                 .unwrap_or_default()
         )),
-        (None, Some(err)) => eprintln!("{}: {} failed: {err}", e.address, e.action),
+        (None, Some(err)) => eprintln!(
+            "{}: {} failed: {}",
+            e.address,
+            e.action,
+            hint::complete(g, err)
+        ),
         (None, None) => {}
     }
 }

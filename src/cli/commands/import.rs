@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::address::Address;
 use crate::cli::session::Session;
-use crate::cli::{Global, connect};
+use crate::cli::{Global, connect, hint};
 use crate::state::{ResourceState, StateStore};
 
 /// Arguments of `import`.
@@ -50,8 +50,9 @@ async fn import(
     )?;
     if let Some(r) = store.state().resources.get(&addr) {
         bail!(
-            "{addr} is already in state (id {}); run `m3ter state rm {addr}` first to import another entity there",
-            r.id
+            "{addr} is already in state (id {}); run `{}` first to import another entity there",
+            r.id,
+            hint::command(g, &["state", "rm", &addr.to_string()])
         );
     }
     if let Some((other, _)) = store

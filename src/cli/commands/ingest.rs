@@ -18,51 +18,60 @@ use crate::usage::file::Sourced;
 use crate::usage::submit::DEFAULT_CONCURRENCY;
 use crate::usage::{self, Batcher, GenerateSpec, MeasureRange, Window};
 
+/// Help heading of the options that generate measurements.
+const GENERATE: &str = "Generate measurements (--meter and --account are required)";
+/// Help heading of `--file`.
+const FROM_FILE: &str = "Or submit a file (instead of generating)";
+
 /// Arguments of `ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
     #[command(flatten)]
     pub conn: Connection,
-    /// Meter code of the generated measurements.
+    /// Meter code of the generated measurements (required without --file).
     #[arg(
         long,
         value_name = "CODE",
         required_unless_present = "file",
-        conflicts_with = "file"
+        conflicts_with = "file",
+        help_heading = GENERATE
     )]
     pub meter: Option<String>,
-    /// Account codes, used round-robin (repeatable).
+    /// Account codes, used round-robin (repeatable; at least one without
+    /// --file).
     #[arg(
         long = "account",
         value_name = "CODE",
         required_unless_present = "file",
-        conflicts_with = "file"
+        conflicts_with = "file",
+        help_heading = GENERATE
     )]
     pub accounts: Vec<String>,
     /// How many measurements to generate.
-    #[arg(long, default_value_t = 100, conflicts_with = "file")]
+    #[arg(long, value_name = "N", default_value_t = 100, conflicts_with = "file", help_heading = GENERATE)]
     pub count: usize,
     /// Start of the time window (date-time or YYYY-MM-DD; default: the
     /// first day of the previous calendar month, UTC).
-    #[arg(long, value_name = "TS", conflicts_with = "file")]
+    #[arg(long, value_name = "TS", conflicts_with = "file", help_heading = GENERATE)]
     pub from: Option<String>,
     /// End of the time window, exclusive.
-    #[arg(long, value_name = "TS", conflicts_with = "file")]
+    #[arg(long, value_name = "TS", conflicts_with = "file", help_heading = GENERATE)]
     pub to: Option<String>,
     /// A random integer in MIN..MAX (inclusive) for FIELD (repeatable);
     /// default: 1..100 for every MEASURE data field of the meter.
     #[arg(
         long = "measure",
         value_name = "FIELD=MIN..MAX",
-        conflicts_with = "file"
+        conflicts_with = "file",
+        help_heading = GENERATE
     )]
     pub measures: Vec<MeasureRange>,
     /// Seed for reproducible measurements (uids included).
-    #[arg(long, conflicts_with = "file")]
+    #[arg(long, value_name = "N", conflicts_with = "file", help_heading = GENERATE)]
     pub seed: Option<u64>,
     /// Submit measurements from a JSON Lines file, or CSV when named *.csv
     /// (header: uid,meter,account,ts,<measure fields...>).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = FROM_FILE)]
     pub file: Option<PathBuf>,
 }
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::address::Address;
 use crate::cli::commands::validate::{load_checked, report};
 use crate::cli::session::Session;
-use crate::cli::{Connection, Global, connect, output};
+use crate::cli::{Connection, Global, connect, hint, output, workspace};
 use crate::desired::{DesiredState, Diagnostics};
 use crate::graph::Graph;
 use crate::live::{LiveSnapshot, refresh};
@@ -60,9 +60,9 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.save(out)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
         if !g.json {
-            crate::cli::output::emit(&format!(
-                "\nSaved the plan to {}. Apply exactly it with `m3ter apply {}`.",
-                out.display(),
+            let apply = hint::command(g, &["apply", &out.to_string_lossy()]);
+            output::emit(&format!(
+                "\nSaved the plan to {}. Apply exactly it with `{apply}`.",
                 out.display()
             ));
         }
@@ -118,7 +118,8 @@ async fn plan_concurrently(
         Some(f) => f,
         None => fetch.await,
     }?;
-    let plan = plan::plan_owned(desired, &state, &live, &opts)?;
+    let mut plan = plan::plan_owned(desired, &state, &live, &opts)?;
+    workspace::warn_on_environment_switch(&mut plan, &state);
     // Not needed any more and freed by the process exit (see `run`).
     std::mem::forget((graph, state, live));
     Ok(Some(plan))

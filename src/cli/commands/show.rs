@@ -2,24 +2,23 @@
 //!
 //! Read-only: the state file is read directly, without taking the lock.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::cli::Global;
+use crate::cli::{Global, StateLocation, connect};
 use crate::plan::{Plan, render};
 use crate::state::{State, StateStore};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
+    #[command(flatten)]
+    pub loc: StateLocation,
     /// A plan saved by `plan -o`; without it, the state is shown.
     pub planfile: Option<std::path::PathBuf>,
 }
-
-/// State file `show` reads without `--state` (the `--local` default).
-const DEFAULT_STATE: &str = "state/local.json";
 
 /// Runs the command.
 pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
@@ -34,7 +33,13 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let path = state_path(g.state.as_deref())?;
+            let path = connect::state_path(g, &a.loc)?;
+            if !path.exists() {
+                anyhow::bail!(
+                    "state file {} does not exist: nothing has been applied with it yet; name another with --state FILE or --local, or give a saved plan: `m3ter show PLANFILE`",
+                    path.display()
+                );
+            }
             let state = read_state(&path)?;
             if g.json {
                 format!("{}\n", state_json(&state))
@@ -43,39 +48,9 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    print!("{out}");
+    // Through `emit`, so `m3ter show | head` does not panic.
+    crate::cli::output::emit(out.strip_suffix('\n').unwrap_or(&out));
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--state`; else the default state file of the org in `$M3TER_ORG_ID`
-/// (the one `plan` and `apply` use) when that variable is set and the file
-/// exists; else `state/local.json` (the `--local` default) when it exists.
-fn state_path(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    let org = std::env::var("M3TER_ORG_ID")
-        .ok()
-        .filter(|o| !o.trim().is_empty());
-    if let Some(org) = &org {
-        let path = PathBuf::from("state").join(format!("{org}.json"));
-        if path.is_file() {
-            return Ok(path);
-        }
-    }
-    let default = PathBuf::from(DEFAULT_STATE);
-    if default.is_file() {
-        return Ok(default);
-    }
-    let tried = match &org {
-        Some(org) => {
-            format!("neither state/{org}.json (from M3TER_ORG_ID) nor {DEFAULT_STATE} exists")
-        }
-        None => format!("{DEFAULT_STATE} does not exist"),
-    };
-    anyhow::bail!(
-        "no state file to show: {tried}; name one with --state FILE (e.g. --state state/<org-id>.json), or give a saved plan: `m3ter show PLANFILE`"
-    )
 }
 
 /// Reads a state file with the checks of every other command (corrupt,

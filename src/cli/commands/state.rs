@@ -1,13 +1,13 @@
 //! `m3ter state list|show|rm` and `m3ter force-unlock`. They touch only the
-//! state file, so they need no credentials: `--state`, or the org id (or
-//! `--local`) to find the default file.
+//! state file, so they need no credentials; the file is found by the rule
+//! every command uses (`connect::state_file`).
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 
 use crate::address::Address;
-use crate::cli::{Connection, Global, connect};
+use crate::cli::{Global, StateLocation, connect};
 use crate::state::{StateError, StateStore, Unlocked, force_unlock as unlock};
 
 /// `state` subcommands.
@@ -15,7 +15,7 @@ use crate::state::{StateError, StateStore, Unlocked, force_unlock as unlock};
 pub enum StateCommand {
     /// List the addresses in state.
     List(StateArgs),
-    /// Show one entity's state.
+    /// Show one entity's state: id, version, dependencies and the fields as last applied (JSON).
     Show(StateAddrArgs),
     /// Forget an entity (it is left alone in the org).
     Rm(StateAddrArgs),
@@ -25,14 +25,15 @@ pub enum StateCommand {
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
     #[command(flatten)]
-    pub conn: Connection,
+    pub loc: StateLocation,
 }
 
 /// Arguments of `state show|rm`.
 #[derive(Debug, clap::Args)]
 pub struct StateAddrArgs {
     #[command(flatten)]
-    pub conn: Connection,
+    pub loc: StateLocation,
+    /// Address in state, e.g. product.aws_lambda_api_6 (see `state list`).
     pub address: String,
 }
 
@@ -40,25 +41,25 @@ pub struct StateAddrArgs {
 #[derive(Debug, clap::Args)]
 pub struct ForceUnlockArgs {
     #[command(flatten)]
-    pub conn: Connection,
+    pub loc: StateLocation,
 }
 
 /// Runs a `state` subcommand.
 pub fn run(g: &Global, c: &StateCommand) -> anyhow::Result<ExitCode> {
     match c {
-        StateCommand::List(a) => list(g, &a.conn),
+        StateCommand::List(a) => list(g, &a.loc),
         StateCommand::Show(a) => show(g, a),
         StateCommand::Rm(a) => rm(g, a),
     }
 }
 
 /// Opens the state file; `lock` for commands that write it.
-fn open(g: &Global, conn: &Connection, lock: bool) -> anyhow::Result<StateStore> {
-    let path = connect::state_path(g, conn)?;
+fn open(g: &Global, loc: &StateLocation, lock: bool) -> anyhow::Result<StateStore> {
+    let path = connect::state_path(g, loc)?;
     let store = StateStore::open_existing(&path, lock)?;
     // With an explicit --state and an org id, still refuse another org's file.
-    if let Some(org) = conn.org_id.as_deref().filter(|o| !o.is_empty())
-        && !conn.local
+    if let Some(org) = loc.org_id.as_deref().filter(|o| !o.is_empty())
+        && !loc.local
         && store.state().org_id != org
     {
         return Err(StateError::OtherOrg {
@@ -71,8 +72,8 @@ fn open(g: &Global, conn: &Connection, lock: bool) -> anyhow::Result<StateStore>
     Ok(store)
 }
 
-fn list(g: &Global, conn: &Connection) -> anyhow::Result<ExitCode> {
-    let store = match open(g, conn, false) {
+fn list(g: &Global, loc: &StateLocation) -> anyhow::Result<ExitCode> {
+    let store = match open(g, loc, false) {
         Ok(s) => s,
         // No state yet: nothing is managed.
         Err(e) if matches!(e.downcast_ref(), Some(StateError::Missing { .. })) => {
@@ -96,7 +97,7 @@ fn list(g: &Global, conn: &Connection) -> anyhow::Result<ExitCode> {
 
 fn show(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
     let addr: Address = a.address.parse()?;
-    let store = open(g, &a.conn, false)?;
+    let store = open(g, &a.loc, false)?;
     let Some(res) = store.state().resources.get(&addr) else {
         bail!(not_in_state(&store, &addr));
     };
@@ -112,7 +113,7 @@ fn show(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
 
 fn rm(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
     let addr: Address = a.address.parse()?;
-    let mut store = open(g, &a.conn, true)?;
+    let mut store = open(g, &a.loc, true)?;
     let Some(res) = store.state_mut().resources.remove(&addr) else {
         bail!(not_in_state(&store, &addr));
     };
@@ -155,7 +156,7 @@ fn not_in_state(store: &StateStore, addr: &Address) -> String {
 
 /// Runs `force-unlock`.
 pub fn force_unlock(g: &Global, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
-    let path = connect::state_path(g, &a.conn)?;
+    let path = connect::state_path(g, &a.loc)?;
     match unlock(&path)? {
         Unlocked::NotLocked => {
             crate::cli::output::emit(&format!("{} is not locked; nothing to do.", path.display()))
