@@ -639,7 +639,15 @@ fn replace_deletes_dependents_first_then_recreates_in_order() {
 /// answering `answer` to the confirmation prompt.
 fn apply_on_a_tty(dir: &Path, emu: &EmulatorProcess, answer: &str) -> Output {
     let inner = format!("'{}' apply --rate-limit 0", bin().display());
-    let outer = format!("(sleep 1; echo {answer}) | script -qec \"{inner}\" /dev/null");
+    // The answer is typed once the prompt shows in script's log (flushed on
+    // every write with -f), not after a guessed delay.
+    let log = dir.join("tty.log");
+    let _ = std::fs::remove_file(&log);
+    let log = log.display();
+    let outer = format!(
+        "(i=0; until grep -q 'Enter a value' '{log}' 2>/dev/null || [ $i -ge 1200 ]; \
+         do sleep 0.05; i=$((i+1)); done; echo {answer}) | script -qfec \"{inner}\" '{log}'"
+    );
     let cmd = m3ter_cmd(dir, emu, &[]);
     let envs: Vec<(String, String)> = cmd
         .get_envs()

@@ -52,6 +52,9 @@ fn converges_under_faults(seed: u64) {
         "0.2",
         "--fault-seed",
         &seed_s,
+        // Injected 429s ask for no wait: the client's own back-off remains.
+        "--retry-after",
+        "0",
     ]);
     let out = m3ter(dir.path(), &emu, &[&FAST[..], &["16"]].concat());
     assert!(
@@ -295,6 +298,9 @@ fn updates_and_deletes_under_faults(seed: u64) {
         "0.2",
         "--fault-seed",
         &seed_s,
+        // Injected 429s ask for no wait: the client's own back-off remains.
+        "--retry-after",
+        "0",
     ];
     let emu = EmulatorProcess::start(&faulty);
     let wide = [&FAST[..], &["16"]].concat();

@@ -453,8 +453,16 @@ fn retried_batches_get_through_a_faulty_ingest_api() {
         let emu = EmulatorProcess::start(&["--data", data]);
         apply_example(dir.path(), &emu);
     }
-    let emu =
-        EmulatorProcess::start(&["--data", data, "--fault-rate", "0.3", "--fault-seed", "11"]);
+    let emu = EmulatorProcess::start(&[
+        "--data",
+        data,
+        "--fault-rate",
+        "0.3",
+        "--fault-seed",
+        "11",
+        "--retry-after",
+        "0",
+    ]);
     let out = m3ter(
         dir.path(),
         &emu,

@@ -108,22 +108,24 @@ async fn concurrent_first_calls_share_one_token_request() {
 #[tokio::test]
 async fn renews_the_token_before_it_expires() {
     let s = Scenario::start().await;
-    // TTL 4 s: renewal margin min(300 s, 2 s) = 2 s, so renewal after 2 s.
-    s.auto_token(4);
-    s.on("GET", PRODUCT, (0..3).map(|_| product("p1")));
+    // TTL 2 s: renewal margin min(300 s, 1 s) = 1 s, so renewal 1 s after
+    // the token was fetched. The sleep is a lower bound, so the second call
+    // always renews, however loaded the machine; that a token is reused
+    // before its renewal time is checked by
+    // `fetches_a_token_with_basic_auth_once_and_reuses_it` (TTL 1 h, no sleep).
+    s.auto_token(2);
+    s.on("GET", PRODUCT, (0..2).map(|_| product("p1")));
     let c = client(&s);
     c.get(Kind::Product, "p1").await.expect("first");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    c.get(Kind::Product, "p1").await.expect("second, cached");
-    tokio::time::sleep(Duration::from_millis(1900)).await;
-    c.get(Kind::Product, "p1").await.expect("third, renewed");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    c.get(Kind::Product, "p1").await.expect("second, renewed");
     assert_eq!(s.requests_to("/oauth/token").len(), 2);
     let auths: Vec<_> = s
         .requests_to(PRODUCT)
         .iter()
         .map(|r| r.auth().unwrap_or("").to_string())
         .collect();
-    assert_eq!(auths, ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+    assert_eq!(auths, ["Bearer tok-1", "Bearer tok-2"]);
 }
 
 #[tokio::test]
@@ -476,8 +478,9 @@ async fn pacing_spaces_requests_across_tasks() {
     }
     // 11 requests at 20/s: the last starts ≥ 10 intervals (0.5 s) after the first.
     let elapsed = started.elapsed();
+    // A lower bound only: the pacer makes requests wait, and no machine is
+    // too fast for that; how slow a loaded one is says nothing.
     assert!(elapsed >= Duration::from_millis(480), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
 
 #[tokio::test]

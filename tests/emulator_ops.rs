@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Emu, id, loopback, message};
 use m3ter_reconcile::emulator::{self, EmulatorConfig};
@@ -341,58 +341,110 @@ async fn faults_are_reproducible_with_a_seed_and_commit_then_fail_commits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_429s_carry_the_configured_retry_after() {
+    for (after, header) in [(Duration::from_millis(50), "0.05"), (Duration::ZERO, "0")] {
+        let e = Emu::with(EmulatorConfig {
+            fault_rate: 1.0,
+            fault_seed: 42,
+            retry_after: after,
+            ..Default::default()
+        })
+        .await;
+        let mut seen = Vec::new();
+        for i in 0..40 {
+            seen.push(outcome(&e, i).await);
+        }
+        let want = format!("429 Some({header:?})");
+        assert!(seen.contains(&want), "no {want} in {seen:?}");
+        assert!(
+            !seen.iter().any(|s| s.starts_with("429") && *s != want),
+            "{seen:?}"
+        );
+    }
+    // The flag: fractions and 0 are accepted, negatives are not.
+    for (value, ok) in [("0.25", true), ("0", true), ("-1", false), ("soon", false)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_m3ter"))
+            .args(["emulator", "--listen", "not-an-address"])
+            .arg(format!("--retry-after={value}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // A good value gets as far as --listen; a bad one is named.
+        assert_eq!(out.status.code(), Some(1), "{value}: {err}");
+        assert_eq!(err.contains("--listen"), ok, "{value}: {err}");
+        assert_eq!(err.contains("--retry-after"), !ok, "{value}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_rps_answers_429_with_retry_after() {
     let e = Emu::with(EmulatorConfig {
         max_rps: Some(5),
         ..Default::default()
     })
     .await;
-    let mut limited = 0;
-    for _ in 0..12 {
-        let r = e
-            .http
-            .get(e.url("products"))
-            .bearer_auth(&e.token)
-            .send()
-            .await
-            .unwrap();
-        if r.status() == StatusCode::TOO_MANY_REQUESTS {
-            limited += 1;
-            let secs: u64 = r.headers()["retry-after"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert!((1..=1).contains(&secs));
-            let v: Value = r.json().await.unwrap();
-            assert!(message(&v).contains("rate limit"));
+    // Bursts of 12 at once: a burst spans at most a few one-second windows
+    // of 5, so it is limited unless the machine stalls; bursts are repeated
+    // until one is (no assumption on how fast requests go).
+    let mut limited = None;
+    for _ in 0..50 {
+        let burst = (0..12).map(|_| e.http.get(e.url("products")).bearer_auth(&e.token).send());
+        for r in futures_util::future::join_all(burst).await {
+            let r = r.unwrap();
+            if r.status() == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some(r);
+            }
+        }
+        if limited.is_some() {
+            break;
         }
     }
-    // 12 requests span at most two one-second windows of 5.
-    assert!(limited >= 2, "only {limited} limited");
+    let r = limited.expect("a burst of 12 at 5 requests/s was limited");
+    assert_eq!(r.headers()["retry-after"], "1");
+    let v: Value = r.json().await.unwrap();
+    assert!(message(&v).contains("rate limit"));
+    // A later window admits again (the sleep only has to outlast the window).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(e.get("products").await.0, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_applies_to_everything_but_stats() {
-    let e = Emu::with(EmulatorConfig {
-        latency: Duration::from_millis(300),
+    // So long that a delayed request cannot be answered during the test
+    // (which is why there is no token: /oauth/token is delayed too).
+    let config = EmulatorConfig {
+        latency: Duration::from_secs(600),
         ..Default::default()
-    })
-    .await;
-    let t = Instant::now();
-    assert_eq!(e.get("products").await.0, StatusCode::OK);
-    assert!(t.elapsed() >= Duration::from_millis(300));
-    let t = Instant::now();
-    let r = e
-        .http
-        .get(format!("{}/_emulator/stats", e.emu.base_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(t.elapsed() < Duration::from_millis(300));
+    };
+    let emu = emulator::start(config, loopback()).await.unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/organizations/{}/products", emu.base_url(), common::ORG);
+    let delayed = tokio::spawn(http.get(url).send());
+    // Stats answer while the product GET waits out its latency: it arrived
+    // (it is counted) and is not answered.
+    let stats_url = format!("{}/_emulator/stats", emu.base_url());
+    let mut stats = Value::Null;
+    for _ in 0..1000 {
+        stats = http
+            .get(&stats_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["requests"]["GET /organizations/{orgId}/products"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        stats["requests"]["GET /organizations/{orgId}/products"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["answered"], 0, "{stats}");
+    assert!(!delayed.is_finished(), "the GET was not delayed");
+    delayed.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,23 +470,101 @@ async fn pages_stay_cheap_with_100k_entities() {
             .map(|p| p["code"].as_str().unwrap().to_owned())
             .collect()
     };
-    // Warm up the connection, then time the first and a far page.
-    e.get("products?pageSize=1").await;
-    let t = Instant::now();
+    // The first and a far page hold the right entities. What they cost
+    // (O(page size), not O(entities)) is a benchmark, not a test on a loaded
+    // machine: bench/emulator.sh compares pages at 100 and 100,000 products.
     let (_, first) = e.get("products?pageSize=200").await;
-    let first_took = t.elapsed();
     assert_eq!(codes(&first)[0], "p100000");
     let far = m3ter_reconcile::emulator::store::encode_token(50_001);
-    let t = Instant::now();
     let (_, mid) = e
         .get(&format!("products?pageSize=200&nextToken={far}"))
         .await;
-    let mid_took = t.elapsed();
     assert_eq!(codes(&mid)[0], "p50000");
     assert_eq!(codes(&mid).len(), 200);
-    assert!(
-        first_took < Duration::from_millis(200) && mid_took < Duration::from_millis(200),
-        "pages took {first_took:?} and {mid_took:?}"
-    );
     e.emu.shutdown().await.unwrap();
+}
+
+/// `m3ter ARGS...` run in `dir`.
+fn m3ter_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_m3ter"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("m3ter runs")
+}
+
+fn out_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_reset_local_deletes_the_embedded_data_unless_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = m3ter_in(d, &["emulator", "reset", "--local"]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("Nothing to remove"),
+        "{}",
+        out_text(&out)
+    );
+
+    // The data `--local` uses, written by an emulator that is still running.
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    let data = d.join("state/local-org.json");
+    let (child, base) = spawn_binary(&["--data", data.to_str().unwrap()]);
+    let http = reqwest::Client::new();
+    let token = common::fetch_token(&http, &base).await;
+    create_product(&http, &base, &token, "kept").await;
+    let out = m3ter_in(d, &["emulator", "reset", "--local"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    assert!(out_text(&out).contains("in use"), "{}", out_text(&out));
+    assert!(data.exists(), "nothing is removed while in use");
+
+    common::apply::signal(child.id(), "-TERM");
+    assert!(child.wait_with_output().unwrap().status.success());
+    let out = m3ter_in(d, &["emulator", "reset", "--local"]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    let said = out_text(&out);
+    assert!(
+        said.contains("Removed state/local-org.json, state/local-org.json.lock.")
+            && said.contains("The next --local run starts with an empty org."),
+        "{said}"
+    );
+    assert!(!data.exists() && !d.join("state/local-org.json.lock").exists());
+
+    // The next run on that data starts empty.
+    let (child, base) = spawn_binary(&["--data", data.to_str().unwrap()]);
+    let token = common::fetch_token(&http, &base).await;
+    let url = format!("{base}/organizations/{}/products", common::ORG);
+    let list: Value = http
+        .get(url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"], json!([]));
+    common::apply::signal(child.id(), "-TERM");
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    // --data FILE resets another emulator's data; a subcommand takes no
+    // server options, and reset needs to be told whose data.
+    let out = m3ter_in(d, &["emulator", "reset", "--data", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(out_text(&out).contains("Removed"), "{}", out_text(&out));
+    for bad in [
+        &["emulator", "--latency-ms", "5", "reset", "--local"][..],
+        &["emulator", "reset"][..],
+        &["emulator", "reset", "--local", "--data", "x.json"][..],
+    ] {
+        let out = m3ter_in(d, bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", out_text(&out));
+    }
 }

@@ -1,6 +1,8 @@
 //! API errors of the emulator and their JSON form: every failure answers
 //! `{"message": "..."}` like the real m3ter API, never a framework's text.
 
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -10,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    /// Seconds for a `Retry-After` header (429s).
-    pub retry_after: Option<u64>,
+    /// The `Retry-After` header (429s), in seconds, fractions kept.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -39,10 +41,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }
-    /// 429 with `Retry-After: secs`.
-    pub fn too_many(message: impl Into<String>, secs: u64) -> Self {
+    /// 429 with `Retry-After: <after in seconds>`.
+    pub fn too_many(message: impl Into<String>, after: Duration) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
-        e.retry_after = Some(secs);
+        e.retry_after = Some(after);
         e
     }
     /// 500: something failed on our side (e.g. the journal could not be written).
@@ -55,9 +57,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "message": self.message });
         let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        if let Some(after) = self.retry_after {
+            // Whole seconds as an integer (the HTTP form); `--retry-after
+            // 0.05` as a decimal, which m3ter's clients and ours accept.
+            let value = match after.subsec_nanos() {
+                0 => HeaderValue::from(after.as_secs()),
+                _ => HeaderValue::try_from(after.as_secs_f64().to_string())
+                    .unwrap_or_else(|_| HeaderValue::from(after.as_secs())),
+            };
+            resp.headers_mut().insert(header::RETRY_AFTER, value);
         }
         resp
     }

@@ -16,7 +16,8 @@ pub enum Fault {
     Internal,
     /// Answer 503 without running the request.
     Unavailable,
-    /// Answer 429 with `Retry-After: 1` without running the request.
+    /// Answer 429 with `Retry-After` (`--retry-after`, default 1 s) without
+    /// running the request.
     RateLimited,
     /// Close the connection without a response, before the change.
     DropBefore,

@@ -186,6 +186,47 @@ impl Journal {
     }
 }
 
+/// Deletes a data file and its side files (the snapshot temp file and the
+/// lock file), refusing while an emulator holds the lock. Returns the files
+/// that existed and were removed.
+pub fn remove(path: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let lock_path = lock_path(path);
+    // Take the lock first: a running emulator (or `--local` command) keeps it.
+    let lock = match OpenOptions::new().write(true).open(&lock_path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&lock_path)(e)),
+    };
+    if let Some(f) = &lock {
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    path: path.to_owned(),
+                    lock: lock_path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+    }
+    let mut removed = Vec::new();
+    // The lock file goes last, while we still hold it.
+    for p in [path.to_owned(), tmp_path(path), lock_path] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => removed.push(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&p)(e)),
+        }
+    }
+    Ok(removed)
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
 fn lock_path(path: &Path) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(".lock");
@@ -226,9 +267,7 @@ pub fn load(path: &Path) -> Result<Store, JournalError> {
 }
 
 fn write_snapshot(path: &Path, store: &Store) -> Result<(), JournalError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    let tmp = tmp_path(path);
     let mut out = std::io::BufWriter::new(File::create(&tmp).map_err(io(&tmp))?);
     for c in store.snapshot() {
         serde_json::to_writer(&mut out, &c).map_err(|e| io(&tmp)(e.into()))?;

@@ -5,9 +5,13 @@
 //! (stats, latency, rate limit, auth, faults); [`crud`] serves the nine
 //! config kinds with [`rules`]; [`ingest`] takes measurements; [`billing`]
 //! runs bill jobs; [`store`] holds the data, [`journal`] makes it durable.
+//! `conn` gives hyper's own parse-error answers a JSON body; `surface` lists
+//! the spec paths answered "no route" and the query parameters each route
+//! implements (`--strict`).
 
 pub mod auth;
 pub mod billing;
+mod conn;
 pub mod crud;
 pub mod error;
 pub mod expr;
@@ -19,6 +23,7 @@ pub mod rules;
 pub mod server;
 pub mod stats;
 pub mod store;
+mod surface;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -42,9 +47,13 @@ pub const DEFAULT_API_SECRET: &str = "local-secret";
 /// Default token lifetime in seconds (m3ter's: 5 h).
 pub const DEFAULT_TOKEN_TTL: u64 = 18000;
 
-/// Options of `m3ter emulator` (`shared/design.md` §6).
+/// Options of `m3ter emulator` (`shared/design.md` §6); with a subcommand
+/// (`m3ter emulator reset`) the server options do not apply.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EmulatorArgs {
+    #[command(subcommand)]
+    pub command: Option<EmulatorCommand>,
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -75,9 +84,45 @@ pub struct EmulatorArgs {
     /// Requests per second per organization before 429.
     #[arg(long)]
     pub max_rps: Option<u32>,
-    /// Reject unknown request fields with 400 instead of ignoring them.
+    /// Reject unknown request fields and query parameters with 400 instead
+    /// of ignoring them.
     #[arg(long)]
     pub strict: bool,
+    /// `Retry-After` seconds of injected 429 faults (fractions and 0 allowed).
+    #[arg(long, default_value_t = DEFAULT_RETRY_AFTER, value_parser = parse_retry_after)]
+    pub retry_after: f64,
+}
+
+/// Subcommands of `m3ter emulator`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum EmulatorCommand {
+    /// Delete an emulator's data so it starts empty next time.
+    Reset(ResetArgs),
+}
+
+/// Options of `m3ter emulator reset`: whose data to delete.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ResetArgs {
+    /// The embedded emulator of `--local` (state/local-org.json and its side files).
+    #[arg(long)]
+    pub local: bool,
+    /// The data file of `m3ter emulator --data FILE` (and its side files).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+}
+
+/// Default `Retry-After` of injected 429 faults, in seconds.
+pub const DEFAULT_RETRY_AFTER: f64 = 1.0;
+
+/// `--retry-after`: a finite number of seconds, at least 0.
+fn parse_retry_after(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "{raw:?} is not a number of seconds >= 0 (e.g. 1, 0.05 or 0)"
+        )),
+    }
 }
 
 /// Configuration of an emulator instance.
@@ -93,6 +138,8 @@ pub struct EmulatorConfig {
     pub max_rps: Option<u32>,
     pub strict: bool,
     pub data: Option<PathBuf>,
+    /// `Retry-After` of injected 429 faults (`--retry-after`; default 1 s).
+    pub retry_after: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -108,6 +155,7 @@ impl Default for EmulatorConfig {
             max_rps: None,
             strict: false,
             data: None,
+            retry_after: Duration::from_secs_f64(DEFAULT_RETRY_AFTER),
         }
     }
 }
@@ -125,6 +173,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
             max_rps: a.max_rps,
             strict: a.strict,
             data: a.data.clone(),
+            retry_after: Duration::from_secs_f64(a.retry_after),
         }
     }
 }
@@ -255,7 +304,8 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result
     let app = server::router(shared.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // Our listener: hyper's own parse-error answers get JSON bodies.
+        axum::serve(conn::JsonErrorListener(listener), app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
@@ -269,8 +319,11 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result
     })
 }
 
-/// Runs `m3ter emulator` until SIGINT/SIGTERM.
+/// Runs `m3ter emulator` until SIGINT/SIGTERM, or its subcommand.
 pub fn run_cli(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
+    if let Some(EmulatorCommand::Reset(r)) = &args.command {
+        return reset(r);
+    }
     let listen: SocketAddr = args.listen.parse().with_context(|| {
         format!(
             "--listen {:?} is not HOST:PORT (e.g. 127.0.0.1:8080)",
@@ -301,6 +354,36 @@ pub fn run_cli(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         emu.shutdown().await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `m3ter emulator reset`: deletes the data file and its side files,
+/// refused while an emulator (a `--local` command, or `m3ter emulator
+/// --data`) has it open.
+fn reset(args: &ResetArgs) -> anyhow::Result<ExitCode> {
+    let path = match &args.data {
+        Some(p) => p.clone(),
+        None => PathBuf::from(crate::cli::session::LOCAL_DATA),
+    };
+    let removed = journal::remove(&path).with_context(|| {
+        format!(
+            "cannot reset the emulator data {}: wait for the command or emulator using it to finish, or stop it, then retry",
+            path.display()
+        )
+    })?;
+    let mut text = if removed.is_empty() {
+        format!("Nothing to remove: {} does not exist.", path.display())
+    } else {
+        let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        format!("Removed {}.", names.join(", "))
+    };
+    if args.local {
+        text.push_str(&format!(
+            " The next --local run starts with an empty org. The tool's state ({}) was kept; remove it too to start from scratch.",
+            crate::cli::session::LOCAL_STATE
+        ));
+    }
+    crate::cli::output::emit(&text);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers SIGINT/SIGTERM handlers now; the future resolves on either.

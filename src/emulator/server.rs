@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, MatchedPath, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use serde_json::Value;
 
 use crate::api::Kind;
@@ -17,6 +17,7 @@ use crate::api::Kind;
 use super::error::{ApiError, ApiResult};
 use super::faults::{Fault, dropped_connection};
 use super::store::Object;
+use super::surface::{NOT_SERVED, check_query};
 use super::{Shared, billing, crud, ingest};
 
 /// Largest config request body read (bigger → 413).
@@ -27,6 +28,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
         .route("/oauth/token", post(super::auth::token))
         .route("/_emulator/stats", get(get_stats).delete(reset_stats));
+    // Literal routes win over `{id}` ones: these answer "no route".
+    for path in NOT_SERVED {
+        r = r.route(path, any(not_found));
+    }
     for kind in Kind::ALL {
         let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
         r = r
@@ -121,8 +126,23 @@ async fn method_not_allowed(req: Request) -> ApiError {
 
 /// Every request passes here: it is counted and delayed; on org paths the
 /// org id is checked, then the per-org rate limit, the token, and faults.
+/// Its response is counted as answered (a stats request's is not).
 async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let template = req.extensions().get::<MatchedPath>().map(|m| m.as_str());
+    let counted = req.uri().path() != "/_emulator/stats";
+    let resp = pass(&s, req, next).await;
+    if counted {
+        s.stats.answered();
+    }
+    resp
+}
+
+async fn pass(s: &Shared, req: Request, next: Next) -> Response {
+    // Not-served paths count as unmatched, like any other "no route".
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str())
+        .filter(|t| !NOT_SERVED.contains(t));
     s.stats.count(req.method().as_str(), template);
     let path = req.uri().path();
     if path != "/_emulator/stats" && !s.config.latency.is_zero() {
@@ -141,11 +161,17 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
                 "rate limit of {} requests per second exceeded; retry after {secs} s",
                 s.config.max_rps.unwrap_or_default()
             ),
-            secs,
+            std::time::Duration::from_secs(secs),
         )
         .into_response();
     }
     if let Err(e) = s.tokens.check(req.headers()) {
+        return e.into_response();
+    }
+    if s.config.strict
+        && let (Some(t), Some(q)) = (template, req.uri().query())
+        && let Err(e) = check_query(req.method(), t, q)
+    {
         return e.into_response();
     }
     match s.faults.decide() {
@@ -159,7 +185,7 @@ async fn gate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respons
         )
         .into_response(),
         Some(Fault::RateLimited) => {
-            ApiError::too_many("injected fault: rate limited", 1).into_response()
+            ApiError::too_many("injected fault: rate limited", s.config.retry_after).into_response()
         }
         Some(Fault::DropBefore) => dropped_connection(),
         Some(Fault::CommitThen500) => {
@@ -246,11 +272,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
-    /// Parses a raw query string.
+    /// Parses a raw query string. An empty value (`pageSize=`) counts as
+    /// absent: m3ter's OpenAPI document marks its parameters `allowEmptyValue`.
     pub fn parse(raw: Option<&str>) -> Query {
         Query(
-            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default(),
+            raw.map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         )
     }
 

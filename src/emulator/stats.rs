@@ -3,11 +3,16 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts of requests since start or the last reset.
 #[derive(Debug, Default)]
 pub struct Stats {
     inner: Mutex<Counts>,
+    /// Requests whose response is ready (`/_emulator/stats` not counted):
+    /// with `--latency-ms`, `total - answered` are still being delayed, so a
+    /// test can tell that a client gave up before any answer came.
+    answered: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +45,11 @@ impl Stats {
         });
     }
 
+    /// Counts one response (of a request other than `/_emulator/stats`).
+    pub fn answered(&self) {
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The JSON body of `GET /_emulator/stats`.
     pub fn snapshot(&self) -> serde_json::Value {
         let c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -49,12 +59,14 @@ impl Stats {
             .into_iter()
             .map(|(k, v)| (k.clone(), serde_json::json!(v)))
             .collect();
-        serde_json::json!({ "total": c.total, "requests": requests })
+        let answered = self.answered.load(Ordering::Relaxed);
+        serde_json::json!({ "total": c.total, "answered": answered, "requests": requests })
     }
 
     /// Sets every counter back to zero.
     pub fn reset(&self) {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         *c = Counts::default();
+        self.answered.store(0, Ordering::Relaxed);
     }
 }

@@ -160,11 +160,16 @@ def build_setup(
     )
 
 
-def run_bill_job(client: m3ter.M3ter, account_id: str) -> Any:
-    """Creates a December 2024 bill job for one account and polls it until COMPLETE."""
+def run_bill_job(
+    client: m3ter.M3ter,
+    account_id: str,
+    bill_date: str = "2025-01-01",
+    last_date: str = "2024-12-31",
+) -> Any:
+    """Creates a bill job (default: December 2024) for one account and polls it until COMPLETE."""
     job = client.bill_jobs.create(
-        bill_date="2025-01-01",
-        last_date_in_billing_period="2024-12-31",
+        bill_date=bill_date,
+        last_date_in_billing_period=last_date,
         billing_frequency="MONTHLY",
         account_ids=[account_id],
     )

@@ -202,3 +202,26 @@ def test_bills_list_filters(client: m3ter.M3ter) -> None:
     assert [b.id for b in in_range] == [bill_id]
     # billDateEnd is exclusive.
     assert list(client.bills.list(account_id=s.account.id, bill_date_start="2024-12-01", bill_date_end="2025-01-01")) == []
+
+
+def test_rerun_for_the_same_period_recalculates_and_skips_locked_bills(client: m3ter.M3ter) -> None:
+    # A second bill job for an account and period with an unlocked bill recalculates that bill
+    # (same id); a locked bill is left alone and named in the job's `lockedBillIds`.
+    s = build_setup(client, account_plan_start="2024-12-01T00:00:00Z")
+    client.usage.submit(measurements=[usage(s, "a", "2024-12-05T00:00:00Z", 10)])
+    (bill_id,) = run_bill_job(client, s.account.id).bill_ids
+    first = client.bills.retrieve(bill_id)
+    client.usage.submit(measurements=[usage(s, "b", "2024-12-06T00:00:00Z", 20)])
+    assert run_bill_job(client, s.account.id).bill_ids == [bill_id]
+    again = client.bills.retrieve(bill_id)
+    assert [b.id for b in client.bills.list(account_id=s.account.id)] == [bill_id]
+    assert line(again, "USAGE").quantity == pytest.approx(30)
+    assert again.version == first.version + 1
+    assert again.last_calculated_date != first.last_calculated_date
+
+    client.bills.approve(bill_ids=[bill_id])
+    client.bills.lock(bill_id)
+    job = run_bill_job(client, s.account.id)
+    assert not job.bill_ids
+    assert (job.model_extra or {}).get("lockedBillIds") == [bill_id]
+    assert line(client.bills.retrieve(bill_id), "USAGE").quantity == pytest.approx(30)

@@ -158,7 +158,10 @@ def test_every_kind_pages_newest_first() -> None:
 def test_bill_jobs_and_bills_page(emulator: Emulator) -> None:
     sdk = emulator.client(token=emulator.token())
     s = build_setup(sdk)
-    jobs = [run_bill_job(sdk, s.account.id).id for _ in range(7)]
+    # One bill per period: seven months, seven bills (a re-run would recalculate one).
+    # Monthly periods from December 2024, when the account plan starts.
+    months = [("2025-01-01", "2024-12-31")] + [("2025-%02d-01" % (m + 1), "2025-%02d-28" % m) for m in range(1, 7)]
+    jobs = [run_bill_job(sdk, s.account.id, bill, last).id for bill, last in months]
     listed_jobs = [j.id for j in sdk.bill_jobs.list(page_size=2)]
     assert [j for j in listed_jobs if j in jobs] == list(reversed(jobs))
     assert len(listed_jobs) == len(set(listed_jobs))

@@ -209,7 +209,7 @@ fn enqueue(
                 format!(
                     "at most {MAX_RUNNING_JOBS} bill jobs may run at once; retry when one completes"
                 ),
-                1,
+                Duration::from_secs(1),
             ));
         }
         let mut job = Object::new();
@@ -278,20 +278,14 @@ fn spawn_job(s: Arc<Shared>, id: String) {
         tokio::time::sleep(STEP).await;
         // Rate under the read lock (requests keep flowing), then store the
         // bills in one commit if the job was not cancelled meanwhile.
-        let bills: Vec<(Option<u64>, Object)> = {
+        let rated = {
             let store = s.read();
             match store.table(Table::BillJobs).get(&id) {
                 Some(job) if is_active_job(&job.value) => {
                     if str_of(&job.value, "type") == Some("RECALCULATE") {
-                        recalculate_bills(&store, &job.value, &s.actor)
-                            .into_iter()
-                            .map(|(seq, b)| (Some(seq), b))
-                            .collect()
+                        Rated::Recalculated(recalculate_bills(&store, &job.value, &s.actor))
                     } else {
-                        make_bills(&store, &job.value, &s.actor)
-                            .into_iter()
-                            .map(|b| (None, b))
-                            .collect()
+                        Rated::Fresh(make_bills(&store, &job.value, &s.actor))
                     }
                 }
                 _ => return,
@@ -300,15 +294,26 @@ fn spawn_job(s: Arc<Shared>, id: String) {
         // An error here means the job was cancelled or the emulator stopped
         // (its journal closed); a restarted emulator resumes the job.
         let _ = advance(&s, &id, |store, job| {
-            let ids: Vec<Value> = bills
+            // Which bills already exist is decided under the write lock, so
+            // two jobs for one period cannot both add a bill.
+            let run = match rated {
+                Rated::Recalculated(run) => run,
+                Rated::Fresh(bills) => reuse_existing(store, bills),
+            };
+            let ids: Vec<Value> = run
+                .bills
                 .iter()
                 .filter_map(|(_, b)| b.get("id").cloned())
                 .collect();
             job.insert("total".into(), json!(ids.len()));
             job.insert("pending".into(), json!(0));
             job.insert("billIds".into(), Value::Array(ids));
+            if !run.locked.is_empty() {
+                job.insert("lockedBillIds".into(), Value::Array(run.locked));
+            }
             job.insert("status".into(), json!("COMPLETE"));
-            Ok(bills
+            Ok(run
+                .bills
                 .into_iter()
                 .map(|(seq, b)| {
                     let seq = seq.unwrap_or_else(|| store.next_seq());
@@ -317,6 +322,86 @@ fn spawn_job(s: Arc<Shared>, id: String) {
                 .collect())
         });
     });
+}
+
+/// A job's bills as rated under the read lock.
+enum Rated {
+    /// A CREATE job's bills, not yet matched against existing ones.
+    Fresh(Vec<Object>),
+    /// A RECALCULATE job's bills, already in place.
+    Recalculated(Run),
+}
+
+/// What a finished job stores and reports.
+#[derive(Default)]
+struct Run {
+    /// Bills to store: `Some(seq)` replaces the bill stored at `seq`.
+    bills: Vec<(Option<u64>, Object)>,
+    /// Ids of locked bills the job left alone (the job's `lockedBillIds`).
+    locked: Vec<Value>,
+}
+
+/// The identity of a bill: its account and billed period.
+fn bill_key(bill: &Object) -> Option<(&str, &str, &str)> {
+    Some((
+        str_of(bill, "accountId")?,
+        str_of(bill, "startDateTimeUTC")?,
+        str_of(bill, "endDateTimeUTC")?,
+    ))
+}
+
+fn is_locked(bill: &Object) -> bool {
+    bill.get("locked").and_then(Value::as_bool) == Some(true)
+}
+
+/// Matches a CREATE job's fresh bills with the bills already stored for the
+/// same account and period (the newest one counts): an unlocked bill is
+/// recalculated in place (same id, [`carry_over`]), a locked one is left
+/// alone and reported; without one the fresh bill is added.
+fn reuse_existing(store: &Store, fresh: Vec<Object>) -> Run {
+    let mut newest: HashMap<(&str, &str, &str), (u64, &Object)> = HashMap::new();
+    for e in store.table(Table::Bills).iter_newest_first() {
+        if let Some(key) = bill_key(&e.value) {
+            newest.entry(key).or_insert((e.seq, &e.value));
+        }
+    }
+    let mut run = Run::default();
+    for bill in fresh {
+        match bill_key(&bill).and_then(|k| newest.get(&k)).copied() {
+            None => run.bills.push((None, bill)),
+            Some((_, old)) if is_locked(old) => {
+                run.locked
+                    .push(old.get("id").cloned().unwrap_or(Value::Null));
+            }
+            Some((seq, old)) => run.bills.push((Some(seq), carry_over(old, bill))),
+        }
+    }
+    run
+}
+
+/// Fields a recalculated bill keeps from the stored one: its identity,
+/// creation and approval (everything else comes from the new calculation).
+const KEPT_ON_RECALCULATION: &[&str] = &[
+    "id",
+    "version",
+    "createdDate",
+    "dtCreated",
+    "createdBy",
+    "status",
+    "dtApproved",
+    "approvedBy",
+];
+
+/// `fresh` as the next version of the stored bill `old`.
+fn carry_over(old: &Object, mut fresh: Object) -> Object {
+    for &k in KEPT_ON_RECALCULATION {
+        match old.get(k) {
+            Some(v) => fresh.insert(k.into(), v.clone()),
+            None => fresh.remove(k),
+        };
+    }
+    bump(&mut fresh);
+    fresh
 }
 
 /// Moves an active job on; fails (and changes nothing) if it was cancelled.
@@ -395,7 +480,9 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
         }
     }
     if let Some(req) = requested {
-        accounts = req;
+        // One bill per account, even if the request names it twice.
+        let mut seen = std::collections::HashSet::new();
+        accounts = req.into_iter().filter(|a| seen.insert(a.clone())).collect();
     }
     let usage = usage_by_account(store);
     let now = timestamp(Utc::now());
@@ -514,9 +601,9 @@ fn account_lines(
     (lines, total, currency)
 }
 
-/// Recomputes the bills a RECALCULATE job names (locked or deleted ones are
-/// skipped): same account and period, fresh line items.
-fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Vec<(u64, Object)> {
+/// Recomputes the bills a RECALCULATE job names (deleted ones are skipped,
+/// locked ones skipped and reported): same account and period, fresh line items.
+fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
     let usage = usage_by_account(store);
     let now = timestamp(Utc::now());
     let ids = job
@@ -524,17 +611,20 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Vec<(u64, Obje
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut out = Vec::new();
+    let mut out = Run::default();
     for id in ids.iter().filter_map(Value::as_str) {
         let Some(entry) = store.table(Table::Bills).get(id) else {
             continue;
         };
         let bill = &entry.value;
+        if is_locked(bill) {
+            out.locked.push(json!(id));
+            continue;
+        }
         let account = str_of(bill, "accountId").and_then(|a| store.kind(Kind::Account).get(a));
         let from = str_of(bill, "startDateTimeUTC").and_then(parse_date_time);
         let to = str_of(bill, "endDateTimeUTC").and_then(parse_date_time);
-        let locked = bill.get("locked").and_then(Value::as_bool) == Some(true);
-        let (Some(account), Some(from), Some(to), false) = (account, from, to, locked) else {
+        let (Some(account), Some(from), Some(to)) = (account, from, to) else {
             continue;
         };
         let (lines, total, currency) = account_lines(store, &usage, &account.value, from, to);
@@ -546,7 +636,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Vec<(u64, Obje
         bill.insert("lastCalculatedDate".into(), json!(now));
         bump(&mut bill);
         stamp(&mut bill, &now, actor, false);
-        out.push((entry.seq, bill));
+        out.bills.push((Some(entry.seq), bill));
     }
     out
 }
