@@ -378,8 +378,8 @@ fn reset(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     };
     if args.local {
         text.push_str(&format!(
-            " The next --local run starts with an empty org. The tool's state ({}) was kept; remove it too to start from scratch.",
-            crate::cli::session::LOCAL_STATE
+            " The next --local run starts with an empty org. The tool's state ({}/local.json, and local.<workspace>.json of each workspace) was kept; remove it too to start from scratch.",
+            crate::cli::connect::STATE_DIR
         ));
     }
     crate::cli::output::emit(&text);
