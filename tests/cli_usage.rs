@@ -442,6 +442,38 @@ fn bill_run_prints_the_bills_of_the_job() {
     assert_eq!(v["billJob"]["lastDateInBillingPeriod"], "2024-12-31");
     assert_eq!(v["bills"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["bills"][0]["accountCode"], ACCOUNTS[2]);
+
+    // A locked bill of the period is left alone by the next run, and the
+    // output says so (the emulator lists it in the job's lockedBillIds).
+    let bill_id = v["bills"][0]["id"].as_str().expect("bill id").to_string();
+    let (status, body) = emu.api(
+        "PUT",
+        &format!("bills/{bill_id}/status"),
+        Some(serde_json::json!({"status": "APPROVED"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = emu.api("PUT", &format!("bills/{bill_id}/lock"), None);
+    assert_eq!(status, 200, "{body}");
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &[
+            "bill",
+            "run",
+            "--bill-date",
+            "2025-01-01",
+            "--account",
+            ACCOUNTS[2],
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let human = stdout(&out);
+    assert!(
+        human.contains(&format!(
+            "Left alone (locked, not recalculated): {bill_id}."
+        )),
+        "{human}"
+    );
 }
 
 #[test]

@@ -149,6 +149,21 @@ async fn run_bills(
         if found.len() == 1 { "" } else { "s" }
     ));
     print_bills(&found);
+    // The emulator leaves a locked bill of the period alone and names it here
+    // (m3ter's BillJobResponse has no such field; absent means none).
+    let locked: Vec<&str> = job
+        .get("lockedBillIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !locked.is_empty() {
+        crate::cli::output::emit(&format!(
+            "\nLeft alone (locked, not recalculated): {}.",
+            locked.join(", ")
+        ));
+    }
     Ok(())
 }
 
