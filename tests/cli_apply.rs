@@ -37,14 +37,6 @@ fn applied_example(dir: &Path, emu: &EmulatorProcess) {
     assert_ok(&out);
 }
 
-/// A live entity by code.
-fn by_code(emu: &EmulatorProcess, collection: &str, code: &str) -> Value {
-    emu.list_all(collection)
-        .into_iter()
-        .find(|e| e["code"] == code)
-        .unwrap_or_else(|| panic!("no {collection} with code {code}"))
-}
-
 #[test]
 fn no_credentials_and_no_local_names_what_to_set() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -121,7 +113,7 @@ fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies_without_dir() {
     assert_ok(&out);
 
     // Someone changes the product between plan and apply.
-    let product = by_code(&emu, "products", "aws_lambda_api_6");
+    let product = emu.by_code("products", "aws_lambda_api_6");
     let id = product["id"].as_str().expect("id");
     let (status, body) = emu.api(
         "PUT",
@@ -156,7 +148,7 @@ fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies_without_dir() {
         text(&out)
     );
     assert_eq!(
-        by_code(&emu, "products", "aws_lambda_api_6")["name"],
+        emu.by_code("products", "aws_lambda_api_6")["name"],
         "AWS Lambda renamed"
     );
     let out = m3ter(d, &emu, &["apply", "second.json", "--rate-limit", "0"]);
@@ -228,7 +220,7 @@ fn seed_tasks_end_to_end_with_a_fresh_suffix() {
     );
     let plan = run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
-    let account = by_code(&emu, "accounts", &format!("mickey_mouse_inc_{suffix}"));
+    let account = emu.by_code("accounts", &format!("mickey_mouse_inc_{suffix}"));
     assert_eq!(account["name"], format!("Mickey Mouse Inc T {suffix}"));
 
     // A changed unit price: exactly one update, old and new band shown.
@@ -355,7 +347,7 @@ fn ignore_changes_leaves_a_field_alone() {
     assert_ok(&out);
     assert_eq!(count(&emu.stats(), "PUT /organizations"), 0);
     assert_eq!(
-        by_code(&emu, "products", "aws_lambda_api_6")["name"],
+        emu.by_code("products", "aws_lambda_api_6")["name"],
         "AWS Lambda API 6"
     );
 }
@@ -386,7 +378,7 @@ fn mass_change_needs_force() {
         text(&out)
     );
     assert_eq!(
-        by_code(&emu, "products", "aws_lambda_api_6")["name"],
+        emu.by_code("products", "aws_lambda_api_6")["name"],
         "AWS Lambda Renamed"
     );
 }
@@ -454,7 +446,7 @@ fn a_delete_blocked_by_an_unmanaged_dependent_names_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     applied_example(d, &emu);
-    let template = by_code(&emu, "plantemplates", "lambda_template_api_6");
+    let template = emu.by_code("plantemplates", "lambda_template_api_6");
     let (status, v) = emu.api(
         "POST",
         "plans",
@@ -596,7 +588,7 @@ fn replace_deletes_dependents_first_then_recreates_in_order() {
         "    planTemplate: lambda_template_${var.suffix}\n    account: mickey_mouse_inc_${var.suffix}\n",
     );
     assert_ok(&apply(d, &emu, &[]));
-    let old_plan = by_code(&emu, "plans", "lambda_plan_api_6")["id"].clone();
+    let old_plan = emu.by_code("plans", "lambda_plan_api_6")["id"].clone();
     edit(
         d,
         "pricing.yaml",
@@ -624,9 +616,9 @@ fn replace_deletes_dependents_first_then_recreates_in_order() {
         pricing_gone < plan_gone && plan_gone < plan_made && plan_made < pricing_made,
         "wrong order:\n{o}"
     );
-    let plan = by_code(&emu, "plans", "lambda_plan_api_6");
+    let plan = emu.by_code("plans", "lambda_plan_api_6");
     assert_ne!(plan["id"], old_plan);
-    let donald = by_code(&emu, "accounts", "donald_duck_ltd_api_6");
+    let donald = emu.by_code("accounts", "donald_duck_ltd_api_6");
     assert_eq!(plan["accountId"], donald["id"]);
     let (counts, dups) = census(&emu);
     assert!(dups.is_empty(), "{dups:?}");
@@ -709,7 +701,7 @@ fn json_errors_have_one_shape() {
 
     // A failed operation: its event carries the error with the address.
     assert_ok(&apply(d, &emu, &[]));
-    let template = by_code(&emu, "plantemplates", "lambda_template_api_6");
+    let template = emu.by_code("plantemplates", "lambda_template_api_6");
     let (status, v) = emu.api(
         "POST",
         "plans",

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use common::apply::{census, state_addresses, total};
 use common::cli::{EmulatorProcess, m3ter, stderr, stdout, text};
@@ -41,14 +41,6 @@ fn run(dir: &Path, emu: &EmulatorProcess, cmd: &str) -> Output {
     m3ter(dir, emu, &[cmd, "--auto-approve", "--rate-limit", "0"])
 }
 
-/// The live entity of `collection` with `code`.
-fn by_code(emu: &EmulatorProcess, collection: &str, code: &str) -> Value {
-    emu.list_all(collection)
-        .into_iter()
-        .find(|e| e["code"] == code)
-        .unwrap_or_else(|| panic!("no {collection} with code {code}"))
-}
-
 #[test]
 fn destroy_forgets_entities_already_deleted_outside() {
     let emu = EmulatorProcess::start(&["--strict"]);
@@ -60,7 +52,7 @@ fn destroy_forgets_entities_already_deleted_outside() {
     assert_eq!(state_addresses(d).len(), 3);
 
     // p_two deleted behind the tool's back (nothing refers to it).
-    let id = by_code(&emu, "products", "p_two")["id"]
+    let id = emu.by_code("products", "p_two")["id"]
         .as_str()
         .expect("id")
         .to_string();
@@ -112,7 +104,7 @@ fn destroy_that_leaves_entities_in_state_exits_1_naming_them() {
     let out = run(d, &emu, "apply");
     assert!(out.status.success(), "{}", text(&out));
     // An unmanaged meter on p_two: m3ter refuses to delete p_two.
-    let p_two = by_code(&emu, "products", "p_two");
+    let p_two = emu.by_code("products", "p_two");
     let (status, v) = emu.api(
         "POST",
         "meters",

@@ -75,16 +75,7 @@ impl Journal {
             .write(true)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::Locked {
-                    path: path.to_owned(),
-                    lock: lock_path,
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
-        }
+        try_lock(&lock, path, &lock_path)?;
         let store = load(path)?;
         write_snapshot(path, &store)?;
         let file = OpenOptions::new()
@@ -198,16 +189,7 @@ pub fn remove(path: &Path) -> Result<Vec<PathBuf>, JournalError> {
         Err(e) => return Err(io(&lock_path)(e)),
     };
     if let Some(f) = &lock {
-        match f.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::Locked {
-                    path: path.to_owned(),
-                    lock: lock_path,
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
-        }
+        try_lock(f, path, &lock_path)?;
     }
     let mut removed = Vec::new();
     // The lock file goes last, while we still hold it.
@@ -219,6 +201,19 @@ pub fn remove(path: &Path) -> Result<Vec<PathBuf>, JournalError> {
         }
     }
     Ok(removed)
+}
+
+/// Takes the OS lock on the data file's lock file at once, or says that
+/// another emulator holds it.
+fn try_lock(lock: &File, path: &Path, lock_path: &Path) -> Result<(), JournalError> {
+    match lock.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked {
+            path: path.to_owned(),
+            lock: lock_path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(lock_path)(e)),
+    }
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

@@ -93,6 +93,15 @@ impl EmulatorProcess {
             }
         }
     }
+
+    /// The live entity of `collection` with `code`; panics naming it when
+    /// there is none.
+    pub fn by_code(&self, collection: &str, code: &str) -> Value {
+        self.list_all(collection)
+            .into_iter()
+            .find(|e| e["code"] == code)
+            .unwrap_or_else(|| panic!("no {collection} with code {code}"))
+    }
 }
 
 impl Drop for EmulatorProcess {
