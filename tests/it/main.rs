@@ -1,0 +1,25 @@
+//! The integration tests, as one test binary: each module was its own binary once, and each
+//! linked the whole crate. `cargo test --test it MODULE::` runs one module.
+
+mod common;
+
+mod cli_apply;
+mod cli_apply_faults;
+mod cli_apply_retries;
+mod cli_destroy;
+mod cli_export;
+mod cli_plan;
+mod cli_smoke;
+mod cli_usage;
+mod cli_ux;
+mod client;
+mod client_commands;
+mod desired_cli;
+mod desired_load;
+mod emulator_api;
+mod emulator_http;
+mod emulator_ops;
+mod emulator_usage;
+mod plan;
+mod plan_show;
+mod state;
