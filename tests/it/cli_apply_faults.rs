@@ -5,6 +5,7 @@
 
 use crate::common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -240,6 +241,20 @@ fn second_apply_on_the_same_state_is_refused_naming_the_holder() {
 
 #[test]
 fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
+    stop_mid_apply("-INT", "SIGINT");
+}
+
+/// CI runners cancel a job with SIGTERM: it must stop an apply as Ctrl-C does.
+#[test]
+fn sigterm_stops_like_ctrl_c_and_saves_every_created_entity() {
+    stop_mid_apply("-TERM", "SIGTERM");
+}
+
+/// Sends `sig` to an apply with calls in flight: the in-flight calls finish
+/// and are saved, the process exits 1 by itself (not by the signal), the
+/// org holds exactly what the state records, and a re-apply finishes the
+/// job without a duplicate.
+fn stop_mid_apply(sig: &str, name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, n) = write_copies(dir.path(), 4, 0);
     let emu = EmulatorProcess::start(&["--strict", "--latency-ms", "50"]);
@@ -249,13 +264,19 @@ fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
         .spawn()
         .expect("apply starts");
     wait_for_posts(&emu, 6);
-    signal(child.id(), "-INT");
+    signal(child.id(), sig);
     let out = child.wait_with_output().expect("apply ends");
+    // An exit code (not death by the signal), and it is 1.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Interrupt received"), "{}", text(&out));
+    assert!(
+        err.contains(&format!("Interrupt received ({name})")),
+        "{}",
+        text(&out)
+    );
     let done = stdout(&out).matches("Creation complete").count();
     assert!(done < n, "interrupted too late: {}", text(&out));
+    assert!(done > 0, "interrupted before any create: {}", text(&out));
     assert!(stdout(&out).contains("Apply incomplete:"), "{}", text(&out));
     // Every call that was in flight finished and was saved: the org holds
     // exactly what the state records.
@@ -264,6 +285,7 @@ fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
     let (counts, dups) = census(&emu);
     assert!(dups.is_empty(), "duplicates {dups:?}");
     assert_eq!(total(&counts), saved, "live {counts:?} vs state {saved}");
+    assert_eq!(state_ids(dir.path()), live_ids(&emu), "{}", text(&out));
 
     let again = m3ter(dir.path(), &emu, &[&FAST[..], &["8"]].concat());
     assert!(again.status.success(), "{}", text(&again));
@@ -278,7 +300,29 @@ fn ctrl_c_lets_in_flight_calls_finish_and_saves_them() {
     let (counts, dups) = census(&emu);
     assert!(dups.is_empty(), "duplicates {dups:?}");
     assert_eq!(total(&counts), n);
+    assert_eq!(state_ids(dir.path()), live_ids(&emu));
     assert_no_changes(dir.path(), &emu);
+}
+
+/// Ids recorded in the state file of `dir`.
+fn state_ids(dir: &Path) -> BTreeSet<String> {
+    read_state(dir)["resources"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Ids of every entity in the org.
+fn live_ids(emu: &EmulatorProcess) -> BTreeSet<String> {
+    COLLECTIONS
+        .iter()
+        .flat_map(|c| emu.list_all(c))
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Updates and deletes under faults: a retried PUT that already took effect
