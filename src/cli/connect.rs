@@ -165,12 +165,7 @@ fn is_state_file(name: &str, ws: Option<&str>) -> bool {
     let local_data = Path::new(super::session::LOCAL_DATA)
         .file_name()
         .and_then(|n| n.to_str());
-    base.is_some_and(|b| {
-        !b.is_empty()
-            && Some(name) != local_data
-            && b.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    })
+    base.is_some_and(|b| Some(name) != local_data && is_safe_name(b))
 }
 
 /// `--local`: the embedded emulator. Wired by the lead (it starts the
@@ -195,15 +190,21 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 /// The org id becomes a file name and a URL path segment: refuse anything
 /// that could escape either.
 fn check_org_id(org: &str) -> anyhow::Result<()> {
-    let ok = org
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
+    if !is_safe_name(org) {
         bail!(
             "org id `{org}` is not an organization id (expected a UUID like 00000000-0000-4000-8000-000000000001)"
         );
     }
     Ok(())
+}
+
+/// Whether `s` is safe as part of a file name and as a URL path segment:
+/// ASCII letters, digits, `_` and `-`, at least one. Org ids, workspace
+/// names and the state files named after them all keep to it.
+pub(crate) fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn rate_limit(given: Option<f64>, default: f64) -> anyhow::Result<f64> {

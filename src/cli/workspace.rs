@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde_json::Value;
 
+use super::connect::is_safe_name;
 use crate::plan::{Action, Plan};
 use crate::state::State;
 
@@ -25,18 +26,12 @@ pub(crate) fn checked(name: Option<&str>) -> anyhow::Result<Option<&str>> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
-    if !is_name(name) {
+    if !is_safe_name(name) {
         bail!(
             "--workspace `{name}` is not a workspace name: use letters, digits, `_` and `-` only (e.g. --workspace api_7)"
         );
     }
     Ok(Some(name))
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Adds a warning to a plan that deletes entities while the variables
@@ -75,7 +70,7 @@ fn environment_switch(plan: &Plan, applied: &BTreeMap<String, Value>) -> Option<
     let suggestion = changed
         .iter()
         .map(|(_, _, new)| text(new))
-        .find(|v| is_name(v))
+        .find(|v| is_safe_name(v))
         .unwrap_or_else(|| "NAME".into());
     Some(format!(
         "this plan deletes {deletes} entit{} last applied with {} (now {}); to keep both environments, give each its own workspace: --workspace {suggestion}",
