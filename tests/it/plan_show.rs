@@ -42,6 +42,16 @@ fn m3ter(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// The stdout of a successful `m3ter show FLAGS [FILE]`.
+fn show_ok(dir: &std::path::Path, flags: &[&str], file: Option<&std::path::Path>) -> Vec<u8> {
+    let mut cmd = m3ter(dir);
+    cmd.arg("show").args(flags);
+    if let Some(f) = file {
+        cmd.arg(f);
+    }
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 /// A desired entity; `refs` are (API field, target address).
 fn entity(address: &str, fields: Value, refs: &[(&str, &str)]) -> DesiredEntity {
     DesiredEntity {
@@ -86,14 +96,7 @@ fn saved_plan(dir: &std::path::Path) -> std::path::PathBuf {
 fn show_renders_a_saved_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = saved_plan(dir.path());
-    let out = m3ter(dir.path())
-        .arg("show")
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &[], Some(&path));
     let text = String::from_utf8(out).expect("utf-8");
     assert!(
         text.contains("  # product.n will be created\n  + product.n {\n"),
@@ -102,14 +105,7 @@ fn show_renders_a_saved_plan() {
     assert!(text.ends_with("Plan: 0 to import, 1 to add, 0 to change, 0 to destroy.\n"));
     assert!(!text.contains('\x1b'), "no colors without a TTY");
 
-    let out = m3ter(dir.path())
-        .args(["show", "--json"])
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &["--json"], Some(&path));
     let doc: Value = serde_json::from_slice(&out).expect("one JSON document");
     assert_eq!(doc["formatVersion"], json!(1));
     assert_eq!(doc["changes"][0]["action"], json!("create"));
@@ -145,14 +141,7 @@ fn show_without_a_plan_lists_the_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("org.json");
     std::fs::write(&path, serde_json::to_string(&state()).expect("json")).expect("write");
-    let out = m3ter(dir.path())
-        .args(["show", "--state"])
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &["--state"], Some(&path));
     let text = String::from_utf8(out).expect("utf-8");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
@@ -163,14 +152,7 @@ fn show_without_a_plan_lists_the_state() {
         "account[\"Mickey Mouse\"]  id acc-1   version 5  (adopted)"
     );
 
-    let out = m3ter(dir.path())
-        .args(["show", "--json", "--state"])
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &["--json", "--state"], Some(&path));
     let doc: Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(doc["serial"], json!(3));
     assert_eq!(
@@ -200,13 +182,7 @@ fn show_defaults_to_the_local_state_and_else_asks_for_state() {
         serde_json::to_string(&state()).expect("json"),
     )
     .expect("write");
-    let out = m3ter(dir.path())
-        .arg("show")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &[], None);
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.starts_with("# state/local.json: org org-1"), "{text}");
     assert!(text.contains("product.p"), "{text}");
@@ -227,14 +203,7 @@ fn show_names_fields_as_the_yaml_does_and_nests_blocks() {
             ),
         ],
     );
-    let out = m3ter(dir.path())
-        .arg("show")
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &[], Some(&path));
     let text = String::from_utf8(out).expect("utf-8");
     let start = text.find("  + meter.m {\n").expect("meter block");
     let end = start + text[start..].find("\n    }\n").expect("block end");
@@ -259,14 +228,7 @@ fn show_names_fields_as_the_yaml_does_and_nests_blocks() {
     );
 
     // The JSON document keeps the API's names.
-    let out = m3ter(dir.path())
-        .args(["show", "--json"])
-        .arg(&path)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = show_ok(dir.path(), &["--json"], Some(&path));
     let doc: Value = serde_json::from_slice(&out).expect("one JSON document");
     let meter = &doc["changes"][1];
     assert_eq!(meter["address"], json!("meter.m"));
