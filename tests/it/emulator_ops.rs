@@ -141,17 +141,7 @@ async fn acknowledged_writes_survive_sigkill() {
     child.wait().unwrap();
 
     let (child, base) = spawn_binary(&["--data", file_arg]);
-    let token = common::fetch_token(&http, &base).await;
-    let url = format!("{base}/organizations/{}/products?pageSize=100", common::ORG);
-    let list: Value = http
-        .get(url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = first_products_page(&http, &base).await;
     let got: Vec<&str> = list["data"]
         .as_array()
         .unwrap()
@@ -539,17 +529,7 @@ async fn emulator_reset_local_deletes_the_embedded_data_unless_in_use() {
 
     // The next run on that data starts empty.
     let (child, base) = spawn_binary(&["--data", data.to_str().unwrap()]);
-    let token = common::fetch_token(&http, &base).await;
-    let url = format!("{base}/organizations/{}/products", common::ORG);
-    let list: Value = http
-        .get(url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = first_products_page(&http, &base).await;
     assert_eq!(list["data"], json!([]));
     common::apply::signal(child.id(), "-TERM");
     assert!(child.wait_with_output().unwrap().status.success());
@@ -567,4 +547,19 @@ async fn emulator_reset_local_deletes_the_embedded_data_unless_in_use() {
         let out = m3ter_in(d, bad);
         assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", out_text(&out));
     }
+}
+
+/// The first page (up to 100) of the products of the emulator at `base`,
+/// with a fresh token.
+async fn first_products_page(http: &reqwest::Client, base: &str) -> Value {
+    let token = common::fetch_token(http, base).await;
+    let url = format!("{base}/organizations/{}/products?pageSize=100", common::ORG);
+    http.get(url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
