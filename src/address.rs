@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 /// `kind.key`; a key with characters outside `[A-Za-z0-9_$.\/@#=,-]` is
 /// written `kind["key"]` (JSON string escaping). Both forms parse.
@@ -176,7 +176,7 @@ pub fn account_plan_key(account_code: &str, plan_code: &str, start_date: &str) -
 /// The UTC date (`YYYY-MM-DD`) of a date or date-time string; other text is
 /// returned as is.
 pub fn utc_date(s: &str) -> String {
-    match crate::api::validate::parse_date_time(s) {
+    match m3ter_api::validate::parse_date_time(s) {
         Some(t) => t.format("%Y-%m-%d").to_string(),
         None => s.get(..10).unwrap_or(s).to_string(),
     }

@@ -5,16 +5,14 @@
 //! [`desired`] (YAML → entities) → [`graph`] (dependencies) → [`live`]
 //! (refresh through [`client`]) → [`plan`] (a pure diff, a value) →
 //! [`apply`] (ordered, concurrent writes, [`state`] saved after each).
-//! [`api`] holds the API facts all of them share; [`emulator`] is the local
-//! m3ter; [`cli`] is the command line.
+//! The API facts all of them share are the `m3ter-api` crate; the local
+//! m3ter is the `m3ter-emulator` crate; [`cli`] is the command line.
 
 pub mod address;
-pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod desired;
-pub mod emulator;
 pub mod graph;
 pub mod live;
 pub mod plan;

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::Kind;
 use crate::client::{ApiError, Client};
 use crate::plan::compare;
+use m3ter_api::Kind;
 
 /// The live entity that `body` (a create request) would have made, if any.
 pub(super) async fn find(

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::Kind;
 use crate::client::{ApiError, Client};
+use m3ter_api::Kind;
 
 use super::lookup;
 

@@ -152,7 +152,7 @@ pub enum Command {
     #[command(subcommand)]
     Bill(commands::bill::BillCommand),
     /// Run the local m3ter API emulator as a server.
-    Emulator(crate::emulator::EmulatorArgs),
+    Emulator(commands::emulator::EmulatorArgs),
 }
 
 /// The command line definition: [`Cli`], with `emulator` free of the
@@ -164,7 +164,7 @@ pub fn command() -> clap::Command {
     // of its own options only (it is built when parsing reaches it).
     cmd.build();
     cmd.mut_subcommand("emulator", |built| {
-        let own = crate::emulator::EmulatorArgs::augment_args(clap::Command::new("emulator"));
+        let own = commands::emulator::EmulatorArgs::augment_args(clap::Command::new("emulator"));
         match built.get_about() {
             Some(about) => own.about(about.clone()),
             None => own,
@@ -222,6 +222,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ForceUnlock(a) => commands::state::force_unlock(g, a),
         Command::Ingest(a) => commands::ingest::run(g, a),
         Command::Bill(c) => commands::bill::run(g, c),
-        Command::Emulator(a) => crate::emulator::run_cli(a),
+        Command::Emulator(a) => commands::emulator::run(a),
     }
 }

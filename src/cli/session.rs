@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::connect::{self, ConnectionSettings};
 use super::{Connection, Global};
 use crate::client::{Auth, Client, ClientConfig, Secret};
-use crate::emulator::{self, EmulatorConfig, RunningEmulator};
+use m3ter_emulator::{self as emulator, EmulatorConfig, RunningEmulator};
 
 /// Where `--local` keeps the emulator's data.
 pub const LOCAL_DATA: &str = "state/local-org.json";

@@ -25,8 +25,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
-use crate::api::Kind;
 use auth::{TokenCache, TokenReply};
+use m3ter_api::Kind;
 use pace::Pacer;
 
 /// Default Config API host.

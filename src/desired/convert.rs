@@ -1,6 +1,6 @@
 //! Converts one entity's positioned YAML into API request fields, driven by
-//! the kind's request schema (`crate::api::schema`), then checks them with
-//! `crate::api::validate` and maps every violation back to a position.
+//! the kind's request schema (`m3ter_api::schema`), then checks them with
+//! `m3ter_api::validate` and maps every violation back to a position.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::Lifecycle;
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos};
-use crate::api::schema::{COMMON_READ_ONLY, Field, Kind, Reference, Type};
-use crate::api::validate::{RefMode, Rule, parse_date_time, validate_body};
+use m3ter_api::schema::{COMMON_READ_ONLY, Field, Kind, Reference, Type};
+use m3ter_api::validate::{RefMode, Rule, parse_date_time, validate_body};
 
 /// A reference written in YAML (`product: aws_lambda`), not yet resolved.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::api::{Kind, Type};
 use crate::live::LiveSnapshot;
+use m3ter_api::{Kind, Type};
 
 /// The desired-state sections of an org, plus what could not be exported.
 #[derive(Debug, Default)]

@@ -17,7 +17,7 @@ use super::node::{At, Node, Pos, parse_documents};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
 use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 /// Top-level key holding variable declarations.
 const VARIABLES: &str = "variables";

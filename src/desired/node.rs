@@ -6,7 +6,7 @@
 //! `file:line:column`. So instead of deserializing straight into typed
 //! structs, every document is read into this positioned tree (through
 //! `serde_saphyr::Spanned`, which records the line and column of every node),
-//! and the loader converts the tree table-driven from `crate::api::schema`.
+//! and the loader converts the tree table-driven from `m3ter_api::schema`.
 
 use std::fmt;
 

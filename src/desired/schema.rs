@@ -1,12 +1,12 @@
 //! A JSON Schema of the desired-state YAML, derived from the API's request
-//! schemas (`crate::api::schema`), so editors with a YAML language server
+//! schemas (`m3ter_api::schema`), so editors with a YAML language server
 //! can complete and check files as they are written. The checked-in copy,
 //! `docs/desired-state.schema.json`, is kept equal to [`json_schema`] by a
 //! test.
 
 use serde_json::{Map, Value, json};
 
-use crate::api::{Field, Kind, Type};
+use m3ter_api::{Field, Kind, Type};
 
 /// The schema of one desired-state file (any file may hold any section).
 pub fn json_schema() -> Value {

@@ -333,7 +333,7 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Kind;
+    use m3ter_api::Kind;
 
     fn a(s: &str) -> Address {
         s.parse().unwrap()

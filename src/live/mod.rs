@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 /// All live entities, per kind, as the API returned them (JSON objects).
 #[derive(Debug, Clone, Default)]

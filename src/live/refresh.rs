@@ -6,10 +6,10 @@ use tokio::task::JoinSet;
 
 use super::LiveSnapshot;
 use crate::address::Address;
-use crate::api::Kind;
 use crate::client::{ApiError, Client};
 use crate::plan::compare::field_equal;
 use crate::state::State;
+use m3ter_api::Kind;
 
 /// Reads every entity of every kind: one paginated list per kind at the
 /// largest page size, the kinds concurrently (the client's pacer keeps the

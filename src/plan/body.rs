@@ -5,9 +5,9 @@
 use serde_json::{Map, Value};
 
 use crate::address::Address;
-use crate::api::Kind;
-use crate::api::schema::Type;
 use crate::desired::DesiredEntity;
+use m3ter_api::Kind;
+use m3ter_api::schema::Type;
 
 /// Why a body cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

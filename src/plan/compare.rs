@@ -14,13 +14,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use crate::api::schema::{Field, Kind, Type};
-use crate::api::validate::parse_date_time;
+use m3ter_api::schema::{Field, Kind, Type};
+use m3ter_api::validate::parse_date_time;
 
 /// Fields never compared nor sent for `kind`: the common read-only fields
 /// and the kind's response-only fields.
 pub fn read_only(kind: Kind, field: &str) -> bool {
-    crate::api::schema::COMMON_READ_ONLY.contains(&field) || kind.response_only().contains(&field)
+    m3ter_api::schema::COMMON_READ_ONLY.contains(&field) || kind.response_only().contains(&field)
 }
 
 /// Fields of a pricing's or account plan's key: like immutable fields, a

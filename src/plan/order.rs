@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::{Action, Change, Phase, PlanError, Step};
 use crate::address::Address;
-use crate::api::Kind;
 use crate::desired::{DesiredEntity, DesiredState};
 use crate::state::State;
+use m3ter_api::Kind;
 
 /// Desired addresses with every dependency before its dependents; ties in
 /// address order (Kahn's algorithm over a sorted ready set).

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use super::compare::{field_equal, forces_replacement, read_only};
 use super::{Action, Change, Drift, FieldDiff, Plan, PlanError, PlanOptions, Reason};
 use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
-use crate::api::Kind;
 use crate::desired::{DesiredEntity, DesiredState};
 use crate::live::LiveSnapshot;
 use crate::state::State;
+use m3ter_api::Kind;
 
 /// Plans the changes that converge `live` to `desired`, given what `state`
 /// says this tool manages. Pure: no IO, deterministic output.

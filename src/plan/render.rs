@@ -9,8 +9,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{Action, Change, Drift, Plan, Reason};
-use crate::api::Kind;
-use crate::api::schema::Type;
+use m3ter_api::Kind;
+use m3ter_api::schema::Type;
 
 mod blocks;
 

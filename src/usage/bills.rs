@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::api::Kind;
 use crate::client::{ApiError, Client};
+use m3ter_api::Kind;
 
 /// Largest page of the bill endpoints.
 const PAGE_SIZE: usize = 100;

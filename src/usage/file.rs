@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::api::validate::{general_code, parse_date_time};
+use m3ter_api::validate::{general_code, parse_date_time};
 
 /// Fields a measurement may carry (m3ter-api.md §4).
 const KNOWN: &[&str] = &[

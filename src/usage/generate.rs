@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
-use crate::api::validate::parse_date_time;
+use m3ter_api::validate::parse_date_time;
 
 /// `FIELD=MIN..MAX`: a numeric data field and its inclusive integer range.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::scenario::{Canned, Scenario};
-use m3ter_reconcile::api::Kind;
+use m3ter_api::Kind;
 use m3ter_reconcile::client::{ApiError, Auth, Client, ClientConfig, RetryPolicy, Secret};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use common::scenario::{Canned, Scenario};
+use m3ter_api::Kind;
 use m3ter_reconcile::address::Address;
-use m3ter_reconcile::api::Kind;
 use m3ter_reconcile::state::{ResourceState, StateStore, lock_path};
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{Emu, ORG, account_body, fetch_token, id, message, meter_body};
-use m3ter_reconcile::emulator::EmulatorConfig;
+use m3ter_emulator::EmulatorConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Emu, id, loopback, message};
-use m3ter_reconcile::emulator::{self, EmulatorConfig};
+use m3ter_emulator::{self as emulator, EmulatorConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -465,7 +465,7 @@ async fn pages_stay_cheap_with_100k_entities() {
     // machine: bench/emulator.sh compares pages at 100 and 100,000 products.
     let (_, first) = e.get("products?pageSize=200").await;
     assert_eq!(codes(&first)[0], "p100000");
-    let far = m3ter_reconcile::emulator::store::encode_token(50_001);
+    let far = m3ter_emulator::store::encode_token(50_001);
     let (_, mid) = e
         .get(&format!("products?pageSize=200&nextToken={far}"))
         .await;

@@ -306,7 +306,7 @@ async fn strict_ingest_names_unknown_fields() {
         .post("measurements", json!({"measurements": [m.clone()]}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let strict = Emu::with(m3ter_reconcile::emulator::EmulatorConfig {
+    let strict = Emu::with(m3ter_emulator::EmulatorConfig {
         strict: true,
         ..Default::default()
     })

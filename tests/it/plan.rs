@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use m3ter_api::Kind;
 use m3ter_reconcile::address::Address;
-use m3ter_reconcile::api::Kind;
 use m3ter_reconcile::desired::{DesiredEntity, DesiredState};
 use m3ter_reconcile::live::LiveSnapshot;
 use m3ter_reconcile::plan::{

@@ -2,8 +2,8 @@
 //! errors when there is nothing to show.
 
 use assert_cmd::Command;
+use m3ter_api::Kind;
 use m3ter_reconcile::address::Address;
-use m3ter_reconcile::api::Kind;
 use m3ter_reconcile::desired::{DesiredEntity, DesiredState};
 use m3ter_reconcile::live::LiveSnapshot;
 use m3ter_reconcile::plan::{PlanOptions, plan};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
+use m3ter_api::Kind;
 use m3ter_reconcile::address::Address;
-use m3ter_reconcile::api::Kind;
 use m3ter_reconcile::state::{
     FORMAT_VERSION, ResourceState, State, StateError, StateStore, backup_path, force_unlock,
     lock_path,

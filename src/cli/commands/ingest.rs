@@ -8,8 +8,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::api::Kind;
-use crate::api::validate::general_code;
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 use crate::client::Client;
@@ -17,6 +15,8 @@ use crate::usage::batch::{MAX_BODY_BYTES, MAX_MEASUREMENTS};
 use crate::usage::file::Sourced;
 use crate::usage::submit::DEFAULT_CONCURRENCY;
 use crate::usage::{self, Batcher, GenerateSpec, MeasureRange, Window};
+use m3ter_api::Kind;
+use m3ter_api::validate::general_code;
 
 /// Help heading of the options that generate measurements.
 const GENERATE: &str = "Generate measurements (--meter and --account are required)";

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod bill;
 pub mod destroy;
+pub mod emulator;
 pub mod export;
 pub mod graph;
 pub mod import;

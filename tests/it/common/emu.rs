@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use m3ter_reconcile::emulator::{self, EmulatorConfig, RunningEmulator};
+use m3ter_emulator::{self as emulator, EmulatorConfig, RunningEmulator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -10,8 +10,8 @@ use chrono::Utc;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::api::Kind;
-use crate::api::validate::{general_code, parse_date_time};
+use m3ter_api::Kind;
+use m3ter_api::validate::{general_code, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};

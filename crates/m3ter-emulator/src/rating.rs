@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::api::Kind;
-use crate::api::schema::NUMERIC_CATEGORIES;
-use crate::api::validate::parse_date_time;
+use m3ter_api::Kind;
+use m3ter_api::schema::NUMERIC_CATEGORIES;
+use m3ter_api::validate::parse_date_time;
 
 use super::expr;
 use super::rules::timestamp;

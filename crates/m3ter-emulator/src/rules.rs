@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::api::validate::{Rule, parse_date_time};
-use crate::api::{Field, Kind, Type, validate_body};
+use m3ter_api::validate::{Rule, parse_date_time};
+use m3ter_api::{Field, Kind, Type, validate_body};
 
 use super::error::{ApiError, ApiResult};
 use super::store::{Object, Store};
@@ -36,7 +36,7 @@ pub fn prepare(
     strict: bool,
     stamp: &Stamp<'_>,
 ) -> ApiResult<Object> {
-    let violations: Vec<String> = validate_body(kind, body, crate::api::validate::RefMode::Uuid)
+    let violations: Vec<String> = validate_body(kind, body, m3ter_api::validate::RefMode::Uuid)
         .into_iter()
         .filter(|v| strict || v.rule != Rule::Unknown)
         .map(|v| v.message)

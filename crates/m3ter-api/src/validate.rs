@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::schema::{Field, Kind, Type};
+use crate::schema::{Field, Kind, Type};
 
 /// What a violation is about; callers treat unknown fields differently
 /// (the emulator ignores them unless `--strict`, the YAML loader rejects them).

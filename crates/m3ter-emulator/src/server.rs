@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use serde_json::Value;
 
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 use super::error::{ApiError, ApiResult};
 use super::faults::{Fault, dropped_connection};

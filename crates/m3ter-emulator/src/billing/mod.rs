@@ -14,9 +14,9 @@ use axum::response::Response;
 use chrono::{Days, Months, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::api::Kind;
-use crate::api::schema::{Field, Type};
-use crate::api::validate::{RefMode, Rule, check_value, parse_date_time};
+use m3ter_api::Kind;
+use m3ter_api::schema::{Field, Type};
+use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};

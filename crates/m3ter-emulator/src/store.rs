@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 use super::error::{ApiError, ApiResult};
 

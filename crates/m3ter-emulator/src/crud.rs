@@ -8,8 +8,8 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::api::Kind;
-use crate::api::validate::parse_date_time;
+use m3ter_api::Kind;
+use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};

@@ -8,12 +8,12 @@ use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use super::{bump, date_of, put, stamp, str_of};
-use crate::emulator::Shared;
-use crate::emulator::crud::list_body;
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::rules::timestamp;
-use crate::emulator::server::{JsonBody, PathId, Query, ok_json};
-use crate::emulator::store::{Change, Object, Store, Table, encode_token, page};
+use crate::Shared;
+use crate::crud::list_body;
+use crate::error::{ApiError, ApiResult};
+use crate::rules::timestamp;
+use crate::server::{JsonBody, PathId, Query, ok_json};
+use crate::store::{Change, Object, Store, Table, encode_token, page};
 
 /// `GET /bills` with the documented filters.
 pub async fn list_bills(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {

@@ -5,7 +5,7 @@
 
 use axum::http::Method;
 
-use crate::api::Kind;
+use m3ter_api::Kind;
 
 use super::error::ApiError;
 

@@ -283,7 +283,7 @@ fn write_snapshot(path: &Path, store: &Store) -> Result<(), JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Kind;
+    use m3ter_api::Kind;
 
     const PUT: &str = r#"{"op":"put","table":"products","seq":1,"value":{"id":"a","code":"a"}}"#;
 
