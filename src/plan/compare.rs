@@ -14,7 +14,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use m3ter_api::schema::{Field, Kind, Type};
+use m3ter_api::schema::{DefaultBy, Field, Kind, Type};
 use m3ter_api::validate::parse_date_time;
 
 /// Fields never compared nor sent for `kind`: the common read-only fields
@@ -23,31 +23,21 @@ pub fn read_only(kind: Kind, field: &str) -> bool {
     m3ter_api::schema::COMMON_READ_ONLY.contains(&field) || kind.response_only().contains(&field)
 }
 
-/// Fields of a pricing's or account plan's key: like immutable fields, a
-/// change to one of them is a replace.
-pub fn key_fields(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Pricing => &[
-            "planId",
-            "planTemplateId",
-            "aggregationId",
-            "compoundAggregationId",
-            "startDate",
-            "segment",
-        ],
-        Kind::AccountPlan => &["accountId", "planId", "planGroupId", "startDate"],
-        _ => &[],
-    }
-}
-
-/// Whether a difference in `field` makes the change a replace.
+/// Whether a difference in `field` makes the change a replace: an immutable
+/// field, or a field of a composite key (pricing, account plan).
 pub fn forces_replacement(kind: Kind, field: &str) -> bool {
-    kind.immutable_fields().contains(&field) || key_fields(kind).contains(&field)
+    kind.immutable_fields().contains(&field) || kind.spec().identity.key_fields().contains(&field)
 }
 
 /// Whether the desired value of top-level `field` of `kind` equals the live
-/// value (`None` = absent).
+/// value (`None` = absent). An absent live value is the server's default
+/// for the field, when it has one.
 pub fn field_equal(kind: Kind, field: &str, desired: &Value, live: Option<&Value>) -> bool {
+    let default = live
+        .is_none_or(Value::is_null)
+        .then(|| kind.default_of(field, DefaultBy::Server))
+        .flatten();
+    let live = default.as_ref().or(live);
     if kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands") {
         return bands_equal(desired, live);
     }
@@ -276,6 +266,13 @@ mod tests {
             Some(&json!({"a": 1.0}))
         ));
         assert!(field_equal(Kind::Meter, "derivedFields", &json!([]), None));
+        assert!(field_equal(Kind::Pricing, "cumulative", &json!(true), None));
+        assert!(!field_equal(
+            Kind::Pricing,
+            "cumulative",
+            &json!(false),
+            None
+        ));
         assert!(!field_equal(Kind::Product, "name", &json!("x"), None));
     }
 }
