@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use m3ter_api::Kind;
+use m3ter_api::kinds::Match;
 use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
@@ -163,13 +164,15 @@ fn missing(kind: Kind, id: &str) -> ApiError {
     ApiError::not_found(format!("no {kind} with id {id}"))
 }
 
-/// The documented list filters of a kind, parsed from the query.
+/// The documented list filters of a kind (the kind table's), parsed from
+/// the query.
 #[derive(Debug, Default)]
 struct Filter {
     /// (field, accepted values) equality checks.
     equals: Vec<(&'static str, HashSet<String>)>,
-    /// Aggregations: product ids, matched through the meter.
-    meter_products: Option<HashSet<String>>,
+    /// (reference field, its target kind, field of the target, accepted
+    /// values): aggregations by their meter's product.
+    via: Vec<(&'static str, Kind, &'static str, HashSet<String>)>,
     /// Active at this instant (startDate ≤ t < endDate).
     active_at: Option<DateTime<Utc>>,
 }
@@ -178,83 +181,63 @@ impl Filter {
     fn parse(kind: Kind, q: &Query) -> ApiResult<Filter> {
         let mut f = Filter::default();
         let set = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<HashSet<_>>();
-        let mut eq = |field: &'static str, param: &str, multi: bool| {
-            let vals = if multi {
-                q.many(param)
+        for spec in kind.filters() {
+            let vals = if spec.multi {
+                q.many(spec.param)
             } else {
-                q.one(param).map(|v| vec![v])
+                q.one(spec.param).map(|v| vec![v])
             };
-            if let Some(v) = vals {
-                f.equals.push((field, set(v)));
+            let Some(vals) = vals else { continue };
+            if let Some(needs) = spec.needs
+                && q.one(needs).is_none()
+            {
+                return Err(ApiError::bad_request(format!(
+                    "the `{}` filter must be combined with `{needs}`",
+                    spec.param
+                )));
             }
-        };
-        if kind.filters().iter().any(|x| x.param == "ids") {
-            eq("id", "ids", true);
-        }
-        if kind.filters().iter().any(|x| x.param == "codes") {
-            eq("code", "codes", true);
-        }
-        match kind {
-            Kind::Meter | Kind::CompoundAggregation => eq("productId", "productId", true),
-            Kind::PlanTemplate => eq("productId", "productId", false),
-            Kind::Plan => {
-                eq("productId", "productId", false);
-                eq("accountId", "accountId", true);
-            }
-            Kind::Pricing => {
-                eq("planId", "planId", false);
-                eq("planTemplateId", "planTemplateId", false);
-                eq("aggregationId", "aggregationId", false);
-            }
-            Kind::AccountPlan => {
-                eq("accountId", "account", false);
-                eq("planId", "plan", false);
-                eq("contractId", "contract", false);
-                if q.one("product").is_some() {
-                    if q.one("account").is_none() {
-                        return Err(ApiError::bad_request(
-                            "the `product` filter must be combined with `account`",
-                        ));
+            match spec.matches {
+                Match::Field(field) => f.equals.push((field, set(vals))),
+                Match::Via { via, field } => {
+                    if let Some(target) = kind.ref_target(via) {
+                        f.via.push((via, target, field, set(vals)));
                     }
-                    eq("productId", "product", false);
                 }
-            }
-            Kind::Aggregation => {
-                if let Some(p) = q.many("productId") {
-                    f.meter_products = Some(set(p));
+                Match::ActiveAt => {
+                    if let Some(d) = vals.first() {
+                        f.active_at = Some(parse_filter_date(d)?);
+                    }
                 }
+                Match::IncludeAll { .. } => {}
             }
-            Kind::Product | Kind::Account => {}
         }
-        if matches!(kind, Kind::Pricing | Kind::AccountPlan)
-            && let Some(d) = q.one("date")
-        {
-            f.active_at = Some(parse_filter_date(d)?);
-        }
-        if kind == Kind::AccountPlan && f.active_at.is_none() {
-            let include_all = q.flag("includeall")?.unwrap_or(false);
-            if q.one("account").is_some() && !include_all {
-                f.active_at = Some(Utc::now());
+        for spec in kind.filters() {
+            if let Match::IncludeAll { scope } = spec.matches
+                && f.active_at.is_none()
+            {
+                let include_all = q.flag(spec.param)?.unwrap_or(false);
+                if q.one(scope).is_some() && !include_all {
+                    f.active_at = Some(Utc::now());
+                }
             }
         }
         Ok(f)
     }
 
     fn matches(&self, o: &Object, store: &Store) -> bool {
-        let via_meter = || {
-            let products = self.meter_products.as_ref()?;
-            let meter = store.kind(Kind::Meter).get(o.get("meterId")?.as_str()?)?;
-            let product = meter.value.get("productId")?.as_str()?;
-            Some(products.contains(product))
-        };
-        if self.meter_products.is_some() && via_meter() != Some(true) {
-            return false;
+        fn text<'o>(o: &'o Object, field: &str) -> Option<&'o str> {
+            o.get(field).and_then(Value::as_str)
         }
-        self.equals.iter().all(|(field, vals)| {
-            o.get(*field)
-                .and_then(Value::as_str)
-                .is_some_and(|v| vals.contains(v))
-        }) && self.active_at.is_none_or(|t| rules::active_at(o, t))
+        self.equals
+            .iter()
+            .all(|(field, vals)| text(o, field).is_some_and(|v| vals.contains(v)))
+            && self.via.iter().all(|(via, target, field, vals)| {
+                text(o, via)
+                    .and_then(|id| store.kind(*target).get(id))
+                    .and_then(|e| text(&e.value, field))
+                    .is_some_and(|v| vals.contains(v))
+            })
+            && self.active_at.is_none_or(|t| rules::active_at(o, t))
     }
 }
 

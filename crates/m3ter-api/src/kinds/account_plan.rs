@@ -83,7 +83,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         Filter {
             param: "includeall",
             multi: false,
-            matches: Match::IncludeAll,
+            matches: Match::IncludeAll { scope: "account" },
             needs: None,
         },
         IDS,

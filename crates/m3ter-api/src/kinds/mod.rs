@@ -155,9 +155,9 @@ pub enum Match {
     /// Named behaviour: active at the date or date-time given
     /// (`startDate` ≤ t < `endDate`).
     ActiveAt,
-    /// Named behaviour of account plans: unless `true`, a filter on the
-    /// account lists only the plans active now.
-    IncludeAll,
+    /// Named behaviour (account plans' `includeall`): unless `true`, a list
+    /// filtered by the `scope` parameter shows only the entities active now.
+    IncludeAll { scope: &'static str },
 }
 
 /// A filter on field `field`, parameter `param`.

@@ -113,7 +113,10 @@ fn table_fields_name_schema_fields() {
                     let target = k.ref_target(via).expect("via a reference");
                     assert!(target.field(field).is_some(), "{k}: via {via}.{field}");
                 }
-                Match::ActiveAt | Match::IncludeAll => {}
+                Match::IncludeAll { scope } => {
+                    assert!(k.filter(scope).is_some(), "{k}: includeall scope {scope}")
+                }
+                Match::ActiveAt => {}
             }
             if let Some(n) = filter.needs {
                 assert!(k.filter(n).is_some(), "{k}: {} needs {n}", filter.param);
