@@ -8,21 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use common::apply::COLLECTIONS;
 use common::cli::{EmulatorProcess, ORG, SECRET, copy_example, m3ter_cmd, stderr, stdout, text};
 use serde_json::{Value, json};
-
-/// The collections of the nine kinds, as the API names them.
-const COLLECTIONS: [&str; 9] = [
-    "products",
-    "meters",
-    "aggregations",
-    "compoundaggregations",
-    "plantemplates",
-    "plans",
-    "pricings",
-    "accounts",
-    "accountplans",
-];
 
 const PRODUCT: &str = "product.aws_lambda_api_6";
 const PLAN: &str = "plan.lambda_plan_api_6";

@@ -20,6 +20,7 @@ mod emulator_api;
 mod emulator_http;
 mod emulator_ops;
 mod emulator_usage;
+mod kinds;
 mod plan;
 mod plan_show;
 mod state;

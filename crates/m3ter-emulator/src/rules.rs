@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use m3ter_api::schema::DefaultBy;
 use m3ter_api::validate::{Rule, parse_date_time};
 use m3ter_api::{Field, Kind, Type, validate_body};
 
@@ -47,6 +48,9 @@ pub fn prepare(
     let own_id = existing.and_then(|e| str_of(e, "id"));
 
     let mut fields = known_fields(kind.fields(), body);
+    for d in kind.defaults().iter().filter(|d| d.by == DefaultBy::Server) {
+        fields.entry(d.field).or_insert_with(|| d.value.to_json());
+    }
 
     for r in kind.references() {
         if let Some(id) = str_of(&fields, r.field)
@@ -251,10 +255,8 @@ fn plan_rules(store: &Store, fields: &mut Object, existing: Option<&Object>) -> 
 }
 
 fn pricing_rules(fields: &mut Object, existing: Option<&Object>) -> ApiResult<()> {
-    let cumulative = fields
-        .get("cumulative")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    // `prepare` filled in the server default (true) when it was omitted.
+    let cumulative = fields.get("cumulative").and_then(Value::as_bool) == Some(true);
     let spans = fields
         .get("tiersSpanPlan")
         .and_then(Value::as_bool)
@@ -268,8 +270,6 @@ fn pricing_rules(fields: &mut Object, existing: Option<&Object>) -> ApiResult<()
             "`overagePricingBands` need `cumulative` true and `tiersSpanPlan` false",
         ));
     }
-    fields.insert("cumulative".into(), json!(cumulative));
-    fields.entry("type").or_insert_with(|| json!("DEBIT"));
     let kind = if fields.contains_key("aggregationId") {
         "SIMPLE"
     } else {

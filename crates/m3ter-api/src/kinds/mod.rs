@@ -189,7 +189,7 @@ impl Kind {
     };
 
     /// The kind's table entry.
-    pub fn spec(self) -> &'static KindSpec {
+    pub const fn spec(self) -> &'static KindSpec {
         SPECS[self as usize]
     }
 
