@@ -38,8 +38,8 @@ pub fn field_equal(kind: Kind, field: &str, desired: &Value, live: Option<&Value
         .then(|| kind.default_of(field, DefaultBy::Server))
         .flatten();
     let live = default.as_ref().or(live);
-    if kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands") {
-        return bands_equal(desired, live);
+    if kind.is_bands(field) {
+        return bands_equal(kind, field, desired, live);
     }
     eq_typed(kind.field(field).map(|f| &f.ty), desired, live)
 }
@@ -137,12 +137,12 @@ pub fn sorted_bands(v: &Value) -> Option<Vec<&Value>> {
     Some(bands)
 }
 
-fn bands_equal(d: &Value, l: Option<&Value>) -> bool {
+fn bands_equal(kind: Kind, field: &str, d: &Value, l: Option<&Value>) -> bool {
     let l = match l {
         Some(l) if !l.is_null() => l,
         _ => return is_empty(d),
     };
-    let band_fields: &[Field] = match Kind::Pricing.field("pricingBands").map(|f| f.ty) {
+    let band_fields: &[Field] = match kind.field(field).map(|f| f.ty) {
         Some(Type::Array {
             item: Type::Object(fields),
             ..

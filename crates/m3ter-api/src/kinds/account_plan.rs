@@ -66,6 +66,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &["productId"],
     sensitive: &[],
     exactly_one_of: &[("planId", "planGroupId")],
+    bands: &[],
     filters: &[
         by_field("account", "accountId", false),
         by_field("plan", "planId", false),

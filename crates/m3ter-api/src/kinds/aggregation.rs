@@ -62,6 +62,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &[],
     sensitive: &[],
     exactly_one_of: &[],
+    bands: &[],
     filters: &[
         // An aggregation has no product of its own: its meter's counts.
         Filter {

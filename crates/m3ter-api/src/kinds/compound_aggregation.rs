@@ -38,5 +38,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &["segments"],
     sensitive: &[],
     exactly_one_of: &[],
+    bands: &[],
     filters: &[by_field("productId", "productId", true), IDS, CODES],
 };

@@ -86,6 +86,9 @@ pub struct KindSpec {
     pub sensitive: &'static [&'static str],
     /// Pairs of fields of which exactly one must be given.
     pub exactly_one_of: &'static [(&'static str, &'static str)],
+    /// Arrays of pricing bands: compared in `lowerLimit` order, and the ids
+    /// the server gives bands are neither compared, shown nor exported.
+    pub bands: &'static [&'static str],
     /// The list filters (query parameters) the API documents.
     pub filters: &'static [Filter],
 }
@@ -263,6 +266,11 @@ impl Kind {
     /// Fields that cannot change after create: a change is a replace.
     pub fn immutable_fields(self) -> &'static [&'static str] {
         self.spec().immutable
+    }
+
+    /// Whether `field` is an array of pricing bands.
+    pub fn is_bands(self, field: &str) -> bool {
+        self.spec().bands.contains(&field)
     }
 
     /// Fields whose values are secrets.

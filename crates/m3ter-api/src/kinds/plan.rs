@@ -45,6 +45,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &["productId"],
     sensitive: &[],
     exactly_one_of: &[],
+    bands: &[],
     filters: &[
         by_field("productId", "productId", false),
         by_field("accountId", "accountId", true),

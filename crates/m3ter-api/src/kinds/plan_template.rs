@@ -45,5 +45,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &[],
     sensitive: &[],
     exactly_one_of: &[],
+    bands: &[],
     filters: &[by_field("productId", "productId", false), IDS],
 };

@@ -122,6 +122,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         ("planId", "planTemplateId"),
         ("aggregationId", "compoundAggregationId"),
     ],
+    bands: &["pricingBands", "overagePricingBands"],
     filters: &[
         Filter {
             param: "date",

@@ -29,5 +29,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
     response_only: &[],
     sensitive: &[],
     exactly_one_of: &[],
+    bands: &[],
     filters: &[IDS],
 };
