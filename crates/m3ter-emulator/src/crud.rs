@@ -102,26 +102,11 @@ pub async fn update(
     };
     let strict = s.config.strict;
     let entity = s.commit(|store| {
-        let old = store.kind(kind).get(&id).ok_or_else(|| missing(kind, &id))?;
-        let current = old.value.get("version").and_then(Value::as_i64).unwrap_or(0);
-        match body.get("version") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::conflict(format!(
-                    "`version` is required on update; the {kind}'s current version is {current}"
-                )));
-            }
-            Some(v) if v.as_i64().is_none() => {
-                return Err(ApiError::bad_request(format!(
-                    "`version` must be an integer (got {v})"
-                )));
-            }
-            Some(v) if v.as_i64() != Some(current) => {
-                return Err(ApiError::conflict(format!(
-                    "`version` {v} is stale: {kind} {id} is at version {current}; read it again and retry"
-                )));
-            }
-            Some(_) => {}
-        }
+        let old = store
+            .kind(kind)
+            .get(&id)
+            .ok_or_else(|| missing(kind, &id))?;
+        check_version(kind, &id, &old.value, &body)?;
         let entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
         let change = Change::Put {
             table: kind.collection().into(),
@@ -131,6 +116,87 @@ pub async fn update(
         Ok((vec![change], entity))
     })?;
     Ok(ok_json(entity))
+}
+
+/// Optimistic locking: an update must send the entity's current `version`.
+fn check_version(kind: Kind, id: &str, old: &Object, body: &Object) -> ApiResult<()> {
+    let current = old.get("version").and_then(Value::as_i64).unwrap_or(0);
+    match body.get("version") {
+        None | Some(Value::Null) => Err(ApiError::conflict(format!(
+            "`version` is required on update; the {kind}'s current version is {current}"
+        ))),
+        Some(v) if v.as_i64().is_none() => Err(ApiError::bad_request(format!(
+            "`version` must be an integer (got {v})"
+        ))),
+        Some(v) if v.as_i64() != Some(current) => Err(ApiError::conflict(format!(
+            "`version` {v} is stale: {kind} {id} is at version {current}; read it again and retry"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `GET /organizations/{orgId}/<collection>` of a singleton kind (one per
+/// org): the entity, once it has been PUT.
+pub async fn get_singleton(State(s): State<Arc<Shared>>, kind: Kind) -> ApiResult<Response> {
+    let store = s.read();
+    let e =
+        store.kind(kind).iter_newest_first().next().ok_or_else(|| {
+            ApiError::not_found(format!("the org has no {kind} yet; PUT one first"))
+        })?;
+    Ok(ok_json(&e.value))
+}
+
+/// `PUT /organizations/{orgId}/<collection>` of a singleton kind: stores the
+/// first version, then replaces it like any update (with `version`).
+pub async fn put_singleton(
+    State(s): State<Arc<Shared>>,
+    kind: Kind,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let now = rules::timestamp(Utc::now());
+    let stamp = Stamp {
+        actor: &s.actor,
+        now: &now,
+    };
+    let strict = s.config.strict;
+    let entity = s.commit(|store| put_one(store, kind, &body, strict, &stamp))?;
+    Ok(ok_json(entity))
+}
+
+/// The changes of a singleton PUT: a create while the table is empty, else
+/// an update of its one entity.
+fn put_one(
+    store: &mut Store,
+    kind: Kind,
+    body: &Object,
+    strict: bool,
+    stamp: &Stamp<'_>,
+) -> ApiResult<(Vec<Change>, Object)> {
+    let old = store
+        .kind(kind)
+        .iter_newest_first()
+        .next()
+        .map(|e| (e.seq, e.value.clone()));
+    let (seq, entity) = match old {
+        Some((seq, old)) => {
+            let id = old.get("id").and_then(Value::as_str).unwrap_or_default();
+            check_version(kind, id, &old, body)?;
+            (
+                seq,
+                rules::prepare(store, kind, body, Some(&old), strict, stamp)?,
+            )
+        }
+        None => {
+            let entity = rules::prepare(store, kind, body, None, strict, stamp)?;
+            (store.next_seq(), entity)
+        }
+    };
+    let change = Change::Put {
+        table: kind.collection().into(),
+        seq,
+        value: entity.clone(),
+    };
+    Ok((vec![change], entity))
 }
 
 /// `DELETE /organizations/{orgId}/<collection>/{id}`: answers the deleted
@@ -276,4 +342,50 @@ pub async fn list_children(
         .filter(|e| e.value.get("parentAccountId").and_then(Value::as_str) == Some(id.as_str()));
     let (data, token) = page(entries, size);
     Ok(list_body(&data, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// A singleton PUT creates the one entity, then updates it in place
+    /// (same id, same sequence, next version); a stale version is refused.
+    /// Run on a kind of the table, as no singleton kind exists yet.
+    #[test]
+    fn singleton_puts_create_then_replace_the_one_entity() {
+        let mut store = Store::default();
+        let stamp = Stamp {
+            actor: "test",
+            now: "2024-12-01T00:00:00.000Z",
+        };
+        let kind = Kind::Product;
+        let put = |store: &mut Store, body: Value| {
+            let (changes, entity) = put_one(store, kind, &obj(body), true, &stamp)?;
+            for c in changes {
+                store.apply(c);
+            }
+            Ok::<_, ApiError>(entity)
+        };
+        let first = put(&mut store, json!({"name": "Org", "code": "org"})).unwrap();
+        let second = put(
+            &mut store,
+            json!({"name": "Org 2", "code": "org", "version": 1}),
+        )
+        .unwrap();
+        assert_eq!(second["id"], first["id"]);
+        assert_eq!(second["version"], json!(2));
+        assert_eq!(store.kind(kind).len(), 1);
+        let stale = put(
+            &mut store,
+            json!({"name": "Org 3", "code": "org", "version": 1}),
+        );
+        assert!(stale.is_err());
+        let only = store.kind(kind).iter_newest_first().next().unwrap();
+        assert_eq!(only.value["name"], json!("Org 2"));
+    }
 }

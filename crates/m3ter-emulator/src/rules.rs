@@ -79,7 +79,8 @@ pub fn prepare(
         Kind::Pricing => pricing_rules(&mut fields, existing)?,
         Kind::Account => account_rules(store, &fields, own_id)?,
         Kind::AccountPlan => account_plan_rules(store, &mut fields, own_id)?,
-        Kind::Product | Kind::CompoundAggregation | Kind::PlanTemplate => {}
+        // Kinds whose rules are plain: the schema and the checks above.
+        _ => {}
     }
 
     let mut out = Object::new();
