@@ -1,4 +1,5 @@
-//! Handlers of the nine config kinds: list, create, get, update, delete.
+//! Handlers of the config kinds of the kind table: list, create, get, update,
+//! delete (GET and PUT only for a singleton kind).
 
 use std::collections::HashSet;
 use std::sync::Arc;
