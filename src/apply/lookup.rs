@@ -1,11 +1,12 @@
 //! Finding a live entity by its key, to adopt a create whose reply was lost.
-//! Uses a list filter only where the API documents one for the kind.
+//! The kind table says which documented list filter narrows the search and
+//! which fields make up the key (`m3ter_api::identity`).
 
 use serde_json::{Map, Value};
 
 use crate::client::{ApiError, Client};
 use crate::plan::compare;
-use m3ter_api::Kind;
+use m3ter_api::{Kind, identity};
 
 /// The live entity that `body` (a create request) would have made, if any.
 pub(super) async fn find(
@@ -13,64 +14,20 @@ pub(super) async fn find(
     kind: Kind,
     body: &Map<String, Value>,
 ) -> Result<Option<Value>, ApiError> {
-    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
-    let mut filters: Vec<(&str, String)> = Vec::new();
-    let has_filter = |p: &str| kind.filters().iter().any(|f| f.param == p);
-    match kind {
-        Kind::Pricing => {
-            if let Some(p) = text("planId") {
-                filters.push(("planId", p));
-            } else if let Some(t) = text("planTemplateId") {
-                filters.push(("planTemplateId", t));
-            }
-        }
-        Kind::AccountPlan => {
-            if let Some(a) = text("accountId") {
-                filters.push(("account", a));
-                filters.push(("includeall", "true".to_string()));
-            }
-        }
-        Kind::PlanTemplate => {
-            if let Some(p) = text("productId") {
-                filters.push(("productId", p));
-            }
-        }
-        _ => {
-            if let (Some(code), true) = (text("code"), has_filter("codes")) {
-                filters.push(("codes", code));
-            }
-        }
-    }
-    let candidates = client.list_all(kind, &filters).await?;
+    let candidates = client
+        .list_all(kind, &identity::adopt_query(kind, body))
+        .await?;
     Ok(candidates
         .into_iter()
         .find(|live| same_key(kind, live, body)))
 }
 
-/// Whether a live entity has the identity (key) of a create request.
+/// Whether a live entity has the identity (key) of a create request, its
+/// key fields compared as the planner compares.
 fn same_key(kind: Kind, live: &Value, body: &Map<String, Value>) -> bool {
-    let eq = |field: &str| match body.get(field) {
-        Some(v) => compare::field_equal(kind, field, v, live.get(field)),
-        None => live.get(field).is_none_or(Value::is_null),
-    };
-    if let Some(code) = body.get("code") {
-        return live.get("code") == Some(code);
-    }
-    match kind {
-        Kind::Pricing => [
-            "planId",
-            "planTemplateId",
-            "aggregationId",
-            "compoundAggregationId",
-        ]
-        .into_iter()
-        .chain(["startDate", "segment"])
-        .all(eq),
-        Kind::AccountPlan => ["accountId", "planId", "planGroupId", "startDate"]
-            .into_iter()
-            .all(eq),
-        _ => false,
-    }
+    identity::same_identity(kind, live, body, |field, want, have| {
+        compare::field_equal(kind, field, want, have)
+    })
 }
 
 /// Whether the live entity already holds every field of an update body

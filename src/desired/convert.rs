@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Lifecycle;
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos};
-use m3ter_api::schema::{COMMON_READ_ONLY, Field, Kind, Reference, Type};
+use m3ter_api::schema::{COMMON_READ_ONLY, DefaultBy, Field, Kind, Reference, Type};
 use m3ter_api::validate::{RefMode, Rule, parse_date_time, validate_body};
 
 /// A reference written in YAML (`product: aws_lambda`), not yet resolved.
@@ -159,10 +159,12 @@ pub(crate) fn convert_entity(
             );
         }
     }
-    // `derivedFields` may be omitted: the API requires it, `[]` is meant.
-    if kind == Kind::Meter && !out.fields.contains_key("derivedFields") {
+    // Fields the API requires but the kind table lets the desired state
+    // omit (a meter's `derivedFields`: `[]` is meant).
+    for d in kind.defaults().iter().filter(|d| d.by == DefaultBy::Tool) {
         out.fields
-            .insert("derivedFields".into(), Value::Array(Vec::new()));
+            .entry(d.field)
+            .or_insert_with(|| d.value.to_json());
     }
     validate(&out, file, diags);
     Some(out)

@@ -87,7 +87,7 @@ fn to_desired(
                 let key = field.name.strip_suffix("Id").unwrap_or(field.name);
                 out.insert(key.to_string(), Value::String(code.to_string()));
             }
-            _ if field.name == "pricingBands" || field.name == "overagePricingBands" => {
+            _ if kind.is_bands(field.name) => {
                 out.insert(field.name.to_string(), without_band_ids(value));
             }
             _ => {

@@ -16,8 +16,8 @@ use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos, parse_documents};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
-use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
-use m3ter_api::Kind;
+use crate::address::Address;
+use m3ter_api::{Kind, identity};
 
 /// Top-level key holding variable declarations.
 const VARIABLES: &str = "variables";
@@ -335,33 +335,18 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
 /// The entity's key (design §3.3), or `None` when a field it needs is
 /// missing (already reported).
 fn key_of(c: &Converted) -> Option<String> {
-    if let Some(code) = c.fields.get("code") {
-        return match code {
-            Value::String(s) => Some(s.clone()),
-            _ => None,
-        };
+    identity::key_of(c.kind, c)
+}
+
+/// A desired entity as [`identity::key_of`] reads it: its references are
+/// written as the target's code.
+impl identity::KeySource for Converted {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field)
     }
-    let code_of = |field: &str| c.ref_for(field).map(|r| r.code.as_str());
-    let start = c.fields.get("startDate").and_then(Value::as_str);
-    match c.kind {
-        Kind::Pricing => {
-            let owner = match (code_of("planId"), code_of("planTemplateId")) {
-                (Some(p), None) => PricingOwner::Plan(p),
-                (None, Some(t)) => PricingOwner::Template(t),
-                _ => return None,
-            };
-            let aggregation = match (code_of("aggregationId"), code_of("compoundAggregationId")) {
-                (Some(a), None) | (None, Some(a)) => a,
-                _ => return None,
-            };
-            let segment = c.fields.get("segment").and_then(Value::as_object);
-            Some(pricing_key(owner, aggregation, start?, segment))
-        }
-        Kind::AccountPlan => {
-            let plan = code_of("planId").or_else(|| c.fields.get("planGroupId")?.as_str())?;
-            Some(account_plan_key(code_of("accountId")?, plan, start?))
-        }
-        _ => None,
+
+    fn code(&self, field: &str, _target: Kind) -> Option<&str> {
+        self.ref_for(field).map(|r| r.code.as_str())
     }
 }
 

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use m3ter_api::schema::DefaultBy;
 use m3ter_api::{Field, Kind, Type};
 
 /// The schema of one desired-state file (any file may hold any section).
@@ -38,19 +39,23 @@ fn entity_schema(kind: Kind) -> Value {
     let mut props = Map::new();
     let mut required: Vec<Value> = Vec::new();
     for field in kind.fields() {
-        let (name, schema) = match field.ty {
+        let (name, mut schema) = match field.ty {
             Type::Ref(target) => (
-                field.name.strip_suffix("Id").unwrap_or(field.name),
+                yaml_key(kind, field.name),
                 json!({"type": "string", "description": format!("the code of a {target}")}),
             ),
             _ => (field.name, type_schema(&field.ty)),
         };
         // References that must be given are required under their YAML key;
-        // `code` is required wherever it is the identity.
+        // `code` is required wherever it is the identity; a field the tool
+        // defaults (a meter's `derivedFields`) may be left out.
         let needed = field.required || (field.name == "code" && kind.has_identity_code());
-        let optional_because_defaulted = kind == Kind::Meter && field.name == "derivedFields";
-        if needed && !optional_because_defaulted {
+        let defaulted = kind.default_of(field.name, DefaultBy::Tool).is_some();
+        if needed && !defaulted {
             required.push(Value::String(name.to_string()));
+        }
+        if kind.sensitive_fields().contains(&field.name) {
+            schema["writeOnly"] = json!(true);
         }
         props.insert(name.to_string(), schema);
     }
@@ -71,6 +76,14 @@ fn entity_schema(kind: Kind) -> Value {
         "required": required,
         "properties": props,
     })
+}
+
+/// The desired-state key of reference field `field`.
+fn yaml_key(kind: Kind, field: &'static str) -> &'static str {
+    kind.references()
+        .into_iter()
+        .find(|r| r.field == field)
+        .map_or(field, |r| r.yaml_key)
 }
 
 fn object_schema(fields: &[Field]) -> Value {

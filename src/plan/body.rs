@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::address::Address;
 use crate::desired::DesiredEntity;
 use m3ter_api::Kind;
-use m3ter_api::schema::Type;
+use m3ter_api::schema::{DefaultBy, Type};
 
 /// Why a body cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -93,7 +93,8 @@ pub fn put_body(
 }
 
 /// The POST body of a create: the entity's request fields, references
-/// resolved with `ids`; a meter without `derivedFields` sends `[]`.
+/// resolved with `ids`; a field the tool defaults (a meter's
+/// `derivedFields`) is sent with its default when unset.
 pub fn create_body(
     entity: &DesiredEntity,
     ids: impl Fn(&Address) -> Option<String>,
@@ -110,8 +111,8 @@ pub fn create_body(
             body.insert(name.to_string(), Value::String(id));
         } else if let Some(v) = entity.fields.get(name).filter(|v| !v.is_null()) {
             body.insert(name.to_string(), v.clone());
-        } else if kind == Kind::Meter && name == "derivedFields" {
-            body.insert(name.to_string(), Value::Array(Vec::new()));
+        } else if let Some(v) = kind.default_of(name, DefaultBy::Tool) {
+            body.insert(name.to_string(), v);
         }
     }
     Ok(body)

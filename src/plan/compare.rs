@@ -14,7 +14,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
-use m3ter_api::schema::{Field, Kind, Type};
+use m3ter_api::schema::{DefaultBy, Field, Kind, Type};
 use m3ter_api::validate::parse_date_time;
 
 /// Fields never compared nor sent for `kind`: the common read-only fields
@@ -23,33 +23,23 @@ pub fn read_only(kind: Kind, field: &str) -> bool {
     m3ter_api::schema::COMMON_READ_ONLY.contains(&field) || kind.response_only().contains(&field)
 }
 
-/// Fields of a pricing's or account plan's key: like immutable fields, a
-/// change to one of them is a replace.
-pub fn key_fields(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Pricing => &[
-            "planId",
-            "planTemplateId",
-            "aggregationId",
-            "compoundAggregationId",
-            "startDate",
-            "segment",
-        ],
-        Kind::AccountPlan => &["accountId", "planId", "planGroupId", "startDate"],
-        _ => &[],
-    }
-}
-
-/// Whether a difference in `field` makes the change a replace.
+/// Whether a difference in `field` makes the change a replace: an immutable
+/// field, or a field of a composite key (pricing, account plan).
 pub fn forces_replacement(kind: Kind, field: &str) -> bool {
-    kind.immutable_fields().contains(&field) || key_fields(kind).contains(&field)
+    kind.immutable_fields().contains(&field) || kind.spec().identity.key_fields().contains(&field)
 }
 
 /// Whether the desired value of top-level `field` of `kind` equals the live
-/// value (`None` = absent).
+/// value (`None` = absent). An absent live value is the server's default
+/// for the field, when it has one.
 pub fn field_equal(kind: Kind, field: &str, desired: &Value, live: Option<&Value>) -> bool {
-    if kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands") {
-        return bands_equal(desired, live);
+    let default = live
+        .is_none_or(Value::is_null)
+        .then(|| kind.default_of(field, DefaultBy::Server))
+        .flatten();
+    let live = default.as_ref().or(live);
+    if kind.is_bands(field) {
+        return bands_equal(kind, field, desired, live);
     }
     eq_typed(kind.field(field).map(|f| &f.ty), desired, live)
 }
@@ -147,12 +137,12 @@ pub fn sorted_bands(v: &Value) -> Option<Vec<&Value>> {
     Some(bands)
 }
 
-fn bands_equal(d: &Value, l: Option<&Value>) -> bool {
+fn bands_equal(kind: Kind, field: &str, d: &Value, l: Option<&Value>) -> bool {
     let l = match l {
         Some(l) if !l.is_null() => l,
         _ => return is_empty(d),
     };
-    let band_fields: &[Field] = match Kind::Pricing.field("pricingBands").map(|f| f.ty) {
+    let band_fields: &[Field] = match kind.field(field).map(|f| f.ty) {
         Some(Type::Array {
             item: Type::Object(fields),
             ..
@@ -276,6 +266,13 @@ mod tests {
             Some(&json!({"a": 1.0}))
         ));
         assert!(field_equal(Kind::Meter, "derivedFields", &json!([]), None));
+        assert!(field_equal(Kind::Pricing, "cumulative", &json!(true), None));
+        assert!(!field_equal(
+            Kind::Pricing,
+            "cumulative",
+            &json!(false),
+            None
+        ));
         assert!(!field_equal(Kind::Product, "name", &json!("x"), None));
     }
 }

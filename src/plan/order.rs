@@ -98,13 +98,13 @@ pub fn delete_order<'a>(doomed: &BTreeSet<&'a Address>, state: &'a State) -> Vec
     }
 }
 
-/// What a create must not collide with: a code, a pricing's owner and
-/// aggregation, an account's account-plan slot.
+/// What a create must not collide with: a code, or the conflict scope of
+/// its kind (a pricing's owner and aggregation, an account's account
+/// plans; `Identity::scope` in the kind table).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Slot {
     Code(Kind, String),
-    Pricing(Address, Address),
-    AccountPlans(Address),
+    Scope(Kind, Vec<Address>),
 }
 
 fn slot_of(kind: Kind, code: Option<&str>, deps: &[&Address]) -> Vec<Slot> {
@@ -112,41 +112,34 @@ fn slot_of(kind: Kind, code: Option<&str>, deps: &[&Address]) -> Vec<Slot> {
     if let Some(code) = code {
         out.push(Slot::Code(kind, code.to_string()));
     }
-    let first = |kinds: &[Kind]| deps.iter().find(|a| kinds.contains(&a.kind)).copied();
-    match kind {
-        Kind::Pricing => {
-            if let (Some(owner), Some(agg)) = (
-                first(&[Kind::Plan, Kind::PlanTemplate]),
-                first(&[Kind::Aggregation, Kind::CompoundAggregation]),
-            ) {
-                out.push(Slot::Pricing(owner.clone(), agg.clone()));
-            }
-        }
-        Kind::AccountPlan => {
-            if let Some(account) = first(&[Kind::Account]) {
-                out.push(Slot::AccountPlans(account.clone()));
-            }
-        }
-        _ => {}
+    let scope = kind.spec().identity.scope;
+    // Each group's target: the first dependency of a kind the group's
+    // reference fields point at.
+    let targets: Option<Vec<Address>> = scope
+        .iter()
+        .map(|group| {
+            let kinds: Vec<Kind> = group.iter().filter_map(|f| kind.ref_target(f)).collect();
+            deps.iter()
+                .find(|a| kinds.contains(&a.kind))
+                .map(|a| (*a).clone())
+        })
+        .collect();
+    if let (false, Some(targets)) = (scope.is_empty(), targets) {
+        out.push(Slot::Scope(kind, targets));
     }
     out
 }
 
 fn desired_slots(e: &DesiredEntity) -> Vec<Slot> {
     let kind = e.address.kind;
-    let deps: Vec<&Address> = match kind {
-        Kind::Pricing => [
-            "planId",
-            "planTemplateId",
-            "aggregationId",
-            "compoundAggregationId",
-        ]
+    let deps: Vec<&Address> = kind
+        .spec()
+        .identity
+        .scope
         .iter()
+        .flat_map(|group| group.iter())
         .filter_map(|f| e.refs.get(*f))
-        .collect(),
-        Kind::AccountPlan => e.refs.get("accountId").into_iter().collect(),
-        _ => Vec::new(),
-    };
+        .collect();
     slot_of(kind, e.fields.get("code").and_then(|v| v.as_str()), &deps)
 }
 

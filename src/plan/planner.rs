@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 
 use super::compare::{field_equal, forces_replacement, read_only};
 use super::{Action, Change, Drift, FieldDiff, Plan, PlanError, PlanOptions, Reason};
-use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
+use crate::address::Address;
 use crate::desired::{DesiredEntity, DesiredState};
 use crate::live::LiveSnapshot;
 use crate::state::State;
-use m3ter_api::Kind;
+use m3ter_api::{Kind, identity};
 
 /// Plans the changes that converge `live` to `desired`, given what `state`
 /// says this tool manages. Pure: no IO, deterministic output.
@@ -185,49 +185,27 @@ impl<'a> LiveIndex<'a> {
         self.by_id.get(&(kind, id)).copied()
     }
 
-    /// The `code` of the live entity `field` of `v` points at.
-    fn code_via(&self, v: &Value, field: &str, kind: Kind) -> Option<&'a str> {
-        let id = str_field(v, field)?;
-        str_field(self.get(kind, id)?, "code")
+    /// The address key a live entity would have (design §3.3), the codes
+    /// of the entities its ids point at standing in for its references.
+    fn key_of(&self, kind: Kind, v: &'a Value) -> Option<String> {
+        identity::key_of(kind, &LiveKeySource { idx: self, v })
+    }
+}
+
+/// A live entity as [`identity::key_of`] reads it: ids resolved to codes
+/// through the index.
+struct LiveKeySource<'i, 'a> {
+    idx: &'i LiveIndex<'a>,
+    v: &'a Value,
+}
+
+impl identity::KeySource for LiveKeySource<'_, '_> {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.v.get(field)
     }
 
-    /// The address key a live entity would have (design §3.3): its own
-    /// `code` when it has one, else the pricing / account plan key computed
-    /// with the codes of the entities its ids point at.
-    fn key_of(&self, kind: Kind, v: &Value) -> Option<String> {
-        if let Some(code) = str_field(v, "code") {
-            return Some(code.to_string());
-        }
-        match kind {
-            Kind::Pricing => {
-                let owner = match self.code_via(v, "planId", Kind::Plan) {
-                    Some(code) => PricingOwner::Plan(code),
-                    None => PricingOwner::Template(self.code_via(
-                        v,
-                        "planTemplateId",
-                        Kind::PlanTemplate,
-                    )?),
-                };
-                let agg = self
-                    .code_via(v, "aggregationId", Kind::Aggregation)
-                    .or_else(|| {
-                        self.code_via(v, "compoundAggregationId", Kind::CompoundAggregation)
-                    })?;
-                let start = str_field(v, "startDate")?;
-                Some(pricing_key(
-                    owner,
-                    agg,
-                    start,
-                    v.get("segment").and_then(Value::as_object),
-                ))
-            }
-            Kind::AccountPlan => Some(account_plan_key(
-                self.code_via(v, "accountId", Kind::Account)?,
-                self.code_via(v, "planId", Kind::Plan)?,
-                str_field(v, "startDate")?,
-            )),
-            _ => None,
-        }
+    fn code(&self, field: &str, target: Kind) -> Option<&str> {
+        str_field(self.idx.get(target, str_field(self.v, field)?)?, "code")
     }
 }
 

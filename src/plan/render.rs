@@ -177,7 +177,7 @@ fn restrict(live: &Value, desired: &Value) -> Value {
 }
 
 fn bands_field(kind: Kind, field: &str) -> bool {
-    kind == Kind::Pricing && matches!(field, "pricingBands" | "overagePricingBands")
+    kind.is_bands(field)
 }
 
 /// Bands in `lowerLimit` order without server-assigned ids.

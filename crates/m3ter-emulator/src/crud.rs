@@ -1,4 +1,5 @@
-//! Handlers of the nine config kinds: list, create, get, update, delete.
+//! Handlers of the config kinds of the kind table: list, create, get, update,
+//! delete (GET and PUT only for a singleton kind).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use m3ter_api::Kind;
+use m3ter_api::kinds::Match;
 use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
@@ -101,26 +103,11 @@ pub async fn update(
     };
     let strict = s.config.strict;
     let entity = s.commit(|store| {
-        let old = store.kind(kind).get(&id).ok_or_else(|| missing(kind, &id))?;
-        let current = old.value.get("version").and_then(Value::as_i64).unwrap_or(0);
-        match body.get("version") {
-            None | Some(Value::Null) => {
-                return Err(ApiError::conflict(format!(
-                    "`version` is required on update; the {kind}'s current version is {current}"
-                )));
-            }
-            Some(v) if v.as_i64().is_none() => {
-                return Err(ApiError::bad_request(format!(
-                    "`version` must be an integer (got {v})"
-                )));
-            }
-            Some(v) if v.as_i64() != Some(current) => {
-                return Err(ApiError::conflict(format!(
-                    "`version` {v} is stale: {kind} {id} is at version {current}; read it again and retry"
-                )));
-            }
-            Some(_) => {}
-        }
+        let old = store
+            .kind(kind)
+            .get(&id)
+            .ok_or_else(|| missing(kind, &id))?;
+        check_version(kind, &id, &old.value, &body)?;
         let entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
         let change = Change::Put {
             table: kind.collection().into(),
@@ -130,6 +117,87 @@ pub async fn update(
         Ok((vec![change], entity))
     })?;
     Ok(ok_json(entity))
+}
+
+/// Optimistic locking: an update must send the entity's current `version`.
+fn check_version(kind: Kind, id: &str, old: &Object, body: &Object) -> ApiResult<()> {
+    let current = old.get("version").and_then(Value::as_i64).unwrap_or(0);
+    match body.get("version") {
+        None | Some(Value::Null) => Err(ApiError::conflict(format!(
+            "`version` is required on update; the {kind}'s current version is {current}"
+        ))),
+        Some(v) if v.as_i64().is_none() => Err(ApiError::bad_request(format!(
+            "`version` must be an integer (got {v})"
+        ))),
+        Some(v) if v.as_i64() != Some(current) => Err(ApiError::conflict(format!(
+            "`version` {v} is stale: {kind} {id} is at version {current}; read it again and retry"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `GET /organizations/{orgId}/<collection>` of a singleton kind (one per
+/// org): the entity, once it has been PUT.
+pub async fn get_singleton(State(s): State<Arc<Shared>>, kind: Kind) -> ApiResult<Response> {
+    let store = s.read();
+    let e =
+        store.kind(kind).iter_newest_first().next().ok_or_else(|| {
+            ApiError::not_found(format!("the org has no {kind} yet; PUT one first"))
+        })?;
+    Ok(ok_json(&e.value))
+}
+
+/// `PUT /organizations/{orgId}/<collection>` of a singleton kind: stores the
+/// first version, then replaces it like any update (with `version`).
+pub async fn put_singleton(
+    State(s): State<Arc<Shared>>,
+    kind: Kind,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let now = rules::timestamp(Utc::now());
+    let stamp = Stamp {
+        actor: &s.actor,
+        now: &now,
+    };
+    let strict = s.config.strict;
+    let entity = s.commit(|store| put_one(store, kind, &body, strict, &stamp))?;
+    Ok(ok_json(entity))
+}
+
+/// The changes of a singleton PUT: a create while the table is empty, else
+/// an update of its one entity.
+fn put_one(
+    store: &mut Store,
+    kind: Kind,
+    body: &Object,
+    strict: bool,
+    stamp: &Stamp<'_>,
+) -> ApiResult<(Vec<Change>, Object)> {
+    let old = store
+        .kind(kind)
+        .iter_newest_first()
+        .next()
+        .map(|e| (e.seq, e.value.clone()));
+    let (seq, entity) = match old {
+        Some((seq, old)) => {
+            let id = old.get("id").and_then(Value::as_str).unwrap_or_default();
+            check_version(kind, id, &old, body)?;
+            (
+                seq,
+                rules::prepare(store, kind, body, Some(&old), strict, stamp)?,
+            )
+        }
+        None => {
+            let entity = rules::prepare(store, kind, body, None, strict, stamp)?;
+            (store.next_seq(), entity)
+        }
+    };
+    let change = Change::Put {
+        table: kind.collection().into(),
+        seq,
+        value: entity.clone(),
+    };
+    Ok((vec![change], entity))
 }
 
 /// `DELETE /organizations/{orgId}/<collection>/{id}`: answers the deleted
@@ -163,13 +231,15 @@ fn missing(kind: Kind, id: &str) -> ApiError {
     ApiError::not_found(format!("no {kind} with id {id}"))
 }
 
-/// The documented list filters of a kind, parsed from the query.
+/// The documented list filters of a kind (the kind table's), parsed from
+/// the query.
 #[derive(Debug, Default)]
 struct Filter {
     /// (field, accepted values) equality checks.
     equals: Vec<(&'static str, HashSet<String>)>,
-    /// Aggregations: product ids, matched through the meter.
-    meter_products: Option<HashSet<String>>,
+    /// (reference field, its target kind, field of the target, accepted
+    /// values): aggregations by their meter's product.
+    via: Vec<(&'static str, Kind, &'static str, HashSet<String>)>,
     /// Active at this instant (startDate ≤ t < endDate).
     active_at: Option<DateTime<Utc>>,
 }
@@ -178,83 +248,63 @@ impl Filter {
     fn parse(kind: Kind, q: &Query) -> ApiResult<Filter> {
         let mut f = Filter::default();
         let set = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<HashSet<_>>();
-        let mut eq = |field: &'static str, param: &str, multi: bool| {
-            let vals = if multi {
-                q.many(param)
+        for spec in kind.filters() {
+            let vals = if spec.multi {
+                q.many(spec.param)
             } else {
-                q.one(param).map(|v| vec![v])
+                q.one(spec.param).map(|v| vec![v])
             };
-            if let Some(v) = vals {
-                f.equals.push((field, set(v)));
+            let Some(vals) = vals else { continue };
+            if let Some(needs) = spec.needs
+                && q.one(needs).is_none()
+            {
+                return Err(ApiError::bad_request(format!(
+                    "the `{}` filter must be combined with `{needs}`",
+                    spec.param
+                )));
             }
-        };
-        if kind.filters().iter().any(|x| x.param == "ids") {
-            eq("id", "ids", true);
-        }
-        if kind.filters().iter().any(|x| x.param == "codes") {
-            eq("code", "codes", true);
-        }
-        match kind {
-            Kind::Meter | Kind::CompoundAggregation => eq("productId", "productId", true),
-            Kind::PlanTemplate => eq("productId", "productId", false),
-            Kind::Plan => {
-                eq("productId", "productId", false);
-                eq("accountId", "accountId", true);
-            }
-            Kind::Pricing => {
-                eq("planId", "planId", false);
-                eq("planTemplateId", "planTemplateId", false);
-                eq("aggregationId", "aggregationId", false);
-            }
-            Kind::AccountPlan => {
-                eq("accountId", "account", false);
-                eq("planId", "plan", false);
-                eq("contractId", "contract", false);
-                if q.one("product").is_some() {
-                    if q.one("account").is_none() {
-                        return Err(ApiError::bad_request(
-                            "the `product` filter must be combined with `account`",
-                        ));
+            match spec.matches {
+                Match::Field(field) => f.equals.push((field, set(vals))),
+                Match::Via { via, field } => {
+                    if let Some(target) = kind.ref_target(via) {
+                        f.via.push((via, target, field, set(vals)));
                     }
-                    eq("productId", "product", false);
                 }
-            }
-            Kind::Aggregation => {
-                if let Some(p) = q.many("productId") {
-                    f.meter_products = Some(set(p));
+                Match::ActiveAt => {
+                    if let Some(d) = vals.first() {
+                        f.active_at = Some(parse_filter_date(d)?);
+                    }
                 }
+                Match::IncludeAll { .. } => {}
             }
-            Kind::Product | Kind::Account => {}
         }
-        if matches!(kind, Kind::Pricing | Kind::AccountPlan)
-            && let Some(d) = q.one("date")
-        {
-            f.active_at = Some(parse_filter_date(d)?);
-        }
-        if kind == Kind::AccountPlan && f.active_at.is_none() {
-            let include_all = q.flag("includeall")?.unwrap_or(false);
-            if q.one("account").is_some() && !include_all {
-                f.active_at = Some(Utc::now());
+        for spec in kind.filters() {
+            if let Match::IncludeAll { scope } = spec.matches
+                && f.active_at.is_none()
+            {
+                let include_all = q.flag(spec.param)?.unwrap_or(false);
+                if q.one(scope).is_some() && !include_all {
+                    f.active_at = Some(Utc::now());
+                }
             }
         }
         Ok(f)
     }
 
     fn matches(&self, o: &Object, store: &Store) -> bool {
-        let via_meter = || {
-            let products = self.meter_products.as_ref()?;
-            let meter = store.kind(Kind::Meter).get(o.get("meterId")?.as_str()?)?;
-            let product = meter.value.get("productId")?.as_str()?;
-            Some(products.contains(product))
-        };
-        if self.meter_products.is_some() && via_meter() != Some(true) {
-            return false;
+        fn text<'o>(o: &'o Object, field: &str) -> Option<&'o str> {
+            o.get(field).and_then(Value::as_str)
         }
-        self.equals.iter().all(|(field, vals)| {
-            o.get(*field)
-                .and_then(Value::as_str)
-                .is_some_and(|v| vals.contains(v))
-        }) && self.active_at.is_none_or(|t| rules::active_at(o, t))
+        self.equals
+            .iter()
+            .all(|(field, vals)| text(o, field).is_some_and(|v| vals.contains(v)))
+            && self.via.iter().all(|(via, target, field, vals)| {
+                text(o, via)
+                    .and_then(|id| store.kind(*target).get(id))
+                    .and_then(|e| text(&e.value, field))
+                    .is_some_and(|v| vals.contains(v))
+            })
+            && self.active_at.is_none_or(|t| rules::active_at(o, t))
     }
 }
 
@@ -293,4 +343,50 @@ pub async fn list_children(
         .filter(|e| e.value.get("parentAccountId").and_then(Value::as_str) == Some(id.as_str()));
     let (data, token) = page(entries, size);
     Ok(list_body(&data, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// A singleton PUT creates the one entity, then updates it in place
+    /// (same id, same sequence, next version); a stale version is refused.
+    /// Run on a kind of the table, as no singleton kind exists yet.
+    #[test]
+    fn singleton_puts_create_then_replace_the_one_entity() {
+        let mut store = Store::default();
+        let stamp = Stamp {
+            actor: "test",
+            now: "2024-12-01T00:00:00.000Z",
+        };
+        let kind = Kind::Product;
+        let put = |store: &mut Store, body: Value| {
+            let (changes, entity) = put_one(store, kind, &obj(body), true, &stamp)?;
+            for c in changes {
+                store.apply(c);
+            }
+            Ok::<_, ApiError>(entity)
+        };
+        let first = put(&mut store, json!({"name": "Org", "code": "org"})).unwrap();
+        let second = put(
+            &mut store,
+            json!({"name": "Org 2", "code": "org", "version": 1}),
+        )
+        .unwrap();
+        assert_eq!(second["id"], first["id"]);
+        assert_eq!(second["version"], json!(2));
+        assert_eq!(store.kind(kind).len(), 1);
+        let stale = put(
+            &mut store,
+            json!({"name": "Org 3", "code": "org", "version": 1}),
+        );
+        assert!(stale.is_err());
+        let only = store.kind(kind).iter_newest_first().next().unwrap();
+        assert_eq!(only.value["name"], json!("Org 2"));
+    }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use m3ter_api::rules::{self, Body, Catalog, Severity, Subject};
+use m3ter_api::schema::DefaultBy;
 use m3ter_api::validate::{Rule, parse_date_time};
 use m3ter_api::{Field, Kind, Type, validate_body};
 
@@ -50,6 +51,9 @@ pub fn prepare(
     let own_id = existing.and_then(|e| str_of(e, "id"));
 
     let mut fields = known_fields(kind.fields(), body);
+    for d in kind.defaults().iter().filter(|d| d.by == DefaultBy::Server) {
+        fields.entry(d.field).or_insert_with(|| d.value.to_json());
+    }
 
     for r in kind.references() {
         if let Some(id) = str_of(&fields, r.field)
@@ -213,14 +217,9 @@ fn plan_rules(store: &Store, fields: &mut Object, existing: Option<&Object>) -> 
     Ok(())
 }
 
-/// Server defaults and response-only fields of a pricing, and its band ids.
+/// Response-only fields of a pricing, and its band ids (the server
+/// defaults were filled in from the kind table by `prepare`).
 fn pricing_defaults(fields: &mut Object, existing: Option<&Object>) {
-    let cumulative = fields
-        .get("cumulative")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    fields.insert("cumulative".into(), json!(cumulative));
-    fields.entry("type").or_insert_with(|| json!("DEBIT"));
     let kind = if fields.contains_key("aggregationId") {
         "SIMPLE"
     } else {

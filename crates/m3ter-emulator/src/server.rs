@@ -34,6 +34,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     for kind in Kind::ALL {
         let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
+        if kind.is_singleton() {
+            // One per org: no list, create, id or delete.
+            r = r.route(
+                &coll,
+                get(move |s| crud::get_singleton(s, kind))
+                    .put(move |s, b| crud::put_singleton(s, kind, b)),
+            );
+            continue;
+        }
         r = r
             .route(
                 &coll,

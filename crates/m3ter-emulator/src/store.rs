@@ -13,7 +13,8 @@ use super::error::{ApiError, ApiResult};
 /// A JSON object as stored and returned.
 pub type Object = Map<String, Value>;
 
-/// The tables of the emulator: the nine config kinds, bill jobs and bills.
+/// The tables of the emulator: one per config kind of the kind table, bill
+/// jobs and bills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     Config(Kind),
@@ -21,21 +22,21 @@ pub enum Table {
     Bills,
 }
 
+/// Number of tables.
+const TABLES: usize = Kind::ALL.len() + 2;
+
 impl Table {
-    /// Every table, config kinds first.
-    pub const ALL: [Table; 11] = [
-        Table::Config(Kind::Product),
-        Table::Config(Kind::Meter),
-        Table::Config(Kind::Aggregation),
-        Table::Config(Kind::CompoundAggregation),
-        Table::Config(Kind::PlanTemplate),
-        Table::Config(Kind::Plan),
-        Table::Config(Kind::Pricing),
-        Table::Config(Kind::Account),
-        Table::Config(Kind::AccountPlan),
-        Table::BillJobs,
-        Table::Bills,
-    ];
+    /// Every table, config kinds first (in kind-table order).
+    pub const ALL: [Table; TABLES] = {
+        let mut all = [Table::BillJobs; TABLES];
+        let mut i = 0;
+        while i < Kind::ALL.len() {
+            all[i] = Table::Config(Kind::ALL[i]);
+            i += 1;
+        }
+        all[TABLES - 1] = Table::Bills;
+        all
+    };
 
     /// Name used in the journal (the collection path segment).
     pub fn name(self) -> &'static str {
@@ -51,11 +52,13 @@ impl Table {
         Table::ALL.into_iter().find(|t| t.name() == name)
     }
 
+    /// Position in [`Table::ALL`] (kinds are in `Kind` order there).
     fn index(self) -> usize {
-        Table::ALL
-            .iter()
-            .position(|t| *t == self)
-            .unwrap_or_default()
+        match self {
+            Table::Config(k) => k as usize,
+            Table::BillJobs => TABLES - 2,
+            Table::Bills => TABLES - 1,
+        }
     }
 }
 
@@ -149,14 +152,26 @@ pub enum Change {
 }
 
 /// Everything the emulator stores.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
-    tables: [Collection; 11],
+    /// Indexed by [`Table::index`].
+    tables: Vec<Collection>,
     next_seq: u64,
     /// Accepted measurements, in arrival order (rated by bill jobs).
     pub measurements: Vec<Object>,
     /// `uid`s of accepted measurements (ingest is idempotent on them).
     pub uids: HashSet<String>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            tables: Table::ALL.iter().map(|_| Collection::default()).collect(),
+            next_seq: 0,
+            measurements: Vec::new(),
+            uids: HashSet::new(),
+        }
+    }
 }
 
 impl Store {
@@ -300,6 +315,17 @@ mod tests {
         assert_eq!(ids, [json!("p2"), json!("p1")]);
         assert!(tok.is_some());
         assert_eq!(t.id_by_code("new"), Some("new"));
+    }
+
+    #[test]
+    fn there_is_a_table_per_kind_and_each_finds_itself() {
+        for (i, t) in Table::ALL.into_iter().enumerate() {
+            assert_eq!(t.index(), i);
+            assert_eq!(Table::from_name(t.name()), Some(t));
+        }
+        for k in Kind::ALL {
+            assert!(Table::ALL.contains(&Table::Config(k)), "{k}");
+        }
     }
 
     #[test]

@@ -6,22 +6,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use m3ter_api::Kind;
 use serde_json::Value;
 
 use super::cli::{EmulatorProcess, ORG};
 
-/// Every collection apply writes to.
-pub const COLLECTIONS: [&str; 9] = [
-    "products",
-    "meters",
-    "aggregations",
-    "compoundaggregations",
-    "plantemplates",
-    "plans",
-    "pricings",
-    "accounts",
-    "accountplans",
-];
+/// Every collection apply writes to: one per kind of the kind table.
+pub const COLLECTIONS: [&str; Kind::ALL.len()] = {
+    let mut all = [""; Kind::ALL.len()];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = Kind::ALL[i].spec().collection;
+        i += 1;
+    }
+    all
+};
 
 /// Entities in one copy of the example desired state (seed tasks 1–3).
 pub const EXAMPLE_ENTITIES: usize = 14;
@@ -87,21 +86,21 @@ pub fn write_titled_copies(
 }
 
 /// The identity of a live entity as the tool matches it: its code, or for
-/// pricings and account plans the fields that make up their key.
+/// pricings and account plans the fields that make up their key (the kind
+/// table's key fields), ids standing in for codes.
 fn live_key(collection: &str, e: &Value) -> String {
     let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    match collection {
-        "pricings" => format!(
-            "{}{}/{}{}@{}",
-            s("planId"),
-            s("planTemplateId"),
-            s("aggregationId"),
-            s("compoundAggregationId"),
-            s("startDate")
-        ),
-        "accountplans" => format!("{}/{}@{}", s("accountId"), s("planId"), s("startDate")),
-        _ => s("code"),
+    let fields = Kind::from_collection(collection)
+        .map(|k| k.spec().identity.key_fields())
+        .unwrap_or_default();
+    if fields.is_empty() {
+        return s("code");
     }
+    fields
+        .iter()
+        .map(|f| e.get(*f).map_or_else(String::new, Value::to_string))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Lists every collection; returns (entities per collection, keys seen more

@@ -1,0 +1,352 @@
+//! The configuration kinds as data: one [`KindSpec`] per kind, each in its
+//! own module, and the [`Kind`] accessors that read them.
+//!
+//! Everything that differs between kinds is a value here (names, request
+//! schema, identity, defaults, filters, …) so that the loader, the planner,
+//! the emulator and the JSON Schema interpret one table instead of each
+//! matching on the kind. `docs/adding-a-kind.md` says how to add one.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::identity::Identity;
+use crate::schema::{Field, Type};
+
+mod account;
+mod account_plan;
+mod aggregation;
+mod compound_aggregation;
+mod meter;
+mod plan;
+mod plan_template;
+mod pricing;
+mod product;
+
+/// The configuration kinds the tool manages, in dependency-friendly order
+/// (the order of the table; `Ord` follows it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    Product,
+    Meter,
+    Aggregation,
+    CompoundAggregation,
+    PlanTemplate,
+    Plan,
+    Pricing,
+    Account,
+    AccountPlan,
+}
+
+/// The table: one spec per kind, in [`Kind`] declaration order.
+const SPECS: &[&KindSpec] = &[
+    &product::SPEC,
+    &meter::SPEC,
+    &aggregation::SPEC,
+    &compound_aggregation::SPEC,
+    &plan_template::SPEC,
+    &plan::SPEC,
+    &pricing::SPEC,
+    &account::SPEC,
+    &account_plan::SPEC,
+];
+
+/// Everything the tool, the emulator and the JSON Schema know about one
+/// kind.
+#[derive(Debug)]
+pub struct KindSpec {
+    pub kind: Kind,
+    /// Name used in addresses and serde (`compoundAggregation`).
+    pub name: &'static str,
+    /// Top-level key of the desired-state YAML (`compoundAggregations`).
+    pub section: &'static str,
+    /// Path segment of the collection under `/organizations/{orgId}/`
+    /// (`compoundaggregations`).
+    pub collection: &'static str,
+    /// Largest `pageSize` the list endpoint accepts.
+    pub max_page_size: u32,
+    /// One entity per org, read and written with GET/PUT on the collection
+    /// path: no list, create or delete.
+    pub singleton: bool,
+    /// The request schema (same for POST and PUT), without `version`.
+    /// References are the fields of type [`Type::Ref`].
+    pub fields: &'static [Field],
+    /// How an entity is keyed and found again.
+    pub identity: Identity,
+    /// Values a field takes when a request or the desired state omits it.
+    pub defaults: &'static [FieldDefault],
+    /// Fields that cannot change after create: a change is a replace.
+    pub immutable: &'static [&'static str],
+    /// Fields only responses carry (besides [`crate::schema::COMMON_READ_ONLY`]).
+    pub response_only: &'static [&'static str],
+    /// Fields whose values are secrets: never shown in plans or state.
+    pub sensitive: &'static [&'static str],
+    /// Pairs of fields of which exactly one must be given.
+    pub exactly_one_of: &'static [(&'static str, &'static str)],
+    /// Arrays of pricing bands: compared in `lowerLimit` order, and the ids
+    /// the server gives bands are neither compared, shown nor exported.
+    pub bands: &'static [&'static str],
+    /// The list filters (query parameters) the API documents.
+    pub filters: &'static [Filter],
+}
+
+/// Who supplies a [`FieldDefault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultBy {
+    /// The API requires the field, but the desired state may omit it: the
+    /// loader fills it in and a create sends it (meter `derivedFields`).
+    Tool,
+    /// The server stores this value when a request omits the field
+    /// (pricing `cumulative`): the emulator fills it in, and the planner
+    /// treats an absent live value as this one.
+    Server,
+}
+
+/// A constant JSON value, for tables built at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Literal {
+    Bool(bool),
+    Str(&'static str),
+    EmptyList,
+}
+
+impl Literal {
+    /// The value as JSON.
+    pub fn to_json(self) -> Value {
+        match self {
+            Literal::Bool(b) => Value::Bool(b),
+            Literal::Str(s) => Value::String(s.to_owned()),
+            Literal::EmptyList => Value::Array(Vec::new()),
+        }
+    }
+}
+
+/// The value a field takes when it is omitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDefault {
+    pub field: &'static str,
+    pub value: Literal,
+    pub by: DefaultBy,
+}
+
+/// A documented list filter (query parameter) of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    pub param: &'static str,
+    /// Accepts several values (comma-joined or repeated).
+    pub multi: bool,
+    /// What an entity must have to pass.
+    pub matches: Match,
+    /// Another parameter this one is only valid with.
+    pub needs: Option<&'static str>,
+}
+
+/// How a [`Filter`] selects entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The entity's string field equals one of the values.
+    Field(&'static str),
+    /// The entity's reference `via` points at an entity whose `field`
+    /// equals one of the values (aggregations by their meter's product).
+    Via {
+        via: &'static str,
+        field: &'static str,
+    },
+    /// Named behaviour: active at the date or date-time given
+    /// (`startDate` ≤ t < `endDate`).
+    ActiveAt,
+    /// Named behaviour (account plans' `includeall`): unless `true`, a list
+    /// filtered by the `scope` parameter shows only the entities active now.
+    IncludeAll { scope: &'static str },
+}
+
+/// A filter on field `field`, parameter `param`.
+pub(crate) const fn by_field(param: &'static str, field: &'static str, multi: bool) -> Filter {
+    Filter {
+        param,
+        multi,
+        matches: Match::Field(field),
+        needs: None,
+    }
+}
+
+/// The `ids` filter every kind has.
+pub(crate) const IDS: Filter = by_field("ids", "id", true);
+/// The `codes` filter.
+pub(crate) const CODES: Filter = by_field("codes", "code", true);
+
+impl Kind {
+    /// Every kind, in an order where a kind's references come before it
+    /// (the table order).
+    pub const ALL: [Kind; SPECS.len()] = {
+        let mut all = [Kind::Product; SPECS.len()];
+        let mut i = 0;
+        while i < SPECS.len() {
+            all[i] = SPECS[i].kind;
+            i += 1;
+        }
+        all
+    };
+
+    /// The kind's table entry.
+    pub const fn spec(self) -> &'static KindSpec {
+        SPECS[self as usize]
+    }
+
+    /// Name used in addresses (`product`, `compoundAggregation`, …).
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// Parses an address kind name.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Top-level key of the desired-state YAML (`products`, …).
+    pub fn section(self) -> &'static str {
+        self.spec().section
+    }
+
+    /// Parses a desired-state top-level key.
+    pub fn from_section(section: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.section() == section)
+    }
+
+    /// Path segment of the collection under `/organizations/{orgId}/`.
+    pub fn collection(self) -> &'static str {
+        self.spec().collection
+    }
+
+    /// Parses a collection path segment.
+    pub fn from_collection(segment: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.collection() == segment)
+    }
+
+    /// Largest `pageSize` the list endpoint accepts.
+    pub fn max_page_size(self) -> u32 {
+        self.spec().max_page_size
+    }
+
+    /// Whether the kind is one per org (GET/PUT only).
+    pub fn is_singleton(self) -> bool {
+        self.spec().singleton
+    }
+
+    /// The request schema (same for POST and PUT), without `version`.
+    pub fn fields(self) -> &'static [Field] {
+        self.spec().fields
+    }
+
+    /// Looks up a request field by name.
+    pub fn field(self, name: &str) -> Option<&'static Field> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+
+    /// Whether the kind's key is its `code` alone (the tool requires `code`
+    /// for these even where the API makes it optional).
+    pub fn has_identity_code(self) -> bool {
+        self.spec().identity.requires_code()
+    }
+
+    /// Pairs of fields of which exactly one must be given.
+    pub fn exactly_one_of(self) -> &'static [(&'static str, &'static str)] {
+        self.spec().exactly_one_of
+    }
+
+    /// Response-only fields specific to the kind (besides
+    /// [`crate::schema::COMMON_READ_ONLY`]).
+    pub fn response_only(self) -> &'static [&'static str] {
+        self.spec().response_only
+    }
+
+    /// Fields that cannot change after create: a change is a replace.
+    pub fn immutable_fields(self) -> &'static [&'static str] {
+        self.spec().immutable
+    }
+
+    /// Whether `field` is an array of pricing bands.
+    pub fn is_bands(self, field: &str) -> bool {
+        self.spec().bands.contains(&field)
+    }
+
+    /// Fields whose values are secrets.
+    pub fn sensitive_fields(self) -> &'static [&'static str] {
+        self.spec().sensitive
+    }
+
+    /// Defaults of omitted fields.
+    pub fn defaults(self) -> &'static [FieldDefault] {
+        self.spec().defaults
+    }
+
+    /// The default `by` supplies for `field`, if any.
+    pub fn default_of(self, field: &str, by: DefaultBy) -> Option<Value> {
+        self.defaults()
+            .iter()
+            .find(|d| d.field == field && d.by == by)
+            .map(|d| d.value.to_json())
+    }
+
+    /// Reference fields of the kind: the UUID fields that point at managed kinds.
+    pub fn references(self) -> Vec<Reference> {
+        self.fields()
+            .iter()
+            .filter_map(|f| match f.ty {
+                Type::Ref(target) => Some(Reference {
+                    field: f.name,
+                    yaml_key: yaml_key_of(f.name),
+                    target,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The kind a reference field points at, if `field` is one.
+    pub fn ref_target(self, field: &str) -> Option<Kind> {
+        match self.field(field)?.ty {
+            Type::Ref(target) => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The list filters the API documents for the kind.
+    pub fn filters(self) -> &'static [Filter] {
+        self.spec().filters
+    }
+
+    /// The documented filter with this parameter.
+    pub fn filter(self, param: &str) -> Option<&'static Filter> {
+        self.filters().iter().find(|f| f.param == param)
+    }
+}
+
+/// A field that holds the UUID of another managed entity. In desired state it
+/// is written as `yaml_key: <code>` instead of `field: <uuid>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    /// API field, e.g. `productId`.
+    pub field: &'static str,
+    /// Desired-state key, e.g. `product`.
+    pub yaml_key: &'static str,
+    pub target: Kind,
+}
+
+/// `productId` → `product`, `standingChargeAccountingProductId` →
+/// `standingChargeAccountingProduct`, `parentAccountId` → `parentAccount`.
+fn yaml_key_of(field: &'static str) -> &'static str {
+    field.strip_suffix("Id").unwrap_or(field)
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! Pricing: the bands of one (compound) aggregation on a plan or plan
+//! template from a start date; keyed `<plan>/<aggregation>@<date>[#segment]`
+//! unless it has its own code.
+
+use super::{DefaultBy, FieldDefault, Filter, IDS, Kind, KindSpec, Literal, Match, by_field};
+use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
+use crate::schema::{Field, NUM, NUM_GE0, PRICING_TYPES, Type, opt, req, s};
+
+const BAND: &[Field] = &[
+    req("lowerLimit", NUM_GE0),
+    req("fixedPrice", NUM),
+    req("unitPrice", NUM),
+    opt("id", Type::Text),
+    opt("creditTypeId", Type::Text),
+];
+
+const FIELDS: &[Field] = &[
+    opt("planId", Type::Ref(Kind::Plan)),
+    opt("planTemplateId", Type::Ref(Kind::PlanTemplate)),
+    opt("aggregationId", Type::Ref(Kind::Aggregation)),
+    opt(
+        "compoundAggregationId",
+        Type::Ref(Kind::CompoundAggregation),
+    ),
+    req(
+        "pricingBands",
+        Type::Array {
+            item: &Type::Object(BAND),
+            min: 1,
+            max: None,
+        },
+    ),
+    req("startDate", Type::DateTime),
+    opt("endDate", Type::DateTime),
+    opt("type", Type::Enum(PRICING_TYPES)),
+    opt("cumulative", Type::Bool),
+    opt("tiersSpanPlan", Type::Bool),
+    opt("segment", Type::StringMap),
+    opt("code", Type::GeneralCode),
+    opt("description", s(0, 200)),
+    opt("accountingProductId", Type::Ref(Kind::Product)),
+    opt("minimumSpend", NUM_GE0),
+    opt("minimumSpendDescription", s(0, 200)),
+    opt("minimumSpendBillInAdvance", Type::Bool),
+    opt(
+        "overagePricingBands",
+        Type::Array {
+            item: &Type::Object(BAND),
+            min: 0,
+            max: None,
+        },
+    ),
+];
+
+const OWNER: &[&str] = &["planId", "planTemplateId"];
+const AGGREGATION: &[&str] = &["aggregationId", "compoundAggregationId"];
+
+pub(super) const SPEC: KindSpec = KindSpec {
+    kind: Kind::Pricing,
+    name: "pricing",
+    section: "pricings",
+    collection: "pricings",
+    max_page_size: 100,
+    singleton: false,
+    fields: FIELDS,
+    identity: Identity {
+        key: Key::CodeOr(&[
+            Part::OneOf(&[
+                Alt {
+                    field: "planId",
+                    prefix: "",
+                },
+                Alt {
+                    field: "planTemplateId",
+                    prefix: "template:",
+                },
+            ]),
+            Part::Text("/"),
+            Part::OneOf(&[
+                Alt {
+                    field: "aggregationId",
+                    prefix: "",
+                },
+                Alt {
+                    field: "compoundAggregationId",
+                    prefix: "",
+                },
+            ]),
+            Part::Text("@"),
+            Part::Date("startDate"),
+            Part::Segment("segment"),
+        ]),
+        // Exactly one of the two is set, so this filters by the owner.
+        adopt: &[
+            AdoptParam::Field {
+                param: "planId",
+                field: "planId",
+            },
+            AdoptParam::Field {
+                param: "planTemplateId",
+                field: "planTemplateId",
+            },
+        ],
+        scope: &[OWNER, AGGREGATION],
+    },
+    defaults: &[
+        FieldDefault {
+            field: "cumulative",
+            value: Literal::Bool(true),
+            by: DefaultBy::Server,
+        },
+        FieldDefault {
+            field: "type",
+            value: Literal::Str("DEBIT"),
+            by: DefaultBy::Server,
+        },
+    ],
+    immutable: &[],
+    response_only: &["aggregationType", "segmentString"],
+    sensitive: &[],
+    exactly_one_of: &[
+        ("planId", "planTemplateId"),
+        ("aggregationId", "compoundAggregationId"),
+    ],
+    bands: &["pricingBands", "overagePricingBands"],
+    filters: &[
+        Filter {
+            param: "date",
+            multi: false,
+            matches: Match::ActiveAt,
+            needs: None,
+        },
+        by_field("planId", "planId", false),
+        by_field("planTemplateId", "planTemplateId", false),
+        by_field("aggregationId", "aggregationId", false),
+        IDS,
+    ],
+};

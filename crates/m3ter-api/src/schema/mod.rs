@@ -1,0 +1,147 @@
+//! The vocabulary of request schemas: field types and limits, the enum
+//! values kinds share, and helpers to write schemas as constants. The
+//! schemas themselves are in each kind's table entry (`crate::kinds`),
+//! transcribed from m3ter's OpenAPI document (`shared/openapi/`) and the API
+//! notes (`shared/m3ter-api.md` §3).
+
+pub use crate::kinds::{
+    DefaultBy, FieldDefault, Filter, Kind, KindSpec, Literal, Match, Reference,
+};
+
+/// The JSON type and limits of one request field.
+#[derive(Debug, Clone, Copy)]
+pub enum Type {
+    /// A string with a length range (characters).
+    Str {
+        min: usize,
+        max: usize,
+    },
+    /// A string without a documented length limit.
+    Text,
+    /// "General code": 1–80 characters, no control characters, no leading or
+    /// trailing whitespace (inner spaces allowed).
+    GeneralCode,
+    /// "Identifier code": ≤80 characters, letters, digits, `_` and `$`, not
+    /// starting with a digit.
+    IdentCode,
+    /// A 36-character UUID of an entity of a kind this tool does not manage.
+    Uuid,
+    /// A 36-character UUID of an entity of the given kind (a reference).
+    Ref(Kind),
+    /// A JSON number with an optional lower bound.
+    Number {
+        min: Option<f64>,
+        exclusive_min: bool,
+    },
+    /// A JSON integer with optional bounds.
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+        exclusive_min: bool,
+    },
+    Bool,
+    Enum(&'static [&'static str]),
+    /// `YYYY-MM-DD`.
+    Date,
+    /// ISO-8601 date-time with `Z` or an offset.
+    DateTime,
+    Email,
+    /// `customFields`: map of name → string | number, at most 100 entries.
+    CustomFields,
+    /// Map of string → string.
+    StringMap,
+    Array {
+        item: &'static Type,
+        min: usize,
+        max: Option<usize>,
+    },
+    Object(&'static [Field]),
+}
+
+/// One field of a request schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Type,
+    pub required: bool,
+}
+
+pub(crate) const fn req(name: &'static str, ty: Type) -> Field {
+    Field {
+        name,
+        ty,
+        required: true,
+    }
+}
+pub(crate) const fn opt(name: &'static str, ty: Type) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+    }
+}
+pub(crate) const fn s(min: usize, max: usize) -> Type {
+    Type::Str { min, max }
+}
+pub(crate) const NUM_GE0: Type = Type::Number {
+    min: Some(0.0),
+    exclusive_min: false,
+};
+pub(crate) const NUM_GT0: Type = Type::Number {
+    min: Some(0.0),
+    exclusive_min: true,
+};
+pub(crate) const NUM: Type = Type::Number {
+    min: None,
+    exclusive_min: false,
+};
+pub(crate) const fn int(min: i64, max: i64) -> Type {
+    Type::Integer {
+        min: Some(min),
+        max: Some(max),
+        exclusive_min: false,
+    }
+}
+pub(crate) const INT_GE0: Type = Type::Integer {
+    min: Some(0),
+    max: None,
+    exclusive_min: false,
+};
+pub(crate) const INT_GT0: Type = Type::Integer {
+    min: Some(0),
+    max: None,
+    exclusive_min: true,
+};
+
+pub const DATA_FIELD_CATEGORIES: &[&str] = &[
+    "WHO", "WHERE", "WHAT", "OTHER", "METADATA", "MEASURE", "INCOME", "COST",
+];
+/// Categories whose values are numbers (the rest are strings).
+pub const NUMERIC_CATEGORIES: &[&str] = &["MEASURE", "INCOME", "COST"];
+pub const ROUNDINGS: &[&str] = &["UP", "DOWN", "NEAREST", "NONE"];
+pub const AGGREGATIONS: &[&str] = &[
+    "SUM",
+    "MIN",
+    "MAX",
+    "COUNT",
+    "LATEST",
+    "MEAN",
+    "UNIQUE",
+    "CUSTOM_SQL",
+];
+pub const BILL_FREQUENCIES: &[&str] =
+    &["DAILY", "WEEKLY", "MONTHLY", "ANNUALLY", "AD_HOC", "MIXED"];
+pub const PRICING_TYPES: &[&str] = &["DEBIT", "PRODUCT_CREDIT", "GLOBAL_CREDIT"];
+pub const STATEMENT_MODES: &[&str] = &["NONE", "JSON", "JSON_AND_CSV"];
+pub const CREDIT_TYPES: &[&str] = &["PREPAYMENT", "BALANCE"];
+pub const CHILD_BILLING_MODES: &[&str] = &["PARENT_SUMMARY", "PARENT_BREAKDOWN", "CHILD"];
+
+/// Fields every config entity response carries that are never sent.
+pub const COMMON_READ_ONLY: &[&str] = &[
+    "id",
+    "version",
+    "dtCreated",
+    "dtLastModified",
+    "createdBy",
+    "lastModifiedBy",
+];
