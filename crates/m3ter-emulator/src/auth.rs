@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::server::{content_type, read_body};
+use super::extract::{content_type, read_body};
 
 /// Issued tokens and their expiry.
 #[derive(Debug)]

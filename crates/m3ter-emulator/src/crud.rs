@@ -14,7 +14,7 @@ use m3ter_api::validate::parse_date_time;
 use super::Shared;
 use super::error::{ApiError, ApiResult};
 use super::rules::{self, Stamp};
-use super::server::{JsonBody, PathId, Query, ok_json};
+use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::store::{Change, Object, Store, page};
 
 /// `GET /organizations/{orgId}/<collection>`.
@@ -29,22 +29,6 @@ pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResu
         .filter(|e| filter.matches(&e.value, &store));
     let (data, token) = page(entries, size);
     Ok(list_body(&data, token))
-}
-
-/// The `{"data": [...], "nextToken": "..."}` body of a list (the token is
-/// omitted on the last page).
-pub fn list_body(data: &[&Object], token: Option<String>) -> Response {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Page<'a> {
-        data: &'a [&'a Object],
-        #[serde(skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
-    }
-    ok_json(Page {
-        data,
-        next_token: token,
-    })
 }
 
 /// `POST /organizations/{orgId}/<collection>`.

@@ -16,7 +16,7 @@ use m3ter_api::validate::{general_code, parse_date_time};
 use super::Shared;
 use super::error::{ApiError, ApiResult};
 use super::rules::timestamp;
-use super::server::{ok_json, parse_object, read_body};
+use super::extract::{ok_json, parse_object, read_body};
 use super::store::{Change, Object};
 
 /// Bodies of this many bytes or more are refused with 403.

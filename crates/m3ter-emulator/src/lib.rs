@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod billing;
 mod conn;
+mod extract;
 pub mod crud;
 pub mod error;
 pub mod expr;
@@ -19,8 +20,8 @@ pub mod faults;
 pub mod ingest;
 pub mod journal;
 pub mod rating;
+mod router;
 pub mod rules;
-pub mod server;
 pub mod stats;
 pub mod store;
 mod surface;
@@ -227,7 +228,7 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Running
         config,
     });
     billing::resume_jobs(&shared);
-    let app = server::router(shared.clone());
+    let app = router::router(shared.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // Our listener: hyper's own parse-error answers get JSON bodies.

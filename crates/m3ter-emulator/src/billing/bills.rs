@@ -9,10 +9,9 @@ use serde_json::{Value, json};
 
 use super::{bump, date_of, put, stamp, str_of};
 use crate::Shared;
-use crate::crud::list_body;
 use crate::error::{ApiError, ApiResult};
 use crate::rules::timestamp;
-use crate::server::{JsonBody, PathId, Query, ok_json};
+use crate::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use crate::store::{Change, Object, Store, Table, encode_token, page};
 
 /// `GET /bills` with the documented filters.

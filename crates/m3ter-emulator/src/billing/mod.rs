@@ -21,7 +21,7 @@ use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
 use super::Shared;
 use super::error::{ApiError, ApiResult};
 use super::rules::{overlaps, timestamp};
-use super::server::{JsonBody, PathId, Query, ok_json};
+use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
@@ -672,7 +672,7 @@ pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Resp
                 .is_none_or(|st| str_of(&e.value, "status") == Some(st))
         });
     let (data, token) = page(entries, size);
-    Ok(super::crud::list_body(&data, token))
+    Ok(list_body(&data, token))
 }
 
 /// `GET /billjobs/{id}`.
