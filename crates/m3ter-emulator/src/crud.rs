@@ -18,7 +18,7 @@ use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::store::{Change, Object, Store, page};
 
 /// `GET /organizations/{orgId}/<collection>`.
-pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResult<Response> {
     let size = q.page_size(kind.max_page_size())?;
     let before = q.cursor()?;
     let store = s.read();
@@ -32,7 +32,7 @@ pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResu
 }
 
 /// `POST /organizations/{orgId}/<collection>`.
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     JsonBody(body): JsonBody,
@@ -57,7 +57,7 @@ pub async fn create(
 }
 
 /// `GET /organizations/{orgId}/<collection>/{id}`.
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -72,7 +72,7 @@ pub async fn get_one(
 
 /// `PUT /organizations/{orgId}/<collection>/{id}`: full replacement with
 /// optimistic locking on `version`.
-pub async fn update(
+pub(crate) async fn update(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -118,7 +118,7 @@ pub async fn update(
 
 /// `DELETE /organizations/{orgId}/<collection>/{id}`: answers the deleted
 /// entity; refused while other entities reference it.
-pub async fn delete(
+pub(crate) async fn delete(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -260,7 +260,7 @@ fn parse_filter_date(d: &str) -> ApiResult<DateTime<Utc>> {
 
 /// `GET /organizations/{orgId}/accounts/{id}/children`: the accounts whose
 /// `parentAccountId` is `id`, newest first (`pageSize` ≤ 200).
-pub async fn list_children(
+pub(crate) async fn list_children(
     State(s): State<Arc<Shared>>,
     PathId(id): PathId,
     q: Query,

@@ -35,9 +35,9 @@ fn time_of(o: &Object, key: &str) -> Option<DateTime<Utc>> {
 
 /// A half-open time window `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
+pub(crate) struct Window {
+    pub(crate) from: DateTime<Utc>,
+    pub(crate) to: DateTime<Utc>,
 }
 
 impl Window {
@@ -51,7 +51,7 @@ impl Window {
 
 /// The line items of one account's bill for `period`; `measurements` are
 /// the account's own.
-pub fn rate(
+pub(crate) fn rate(
     store: &Store,
     account_plans: &[Object],
     measurements: &[&Object],
@@ -469,7 +469,7 @@ fn in_segment(m: &Object, segment: &Object) -> bool {
 
 /// A number JSON can carry: an overflow to ±infinity becomes ±f64::MAX and
 /// NaN becomes 0 (serde_json would write `null` for either).
-pub fn finite(x: f64) -> f64 {
+pub(crate) fn finite(x: f64) -> f64 {
     if x.is_nan() {
         0.0
     } else {
@@ -478,7 +478,7 @@ pub fn finite(x: f64) -> f64 {
 }
 
 /// Units after rounding: NONE, UP = ceiling, DOWN = floor, NEAREST = half up.
-pub fn round(x: f64, rounding: &str) -> f64 {
+pub(crate) fn round(x: f64, rounding: &str) -> f64 {
     match rounding {
         "UP" => x.ceil(),
         "DOWN" => x.floor(),
@@ -492,7 +492,7 @@ pub fn round(x: f64, rounding: &str) -> f64 {
 /// unitPrice × the units inside it. Volume: all units at the highest reached
 /// band's unitPrice plus its fixedPrice. Returns the subtotal and the
 /// per-band breakdown.
-pub fn charge(bands: &[&Object], units: f64, cumulative: bool, qpu: f64) -> (f64, Vec<Value>) {
+pub(crate) fn charge(bands: &[&Object], units: f64, cumulative: bool, qpu: f64) -> (f64, Vec<Value>) {
     let mut sorted: Vec<&Object> = bands.to_vec();
     sorted.sort_by(|a, b| {
         let (x, y) = (

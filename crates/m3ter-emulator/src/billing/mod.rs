@@ -3,7 +3,7 @@
 //! in the billed period. Rating is behind [`rate`] (line items); the bill
 //! endpoints are in [`bills`].
 
-pub mod bills;
+pub(crate) mod bills;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
-pub const MAX_RUNNING_JOBS: usize = 10;
+pub(crate) const MAX_RUNNING_JOBS: usize = 10;
 /// Time a job spends in each of PENDING and RUNNING.
 const STEP: Duration = Duration::from_millis(100);
 
@@ -123,7 +123,7 @@ pub(super) fn put(table: Table, seq: u64, value: Object) -> Change {
 }
 
 /// `POST /billjobs`.
-pub async fn create_job(
+pub(crate) async fn create_job(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -159,7 +159,7 @@ pub async fn create_job(
 }
 
 /// `POST /billjobs/recalculate` with `{"billIds": [1–100 bill ids]}`.
-pub async fn recalculate_job(
+pub(crate) async fn recalculate_job(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -251,7 +251,7 @@ pub(super) fn bump(o: &mut Object) {
 }
 
 /// Restarts jobs left pending or running by a previous process.
-pub fn resume_jobs(s: &Arc<Shared>) {
+pub(crate) fn resume_jobs(s: &Arc<Shared>) {
     let ids: Vec<String> = s
         .read()
         .table(Table::BillJobs)
@@ -436,7 +436,7 @@ pub(super) fn date_of(o: &Object, key: &str) -> Option<NaiveDate> {
 /// The billed period `[start, end)` of a job (design §7): it ends after
 /// `lastDateInBillingPeriod` (or the day before the bill date) and starts
 /// one bill-frequency interval earlier.
-pub fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
+pub(crate) fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
     let today = Utc::now().date_naive();
     let bill_date = date_of(job, "billDate");
     let last = date_of(job, "lastDateInBillingPeriod")
@@ -644,7 +644,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
 /// Rates one account's usage (`measurements`: that account's) in `[from, to)`
 /// under its account plans and
 /// returns the bill's line items (see [`super::rating`]).
-pub fn rate(
+pub(crate) fn rate(
     store: &Store,
     account_plans: &[Object],
     measurements: &[&Object],
@@ -656,7 +656,7 @@ pub fn rate(
 }
 
 /// `GET /billjobs` (filters `active`, `status`).
-pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
     let size = q.page_size(100)?;
     let before = q.cursor()?;
     let active = q.flag("active")?;
@@ -676,7 +676,7 @@ pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Resp
 }
 
 /// `GET /billjobs/{id}`.
-pub async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
     let store = s.read();
     let e = store
         .table(Table::BillJobs)
@@ -686,7 +686,7 @@ pub async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiRes
 }
 
 /// `POST /billjobs/{id}/cancel`.
-pub async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let job = s.commit(|store| {
