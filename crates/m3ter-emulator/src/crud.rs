@@ -13,12 +13,16 @@ use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::rules::{self, Stamp};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use super::rules::{self, Stamp};
 use super::store::{Change, Object, Store, page};
 
 /// `GET /organizations/{orgId}/<collection>`.
-pub(crate) async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list(
+    State(s): State<Arc<Shared>>,
+    kind: Kind,
+    q: Query,
+) -> ApiResult<Response> {
     let size = q.page_size(kind.max_page_size())?;
     let before = q.cursor()?;
     let store = s.read();

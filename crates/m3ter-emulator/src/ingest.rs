@@ -15,8 +15,8 @@ use m3ter_api::validate::{general_code, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::rules::timestamp;
 use super::extract::{ok_json, parse_object, read_body};
+use super::rules::timestamp;
 use super::store::{Change, Object};
 
 /// Bodies of this many bytes or more are refused with 403.

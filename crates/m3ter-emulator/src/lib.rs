@@ -18,13 +18,14 @@
 mod auth;
 mod billing;
 mod conn;
-mod extract;
 mod crud;
 mod error;
 mod expr;
+mod extract;
 mod faults;
 mod ingest;
 pub mod journal;
+mod money;
 mod rating;
 mod router;
 mod rules;

@@ -204,4 +204,3 @@ async fn reset_stats(State(s): State<Arc<Shared>>) -> Response {
     s.stats.reset();
     axum::Json(s.stats.snapshot()).into_response()
 }
-

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::{bump, date_of, put, stamp, str_of};
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
-use crate::rules::timestamp;
 use crate::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use crate::rules::timestamp;
 use crate::store::{Change, Object, Store, Table, encode_token, page};
 
 /// `GET /bills` with the documented filters.
@@ -74,7 +74,10 @@ fn bill_missing(id: &str) -> ApiError {
 }
 
 /// `GET /bills/{id}`.
-pub(crate) async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn get_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let store = s.read();
     let e = store
         .table(Table::Bills)
@@ -84,7 +87,10 @@ pub(crate) async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -
 }
 
 /// `DELETE /bills/{id}`: refused for a locked bill.
-pub(crate) async fn delete_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn delete_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let bill = s.commit(|store| {
         let e = store
             .table(Table::Bills)
@@ -287,7 +293,10 @@ pub(crate) async fn set_bill_status(
 }
 
 /// `PUT /bills/{id}/lock`: only an APPROVED bill can be locked.
-pub(crate) async fn lock_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn lock_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let bill = s.commit(|store| {

@@ -1,7 +1,7 @@
 //! Bill jobs and bills. A job runs asynchronously (PENDING → RUNNING →
 //! COMPLETE) and writes one bill per account with an account plan active
-//! in the billed period. Rating is behind [`rate`] (line items); the bill
-//! endpoints are in [`bills`].
+//! in the billed period. Rating is in [`crate::rating`] (line items and
+//! their exact total); the bill endpoints are in [`bills`].
 
 pub(crate) mod bills;
 
@@ -20,8 +20,10 @@ use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::rules::{overlaps, timestamp};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use super::money::{self, Decimal};
+use super::rating::{self, LineItems, Window};
+use super::rules::{overlaps, timestamp};
 use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
@@ -538,7 +540,7 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
         if let Some(po) = account.get("purchaseOrderNumber") {
             bill.insert("purchaseOrderNumber".into(), po.clone());
         }
-        bill.insert("billTotal".into(), json!(total));
+        bill.insert("billTotal".into(), money::number(total));
         bill.insert("locked".into(), json!(false));
         bill.insert("status".into(), json!("PENDING"));
         bill.insert("createdDate".into(), json!(now));
@@ -571,7 +573,7 @@ fn account_lines(
     account: &Object,
     from: chrono::DateTime<Utc>,
     to: chrono::DateTime<Utc>,
-) -> (Vec<Object>, f64, String) {
+) -> (Vec<Object>, Decimal, String) {
     let account_id = str_of(account, "id").unwrap_or_default();
     let plans: Vec<Object> = store
         .kind(Kind::AccountPlan)
@@ -592,12 +594,8 @@ fn account_lines(
         .or_else(|| str_of(account, "currency").map(str::to_owned))
         .unwrap_or_else(|| "USD".to_owned());
     let measurements = usage.get(account_id).map_or(&[][..], Vec::as_slice);
-    let lines = rate(store, &plans, measurements, from, to);
-    // Fold from +0.0: an empty f64 `sum()` is -0.0, which would go on the wire.
-    let total = lines
-        .iter()
-        .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
-        .fold(0.0, |a, b| super::rating::finite(a + b));
+    let period = Window { from, to };
+    let LineItems { lines, total } = rating::rate(store, &plans, measurements, period);
     (lines, total, currency)
 }
 
@@ -631,7 +629,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
         let mut bill = bill.clone();
         let lines = lines.into_iter().map(Value::Object).collect();
         bill.insert("lineItems".into(), Value::Array(lines));
-        bill.insert("billTotal".into(), json!(total));
+        bill.insert("billTotal".into(), money::number(total));
         bill.insert("currency".into(), json!(currency));
         bill.insert("lastCalculatedDate".into(), json!(now));
         bump(&mut bill);
@@ -639,20 +637,6 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
         out.bills.push((Some(entry.seq), bill));
     }
     out
-}
-
-/// Rates one account's usage (`measurements`: that account's) in `[from, to)`
-/// under its account plans and
-/// returns the bill's line items (see [`super::rating`]).
-pub(crate) fn rate(
-    store: &Store,
-    account_plans: &[Object],
-    measurements: &[&Object],
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-) -> Vec<Object> {
-    let period = super::rating::Window { from, to };
-    super::rating::rate(store, account_plans, measurements, period)
 }
 
 /// `GET /billjobs` (filters `active`, `status`).
@@ -676,7 +660,10 @@ pub(crate) async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResu
 }
 
 /// `GET /billjobs/{id}`.
-pub(crate) async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn get_job(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let store = s.read();
     let e = store
         .table(Table::BillJobs)
@@ -686,7 +673,10 @@ pub(crate) async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) ->
 }
 
 /// `POST /billjobs/{id}/cancel`.
-pub(crate) async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn cancel_job(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let job = s.commit(|store| {
