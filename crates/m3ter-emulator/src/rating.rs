@@ -166,10 +166,10 @@ impl<'a> Context<'a> {
         let (active, whole) = (self.window.millis(), period.millis());
         let fraction = div(active, whole);
         // Multiply before dividing: 62 × 16 days / 31 days is exactly 32.
-        let prorated = match mul(charge, active).checked_div(whole) {
-            Some(p) if !whole.is_zero() => p,
-            _ => mul(charge, fraction),
-        };
+        let prorated = charge
+            .checked_mul(active)
+            .and_then(|x| x.checked_div(whole))
+            .unwrap_or_else(|| mul(charge, fraction));
         if !prorated.is_zero() {
             let mut line = self.line(&common, "STANDING_CHARGE", prorated);
             let desc = str_of(plan, "standingChargeDescription")
