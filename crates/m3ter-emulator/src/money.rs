@@ -76,6 +76,11 @@ pub(crate) fn add(a: Decimal, b: Decimal) -> Decimal {
     a.saturating_add(b)
 }
 
+/// `a - b`, saturating at the decimal range.
+pub(crate) fn sub(a: Decimal, b: Decimal) -> Decimal {
+    a.saturating_sub(b)
+}
+
 /// `a / b`; 0 when `b` is 0, saturating at the decimal range.
 pub(crate) fn div(a: Decimal, b: Decimal) -> Decimal {
     if b.is_zero() {
@@ -124,6 +129,7 @@ mod tests {
     fn arithmetic_saturates_instead_of_failing() {
         assert_eq!(mul(Decimal::MAX, d("2")), Decimal::MAX);
         assert_eq!(add(Decimal::MIN, d("-1")), Decimal::MIN);
+        assert_eq!(sub(Decimal::MAX, d("-1")), Decimal::MAX);
         assert_eq!(div(d("1"), Decimal::ZERO), Decimal::ZERO);
         assert_eq!(div(Decimal::MAX, d("0.5")), Decimal::MAX);
         assert_eq!(div(d("1"), d("8")), d("0.125"));

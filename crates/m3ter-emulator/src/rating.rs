@@ -18,7 +18,7 @@ use m3ter_api::schema::NUMERIC_CATEGORIES;
 use m3ter_api::validate::parse_date_time;
 
 use super::expr;
-use super::money::{self, Decimal, add, decimal, div, mul};
+use super::money::{self, Decimal, add, decimal, div, mul, sub};
 use super::rules::timestamp;
 use super::store::{Object, Store};
 
@@ -139,7 +139,7 @@ impl<'a> Context<'a> {
             lines.push((usage, subtotal));
             let minimum = num_of(pricing, "minimumSpend").unwrap_or_default();
             if minimum > subtotal {
-                let top_up = minimum - subtotal;
+                let top_up = sub(minimum, subtotal);
                 let mut line = self.line(&common, "MINIMUM_SPEND", top_up);
                 line.insert("pricingId".into(), pricing["id"].clone());
                 let desc = str_of(pricing, "minimumSpendDescription").unwrap_or("Minimum spend");
@@ -152,7 +152,7 @@ impl<'a> Context<'a> {
             .or_else(|| num_of(template, "minimumSpend"))
             .unwrap_or_default();
         if minimum > usage_total {
-            let top_up = minimum - usage_total;
+            let top_up = sub(minimum, usage_total);
             let mut line = self.line(&common, "MINIMUM_SPEND", top_up);
             let desc = str_of(plan, "minimumSpendDescription")
                 .or_else(|| str_of(template, "minimumSpendDescription"))
@@ -531,7 +531,7 @@ pub(crate) fn charge(
         let band_units = match highest {
             Some(h) if cumulative && i <= h => {
                 let upper = sorted.get(i + 1).map(|n| lower(n));
-                upper.map_or(units, |u| units.min(u)) - lower(b)
+                sub(upper.map_or(units, |u| units.min(u)), lower(b))
             }
             Some(h) if !cumulative && i == h => units,
             _ => Decimal::ZERO,
@@ -620,6 +620,23 @@ mod tests {
         );
         let huge = [band(0.0, 1e300, 0.0)];
         assert_eq!(charged(&huge, "1", true), Decimal::MAX);
+    }
+
+    #[test]
+    fn extreme_prices_saturate_instead_of_panicking() {
+        // Negative prices are legal (a warning, not an error).
+        let bands = [band(0.0, -1e300, 0.0)];
+        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(
+            charge(&refs, Decimal::ONE, true, Decimal::ONE).0,
+            Decimal::MIN
+        );
+        let bands = [band(-1e300, 0.0, 1.0)];
+        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(
+            charge(&refs, Decimal::MAX, true, Decimal::ONE).0,
+            Decimal::MAX
+        );
     }
 
     #[test]
