@@ -15,6 +15,8 @@
 //! body; `surface` lists the spec paths answered "no route" and the query
 //! parameters each route implements (`--strict`).
 
+#![warn(missing_docs)]
+
 /// The README's example, compiled and run as a doctest so it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
