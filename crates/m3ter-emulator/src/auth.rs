@@ -14,18 +14,18 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::server::{content_type, read_body};
+use super::extract::{content_type, read_body};
 
 /// Issued tokens and their expiry.
 #[derive(Debug)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     ttl: Duration,
     issued: RwLock<HashMap<String, Instant>>,
 }
 
 impl Tokens {
     /// Tokens that live `ttl`.
-    pub fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         Tokens {
             ttl,
             issued: RwLock::new(HashMap::new()),
@@ -33,7 +33,7 @@ impl Tokens {
     }
 
     /// Issues a new token.
-    pub fn issue(&self) -> String {
+    pub(crate) fn issue(&self) -> String {
         let bytes: [u8; 32] = rand::rng().random();
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let now = Instant::now();
@@ -48,12 +48,12 @@ impl Tokens {
     }
 
     /// Token lifetime in seconds (`expires_in`).
-    pub fn ttl_secs(&self) -> u64 {
+    pub(crate) fn ttl_secs(&self) -> u64 {
         self.ttl.as_secs()
     }
 
     /// Checks `Authorization: Bearer <token>`; any failure is a 403.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -77,7 +77,7 @@ impl Tokens {
 }
 
 /// Checks `Authorization: Basic base64(key:secret)` of a token request.
-pub fn check_basic(headers: &HeaderMap, key: &str, secret: &str) -> Result<(), ApiError> {
+pub(crate) fn check_basic(headers: &HeaderMap, key: &str, secret: &str) -> Result<(), ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
     let value = headers
         .get(header::AUTHORIZATION)
@@ -112,7 +112,7 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// `POST /oauth/token`: client credentials in Basic auth, a JSON or form body.
-pub async fn token(
+pub(crate) async fn token(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     req: Request,

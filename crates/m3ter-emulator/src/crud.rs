@@ -15,12 +15,16 @@ use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::rules::{self, Stamp};
-use super::server::{JsonBody, PathId, Query, ok_json};
 use super::store::{Change, Object, Store, page};
 
 /// `GET /organizations/{orgId}/<collection>`.
-pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list(
+    State(s): State<Arc<Shared>>,
+    kind: Kind,
+    q: Query,
+) -> ApiResult<Response> {
     let size = q.page_size(kind.max_page_size())?;
     let before = q.cursor()?;
     let store = s.read();
@@ -33,24 +37,8 @@ pub async fn list(State(s): State<Arc<Shared>>, kind: Kind, q: Query) -> ApiResu
     Ok(list_body(&data, token))
 }
 
-/// The `{"data": [...], "nextToken": "..."}` body of a list (the token is
-/// omitted on the last page).
-pub fn list_body(data: &[&Object], token: Option<String>) -> Response {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Page<'a> {
-        data: &'a [&'a Object],
-        #[serde(skip_serializing_if = "Option::is_none")]
-        next_token: Option<String>,
-    }
-    ok_json(Page {
-        data,
-        next_token: token,
-    })
-}
-
 /// `POST /organizations/{orgId}/<collection>`.
-pub async fn create(
+pub(crate) async fn create(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     JsonBody(body): JsonBody,
@@ -75,7 +63,7 @@ pub async fn create(
 }
 
 /// `GET /organizations/{orgId}/<collection>/{id}`.
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -90,7 +78,7 @@ pub async fn get_one(
 
 /// `PUT /organizations/{orgId}/<collection>/{id}`: full replacement with
 /// optimistic locking on `version`.
-pub async fn update(
+pub(crate) async fn update(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -202,7 +190,7 @@ fn put_one(
 
 /// `DELETE /organizations/{orgId}/<collection>/{id}`: answers the deleted
 /// entity; refused while other entities reference it.
-pub async fn delete(
+pub(crate) async fn delete(
     State(s): State<Arc<Shared>>,
     kind: Kind,
     PathId(id): PathId,
@@ -326,7 +314,7 @@ fn parse_filter_date(d: &str) -> ApiResult<DateTime<Utc>> {
 
 /// `GET /organizations/{orgId}/accounts/{id}/children`: the accounts whose
 /// `parentAccountId` is `id`, newest first (`pageSize` ≤ 200).
-pub async fn list_children(
+pub(crate) async fn list_children(
     State(s): State<Arc<Shared>>,
     PathId(id): PathId,
     q: Query,

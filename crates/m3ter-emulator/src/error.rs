@@ -9,16 +9,16 @@ use axum::response::{IntoResponse, Response};
 /// An error answered to the client as `status` + `{"message"}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status}: {message}")]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
     /// The `Retry-After` header (429s), in seconds, fractions kept.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl ApiError {
     /// An error with the given status and message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -26,29 +26,29 @@ impl ApiError {
         }
     }
     /// 400: the request is invalid; the message names the field and rule.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
     /// 403: missing/wrong/expired token, unknown org, oversized ingest.
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
     }
     /// 404: an unknown id in the path, or an unknown route.
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
     /// 409: stale or missing `version` on an update.
-    pub fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, message)
     }
     /// 429 with `Retry-After: <after in seconds>`.
-    pub fn too_many(message: impl Into<String>, after: Duration) -> Self {
+    pub(crate) fn too_many(message: impl Into<String>, after: Duration) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
         e.retry_after = Some(after);
         e
     }
     /// 500: something failed on our side (e.g. the journal could not be written).
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
@@ -72,4 +72,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Result of a handler.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

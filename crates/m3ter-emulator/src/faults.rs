@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 /// One injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answer 500 without running the request.
     Internal,
     /// Answer 503 without running the request.
@@ -30,14 +30,14 @@ pub enum Fault {
 /// The seeded decision sequence: one RNG behind a mutex, so the same
 /// arrival order gives the same faults.
 #[derive(Debug)]
-pub struct Faults {
+pub(crate) struct Faults {
     rate: f64,
     rng: Mutex<StdRng>,
 }
 
 impl Faults {
     /// Faults with probability `rate` per request, from `seed`.
-    pub fn new(rate: f64, seed: u64) -> Self {
+    pub(crate) fn new(rate: f64, seed: u64) -> Self {
         Faults {
             rate: rate.clamp(0.0, 1.0),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -45,7 +45,7 @@ impl Faults {
     }
 
     /// Decides the fate of one `/organizations/...` request.
-    pub fn decide(&self) -> Option<Fault> {
+    pub(crate) fn decide(&self) -> Option<Fault> {
         if self.rate <= 0.0 {
             return None;
         }
@@ -68,7 +68,7 @@ impl Faults {
 /// A response whose body fails on the first read, so hyper aborts the
 /// connection before anything is written: the client sees a dropped
 /// connection and no status line.
-pub fn dropped_connection() -> Response {
+pub(crate) fn dropped_connection() -> Response {
     let failing = futures_util::stream::once(async {
         Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection: connection dropped"))
     });
@@ -77,14 +77,14 @@ pub fn dropped_connection() -> Response {
 
 /// Fixed one-second windows of at most `max` requests.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     max: Option<u32>,
     window: Mutex<(u64, u32)>,
 }
 
 impl RateLimiter {
     /// A limiter of `max` requests per second (None = unlimited).
-    pub fn new(max: Option<u32>) -> Self {
+    pub(crate) fn new(max: Option<u32>) -> Self {
         RateLimiter {
             max,
             window: Mutex::new((0, 0)),
@@ -92,7 +92,7 @@ impl RateLimiter {
     }
 
     /// Admits a request, or returns the seconds until the window ends.
-    pub fn admit(&self) -> Result<(), u64> {
+    pub(crate) fn admit(&self) -> Result<(), u64> {
         let Some(max) = self.max else { return Ok(()) };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)

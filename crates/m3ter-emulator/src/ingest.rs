@@ -15,20 +15,20 @@ use m3ter_api::validate::{general_code, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
+use super::extract::{ok_json, parse_object, read_body};
 use super::rules::timestamp;
-use super::server::{ok_json, parse_object, read_body};
 use super::store::{Change, Object};
 
 /// Bodies of this many bytes or more are refused with 403.
-pub const MAX_INGEST_BYTES: usize = 512_000;
+pub(crate) const MAX_INGEST_BYTES: usize = 512_000;
 /// Most measurements per request.
-pub const MAX_MEASUREMENTS: usize = 1000;
+pub(crate) const MAX_MEASUREMENTS: usize = 1000;
 
 const NUMBER_MAPS: &[&str] = &["measure", "cost", "income"];
 const STRING_MAPS: &[&str] = &["who", "what", "where", "other", "metadata"];
 
 /// Handles one ingest request.
-pub async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Response> {
+pub(crate) async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiResult<Response> {
     let too_big = || {
         ApiError::forbidden(format!(
             "measurements payload must be smaller than {MAX_INGEST_BYTES} bytes; send smaller batches"

@@ -1,6 +1,8 @@
 //! Durability for `--data FILE`: an append-only journal of JSON lines
-//! ([`Change`] records), fsync'd before a response is sent, rewritten as a
+//! (`store::Change` records), fsync'd before a response is sent, rewritten as a
 //! snapshot (temp file + rename) on start and on graceful stop.
+//!
+//! Its public items are [`remove`] (`m3ter emulator reset`) and [`JournalError`].
 //!
 //! An OS advisory lock on `FILE.lock` (a sidecar, because compaction
 //! replaces the data file's inode) keeps two emulators off the same data.
@@ -15,24 +17,41 @@ use super::store::{Change, Store};
 /// Journal failures: they name the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// Reading, writing or syncing a file failed.
     #[error("cannot use data file {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// Another emulator holds the data file's lock.
     #[error(
         "data file {path} is in use by another emulator (lock {lock} is held); stop it or pass another --data file"
     )]
-    Locked { path: PathBuf, lock: PathBuf },
+    Locked {
+        /// The data file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// A change came after the journal was closed for shutdown.
     #[error("data file {path} is closed: the emulator is stopping")]
-    Closed { path: PathBuf },
+    Closed {
+        /// The data file.
+        path: PathBuf,
+    },
+    /// A line of the data file is not a journal record.
     #[error(
         "data file {path}, line {line}: not a journal record ({reason}); fix or remove the line"
     )]
     Corrupt {
+        /// The data file.
         path: PathBuf,
+        /// The 1-based line number.
         line: usize,
+        /// Why the line does not parse.
         reason: String,
     },
 }
@@ -46,7 +65,7 @@ struct Progress {
 
 /// The open journal of a running emulator.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     /// The append handle and the file's length after the last whole record;
     /// None once closed.
@@ -67,7 +86,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
 
 impl Journal {
     /// Locks `path`, loads it into a store, compacts it and opens it for appends.
-    pub fn open(path: &Path) -> Result<(Journal, Store), JournalError> {
+    pub(crate) fn open(path: &Path) -> Result<(Journal, Store), JournalError> {
         let lock_path = lock_path(path);
         let lock = OpenOptions::new()
             .create(true)
@@ -99,7 +118,7 @@ impl Journal {
     /// Appends records (not yet durable); returns the ticket to pass to
     /// [`Journal::sync`]. Call it while holding the store's write lock so
     /// the journal order equals the apply order.
-    pub fn append(&self, changes: &[Change]) -> Result<u64, JournalError> {
+    pub(crate) fn append(&self, changes: &[Change]) -> Result<u64, JournalError> {
         let mut buf = Vec::new();
         for c in changes {
             // Serialising our own JSON values cannot fail.
@@ -125,7 +144,7 @@ impl Journal {
 
     /// Makes every record up to `ticket` durable. Concurrent writers share
     /// one fsync: a writer whose ticket was covered by another's sync returns.
-    pub fn sync(&self, ticket: u64) -> Result<(), JournalError> {
+    pub(crate) fn sync(&self, ticket: u64) -> Result<(), JournalError> {
         let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
         let target = {
             let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,7 +168,7 @@ impl Journal {
     }
 
     /// Rewrites the data file as a snapshot of `store` and reopens it.
-    pub fn compact(&self, store: &Store) -> Result<(), JournalError> {
+    pub(crate) fn compact(&self, store: &Store) -> Result<(), JournalError> {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             return Err(JournalError::Closed {
@@ -169,7 +188,7 @@ impl Journal {
     /// Compacts, then closes the journal and releases the lock: later
     /// writes fail (a straggling task cannot touch a file another emulator
     /// may own next).
-    pub fn close(&self, store: &Store) -> Result<(), JournalError> {
+    pub(crate) fn close(&self, store: &Store) -> Result<(), JournalError> {
         let compacted = self.compact(store);
         self.file.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -230,7 +249,7 @@ fn lock_path(path: &Path) -> PathBuf {
 
 /// Reads a data file (snapshot + journal). A torn last line (a process
 /// killed mid-write) is dropped; a bad line elsewhere is an error.
-pub fn load(path: &Path) -> Result<Store, JournalError> {
+pub(crate) fn load(path: &Path) -> Result<Store, JournalError> {
     let mut store = Store::default();
     let file = match File::open(path) {
         Ok(f) => f,

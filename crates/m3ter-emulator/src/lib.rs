@@ -1,26 +1,41 @@
 //! The local m3ter API emulator: a real HTTP server (axum) speaking m3ter's
 //! paths, auth, JSON, pagination, versioning and errors (`design.md` §6).
 //!
-//! Layout: [`server`] builds the router and the gate every request passes
-//! (stats, latency, rate limit, auth, faults); [`crud`] serves the nine
-//! config kinds with [`rules`]; [`ingest`] takes measurements; [`billing`]
-//! runs bill jobs; [`store`] holds the data, [`journal`] makes it durable.
-//! `conn` gives hyper's own parse-error answers a JSON body; `surface` lists
-//! the spec paths answered "no route" and the query parameters each route
-//! implements (`--strict`).
+//! Use it as a test server for an m3ter client: [`start`] an instance with an
+//! [`EmulatorConfig`] on a loopback port, point the client at
+//! [`RunningEmulator::base_url`], and [`RunningEmulator::shutdown`] it at the
+//! end. The crate's README shows a whole example.
+//!
+//! Layout (private modules): `router` builds the router and the gate every
+//! request passes (stats, latency, rate limit, auth, faults); the handlers
+//! (`crud` for the nine config kinds with `rules`, `ingest` for
+//! measurements, `billing` for bill jobs and bills, `auth` for tokens) read
+//! requests through `extract`. [`store`] holds the data and [`journal`]
+//! makes it durable; `conn` gives hyper's own parse-error answers a JSON
+//! body; `surface` lists the spec paths answered "no route" and the query
+//! parameters each route implements (`--strict`).
 
-pub mod auth;
-pub mod billing;
+#![warn(missing_docs)]
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
+mod auth;
+mod billing;
 mod conn;
-pub mod crud;
-pub mod error;
-pub mod faults;
-pub mod ingest;
+mod crud;
+mod error;
+mod extract;
+mod faults;
+mod ingest;
 pub mod journal;
-pub mod rating;
-pub mod rules;
-pub mod server;
-pub mod stats;
+mod money;
+mod rating;
+mod router;
+mod rules;
+mod stats;
 pub mod store;
 mod surface;
 
@@ -48,15 +63,28 @@ pub const DEFAULT_RETRY_AFTER: f64 = 1.0;
 /// Configuration of an emulator instance.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
+    /// The one organization served; other org ids in a path answer 403.
     pub org_id: String,
+    /// The API key (client id) `POST /oauth/token` accepts.
     pub api_key: String,
+    /// The API secret `POST /oauth/token` accepts.
     pub api_secret: String,
+    /// Lifetime of issued bearer tokens (m3ter's: 5 h).
     pub token_ttl: Duration,
+    /// Delay added before every request is handled.
     pub latency: Duration,
+    /// Share of org requests (0.0–1.0) answered with an injected fault.
     pub fault_rate: f64,
+    /// Seed of the fault decisions: the same seed and arrival order give
+    /// the same faults.
     pub fault_seed: u64,
+    /// Most requests per second per org (fixed one-second windows; more
+    /// answer 429); unlimited when None.
     pub max_rps: Option<u32>,
+    /// Refuse unknown body fields and unimplemented query parameters (400)
+    /// instead of ignoring them.
     pub strict: bool,
+    /// Keep the data in this file (journal + snapshot); in memory when None.
     pub data: Option<PathBuf>,
     /// `Retry-After` of injected 429 faults (`--retry-after`; default 1 s).
     pub retry_after: Duration,
@@ -83,44 +111,50 @@ impl Default for EmulatorConfig {
 /// Why an emulator could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
+        /// The address asked for.
         addr: SocketAddr,
+        /// Why binding failed.
         #[source]
         source: std::io::Error,
     },
+    /// The data file could not be opened, locked, read or compacted.
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    /// The HTTP server stopped with an error.
     #[error("emulator server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The server task panicked or was cancelled.
     #[error("emulator task failed: {0}")]
     Task(String),
 }
 
 /// State shared by every request of one emulator.
 #[derive(Debug)]
-pub struct Shared {
-    pub config: EmulatorConfig,
-    pub store: RwLock<Store>,
-    pub journal: Option<Journal>,
-    pub tokens: auth::Tokens,
-    pub stats: stats::Stats,
-    pub faults: faults::Faults,
-    pub rate: faults::RateLimiter,
+pub(crate) struct Shared {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) store: RwLock<Store>,
+    pub(crate) journal: Option<Journal>,
+    pub(crate) tokens: auth::Tokens,
+    pub(crate) stats: stats::Stats,
+    pub(crate) faults: faults::Faults,
+    pub(crate) rate: faults::RateLimiter,
     /// Name written to `createdBy`/`lastModifiedBy` (never the secret).
-    pub actor: String,
+    pub(crate) actor: String,
 }
 
 impl Shared {
     /// Reads the store.
-    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `decide` on the store under the write lock; if it succeeds, its
     /// changes are journaled, then applied, and made durable before this
     /// returns. A failed decision changes nothing.
-    pub fn commit<T>(
+    pub(crate) fn commit<T>(
         &self,
         decide: impl FnOnce(&mut Store) -> ApiResult<(Vec<Change>, T)>,
     ) -> ApiResult<T> {
@@ -226,7 +260,7 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Running
         config,
     });
     billing::resume_jobs(&shared);
-    let app = server::router(shared.clone());
+    let app = router::router(shared.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // Our listener: hyper's own parse-error answers get JSON bodies.

@@ -5,7 +5,8 @@
 //! Per account plan active in the period, over the overlap of the two:
 //! one USAGE line per rated pricing (even at 0), then MINIMUM_SPEND top-ups
 //! (per pricing, then per plan) and a prorated STANDING_CHARGE, the last two
-//! only when non-zero. Amounts stay exact (no rounding to cents).
+//! only when non-zero. Amounts stay exact (no rounding to cents): prices,
+//! quantities and amounts are decimals ([`crate::money`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,6 +17,7 @@ use m3ter_api::Kind;
 use m3ter_api::schema::NUMERIC_CATEGORIES;
 use m3ter_api::validate::parse_date_time;
 
+use super::money::{self, Decimal, add, decimal, div, mul, sub};
 use super::rules::timestamp;
 use super::store::{Object, Store};
 use m3ter_api::calc as expr;
@@ -26,8 +28,8 @@ const STRING_MAPS: &[&str] = &["who", "what", "where", "other", "metadata"];
 fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
     o.get(key).and_then(Value::as_str)
 }
-fn num_of(o: &Object, key: &str) -> Option<f64> {
-    o.get(key).and_then(Value::as_f64)
+fn num_of(o: &Object, key: &str) -> Option<Decimal> {
+    o.get(key).and_then(decimal)
 }
 fn time_of(o: &Object, key: &str) -> Option<DateTime<Utc>> {
     str_of(o, key).and_then(parse_date_time)
@@ -35,31 +37,39 @@ fn time_of(o: &Object, key: &str) -> Option<DateTime<Utc>> {
 
 /// A half-open time window `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
+pub(crate) struct Window {
+    pub(crate) from: DateTime<Utc>,
+    pub(crate) to: DateTime<Utc>,
 }
 
 impl Window {
     fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from <= t && t < self.to
     }
-    fn seconds(&self) -> f64 {
-        (self.to - self.from).num_milliseconds() as f64 / 1000.0
+    fn millis(&self) -> Decimal {
+        Decimal::from((self.to - self.from).num_milliseconds())
     }
+}
+
+/// A bill's line items and their exact total.
+pub(crate) struct LineItems {
+    pub(crate) lines: Vec<Object>,
+    /// The sum of the lines' subtotals (`billTotal`).
+    pub(crate) total: Decimal,
 }
 
 /// The line items of one account's bill for `period`; `measurements` are
 /// the account's own.
-pub fn rate(
+pub(crate) fn rate(
     store: &Store,
     account_plans: &[Object],
     measurements: &[&Object],
     period: Window,
-) -> Vec<Object> {
+) -> LineItems {
     let mut plans: Vec<&Object> = account_plans.iter().collect();
     plans.sort_by_key(|ap| time_of(ap, "startDate"));
     let mut lines = Vec::new();
+    let mut total = Decimal::ZERO;
     for ap in plans {
         let from = time_of(ap, "startDate").map_or(period.from, |s| s.max(period.from));
         let to = time_of(ap, "endDate").map_or(period.to, |e| e.min(period.to));
@@ -73,12 +83,15 @@ pub fn rate(
             window,
             quantities: HashMap::new(),
         };
-        lines.extend(ctx.rate_account_plan(ap, period));
+        for (line, subtotal) in ctx.rate_account_plan(ap, period) {
+            total = add(total, subtotal);
+            lines.push(line);
+        }
     }
     for (i, line) in lines.iter_mut().enumerate() {
         line.insert("sequenceNumber".into(), json!(i + 1));
     }
-    lines
+    LineItems { lines, total }
 }
 
 struct Context<'a> {
@@ -87,7 +100,7 @@ struct Context<'a> {
     measurements: &'a [&'a Object],
     window: Window,
     /// Raw quantities by aggregation id (compound aggregations reuse them).
-    quantities: HashMap<String, f64>,
+    quantities: HashMap<String, Decimal>,
 }
 
 /// What a line item is about, shared by all of one account plan's lines.
@@ -98,7 +111,8 @@ struct Common<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn rate_account_plan(&mut self, ap: &Object, period: Window) -> Vec<Object> {
+    /// The account plan's lines, each with its exact subtotal.
+    fn rate_account_plan(&mut self, ap: &Object, period: Window) -> Vec<(Object, Decimal)> {
         let store = self.store;
         let Some(plan) = str_of(ap, "planId").and_then(|id| store.kind(Kind::Plan).get(id)) else {
             return Vec::new();
@@ -118,50 +132,53 @@ impl<'a> Context<'a> {
             currency: str_of(template, "currency").unwrap_or("USD").to_owned(),
         };
         let mut lines = Vec::new();
-        let mut usage_total = 0.0;
+        let mut usage_total = Decimal::ZERO;
         for pricing in self.pricings(plan, template) {
-            let usage = self.usage_line(&common, pricing);
-            let subtotal = num_of(&usage, "subtotal").unwrap_or(0.0);
-            usage_total += subtotal;
-            lines.push(usage);
-            let minimum = num_of(pricing, "minimumSpend").unwrap_or(0.0);
+            let (usage, subtotal) = self.usage_line(&common, pricing);
+            usage_total = add(usage_total, subtotal);
+            lines.push((usage, subtotal));
+            let minimum = num_of(pricing, "minimumSpend").unwrap_or_default();
             if minimum > subtotal {
-                let mut top_up = self.line(&common, "MINIMUM_SPEND", minimum - subtotal);
-                top_up.insert("pricingId".into(), pricing["id"].clone());
+                let top_up = sub(minimum, subtotal);
+                let mut line = self.line(&common, "MINIMUM_SPEND", top_up);
+                line.insert("pricingId".into(), pricing["id"].clone());
                 let desc = str_of(pricing, "minimumSpendDescription").unwrap_or("Minimum spend");
-                top_up.insert("description".into(), json!(desc));
-                usage_total += minimum - subtotal;
-                lines.push(top_up);
+                line.insert("description".into(), json!(desc));
+                usage_total = add(usage_total, top_up);
+                lines.push((line, top_up));
             }
         }
         let minimum = num_of(plan, "minimumSpend")
             .or_else(|| num_of(template, "minimumSpend"))
-            .unwrap_or(0.0);
+            .unwrap_or_default();
         if minimum > usage_total {
-            let mut top_up = self.line(&common, "MINIMUM_SPEND", minimum - usage_total);
+            let top_up = sub(minimum, usage_total);
+            let mut line = self.line(&common, "MINIMUM_SPEND", top_up);
             let desc = str_of(plan, "minimumSpendDescription")
                 .or_else(|| str_of(template, "minimumSpendDescription"))
                 .unwrap_or("Minimum spend");
-            top_up.insert("description".into(), json!(desc));
-            lines.push(top_up);
+            line.insert("description".into(), json!(desc));
+            lines.push((line, top_up));
         }
         let charge = num_of(plan, "standingCharge")
             .or_else(|| num_of(template, "standingCharge"))
-            .unwrap_or(0.0);
-        let fraction = if period.seconds() > 0.0 {
-            self.window.seconds() / period.seconds()
-        } else {
-            0.0
-        };
-        if charge * fraction != 0.0 {
-            let mut line = self.line(&common, "STANDING_CHARGE", charge * fraction);
+            .unwrap_or_default();
+        let (active, whole) = (self.window.millis(), period.millis());
+        let fraction = div(active, whole);
+        // Multiply before dividing: 62 × 16 days / 31 days is exactly 32.
+        let prorated = charge
+            .checked_mul(active)
+            .and_then(|x| x.checked_div(whole))
+            .unwrap_or_else(|| mul(charge, fraction));
+        if !prorated.is_zero() {
+            let mut line = self.line(&common, "STANDING_CHARGE", prorated);
             let desc = str_of(plan, "standingChargeDescription")
                 .or_else(|| str_of(template, "standingChargeDescription"))
                 .unwrap_or("Standing charge");
             line.insert("description".into(), json!(desc));
-            line.insert("quantity".into(), json!(fraction));
-            line.insert("units".into(), json!(fraction));
-            lines.push(line);
+            line.insert("quantity".into(), money::number(fraction));
+            line.insert("units".into(), money::number(fraction));
+            lines.push((line, prorated));
         }
         lines
     }
@@ -237,8 +254,8 @@ impl<'a> Context<'a> {
     }
 
     /// A line item with the fields every type shares.
-    fn line(&self, c: &Common<'_>, kind: &str, subtotal: f64) -> Object {
-        let subtotal = finite(subtotal);
+    fn line(&self, c: &Common<'_>, kind: &str, subtotal: Decimal) -> Object {
+        let subtotal = money::number(subtotal);
         let mut l = Object::new();
         l.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
         l.insert("lineItemType".into(), json!(kind));
@@ -246,11 +263,11 @@ impl<'a> Context<'a> {
         l.insert("quantity".into(), json!(1));
         l.insert("units".into(), json!(1));
         l.insert("unit".into(), json!(""));
-        l.insert("subtotal".into(), json!(subtotal));
+        l.insert("subtotal".into(), subtotal.clone());
         l.insert("currency".into(), json!(c.currency));
         l.insert("conversionRate".into(), json!(1));
-        l.insert("convertedSubtotal".into(), json!(subtotal));
-        l.insert("averageUnitPrice".into(), json!(subtotal));
+        l.insert("convertedSubtotal".into(), subtotal.clone());
+        l.insert("averageUnitPrice".into(), subtotal);
         if let Some(p) = c.product {
             l.insert("productId".into(), p["id"].clone());
             l.insert(
@@ -274,7 +291,8 @@ impl<'a> Context<'a> {
         l
     }
 
-    fn usage_line(&mut self, c: &Common<'_>, pricing: &Object) -> Object {
+    /// A pricing's USAGE line and its exact subtotal.
+    fn usage_line(&mut self, c: &Common<'_>, pricing: &Object) -> (Object, Decimal) {
         let store = self.store;
         let segment = pricing.get("segment").and_then(Value::as_object);
         let simple = str_of(pricing, "aggregationId")
@@ -287,16 +305,16 @@ impl<'a> Context<'a> {
         let (agg, id_field, quantity) = match (simple, compound) {
             (Some(a), _) => (Some(a), "aggregationId", self.aggregate(a, segment)),
             (None, Some(a)) => (Some(a), "compoundAggregationId", self.compound(a)),
-            (None, None) => (None, "aggregationId", 0.0),
+            (None, None) => (None, "aggregationId", Decimal::ZERO),
         };
         let setting = |k: &str| agg.and_then(|a| a.get(k));
-        let qpu = setting("quantityPerUnit").and_then(Value::as_f64);
+        let qpu = setting("quantityPerUnit").and_then(decimal);
         let rounding = setting("rounding").and_then(Value::as_str);
         let unit = setting("unit").and_then(Value::as_str);
         let name = setting("name").and_then(Value::as_str);
-        let qpu = qpu.filter(|q| *q > 0.0).unwrap_or(1.0);
-        let quantity = finite(quantity);
-        let units = finite(round(quantity / qpu, rounding.unwrap_or("NONE")));
+        let qpu = qpu.filter(|q| q.is_sign_positive() && !q.is_zero());
+        let qpu = qpu.unwrap_or(Decimal::ONE);
+        let units = round(div(quantity, qpu), rounding.unwrap_or("NONE"));
         let cumulative = pricing
             .get("cumulative")
             .and_then(Value::as_bool)
@@ -307,16 +325,15 @@ impl<'a> Context<'a> {
             .map(|a| a.iter().filter_map(Value::as_object).collect::<Vec<_>>())
             .unwrap_or_default();
         let (subtotal, per_band) = charge(&bands, units, cumulative, qpu);
-        let subtotal = finite(subtotal);
         let mut l = self.line(c, "USAGE", subtotal);
-        l.insert("quantity".into(), json!(quantity));
-        l.insert("units".into(), json!(units));
+        l.insert("quantity".into(), money::number(quantity));
+        l.insert("units".into(), money::number(units));
         l.insert("unit".into(), json!(unit.unwrap_or_default()));
         let desc = str_of(pricing, "description").or(name).unwrap_or("Usage");
         l.insert("description".into(), json!(desc));
         l.insert(
             "averageUnitPrice".into(),
-            json!(if units != 0.0 { subtotal / units } else { 0.0 }),
+            money::number(div(subtotal, units)),
         );
         l.insert(
             id_field.into(),
@@ -330,12 +347,12 @@ impl<'a> Context<'a> {
             l.insert("segment".into(), Value::Object(seg.clone()));
         }
         l.insert("usagePerPricingBand".into(), Value::Array(per_band));
-        l
+        (l, subtotal)
     }
 
     /// Raw quantity of a compound aggregation: its calculation over the raw
     /// quantities of the aggregations it names (by code, or `aggregation.<code>`).
-    fn compound(&mut self, ca: &Object) -> f64 {
+    fn compound(&mut self, ca: &Object) -> Decimal {
         let calc = str_of(ca, "calculation").unwrap_or_default();
         let store = self.store;
         // Resolve every name first: eval's lookup cannot borrow self mutably.
@@ -350,16 +367,17 @@ impl<'a> Context<'a> {
                 .id_by_code(code)
                 .and_then(|id| store.kind(Kind::Aggregation).get(id))
             {
-                let q = self.aggregate(&agg.value, None);
+                // The formula evaluator computes in f64.
+                let q = money::to_f64(self.aggregate(&agg.value, None));
                 values.insert(token.to_owned(), q);
             }
         }
-        expr::eval(calc, &|name| values.get(name).copied()).unwrap_or(0.0)
+        money::from_f64(expr::eval(calc, &|name| values.get(name).copied()).unwrap_or(0.0))
     }
 
     /// Raw quantity of a simple aggregation over the account's measurements
     /// in the window (optionally only one segment).
-    fn aggregate(&mut self, agg: &Object, segment: Option<&Object>) -> f64 {
+    fn aggregate(&mut self, agg: &Object, segment: Option<&Object>) -> Decimal {
         let id = str_of(agg, "id").unwrap_or_default().to_owned();
         if segment.is_none()
             && let Some(q) = self.quantities.get(&id)
@@ -373,9 +391,9 @@ impl<'a> Context<'a> {
         q
     }
 
-    fn compute(&self, agg: &Object, segment: Option<&Object>) -> f64 {
+    fn compute(&self, agg: &Object, segment: Option<&Object>) -> Decimal {
         let store = self.store;
-        let default = num_of(agg, "defaultValue").unwrap_or(0.0);
+        let default = num_of(agg, "defaultValue").unwrap_or_default();
         let Some(meter_id) = str_of(agg, "meterId") else {
             return default;
         };
@@ -393,7 +411,7 @@ impl<'a> Context<'a> {
         let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
         let calculation = str_of(field, "calculation");
 
-        let mut numbers: Vec<(DateTime<Utc>, f64)> = Vec::new();
+        let mut numbers: Vec<(DateTime<Utc>, Decimal)> = Vec::new();
         let mut strings: Vec<String> = Vec::new();
         for m in self.measurements {
             if str_of(m, "meterId") != Some(meter_id) {
@@ -407,10 +425,10 @@ impl<'a> Context<'a> {
             }
             if let Some(calc) = calculation {
                 if let Ok(v) = expr::eval(calc, &|name| number_in(m, name)) {
-                    numbers.push((ts, v));
+                    numbers.push((ts, money::from_f64(v)));
                 }
             } else if numeric {
-                if let Some(v) = number_in(m, target) {
+                if let Some(v) = decimal_in(m, target) {
                     numbers.push((ts, v));
                 }
             } else if let Some(s) = string_in(m, target) {
@@ -421,34 +439,45 @@ impl<'a> Context<'a> {
         if count == 0 {
             return default;
         }
-        let values = numbers.iter().map(|(_, v)| *v);
+        let mut values = numbers.iter().map(|(_, v)| *v);
+        let sum = |values: &mut dyn Iterator<Item = Decimal>| values.fold(Decimal::ZERO, add);
         match str_of(agg, "aggregation").unwrap_or("SUM") {
-            "SUM" => values.sum(),
-            "MIN" => values.fold(f64::INFINITY, f64::min).min(f64::MAX),
-            "MAX" => values.fold(f64::NEG_INFINITY, f64::max).max(f64::MIN),
-            "COUNT" => count as f64,
-            "MEAN" if !numbers.is_empty() => values.sum::<f64>() / numbers.len() as f64,
+            "SUM" => sum(&mut values),
+            // Over no number at all (a string field), the bound stands.
+            "MIN" => values.fold(Decimal::MAX, Decimal::min),
+            "MAX" => values.fold(Decimal::MIN, Decimal::max),
+            "COUNT" => Decimal::from(count),
+            "MEAN" if !numbers.is_empty() => div(sum(&mut values), Decimal::from(numbers.len())),
             // Latest by `ts`; on a tie the later arrival wins.
             "LATEST" => numbers
                 .iter()
                 .rev()
                 .max_by_key(|(ts, _)| *ts)
-                .map_or(0.0, |(_, v)| *v),
+                .map_or(Decimal::ZERO, |(_, v)| *v),
             "UNIQUE" => {
                 let mut distinct: HashSet<String> = strings.into_iter().collect();
-                distinct.extend(numbers.iter().map(|(_, v)| v.to_string()));
-                distinct.len() as f64
+                distinct.extend(numbers.iter().map(|(_, v)| v.normalize().to_string()));
+                Decimal::from(distinct.len())
             }
-            _ => 0.0, // CUSTOM_SQL is not modelled
+            _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
         }
     }
 }
 
+/// A number field of a measurement, for the formula evaluator (f64).
 fn number_in(m: &Object, code: &str) -> Option<f64> {
     NUMBER_MAPS
         .iter()
         .filter_map(|k| m.get(*k).and_then(Value::as_object))
         .find_map(|map| map.get(code).and_then(Value::as_f64))
+}
+
+/// A number field of a measurement, exactly as sent.
+fn decimal_in(m: &Object, code: &str) -> Option<Decimal> {
+    NUMBER_MAPS
+        .iter()
+        .filter_map(|k| m.get(*k).and_then(Value::as_object))
+        .find_map(|map| map.get(code).and_then(decimal))
 }
 
 fn string_in<'m>(m: &'m Object, code: &str) -> Option<&'m str> {
@@ -467,22 +496,12 @@ fn in_segment(m: &Object, segment: &Object) -> bool {
     })
 }
 
-/// A number JSON can carry: an overflow to ±infinity becomes ±f64::MAX and
-/// NaN becomes 0 (serde_json would write `null` for either).
-pub fn finite(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
-    } else {
-        x.clamp(f64::MIN, f64::MAX)
-    }
-}
-
 /// Units after rounding: NONE, UP = ceiling, DOWN = floor, NEAREST = half up.
-pub fn round(x: f64, rounding: &str) -> f64 {
+pub(crate) fn round(x: Decimal, rounding: &str) -> Decimal {
     match rounding {
         "UP" => x.ceil(),
         "DOWN" => x.floor(),
-        "NEAREST" => (x + 0.5).floor(),
+        "NEAREST" => add(x, Decimal::new(5, 1)).floor(),
         _ => x,
     }
 }
@@ -492,50 +511,53 @@ pub fn round(x: f64, rounding: &str) -> f64 {
 /// unitPrice × the units inside it. Volume: all units at the highest reached
 /// band's unitPrice plus its fixedPrice. Returns the subtotal and the
 /// per-band breakdown.
-pub fn charge(bands: &[&Object], units: f64, cumulative: bool, qpu: f64) -> (f64, Vec<Value>) {
+pub(crate) fn charge(
+    bands: &[&Object],
+    units: Decimal,
+    cumulative: bool,
+    qpu: Decimal,
+) -> (Decimal, Vec<Value>) {
+    let lower = |b: &Object| num_of(b, "lowerLimit").unwrap_or_default();
     let mut sorted: Vec<&Object> = bands.to_vec();
-    sorted.sort_by(|a, b| {
-        let (x, y) = (
-            num_of(a, "lowerLimit").unwrap_or(0.0),
-            num_of(b, "lowerLimit").unwrap_or(0.0),
-        );
-        x.total_cmp(&y)
-    });
-    let lower = |b: &Object| num_of(b, "lowerLimit").unwrap_or(0.0);
+    sorted.sort_by_key(|b| lower(b));
     let highest = sorted.iter().rposition(|b| units > lower(b));
-    let mut total = 0.0;
+    let mut total = Decimal::ZERO;
     let mut out = Vec::new();
     for (i, b) in sorted.iter().enumerate() {
         let (fixed, unit_price) = (
-            num_of(b, "fixedPrice").unwrap_or(0.0),
-            num_of(b, "unitPrice").unwrap_or(0.0),
+            num_of(b, "fixedPrice").unwrap_or_default(),
+            num_of(b, "unitPrice").unwrap_or_default(),
         );
         let band_units = match highest {
             Some(h) if cumulative && i <= h => {
-                let upper = sorted.get(i + 1).map_or(f64::INFINITY, |n| lower(n));
-                units.min(upper) - lower(b)
+                let upper = sorted.get(i + 1).map(|n| lower(n));
+                sub(upper.map_or(units, |u| units.min(u)), lower(b))
             }
             Some(h) if !cumulative && i == h => units,
-            _ => 0.0,
+            _ => Decimal::ZERO,
         };
         let reached = match highest {
             Some(h) if cumulative => i <= h,
             Some(h) => i == h,
             None => false,
         };
-        let unit_subtotal = finite(unit_price * band_units);
-        let band_subtotal = finite(if reached { fixed + unit_subtotal } else { 0.0 });
-        total = finite(total + band_subtotal);
+        let unit_subtotal = mul(unit_price, band_units);
+        let band_subtotal = if reached {
+            add(fixed, unit_subtotal)
+        } else {
+            Decimal::ZERO
+        };
+        total = add(total, band_subtotal);
         out.push(json!({
             "pricingBandId": b.get("id").cloned().unwrap_or(Value::Null),
-            "lowerLimit": lower(b),
-            "fixedPrice": fixed,
-            "unitPrice": unit_price,
-            "bandUnits": band_units,
-            "bandQuantity": finite(band_units * qpu),
-            "unitSubtotal": unit_subtotal,
-            "bandSubtotal": band_subtotal,
-            "convertedBandSubtotal": band_subtotal,
+            "lowerLimit": money::number(lower(b)),
+            "fixedPrice": money::number(fixed),
+            "unitPrice": money::number(unit_price),
+            "bandUnits": money::number(band_units),
+            "bandQuantity": money::number(mul(band_units, qpu)),
+            "unitSubtotal": money::number(unit_subtotal),
+            "bandSubtotal": money::number(band_subtotal),
+            "convertedBandSubtotal": money::number(band_subtotal),
         }));
     }
     (total, out)
@@ -544,48 +566,157 @@ pub fn charge(bands: &[&Object], units: f64, cumulative: bool, qpu: f64) -> (f64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Change;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn obj(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
 
     fn band(lower: f64, fixed: f64, unit: f64) -> Object {
-        json!({"lowerLimit": lower, "fixedPrice": fixed, "unitPrice": unit})
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
+        obj(json!({"lowerLimit": lower, "fixedPrice": fixed, "unitPrice": unit}))
+    }
+
+    fn charged(bands: &[Object], units: &str, cumulative: bool) -> Decimal {
+        let refs: Vec<&Object> = bands.iter().collect();
+        charge(&refs, d(units), cumulative, Decimal::ONE).0
     }
 
     #[test]
     fn tiered_and_volume_bands() {
         let bands = [band(0.0, 0.0, 0.5), band(50.0, 2.0, 0.1)];
-        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(charged(&bands, "60", true), d("28"), "25 + 2 + 10 × 0.1");
+        assert_eq!(charged(&bands, "60", false), d("8"), "2 + 60 × 0.1");
         assert_eq!(
-            charge(&refs, 60.0, true, 1.0).0,
-            50.0 * 0.5 + 2.0 + 10.0 * 0.1
-        );
-        assert_eq!(charge(&refs, 60.0, false, 1.0).0, 2.0 + 60.0 * 0.1);
-        assert_eq!(
-            charge(&refs, 50.0, true, 1.0).0,
-            25.0,
+            charged(&bands, "50", true),
+            d("25"),
             "50 does not reach the band at 50"
         );
-        assert_eq!(charge(&refs, 0.0, true, 1.0).0, 0.0, "nothing reached at 0");
+        assert_eq!(charged(&bands, "0", true), d("0"), "nothing reached at 0");
     }
 
     #[test]
-    fn non_finite_numbers_are_clamped() {
-        assert_eq!(finite(f64::INFINITY), f64::MAX);
-        assert_eq!(finite(f64::NEG_INFINITY), f64::MIN);
-        assert_eq!(finite(f64::NAN), 0.0);
-        assert_eq!(finite(1.5), 1.5);
+    fn amounts_are_exact_where_f64_is_not() {
+        // In f64, 3 × 0.1 is 0.30000000000000004 and 0.7 × 3 is 2.0999999999999996.
+        assert_eq!(charged(&[band(0.0, 0.0, 0.1)], "3", true), d("0.3"));
+        assert_eq!(charged(&[band(0.0, 0.0, 0.7)], "3", false), d("2.1"));
+        // 0.1 + 0.2 is 0.30000000000000004 in f64.
+        assert_eq!(
+            charged(&[band(0.0, 0.1, 0.0), band(1.0, 0.2, 0.0)], "2", true),
+            d("0.3")
+        );
+    }
+
+    #[test]
+    fn amounts_beyond_the_decimal_range_saturate() {
         let bands = [band(0.0, 0.0, 2.0)];
         let refs: Vec<&Object> = bands.iter().collect();
-        assert_eq!(charge(&refs, f64::MAX, true, 1.0).0, f64::MAX);
+        assert_eq!(
+            charge(&refs, Decimal::MAX, true, Decimal::ONE).0,
+            Decimal::MAX
+        );
+        let huge = [band(0.0, 1e300, 0.0)];
+        assert_eq!(charged(&huge, "1", true), Decimal::MAX);
+    }
+
+    #[test]
+    fn extreme_prices_saturate_instead_of_panicking() {
+        // Negative prices are legal (a warning, not an error).
+        let bands = [band(0.0, -1e300, 0.0)];
+        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(
+            charge(&refs, Decimal::ONE, true, Decimal::ONE).0,
+            Decimal::MIN
+        );
+        let bands = [band(-1e300, 0.0, 1.0)];
+        let refs: Vec<&Object> = bands.iter().collect();
+        assert_eq!(
+            charge(&refs, Decimal::MAX, true, Decimal::ONE).0,
+            Decimal::MAX
+        );
     }
 
     #[test]
     fn rounding_modes() {
-        assert_eq!(round(97.8, "UP"), 98.0);
-        assert_eq!(round(97.8, "DOWN"), 97.0);
-        assert_eq!(round(3.5, "NEAREST"), 4.0);
-        assert_eq!(round(3.49, "NEAREST"), 3.0);
-        assert_eq!(round(3.49, "NONE"), 3.49);
+        assert_eq!(round(d("97.8"), "UP"), d("98"));
+        assert_eq!(round(d("97.8"), "DOWN"), d("97"));
+        assert_eq!(round(d("3.5"), "NEAREST"), d("4"));
+        assert_eq!(round(d("3.49"), "NEAREST"), d("3"));
+        assert_eq!(round(d("3.49"), "NONE"), d("3.49"));
+    }
+
+    /// A store with one plan whose pricing charges `unit_price` per unit of
+    /// the SUM of the measure `q`, and a standing charge of 0.1 a period.
+    fn priced_store(unit_price: f64) -> Store {
+        let mut store = Store::default();
+        let entities = [
+            (
+                Kind::Product,
+                json!({"id": "prod", "name": "P", "code": "p"}),
+            ),
+            (
+                Kind::Meter,
+                json!({"id": "meter", "code": "m", "productId": "prod",
+                       "dataFields": [{"code": "q", "name": "Q", "category": "MEASURE"}]}),
+            ),
+            (
+                Kind::Aggregation,
+                json!({"id": "agg", "code": "a", "name": "A", "meterId": "meter",
+                       "targetField": "q", "aggregation": "SUM", "quantityPerUnit": 1}),
+            ),
+            (
+                Kind::PlanTemplate,
+                json!({"id": "tpl", "productId": "prod", "currency": "USD",
+                       "standingCharge": 0.1}),
+            ),
+            (Kind::Plan, json!({"id": "plan", "planTemplateId": "tpl"})),
+            (
+                Kind::Pricing,
+                json!({"id": "pricing", "planId": "plan", "aggregationId": "agg",
+                       "startDate": "2024-01-01T00:00:00Z",
+                       "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": unit_price}]}),
+            ),
+        ];
+        for (kind, value) in entities {
+            let seq = store.next_seq();
+            store.apply(Change::Put {
+                table: kind.collection().into(),
+                seq,
+                value: obj(value),
+            });
+        }
+        store
+    }
+
+    #[test]
+    fn a_bill_of_decimal_usage_totals_exactly() {
+        let store = priced_store(1.1);
+        let account_plan = obj(json!({"accountId": "acc", "planId": "plan",
+                                      "startDate": "2024-12-01T00:00:00Z"}));
+        let usage: Vec<Object> = [0.1, 0.2]
+            .iter()
+            .map(|q| {
+                obj(json!({"meterId": "meter", "accountId": "acc",
+                           "ts": "2024-12-10T00:00:00Z", "measure": {"q": q}}))
+            })
+            .collect();
+        let usage: Vec<&Object> = usage.iter().collect();
+        let period = Window {
+            from: parse_date_time("2024-12-01T00:00:00Z").unwrap(),
+            to: parse_date_time("2025-01-01T00:00:00Z").unwrap(),
+        };
+        let bill = rate(&store, &[account_plan], &usage, period);
+        let usage_line = &bill.lines[0];
+        assert_eq!(usage_line["lineItemType"], "USAGE");
+        // In f64: 0.30000000000000004 units, a subtotal of
+        // 0.33000000000000007 and a total of 0.43000000000000005.
+        assert_eq!(usage_line["quantity"], json!(0.3));
+        assert_eq!(usage_line["subtotal"], json!(0.33));
+        assert_eq!(bill.lines[1]["lineItemType"], "STANDING_CHARGE");
+        assert_eq!(bill.lines[1]["subtotal"], json!(0.1));
+        assert_eq!(bill.total, d("0.43"));
     }
 }

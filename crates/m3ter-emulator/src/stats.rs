@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts of requests since start or the last reset.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     inner: Mutex<Counts>,
     /// Requests whose response is ready (`/_emulator/stats` not counted):
     /// with `--latency-ms`, `total - answered` are still being delayed, so a
@@ -23,7 +23,7 @@ struct Counts {
 
 impl Stats {
     /// Counts one request; `template` is None when no route matched.
-    pub fn count(&self, method: &str, template: Option<&str>) {
+    pub(crate) fn count(&self, method: &str, template: Option<&str>) {
         // The key is built in a per-thread buffer so the hot path allocates
         // only the first time a route is seen.
         thread_local! {
@@ -46,12 +46,12 @@ impl Stats {
     }
 
     /// Counts one response (of a request other than `/_emulator/stats`).
-    pub fn answered(&self) {
+    pub(crate) fn answered(&self) {
         self.answered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The JSON body of `GET /_emulator/stats`.
-    pub fn snapshot(&self) -> serde_json::Value {
+    pub(crate) fn snapshot(&self) -> serde_json::Value {
         let c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut routes: Vec<_> = c.by_route.iter().collect();
         routes.sort();
@@ -64,7 +64,7 @@ impl Stats {
     }
 
     /// Sets every counter back to zero.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         *c = Counts::default();
         self.answered.store(0, Ordering::Relaxed);

@@ -1,5 +1,8 @@
 //! In-memory tables of the emulator: entities by id, by creation sequence
 //! (for newest-first pages that cost O(page size)) and by code.
+//!
+//! Only the page cursor format is public ([`encode_token`]): a test can ask
+//! for a page far into a long list without walking the pages before it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -11,12 +14,12 @@ use m3ter_api::Kind;
 use super::error::{ApiError, ApiResult};
 
 /// A JSON object as stored and returned.
-pub type Object = Map<String, Value>;
+pub(crate) type Object = Map<String, Value>;
 
 /// The tables of the emulator: one per config kind of the kind table, bill
 /// jobs and bills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Table {
+pub(crate) enum Table {
     Config(Kind),
     BillJobs,
     Bills,
@@ -27,7 +30,7 @@ const TABLES: usize = Kind::ALL.len() + 2;
 
 impl Table {
     /// Every table, config kinds first (in kind-table order).
-    pub const ALL: [Table; TABLES] = {
+    pub(crate) const ALL: [Table; TABLES] = {
         let mut all = [Table::BillJobs; TABLES];
         let mut i = 0;
         while i < Kind::ALL.len() {
@@ -39,7 +42,7 @@ impl Table {
     };
 
     /// Name used in the journal (the collection path segment).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Config(k) => k.collection(),
             Table::BillJobs => "billjobs",
@@ -48,7 +51,7 @@ impl Table {
     }
 
     /// Parses a journal table name.
-    pub fn from_name(name: &str) -> Option<Table> {
+    pub(crate) fn from_name(name: &str) -> Option<Table> {
         Table::ALL.into_iter().find(|t| t.name() == name)
     }
 
@@ -64,14 +67,14 @@ impl Table {
 
 /// One stored entity: its creation sequence number and its response body.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub seq: u64,
-    pub value: Object,
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    pub(crate) value: Object,
 }
 
 /// One table: entities by id, ids by creation sequence, ids by code.
 #[derive(Debug, Default)]
-pub struct Collection {
+pub(crate) struct Collection {
     by_seq: BTreeMap<u64, String>,
     by_id: HashMap<String, Entry>,
     by_code: HashMap<String, String>,
@@ -79,32 +82,28 @@ pub struct Collection {
 
 impl Collection {
     /// The entity with this id.
-    pub fn get(&self, id: &str) -> Option<&Entry> {
+    pub(crate) fn get(&self, id: &str) -> Option<&Entry> {
         self.by_id.get(id)
     }
 
     /// The id of the entity with this code.
-    pub fn id_by_code(&self, code: &str) -> Option<&str> {
+    pub(crate) fn id_by_code(&self, code: &str) -> Option<&str> {
         self.by_code.get(code).map(String::as_str)
     }
 
     /// Number of entities.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }
 
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     /// Entities, newest first.
-    pub fn iter_newest_first(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn iter_newest_first(&self) -> impl Iterator<Item = &Entry> {
         self.iter_before(u64::MAX)
     }
 
     /// Entities created before sequence number `before`, newest first.
-    pub fn iter_before(&self, before: u64) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn iter_before(&self, before: u64) -> impl Iterator<Item = &Entry> {
         self.by_seq
             .range(..before)
             .rev()
@@ -138,7 +137,7 @@ impl Collection {
 /// One change to the store; also the journal's record format.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
-pub enum Change {
+pub(crate) enum Change {
     /// Insert or replace an entity (keeps `seq` on replace).
     Put {
         table: String,
@@ -153,14 +152,14 @@ pub enum Change {
 
 /// Everything the emulator stores.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     /// Indexed by [`Table::index`].
     tables: Vec<Collection>,
     next_seq: u64,
     /// Accepted measurements, in arrival order (rated by bill jobs).
-    pub measurements: Vec<Object>,
+    pub(crate) measurements: Vec<Object>,
     /// `uid`s of accepted measurements (ingest is idempotent on them).
-    pub uids: HashSet<String>,
+    pub(crate) uids: HashSet<String>,
 }
 
 impl Default for Store {
@@ -176,23 +175,23 @@ impl Default for Store {
 
 impl Store {
     /// The table.
-    pub fn table(&self, t: Table) -> &Collection {
+    pub(crate) fn table(&self, t: Table) -> &Collection {
         &self.tables[t.index()]
     }
 
     /// A config kind's table.
-    pub fn kind(&self, k: Kind) -> &Collection {
+    pub(crate) fn kind(&self, k: Kind) -> &Collection {
         self.table(Table::Config(k))
     }
 
     /// A new creation sequence number (strictly increasing).
-    pub fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
     }
 
     /// Applies a change (already validated and journaled).
-    pub fn apply(&mut self, change: Change) {
+    pub(crate) fn apply(&mut self, change: Change) {
         match change {
             Change::Put { table, seq, value } => {
                 if let Some(t) = Table::from_name(&table) {
@@ -215,7 +214,7 @@ impl Store {
     }
 
     /// The whole store as a list of changes that rebuild it (a snapshot).
-    pub fn snapshot(&self) -> Vec<Change> {
+    pub(crate) fn snapshot(&self) -> Vec<Change> {
         let mut out = Vec::new();
         for t in Table::ALL {
             let c = self.table(t);
@@ -244,7 +243,7 @@ pub fn encode_token(seq: u64) -> String {
 }
 
 /// Decodes a page cursor made by [`encode_token`].
-pub fn decode_token(token: &str) -> ApiResult<u64> {
+pub(crate) fn decode_token(token: &str) -> ApiResult<u64> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim())
         .ok()
@@ -259,7 +258,7 @@ pub fn decode_token(token: &str) -> ApiResult<u64> {
 }
 
 /// One page of a list: the entities and the cursor of the next page.
-pub fn page<'a>(
+pub(crate) fn page<'a>(
     entries: impl Iterator<Item = &'a Entry>,
     page_size: usize,
 ) -> (Vec<&'a Object>, Option<String>) {

@@ -9,14 +9,13 @@ use serde_json::{Value, json};
 
 use super::{bump, date_of, put, stamp, str_of};
 use crate::Shared;
-use crate::crud::list_body;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use crate::rules::timestamp;
-use crate::server::{JsonBody, PathId, Query, ok_json};
 use crate::store::{Change, Object, Store, Table, encode_token, page};
 
 /// `GET /bills` with the documented filters.
-pub async fn list_bills(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list_bills(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
     let size = q.page_size(100)?;
     let before = q.cursor()?;
     let locked = q.flag("locked")?;
@@ -75,7 +74,10 @@ fn bill_missing(id: &str) -> ApiError {
 }
 
 /// `GET /bills/{id}`.
-pub async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn get_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let store = s.read();
     let e = store
         .table(Table::Bills)
@@ -85,7 +87,10 @@ pub async fn get_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiRe
 }
 
 /// `DELETE /bills/{id}`: refused for a locked bill.
-pub async fn delete_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn delete_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let bill = s.commit(|store| {
         let e = store
             .table(Table::Bills)
@@ -129,7 +134,7 @@ fn line_items(bill: &Object) -> Vec<Object> {
 }
 
 /// `GET /bills/{id}/lineitems` (paginated, in bill order).
-pub async fn list_line_items(
+pub(crate) async fn list_line_items(
     State(s): State<Arc<Shared>>,
     PathId(id): PathId,
     q: Query,
@@ -155,7 +160,7 @@ pub async fn list_line_items(
 }
 
 /// `GET /bills/{id}/lineitems/{lineItemId}`.
-pub async fn get_line_item(
+pub(crate) async fn get_line_item(
     State(s): State<Arc<Shared>>,
     axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
@@ -180,7 +185,7 @@ pub async fn get_line_item(
 }
 
 /// `GET /bills/latest/{accountId}`: the account's most recently created bill.
-pub async fn latest_bill(
+pub(crate) async fn latest_bill(
     State(s): State<Arc<Shared>>,
     axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
@@ -234,7 +239,7 @@ fn set_status(bill: &mut Object, status: &str, now: &str, actor: &str) {
 }
 
 /// `POST /bills/approve` with `{"billIds": [...]}`.
-pub async fn approve_bills(
+pub(crate) async fn approve_bills(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -257,7 +262,7 @@ pub async fn approve_bills(
 }
 
 /// `PUT /bills/{id}/status` with `{"status": "PENDING"|"APPROVED"}`.
-pub async fn set_bill_status(
+pub(crate) async fn set_bill_status(
     State(s): State<Arc<Shared>>,
     PathId(id): PathId,
     JsonBody(body): JsonBody,
@@ -288,7 +293,10 @@ pub async fn set_bill_status(
 }
 
 /// `PUT /bills/{id}/lock`: only an APPROVED bill can be locked.
-pub async fn lock_bill(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn lock_bill(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let bill = s.commit(|store| {

@@ -1,9 +1,9 @@
 //! Bill jobs and bills. A job runs asynchronously (PENDING → RUNNING →
 //! COMPLETE) and writes one bill per account with an account plan active
-//! in the billed period. Rating is behind [`rate`] (line items); the bill
-//! endpoints are in [`bills`].
+//! in the billed period. Rating is in [`crate::rating`] (line items and
+//! their exact total); the bill endpoints are in [`bills`].
 
-pub mod bills;
+pub(crate) mod bills;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,12 +20,14 @@ use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use super::money::{self, Decimal};
+use super::rating::{self, LineItems, Window};
 use super::rules::{overlaps, timestamp};
-use super::server::{JsonBody, PathId, Query, ok_json};
 use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
-pub const MAX_RUNNING_JOBS: usize = 10;
+pub(crate) const MAX_RUNNING_JOBS: usize = 10;
 /// Time a job spends in each of PENDING and RUNNING.
 const STEP: Duration = Duration::from_millis(100);
 
@@ -123,7 +125,7 @@ pub(super) fn put(table: Table, seq: u64, value: Object) -> Change {
 }
 
 /// `POST /billjobs`.
-pub async fn create_job(
+pub(crate) async fn create_job(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -159,7 +161,7 @@ pub async fn create_job(
 }
 
 /// `POST /billjobs/recalculate` with `{"billIds": [1–100 bill ids]}`.
-pub async fn recalculate_job(
+pub(crate) async fn recalculate_job(
     State(s): State<Arc<Shared>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
@@ -251,7 +253,7 @@ pub(super) fn bump(o: &mut Object) {
 }
 
 /// Restarts jobs left pending or running by a previous process.
-pub fn resume_jobs(s: &Arc<Shared>) {
+pub(crate) fn resume_jobs(s: &Arc<Shared>) {
     let ids: Vec<String> = s
         .read()
         .table(Table::BillJobs)
@@ -436,7 +438,7 @@ pub(super) fn date_of(o: &Object, key: &str) -> Option<NaiveDate> {
 /// The billed period `[start, end)` of a job (design §7): it ends after
 /// `lastDateInBillingPeriod` (or the day before the bill date) and starts
 /// one bill-frequency interval earlier.
-pub fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
+pub(crate) fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
     let today = Utc::now().date_naive();
     let bill_date = date_of(job, "billDate");
     let last = date_of(job, "lastDateInBillingPeriod")
@@ -538,7 +540,7 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
         if let Some(po) = account.get("purchaseOrderNumber") {
             bill.insert("purchaseOrderNumber".into(), po.clone());
         }
-        bill.insert("billTotal".into(), json!(total));
+        bill.insert("billTotal".into(), money::number(total));
         bill.insert("locked".into(), json!(false));
         bill.insert("status".into(), json!("PENDING"));
         bill.insert("createdDate".into(), json!(now));
@@ -571,7 +573,7 @@ fn account_lines(
     account: &Object,
     from: chrono::DateTime<Utc>,
     to: chrono::DateTime<Utc>,
-) -> (Vec<Object>, f64, String) {
+) -> (Vec<Object>, Decimal, String) {
     let account_id = str_of(account, "id").unwrap_or_default();
     let plans: Vec<Object> = store
         .kind(Kind::AccountPlan)
@@ -592,12 +594,8 @@ fn account_lines(
         .or_else(|| str_of(account, "currency").map(str::to_owned))
         .unwrap_or_else(|| "USD".to_owned());
     let measurements = usage.get(account_id).map_or(&[][..], Vec::as_slice);
-    let lines = rate(store, &plans, measurements, from, to);
-    // Fold from +0.0: an empty f64 `sum()` is -0.0, which would go on the wire.
-    let total = lines
-        .iter()
-        .filter_map(|l| l.get("subtotal").and_then(Value::as_f64))
-        .fold(0.0, |a, b| super::rating::finite(a + b));
+    let period = Window { from, to };
+    let LineItems { lines, total } = rating::rate(store, &plans, measurements, period);
     (lines, total, currency)
 }
 
@@ -631,7 +629,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
         let mut bill = bill.clone();
         let lines = lines.into_iter().map(Value::Object).collect();
         bill.insert("lineItems".into(), Value::Array(lines));
-        bill.insert("billTotal".into(), json!(total));
+        bill.insert("billTotal".into(), money::number(total));
         bill.insert("currency".into(), json!(currency));
         bill.insert("lastCalculatedDate".into(), json!(now));
         bump(&mut bill);
@@ -641,22 +639,8 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
     out
 }
 
-/// Rates one account's usage (`measurements`: that account's) in `[from, to)`
-/// under its account plans and
-/// returns the bill's line items (see [`super::rating`]).
-pub fn rate(
-    store: &Store,
-    account_plans: &[Object],
-    measurements: &[&Object],
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-) -> Vec<Object> {
-    let period = super::rating::Window { from, to };
-    super::rating::rate(store, account_plans, measurements, period)
-}
-
 /// `GET /billjobs` (filters `active`, `status`).
-pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
+pub(crate) async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Response> {
     let size = q.page_size(100)?;
     let before = q.cursor()?;
     let active = q.flag("active")?;
@@ -672,11 +656,14 @@ pub async fn list_jobs(State(s): State<Arc<Shared>>, q: Query) -> ApiResult<Resp
                 .is_none_or(|st| str_of(&e.value, "status") == Some(st))
         });
     let (data, token) = page(entries, size);
-    Ok(super::crud::list_body(&data, token))
+    Ok(list_body(&data, token))
 }
 
 /// `GET /billjobs/{id}`.
-pub async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn get_job(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let store = s.read();
     let e = store
         .table(Table::BillJobs)
@@ -686,7 +673,10 @@ pub async fn get_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiRes
 }
 
 /// `POST /billjobs/{id}/cancel`.
-pub async fn cancel_job(State(s): State<Arc<Shared>>, PathId(id): PathId) -> ApiResult<Response> {
+pub(crate) async fn cancel_job(
+    State(s): State<Arc<Shared>>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let job = s.commit(|store| {
