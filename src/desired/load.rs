@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::convert::{Converted, convert_entity};
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos, parse_documents};
+use super::rules::{Offline, check_all};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
 use crate::address::{Address, PricingOwner, account_plan_key, pricing_key};
@@ -254,7 +255,7 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
             m
         });
 
-    let mut state = DesiredState::default();
+    let mut resolved = Vec::with_capacity(entities.len());
     for (address, (file, c)) in entities {
         let mut refs = BTreeMap::new();
         for r in &c.refs {
@@ -312,6 +313,24 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                 }
             }
         }
+        resolved.push((address, file, c, refs, extra_deps));
+    }
+
+    // The rules see the whole state, so they run once every reference
+    // resolved: a missing target would only repeat as rule findings.
+    let mut warnings = Vec::new();
+    if diags.is_empty() {
+        let catalog = Offline::new(resolved.iter().map(|(a, _, c, r, _)| (a, c, r)));
+        let checked = check_all(&catalog, resolved.iter().map(|(a, f, c, _, _)| (a, f, c)));
+        checked.errors.0.into_iter().for_each(|d| diags.push(d));
+        warnings = checked.warnings;
+    }
+
+    let mut state = DesiredState {
+        warnings,
+        ..DesiredState::default()
+    };
+    for (address, file, c, refs, extra_deps) in resolved {
         let source = Source {
             file,
             line: c.pos.line,
