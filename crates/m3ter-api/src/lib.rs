@@ -5,6 +5,7 @@
 //! loader validates YAML with them, and the planner builds PUT bodies from
 //! them, so one table edit changes all three consistently.
 
+pub mod calc;
 pub mod rules;
 pub mod schema;
 pub mod validate;

@@ -14,7 +14,6 @@ pub mod billing;
 mod conn;
 pub mod crud;
 pub mod error;
-pub mod expr;
 pub mod faults;
 pub mod ingest;
 pub mod journal;

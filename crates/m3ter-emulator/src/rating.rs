@@ -16,7 +16,7 @@ use m3ter_api::Kind;
 use m3ter_api::schema::NUMERIC_CATEGORIES;
 use m3ter_api::validate::parse_date_time;
 
-use super::expr;
+use m3ter_api::calc as expr;
 use super::rules::timestamp;
 use super::store::{Object, Store};
 

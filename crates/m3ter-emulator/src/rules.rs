@@ -1,10 +1,13 @@
-//! Cross-entity rules of the config kinds: schema validation, references,
-//! unique codes, kind-specific constraints, response-only fields, and the
-//! dependents that block a delete.
+//! How the emulator applies the rules of the config kinds: schema
+//! validation, references and unique codes (which need ids), the one rule
+//! set of [`m3ter_api::rules`] over the store, and what only a server does:
+//! ids, versions, audit fields, derived fields, band ids and defaults, the
+//! immutable `accountId`, and the dependents that block a change or delete.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use m3ter_api::rules::{self, Body, Catalog, Severity, Subject};
 use m3ter_api::validate::{Rule, parse_date_time};
 use m3ter_api::{Field, Kind, Type, validate_body};
 
@@ -66,16 +69,26 @@ pub fn prepare(
             "`code` \"{code}\" is already used by {kind} {other}; codes are unique per kind"
         )));
     }
-    check_dates(&fields)?;
+    let subject = Subject {
+        kind,
+        body: &fields,
+        own: own_id,
+    };
+    let errors: Vec<String> = rules::check(&subject, &StoreCatalog(store))
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message)
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::bad_request(errors.join("; ")));
+    }
 
     match kind {
-        Kind::Meter => meter_rules(store, &fields, own_id)?,
-        Kind::Aggregation => aggregation_rules(store, &fields)?,
+        Kind::Meter => meter_dependents(store, &fields, own_id)?,
         Kind::Plan => plan_rules(store, &mut fields, existing)?,
-        Kind::Pricing => pricing_rules(&mut fields, existing)?,
-        Kind::Account => account_rules(store, &fields, own_id)?,
-        Kind::AccountPlan => account_plan_rules(store, &mut fields, own_id)?,
-        Kind::Product | Kind::CompoundAggregation | Kind::PlanTemplate => {}
+        Kind::Pricing => pricing_defaults(&mut fields, existing),
+        Kind::AccountPlan => account_plan_product(store, &mut fields),
+        _ => {}
     }
 
     let mut out = Object::new();
@@ -125,18 +138,27 @@ fn known_value(ty: &Type, v: &Value) -> Value {
     }
 }
 
-/// `startDate`/`endDate` pairs: the end must come after the start.
-fn check_dates(fields: &Object) -> ApiResult<()> {
-    let start = str_of(fields, "startDate").and_then(parse_date_time);
-    let end = str_of(fields, "endDate").and_then(parse_date_time);
-    if let (Some(s), Some(e)) = (start, end)
-        && e <= s
-    {
-        return Err(ApiError::bad_request(
-            "`endDate` must be after `startDate` (endDate is exclusive)",
-        ));
+/// The store as the rules see it: references are ids.
+struct StoreCatalog<'a>(&'a Store);
+
+impl Catalog for StoreCatalog<'_> {
+    fn get(&self, kind: Kind, reference: &str) -> Option<&Body> {
+        self.0.kind(kind).get(reference).map(|e| &e.value)
     }
-    Ok(())
+
+    fn each(&self, kind: Kind) -> Vec<(&str, &Body)> {
+        self.0
+            .kind(kind)
+            .iter_newest_first()
+            .filter_map(|e| Some((str_of(&e.value, "id")?, &e.value)))
+            .collect()
+    }
+
+    fn by_code(&self, kind: Kind, code: &str) -> Option<(&str, &Body)> {
+        let table = self.0.kind(kind);
+        let id = table.id_by_code(code)?;
+        Some((id, &table.get(id)?.value))
+    }
 }
 
 /// Codes of a meter's data and derived fields.
@@ -149,15 +171,10 @@ pub fn meter_field_codes(meter: &Object) -> Vec<&str> {
         .collect()
 }
 
-fn meter_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResult<()> {
+/// DOCS: a meter update that removes a field an aggregation targets is
+/// refused. The desired state has no "before", so this stays here.
+fn meter_dependents(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResult<()> {
     let codes = meter_field_codes(fields);
-    for (i, c) in codes.iter().enumerate() {
-        if codes[..i].contains(c) {
-            return Err(ApiError::bad_request(format!(
-                "field code \"{c}\" appears twice in `dataFields`/`derivedFields`; codes must be unique within a meter"
-            )));
-        }
-    }
     let Some(id) = own_id else { return Ok(()) };
     for agg in store.kind(Kind::Aggregation).iter_newest_first() {
         let a = &agg.value;
@@ -174,60 +191,6 @@ fn meter_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResul
                 str_of(a, "code").unwrap_or_default()
             )));
         }
-    }
-    Ok(())
-}
-
-fn aggregation_rules(store: &Store, fields: &Object) -> ApiResult<()> {
-    let Some(meter) = str_of(fields, "meterId").and_then(|id| store.kind(Kind::Meter).get(id))
-    else {
-        return Ok(());
-    };
-    let codes = meter_field_codes(&meter.value);
-    if let Some(target) = str_of(fields, "targetField")
-        && !codes.contains(&target)
-    {
-        return Err(ApiError::bad_request(format!(
-            "`targetField` \"{target}\" is not a data or derived field of meter {}; it has: {}",
-            str_of(&meter.value, "code").unwrap_or_default(),
-            codes.join(", ")
-        )));
-    }
-    if let Some(seg) = fields.get("segmentedFields").and_then(Value::as_array) {
-        for (i, s) in seg.iter().enumerate() {
-            if let Some(s) = s.as_str().filter(|s| !codes.contains(s)) {
-                return Err(ApiError::bad_request(format!(
-                    "`segmentedFields[{i}]` \"{s}\" is not a field of the meter"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A parent chain must not lead back to the account (nor be the account).
-fn account_rules(store: &Store, fields: &Object, own_id: Option<&str>) -> ApiResult<()> {
-    let Some(own) = own_id else { return Ok(()) };
-    let mut next = str_of(fields, "parentAccountId");
-    let mut hops = 0;
-    while let Some(id) = next {
-        if id == own {
-            return Err(ApiError::bad_request(if hops == 0 {
-                "`parentAccountId` must not be the account itself".to_owned()
-            } else {
-                format!(
-                    "`parentAccountId` would make a cycle: account {own} is already an ancestor of that parent"
-                )
-            }));
-        }
-        hops += 1;
-        if hops > store.kind(Kind::Account).len() {
-            break; // a pre-existing loop elsewhere; not this update's doing
-        }
-        next = store
-            .kind(Kind::Account)
-            .get(id)
-            .and_then(|a| str_of(&a.value, "parentAccountId"));
     }
     Ok(())
 }
@@ -250,24 +213,12 @@ fn plan_rules(store: &Store, fields: &mut Object, existing: Option<&Object>) -> 
     Ok(())
 }
 
-fn pricing_rules(fields: &mut Object, existing: Option<&Object>) -> ApiResult<()> {
+/// Server defaults and response-only fields of a pricing, and its band ids.
+fn pricing_defaults(fields: &mut Object, existing: Option<&Object>) {
     let cumulative = fields
         .get("cumulative")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let spans = fields
-        .get("tiersSpanPlan")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let has_overage = fields
-        .get("overagePricingBands")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if has_overage && (!cumulative || spans) {
-        return Err(ApiError::bad_request(
-            "`overagePricingBands` need `cumulative` true and `tiersSpanPlan` false",
-        ));
-    }
     fields.insert("cumulative".into(), json!(cumulative));
     fields.entry("type").or_insert_with(|| json!("DEBIT"));
     let kind = if fields.contains_key("aggregationId") {
@@ -296,7 +247,6 @@ fn pricing_rules(fields: &mut Object, existing: Option<&Object>) -> ApiResult<()
             }
         }
     }
-    Ok(())
 }
 
 /// Keeps a band's id when the client sends a known one back or when a band
@@ -336,45 +286,14 @@ pub fn overlaps(o: &Object, from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> b
     starts_before_to && end.is_none_or(|e| from < e)
 }
 
-fn account_plan_rules(store: &Store, fields: &mut Object, own_id: Option<&str>) -> ApiResult<()> {
-    let account = str_of(fields, "accountId").unwrap_or_default().to_owned();
-    let Some(plan) = str_of(fields, "planId").and_then(|id| store.kind(Kind::Plan).get(id)) else {
-        return Ok(());
-    };
-    if let Some(owner) = str_of(&plan.value, "accountId")
-        && owner != account
-    {
-        return Err(ApiError::bad_request(format!(
-            "`planId`: plan {} is bespoke to account {owner} and cannot be attached to account {account}",
-            str_of(&plan.value, "code").unwrap_or_default()
-        )));
+/// An account plan's response-only `productId`: its plan's.
+fn account_plan_product(store: &Store, fields: &mut Object) {
+    let product = str_of(fields, "planId")
+        .and_then(|id| store.kind(Kind::Plan).get(id))
+        .and_then(|p| p.value.get("productId").cloned());
+    if let Some(p) = product {
+        fields.insert("productId".into(), p);
     }
-    let Some(product) = str_of(&plan.value, "productId").map(str::to_owned) else {
-        return Ok(());
-    };
-    fields.insert("productId".into(), json!(product));
-    let from = str_of(fields, "startDate").and_then(parse_date_time);
-    let to = str_of(fields, "endDate").and_then(parse_date_time);
-    let Some(from) = from else { return Ok(()) };
-    for other in store.kind(Kind::AccountPlan).iter_newest_first() {
-        let o = &other.value;
-        if str_of(o, "id") == own_id
-            || str_of(o, "accountId") != Some(account.as_str())
-            || str_of(o, "productId") != Some(product.as_str())
-        {
-            continue;
-        }
-        if overlaps(o, from, to) {
-            return Err(ApiError::bad_request(format!(
-                "account {account} already has account plan {} active for product {product} in that period \
-                 (from {} to {}); only one account plan per product may be active at a time — end it first",
-                str_of(o, "id").unwrap_or_default(),
-                str_of(o, "startDate").unwrap_or_default(),
-                str_of(o, "endDate").unwrap_or("open-ended"),
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The first entity that references `id` of `kind`, as a message fragment

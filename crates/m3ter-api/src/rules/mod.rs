@@ -10,11 +10,27 @@
 //! Field-level checks (types, lengths, enums, required fields) are
 //! [`crate::validate`]; this module is what needs more than one field, or
 //! more than one entity. A rule sees the world through a [`Catalog`], so it
-//! never knows which side it runs on.
+//! never knows which side it runs on. A rule whose reference does not
+//! resolve says nothing: a dangling reference is reported elsewhere (the
+//! emulator's reference check, the loader's unknown-reference diagnostic).
+//!
+//! Every rule and its source is listed in [`RULES`].
 
 use serde_json::{Map, Value};
 
 use crate::Kind;
+
+mod account;
+mod aggregation;
+mod currency;
+mod dates;
+mod meter;
+mod pricing;
+
+#[cfg(test)]
+mod fixture;
+
+pub use currency::ISO_4217;
 
 /// A request body under its API field names.
 pub type Body = Map<String, Value>;
@@ -29,6 +45,14 @@ pub trait Catalog {
     fn get(&self, kind: Kind, reference: &str) -> Option<&Body>;
     /// Every entity of `kind`, each with the reference value that names it.
     fn each(&self, kind: Kind) -> Vec<(&str, &Body)>;
+    /// The entity of `kind` whose `code` is `code`, with its reference
+    /// value. Formulas name aggregations by code on both sides, so this is
+    /// the lookup they need; override it where codes are indexed.
+    fn by_code(&self, kind: Kind, code: &str) -> Option<(&str, &Body)> {
+        self.each(kind)
+            .into_iter()
+            .find(|(_, b)| b.get("code").and_then(Value::as_str) == Some(code))
+    }
 }
 
 /// Whether a finding stops the change or only deserves a look.
@@ -55,6 +79,26 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    pub(crate) fn error(rule: &'static str, path: impl Into<String>, message: String) -> Self {
+        Finding {
+            rule,
+            severity: Severity::Error,
+            path: path.into(),
+            message,
+        }
+    }
+
+    pub(crate) fn warning(rule: &'static str, path: impl Into<String>, message: String) -> Self {
+        Finding {
+            rule,
+            severity: Severity::Warning,
+            path: path.into(),
+            message,
+        }
+    }
+}
+
 /// The entity being checked.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -67,8 +111,73 @@ pub struct Subject<'a> {
     pub own: Option<&'a str>,
 }
 
+/// Every rule: its [`Finding::rule`] name, severity, and where it comes
+/// from (SPEC = the OpenAPI document, DOCS = m3ter's documentation, both as
+/// summarised in `shared/m3ter-api.md`; OURS = a choice of this project).
+pub const RULES: &[(&str, Severity, &str)] = &[
+    (dates::END_AFTER_START, Severity::Error, "design.md §6: endDate is exclusive, so it must come after startDate"),
+    (meter::UNIQUE_CODES, Severity::Error, "SPEC: field codes identify a meter's fields in measurements and targetField"),
+    (meter::UNIT, Severity::Error, "SPEC DataField.unit: required for numeric categories (MEASURE, INCOME, COST)"),
+    (meter::DERIVED_CALCULATION, Severity::Error, "SPEC DerivedField.calculation: an expression over the meter's fields"),
+    (aggregation::TARGET_FIELD, Severity::Error, "SPEC targetField: code of a data or derived field of the meter"),
+    (aggregation::SEGMENTED_FIELDS, Severity::Error, "SPEC segmentedFields: codes of string fields of the meter"),
+    (aggregation::SEGMENTS, Severity::Error, "SPEC segments: values keyed by the segmentedFields"),
+    (aggregation::FUNCTION, Severity::Error, "SPEC aggregation: SUM..MEAN on MEASURE/INCOME/COST, UNIQUE on text fields"),
+    (aggregation::CUSTOM_SQL, Severity::Error, "SPEC aggregation CUSTOM_SQL: the query goes in customSql"),
+    (aggregation::COMPOUND_CALCULATION, Severity::Error, "SPEC CompoundAggregation.calculation: a formula over simple aggregations"),
+    (pricing::OVERAGE, Severity::Error, "SPEC overagePricingBands: tiered only, not with tiersSpanPlan"),
+    (pricing::BANDS, Severity::Error, "OURS (the issue): bands start at 0 and have distinct lowerLimits"),
+    (pricing::SEGMENT, Severity::Error, "SPEC Pricing.segment: a segment the aggregation defines, else an error"),
+    (pricing::NEGATIVE_PRICE, Severity::Warning, "SPEC sets no minimum on prices; a negative one is suspicious"),
+    (pricing::ALL_ZERO, Severity::Warning, "OURS: a pricing that charges nothing is suspicious"),
+    (currency::ISO, Severity::Error, "SPEC PlanTemplate.currency: an ISO currency code"),
+    (account::PARENT_LOOP, Severity::Error, "OURS: a parent chain that loops has no root to bill"),
+    (account::BESPOKE_PLAN, Severity::Error, "SPEC AccountPlan: a bespoke plan only for its own account"),
+    (account::OVERLAP, Severity::Error, "SPEC AccountPlan: one active account plan per product per account"),
+];
+
 /// Every finding of every rule for `subject`, errors first.
 pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
-    let _ = (subject, catalog);
-    Vec::new()
+    let mut out = Vec::new();
+    dates::check(subject.body, &mut out);
+    match subject.kind {
+        Kind::Meter => meter::check(subject.body, &mut out),
+        Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
+        Kind::CompoundAggregation => aggregation::check_compound(subject.body, catalog, &mut out),
+        Kind::PlanTemplate => currency::check(subject.body, &mut out),
+        Kind::Pricing => pricing::check(subject.body, catalog, &mut out),
+        Kind::Account => {
+            account::check_parent(subject, catalog, &mut out);
+            currency::check(subject.body, &mut out);
+        }
+        Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
+        // Kinds whose rules are plain have none here.
+        _ => {}
+    }
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+pub(crate) fn str_of<'a>(body: &'a Body, key: &str) -> Option<&'a str> {
+    body.get(key).and_then(Value::as_str)
+}
+
+/// An entity's code for a message, or `fallback` (its reference value)
+/// when it has none.
+pub(crate) fn code_or<'a>(body: Option<&'a Body>, fallback: &'a str) -> &'a str {
+    body.and_then(|b| str_of(b, "code")).unwrap_or(fallback)
+}
+
+/// `a, b, c` (or `(none)`): the choices a message offers.
+pub(crate) fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        "(none)".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// A JSON number as written (`50`, `0.5`), for messages.
+pub(crate) fn num_text(v: &Value) -> String {
+    v.to_string()
 }
