@@ -16,6 +16,7 @@ mod client;
 mod client_commands;
 mod desired_cli;
 mod desired_load;
+mod desired_rules;
 mod emulator_api;
 mod emulator_http;
 mod emulator_ops;
