@@ -24,3 +24,4 @@ mod emulator_usage;
 mod plan;
 mod plan_show;
 mod state;
+mod validate_promise;
