@@ -57,6 +57,18 @@ impl Catalog for Offline {
             .map(|(k, b)| (k.as_str(), b))
             .collect()
     }
+
+    /// Offline, a kind with an identity code is keyed by it: no scan.
+    fn by_code(&self, kind: Kind, code: &str) -> Option<(&str, &Body)> {
+        if !kind.has_identity_code() {
+            return self
+                .each(kind)
+                .into_iter()
+                .find(|(_, b)| b.get("code").and_then(Value::as_str) == Some(code));
+        }
+        let (key, body) = self.bodies.get(&kind)?.get_key_value(code)?;
+        Some((key.as_str(), body))
+    }
 }
 
 /// The request fields of an entity with each reference field holding the

@@ -308,6 +308,34 @@ fn a_negative_unit_price_is_a_warning() {
     );
 }
 
+/// `plan --json` carries the warnings in the plan's `warnings`; the human
+/// plan leaves them to stderr.
+#[test]
+fn plan_shows_the_warnings() {
+    let case = Case::base().edit("base.yaml", "unitPrice: 0.5}", "unitPrice: -0.5}");
+    let emu = EmulatorProcess::start(&[]);
+    let out = m3ter(case.dir(), &emu, &["plan", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let warnings = plan["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{plan}");
+    assert!(
+        warnings[0].as_str().is_some_and(|w| w.starts_with(
+            "desired-state/base.yaml:29:53: pricing: `pricingBands[1].unitPrice` is negative"
+        )),
+        "{plan}"
+    );
+
+    let out = m3ter(case.dir(), &emu, &["plan"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).starts_with("warning: desired-state/base.yaml:29:53: pricing: "),
+        "{}",
+        text(&out)
+    );
+    assert!(!stdout(&out).contains("is negative"), "{}", text(&out));
+}
+
 /// `apply` checks the same rules before its first write.
 #[test]
 fn apply_of_a_rejected_state_writes_nothing() {
