@@ -20,6 +20,7 @@ mod desired_rules;
 mod emulator_api;
 mod emulator_http;
 mod emulator_ops;
+mod emulator_rules;
 mod emulator_usage;
 mod plan;
 mod plan_show;

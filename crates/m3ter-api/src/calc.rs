@@ -150,9 +150,7 @@ impl Expr {
     /// The value of the formula, looking names up with `value_of`.
     pub fn eval<T: Number>(&self, value_of: &dyn Fn(&str) -> Option<T>) -> Result<T, EvalError> {
         Ok(match self {
-            Expr::Number(text) => text
-                .parse()
-                .map_err(|_| EvalError::Number(text.clone()))?,
+            Expr::Number(text) => text.parse().map_err(|_| EvalError::Number(text.clone()))?,
             Expr::Name(n) => value_of(n).ok_or_else(|| EvalError::Unknown(n.clone()))?,
             Expr::Neg(e) => -e.eval(value_of)?,
             Expr::Binary(op, l, r) => {
@@ -282,7 +280,9 @@ impl Parser {
             Some(c) if is_name_start(c) => {
                 let start = self.pos;
                 let name = self.take_while(is_name_char);
-                let bad_dot = name.find("..").or_else(|| name.ends_with('.').then(|| name.len() - 1));
+                let bad_dot = name
+                    .find("..")
+                    .or_else(|| name.ends_with('.').then(|| name.len() - 1));
                 if let Some(i) = bad_dot {
                     self.pos = start + name[..i].chars().count();
                     return Err(self.unexpected("`.`", Some("a name after the dot")));
@@ -369,11 +369,20 @@ mod tests {
             Err(Error::Eval(EvalError::DivideByZero))
         );
         let msg = |f: &str| parse(f).unwrap_err().to_string();
-        assert_eq!(msg("1 +"), "unexpected end at character 4, expected a number, a name or `(`");
+        assert_eq!(
+            msg("1 +"),
+            "unexpected end at character 4, expected a number, a name or `(`"
+        );
         assert_eq!(msg("(1"), "unexpected end at character 3, expected `)`");
         assert_eq!(msg("2 % 3"), "unexpected `%` at character 3");
-        assert_eq!(msg("1.2.3"), "unexpected `1.2.3` at character 1, expected a number");
-        assert_eq!(msg("a. + 1"), "unexpected `.` at character 2, expected a name after the dot");
+        assert_eq!(
+            msg("1.2.3"),
+            "unexpected `1.2.3` at character 1, expected a number"
+        );
+        assert_eq!(
+            msg("a. + 1"),
+            "unexpected `.` at character 2, expected a name after the dot"
+        );
         assert_eq!(msg("Math.max(a, b)"), "unexpected `(` at character 9");
     }
 

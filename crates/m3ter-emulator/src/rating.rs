@@ -16,9 +16,9 @@ use m3ter_api::Kind;
 use m3ter_api::schema::NUMERIC_CATEGORIES;
 use m3ter_api::validate::parse_date_time;
 
-use m3ter_api::calc as expr;
 use super::rules::timestamp;
 use super::store::{Object, Store};
+use m3ter_api::calc as expr;
 
 const NUMBER_MAPS: &[&str] = &["measure", "cost", "income"];
 const STRING_MAPS: &[&str] = &["who", "what", "where", "other", "metadata"];

@@ -30,7 +30,7 @@ pub(crate) fn check_parent(subject: &Subject<'_>, catalog: &dyn Catalog, out: &m
                 )
             } else {
                 format!(
-                    "`parentAccountId` makes a loop of parent accounts: {}; remove the parent \
+                    "`parentAccountId` makes a cycle of parent accounts: {}; remove the parent \
                      of one of them",
                     chain.join(" -> ")
                 )
@@ -63,7 +63,9 @@ pub(crate) fn check_account_plan(
     else {
         return;
     };
-    let Some(plan) = catalog.get(Kind::Plan, plan_ref) else { return };
+    let Some(plan) = catalog.get(Kind::Plan, plan_ref) else {
+        return;
+    };
     let plan_code = code_or(Some(plan), plan_ref);
     let account_code = code_or(catalog.get(Kind::Account, account), account);
 
@@ -84,15 +86,23 @@ pub(crate) fn check_account_plan(
     }
 
     // SPEC: "Only one AccountPlan per Product may be active at a time".
-    let Some(product) = product_of(catalog, plan) else { return };
-    let Some(start) = str_of(body, "startDate").and_then(parse_date_time) else { return };
+    let Some(product) = product_of(catalog, plan) else {
+        return;
+    };
+    let Some(start) = str_of(body, "startDate").and_then(parse_date_time) else {
+        return;
+    };
     let end = str_of(body, "endDate").and_then(parse_date_time);
     for (reference, other) in catalog.each(Kind::AccountPlan) {
         if Some(reference) == subject.own || str_of(other, "accountId") != Some(account) {
             continue;
         }
-        let Some(other_plan_ref) = str_of(other, "planId") else { continue };
-        let Some(other_plan) = catalog.get(Kind::Plan, other_plan_ref) else { continue };
+        let Some(other_plan_ref) = str_of(other, "planId") else {
+            continue;
+        };
+        let Some(other_plan) = catalog.get(Kind::Plan, other_plan_ref) else {
+            continue;
+        };
         if product_of(catalog, other_plan) != Some(product) {
             continue;
         }
@@ -102,7 +112,9 @@ pub(crate) fn check_account_plan(
             (Some(s), Some(e)) => s < e,
             _ => true,
         };
-        let ends_after_we_start = other_end.and_then(parse_date_time).is_none_or(|e| start < e);
+        let ends_after_we_start = other_end
+            .and_then(parse_date_time)
+            .is_none_or(|e| start < e);
         if starts_before_we_end && ends_after_we_start {
             let product_code = code_or(catalog.get(Kind::Product, product), product);
             out.push(Finding::error(
@@ -134,11 +146,26 @@ mod tests {
     fn parent_chain_does_not_loop() {
         let f = Fixture::default()
             .with(Kind::Account, "a", json!({"code": "a"}))
-            .with(Kind::Account, "b", json!({"code": "b", "parentAccountId": "a"}))
-            .with(Kind::Account, "c", json!({"code": "c", "parentAccountId": "b"}));
+            .with(
+                Kind::Account,
+                "b",
+                json!({"code": "b", "parentAccountId": "a"}),
+            )
+            .with(
+                Kind::Account,
+                "c",
+                json!({"code": "c", "parentAccountId": "b"}),
+            );
         let a_under = |parent: &str| body(json!({"code": "a", "parentAccountId": parent}));
-        assert_eq!(f.render_own(Kind::Account, Some("a"), &body(json!({"code": "a"}))), "");
-        assert_eq!(f.render(Kind::Account, &a_under("c")), "", "a new account closes no loop");
+        assert_eq!(
+            f.render_own(Kind::Account, Some("a"), &body(json!({"code": "a"}))),
+            ""
+        );
+        assert_eq!(
+            f.render(Kind::Account, &a_under("c")),
+            "",
+            "a new account closes no loop"
+        );
         insta::assert_snapshot!(
             f.render_own(Kind::Account, Some("a"), &a_under("a"))
                 + &f.render_own(Kind::Account, Some("a"), &a_under("c"))
@@ -149,12 +176,36 @@ mod tests {
         Fixture::default()
             .with(Kind::Product, "lambda", json!({"code": "lambda"}))
             .with(Kind::Product, "s3", json!({"code": "s3"}))
-            .with(Kind::PlanTemplate, "t", json!({"code": "t", "productId": "lambda"}))
-            .with(Kind::PlanTemplate, "t_s3", json!({"code": "t_s3", "productId": "s3"}))
-            .with(Kind::Plan, "standard", json!({"code": "standard", "planTemplateId": "t"}))
-            .with(Kind::Plan, "gold", json!({"code": "gold", "planTemplateId": "t"}))
-            .with(Kind::Plan, "storage", json!({"code": "storage", "planTemplateId": "t_s3"}))
-            .with(Kind::Plan, "mine", json!({"code": "mine", "planTemplateId": "t", "accountId": "acme"}))
+            .with(
+                Kind::PlanTemplate,
+                "t",
+                json!({"code": "t", "productId": "lambda"}),
+            )
+            .with(
+                Kind::PlanTemplate,
+                "t_s3",
+                json!({"code": "t_s3", "productId": "s3"}),
+            )
+            .with(
+                Kind::Plan,
+                "standard",
+                json!({"code": "standard", "planTemplateId": "t"}),
+            )
+            .with(
+                Kind::Plan,
+                "gold",
+                json!({"code": "gold", "planTemplateId": "t"}),
+            )
+            .with(
+                Kind::Plan,
+                "storage",
+                json!({"code": "storage", "planTemplateId": "t_s3"}),
+            )
+            .with(
+                Kind::Plan,
+                "mine",
+                json!({"code": "mine", "planTemplateId": "t", "accountId": "acme"}),
+            )
             .with(Kind::Account, "acme", json!({"code": "acme"}))
             .with(Kind::Account, "globex", json!({"code": "globex"}))
             .with(
@@ -172,22 +223,55 @@ mod tests {
     #[test]
     fn bespoke_plan_only_for_its_account() {
         let f = plans();
-        assert_eq!(f.render(Kind::AccountPlan, &account_plan("acme", "mine", "2026-01-01T00:00:00Z")), "");
-        insta::assert_snapshot!(f.render(Kind::AccountPlan, &account_plan("globex", "mine", "2026-01-01T00:00:00Z")));
+        assert_eq!(
+            f.render(
+                Kind::AccountPlan,
+                &account_plan("acme", "mine", "2026-01-01T00:00:00Z")
+            ),
+            ""
+        );
+        insta::assert_snapshot!(f.render(
+            Kind::AccountPlan,
+            &account_plan("globex", "mine", "2026-01-01T00:00:00Z")
+        ));
     }
 
     #[test]
     fn one_active_account_plan_per_product() {
         let f = plans();
         // After the other ends (end exclusive), another product, or the entity itself: fine.
-        assert_eq!(f.render(Kind::AccountPlan, &account_plan("acme", "gold", "2025-01-01T00:00:00Z")), "");
-        assert_eq!(f.render(Kind::AccountPlan, &account_plan("acme", "storage", "2024-06-01T00:00:00Z")), "");
-        assert_eq!(f.render(Kind::AccountPlan, &account_plan("globex", "gold", "2024-06-01T00:00:00Z")), "");
+        assert_eq!(
+            f.render(
+                Kind::AccountPlan,
+                &account_plan("acme", "gold", "2025-01-01T00:00:00Z")
+            ),
+            ""
+        );
+        assert_eq!(
+            f.render(
+                Kind::AccountPlan,
+                &account_plan("acme", "storage", "2024-06-01T00:00:00Z")
+            ),
+            ""
+        );
+        assert_eq!(
+            f.render(
+                Kind::AccountPlan,
+                &account_plan("globex", "gold", "2024-06-01T00:00:00Z")
+            ),
+            ""
+        );
         let itself = account_plan("acme", "standard", "2024-01-01T00:00:00Z");
-        assert_eq!(f.render_own(Kind::AccountPlan, Some("acme/standard@2024"), &itself), "");
+        assert_eq!(
+            f.render_own(Kind::AccountPlan, Some("acme/standard@2024"), &itself),
+            ""
+        );
         let mut before = account_plan("acme", "gold", "2023-01-01T00:00:00Z");
         before.insert("endDate".into(), json!("2024-01-01T00:00:00Z"));
         assert_eq!(f.render(Kind::AccountPlan, &before), "");
-        insta::assert_snapshot!(f.render(Kind::AccountPlan, &account_plan("acme", "gold", "2024-06-01T00:00:00Z")));
+        insta::assert_snapshot!(f.render(
+            Kind::AccountPlan,
+            &account_plan("acme", "gold", "2024-06-01T00:00:00Z")
+        ));
     }
 }

@@ -21,8 +21,12 @@ const NUMERIC_FUNCTIONS: &[&str] = &["SUM", "MIN", "MAX", "COUNT", "LATEST", "ME
 
 pub(crate) fn check(agg: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
     custom_sql(agg, out);
-    let Some(meter_ref) = str_of(agg, "meterId") else { return };
-    let Some(meter) = catalog.get(Kind::Meter, meter_ref) else { return };
+    let Some(meter_ref) = str_of(agg, "meterId") else {
+        return;
+    };
+    let Some(meter) = catalog.get(Kind::Meter, meter_ref) else {
+        return;
+    };
     let meter_code = code_or(Some(meter), meter_ref);
     let fields = meter::fields(meter);
     let codes: Vec<&str> = fields.iter().map(|f| f.code).collect();
@@ -82,7 +86,9 @@ fn str_list<'a>(body: &'a Body, key: &str) -> Vec<&'a str> {
 /// Each defined segment is keyed by segmented field codes (SPEC segments:
 /// "values ... read from the fields ... pointed at by segmentedFields").
 fn segments(agg: &Body, segmented: &[&str], out: &mut Vec<Finding>) {
-    let Some(items) = agg.get("segments").and_then(Value::as_array) else { return };
+    let Some(items) = agg.get("segments").and_then(Value::as_array) else {
+        return;
+    };
     for (i, seg) in items.iter().enumerate() {
         let Some(seg) = seg.as_object() else { continue };
         for key in seg.keys().filter(|k| !segmented.contains(&k.as_str())) {
@@ -100,7 +106,9 @@ fn segments(agg: &Body, segmented: &[&str], out: &mut Vec<Finding>) {
 }
 
 fn function_suits(agg: &Body, field: &MeterField<'_>, meter_code: &str, out: &mut Vec<Finding>) {
-    let Some(function) = str_of(agg, "aggregation") else { return };
+    let Some(function) = str_of(agg, "aggregation") else {
+        return;
+    };
     let category = field.category.unwrap_or_default();
     let message = if NUMERIC_FUNCTIONS.contains(&function) && !field.is_numeric() {
         format!(
@@ -143,7 +151,9 @@ fn custom_sql(agg: &Body, out: &mut Vec<Finding>) {
 /// code, bare or as `aggregation.<code>`. Other dotted names
 /// (`account.discount`) are custom fields this rule cannot see, so they pass.
 pub(crate) fn check_compound(compound: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
-    let Some(calculation) = str_of(compound, "calculation") else { return };
+    let Some(calculation) = str_of(compound, "calculation") else {
+        return;
+    };
     let expr = match calc::parse(calculation) {
         Ok(e) => e,
         Err(e) => {
@@ -209,8 +219,10 @@ mod tests {
     }
 
     fn agg(extra: Value) -> crate::rules::Body {
-        let mut b = body(json!({"code": "a", "name": "A", "meterId": "m", "targetField": "requests",
-                                "aggregation": "SUM", "rounding": "NONE", "quantityPerUnit": 1, "unit": "u"}));
+        let mut b = body(
+            json!({"code": "a", "name": "A", "meterId": "m", "targetField": "requests",
+                                "aggregation": "SUM", "rounding": "NONE", "quantityPerUnit": 1, "unit": "u"}),
+        );
         b.extend(body(extra));
         b
     }
@@ -219,17 +231,33 @@ mod tests {
     fn good_aggregations_have_no_findings() {
         let f = fixture();
         assert_eq!(f.render(Kind::Aggregation, &agg(json!({}))), "");
-        let derived = agg(json!({"targetField": "doubled", "segmentedFields": ["region"],
-                                 "segments": [{"region": "eu"}, {"region": "us"}]}));
+        let derived = agg(
+            json!({"targetField": "doubled", "segmentedFields": ["region"],
+                                 "segments": [{"region": "eu"}, {"region": "us"}]}),
+        );
         assert_eq!(f.render(Kind::Aggregation, &derived), "");
-        assert_eq!(f.render(Kind::Aggregation, &agg(json!({"targetField": "session", "aggregation": "UNIQUE"}))), "");
+        assert_eq!(
+            f.render(
+                Kind::Aggregation,
+                &agg(json!({"targetField": "session", "aggregation": "UNIQUE"}))
+            ),
+            ""
+        );
         // A meter that is not there is the reference check's business.
-        assert_eq!(f.render(Kind::Aggregation, &agg(json!({"meterId": "nope", "targetField": "x"}))), "");
+        assert_eq!(
+            f.render(
+                Kind::Aggregation,
+                &agg(json!({"meterId": "nope", "targetField": "x"}))
+            ),
+            ""
+        );
     }
 
     #[test]
     fn target_field_is_a_field_of_the_meter() {
-        insta::assert_snapshot!(fixture().render(Kind::Aggregation, &agg(json!({"targetField": "reqests"}))));
+        insta::assert_snapshot!(
+            fixture().render(Kind::Aggregation, &agg(json!({"targetField": "reqests"})))
+        );
     }
 
     #[test]
@@ -240,7 +268,9 @@ mod tests {
 
     #[test]
     fn segments_are_keyed_by_segmented_fields() {
-        let a = agg(json!({"segmentedFields": ["region"], "segments": [{"region": "eu"}, {"country": "fr"}]}));
+        let a = agg(
+            json!({"segmentedFields": ["region"], "segments": [{"region": "eu"}, {"country": "fr"}]}),
+        );
         insta::assert_snapshot!(fixture().render(Kind::Aggregation, &a));
     }
 
@@ -249,24 +279,44 @@ mod tests {
         let f = fixture();
         let sum_text = agg(json!({"targetField": "region", "aggregation": "SUM"}));
         let unique_number = agg(json!({"aggregation": "UNIQUE"}));
-        insta::assert_snapshot!(f.render(Kind::Aggregation, &sum_text) + &f.render(Kind::Aggregation, &unique_number));
+        insta::assert_snapshot!(
+            f.render(Kind::Aggregation, &sum_text) + &f.render(Kind::Aggregation, &unique_number)
+        );
     }
 
     #[test]
     fn custom_sql_needs_its_query() {
         let f = fixture();
-        assert_eq!(f.render(Kind::Aggregation, &agg(json!({"aggregation": "CUSTOM_SQL", "customSql": "SELECT 1"}))), "");
-        insta::assert_snapshot!(f.render(Kind::Aggregation, &agg(json!({"aggregation": "CUSTOM_SQL"}))));
+        assert_eq!(
+            f.render(
+                Kind::Aggregation,
+                &agg(json!({"aggregation": "CUSTOM_SQL", "customSql": "SELECT 1"}))
+            ),
+            ""
+        );
+        insta::assert_snapshot!(f.render(
+            Kind::Aggregation,
+            &agg(json!({"aggregation": "CUSTOM_SQL"}))
+        ));
     }
 
     #[test]
     fn compound_calculation_parses_and_names_aggregations() {
         let f = fixture();
         let compound = |calc: &str| body(json!({"code": "c", "name": "C", "calculation": calc}));
-        assert_eq!(f.render(Kind::CompoundAggregation, &compound("calls * 2 + aggregation.calls - account.discount")), "");
+        assert_eq!(
+            f.render(
+                Kind::CompoundAggregation,
+                &compound("calls * 2 + aggregation.calls - account.discount")
+            ),
+            ""
+        );
         insta::assert_snapshot!(
             f.render(Kind::CompoundAggregation, &compound("(calls + 1"))
-                + &f.render(Kind::CompoundAggregation, &compound("aggregation.cals + seconds"))
+                + &f.render(
+                    Kind::CompoundAggregation,
+                    &compound("aggregation.cals + seconds")
+                )
         );
     }
 }

@@ -26,7 +26,9 @@ pub const ISO_4217: &[&str] = &[
 ];
 
 pub(crate) fn check(body: &Body, out: &mut Vec<Finding>) {
-    let Some(currency) = str_of(body, "currency") else { return };
+    let Some(currency) = str_of(body, "currency") else {
+        return;
+    };
     if ISO_4217.binary_search(&currency).is_ok() {
         return;
     }
@@ -59,11 +61,17 @@ mod tests {
     #[test]
     fn currency_is_iso_4217() {
         let f = Fixture::default();
-        assert_eq!(f.render(Kind::PlanTemplate, &body(json!({"currency": "USD"}))), "");
+        assert_eq!(
+            f.render(Kind::PlanTemplate, &body(json!({"currency": "USD"}))),
+            ""
+        );
         assert_eq!(f.render(Kind::Account, &body(json!({"code": "a"}))), "");
         insta::assert_snapshot!(
             f.render(Kind::PlanTemplate, &body(json!({"currency": "usd"})))
-                + &f.render(Kind::Account, &body(json!({"code": "a", "currency": "ABC"})))
+                + &f.render(
+                    Kind::Account,
+                    &body(json!({"code": "a", "currency": "ABC"}))
+                )
         );
     }
 }

@@ -36,10 +36,16 @@ mod tests {
     #[test]
     fn end_after_start() {
         let f = Fixture::default();
-        let ok = body(json!({"startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z"}));
+        let ok =
+            body(json!({"startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z"}));
         assert_eq!(f.render(Kind::Pricing, &ok), "");
-        let equal = body(json!({"startDate": "2024-01-01T00:00:00Z", "endDate": "2024-01-01T00:00:00.000Z"}));
-        let before = body(json!({"startDate": "2024-06-01T00:00:00Z", "endDate": "2024-01-01T00:00:00Z"}));
-        insta::assert_snapshot!(f.render(Kind::AccountPlan, &equal) + &f.render(Kind::Pricing, &before));
+        let equal = body(
+            json!({"startDate": "2024-01-01T00:00:00Z", "endDate": "2024-01-01T00:00:00.000Z"}),
+        );
+        let before =
+            body(json!({"startDate": "2024-06-01T00:00:00Z", "endDate": "2024-01-01T00:00:00Z"}));
+        insta::assert_snapshot!(
+            f.render(Kind::AccountPlan, &equal) + &f.render(Kind::Pricing, &before)
+        );
     }
 }

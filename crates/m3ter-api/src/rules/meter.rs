@@ -25,7 +25,8 @@ pub(crate) struct MeterField<'a> {
 
 impl MeterField<'_> {
     pub(crate) fn is_numeric(&self) -> bool {
-        self.category.is_some_and(|c| NUMERIC_CATEGORIES.contains(&c))
+        self.category
+            .is_some_and(|c| NUMERIC_CATEGORIES.contains(&c))
     }
 }
 
@@ -102,7 +103,9 @@ fn derived_calculations(fields: &[MeterField<'_>], out: &mut Vec<Finding>) {
     // Derived field code -> the derived fields its formula names.
     let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
     for f in fields {
-        let Some(calculation) = f.calculation else { continue };
+        let Some(calculation) = f.calculation else {
+            continue;
+        };
         let path = format!("{}.calculation", f.path);
         let expr = match calc::parse(calculation) {
             Ok(e) => e,
@@ -129,7 +132,10 @@ fn derived_calculations(fields: &[MeterField<'_>], out: &mut Vec<Finding>) {
                         list(&codes)
                     ),
                 ));
-            } else if let Some(o) = fields.iter().find(|o| o.code == name && o.calculation.is_some()) {
+            } else if let Some(o) = fields
+                .iter()
+                .find(|o| o.code == name && o.calculation.is_some())
+            {
                 edges.entry(f.code).or_default().push(o.code);
             }
         }

@@ -115,25 +115,101 @@ pub struct Subject<'a> {
 /// from (SPEC = the OpenAPI document, DOCS = m3ter's documentation, both as
 /// summarised in `shared/m3ter-api.md`; OURS = a choice of this project).
 pub const RULES: &[(&str, Severity, &str)] = &[
-    (dates::END_AFTER_START, Severity::Error, "design.md §6: endDate is exclusive, so it must come after startDate"),
-    (meter::UNIQUE_CODES, Severity::Error, "SPEC: field codes identify a meter's fields in measurements and targetField"),
-    (meter::UNIT, Severity::Error, "SPEC DataField.unit: required for numeric categories (MEASURE, INCOME, COST)"),
-    (meter::DERIVED_CALCULATION, Severity::Error, "SPEC DerivedField.calculation: an expression over the meter's fields"),
-    (aggregation::TARGET_FIELD, Severity::Error, "SPEC targetField: code of a data or derived field of the meter"),
-    (aggregation::SEGMENTED_FIELDS, Severity::Error, "SPEC segmentedFields: codes of string fields of the meter"),
-    (aggregation::SEGMENTS, Severity::Error, "SPEC segments: values keyed by the segmentedFields"),
-    (aggregation::FUNCTION, Severity::Error, "SPEC aggregation: SUM..MEAN on MEASURE/INCOME/COST, UNIQUE on text fields"),
-    (aggregation::CUSTOM_SQL, Severity::Error, "SPEC aggregation CUSTOM_SQL: the query goes in customSql"),
-    (aggregation::COMPOUND_CALCULATION, Severity::Error, "SPEC CompoundAggregation.calculation: a formula over simple aggregations"),
-    (pricing::OVERAGE, Severity::Error, "SPEC overagePricingBands: tiered only, not with tiersSpanPlan"),
-    (pricing::BANDS, Severity::Error, "OURS (the issue): bands start at 0 and have distinct lowerLimits"),
-    (pricing::SEGMENT, Severity::Error, "SPEC Pricing.segment: a segment the aggregation defines, else an error"),
-    (pricing::NEGATIVE_PRICE, Severity::Warning, "SPEC sets no minimum on prices; a negative one is suspicious"),
-    (pricing::ALL_ZERO, Severity::Warning, "OURS: a pricing that charges nothing is suspicious"),
-    (currency::ISO, Severity::Error, "SPEC PlanTemplate.currency: an ISO currency code"),
-    (account::PARENT_LOOP, Severity::Error, "OURS: a parent chain that loops has no root to bill"),
-    (account::BESPOKE_PLAN, Severity::Error, "SPEC AccountPlan: a bespoke plan only for its own account"),
-    (account::OVERLAP, Severity::Error, "SPEC AccountPlan: one active account plan per product per account"),
+    (
+        dates::END_AFTER_START,
+        Severity::Error,
+        "design.md §6: endDate is exclusive, so it must come after startDate",
+    ),
+    (
+        meter::UNIQUE_CODES,
+        Severity::Error,
+        "SPEC: field codes identify a meter's fields in measurements and targetField",
+    ),
+    (
+        meter::UNIT,
+        Severity::Error,
+        "SPEC DataField.unit: required for numeric categories (MEASURE, INCOME, COST)",
+    ),
+    (
+        meter::DERIVED_CALCULATION,
+        Severity::Error,
+        "SPEC DerivedField.calculation: an expression over the meter's fields",
+    ),
+    (
+        aggregation::TARGET_FIELD,
+        Severity::Error,
+        "SPEC targetField: code of a data or derived field of the meter",
+    ),
+    (
+        aggregation::SEGMENTED_FIELDS,
+        Severity::Error,
+        "SPEC segmentedFields: codes of string fields of the meter",
+    ),
+    (
+        aggregation::SEGMENTS,
+        Severity::Error,
+        "SPEC segments: values keyed by the segmentedFields",
+    ),
+    (
+        aggregation::FUNCTION,
+        Severity::Error,
+        "SPEC aggregation: SUM..MEAN on MEASURE/INCOME/COST, UNIQUE on text fields",
+    ),
+    (
+        aggregation::CUSTOM_SQL,
+        Severity::Error,
+        "SPEC aggregation CUSTOM_SQL: the query goes in customSql",
+    ),
+    (
+        aggregation::COMPOUND_CALCULATION,
+        Severity::Error,
+        "SPEC CompoundAggregation.calculation: a formula over simple aggregations",
+    ),
+    (
+        pricing::OVERAGE,
+        Severity::Error,
+        "SPEC overagePricingBands: tiered only, not with tiersSpanPlan",
+    ),
+    (
+        pricing::BANDS,
+        Severity::Error,
+        "OURS (the issue): bands start at 0 and have distinct lowerLimits",
+    ),
+    (
+        pricing::SEGMENT,
+        Severity::Error,
+        "SPEC Pricing.segment: a segment the aggregation defines, else an error",
+    ),
+    (
+        pricing::NEGATIVE_PRICE,
+        Severity::Warning,
+        "SPEC sets no minimum on prices; a negative one is suspicious",
+    ),
+    (
+        pricing::ALL_ZERO,
+        Severity::Warning,
+        "OURS: a pricing that charges nothing is suspicious",
+    ),
+    (
+        currency::ISO,
+        Severity::Error,
+        "SPEC PlanTemplate.currency: an ISO currency code",
+    ),
+    (
+        account::PARENT_LOOP,
+        Severity::Error,
+        "OURS: a parent chain that loops has no root to bill",
+    ),
+    (
+        account::BESPOKE_PLAN,
+        Severity::Error,
+        "SPEC AccountPlan: a bespoke plan only for its own account",
+    ),
+    (
+        account::OVERLAP,
+        Severity::Error,
+        "SPEC AccountPlan: one active account plan per product per account",
+    ),
 ];
 
 /// Every finding of every rule for `subject`, errors first.

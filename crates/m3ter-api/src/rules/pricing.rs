@@ -78,9 +78,7 @@ fn bands(pricing: &Body, key: &str, out: &mut Vec<Finding>) {
             ));
         }
     }
-    let lowest = limits
-        .iter()
-        .min_by(|a, b| a.2.total_cmp(&b.2));
+    let lowest = limits.iter().min_by(|a, b| a.2.total_cmp(&b.2));
     if let Some((i, v, limit)) = lowest
         && *limit > 0.0
     {
@@ -110,12 +108,19 @@ fn show(seg: &Body) -> String {
 /// been defined for the Aggregation, you'll receive an error", wildcard
 /// segments included. We read a defined `*` as matching any value.
 fn segment(pricing: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
-    let Some(seg) = pricing.get("segment").and_then(Value::as_object).filter(|s| !s.is_empty())
+    let Some(seg) = pricing
+        .get("segment")
+        .and_then(Value::as_object)
+        .filter(|s| !s.is_empty())
     else {
         return;
     };
-    let Some(agg_ref) = str_of(pricing, "aggregationId") else { return };
-    let Some(agg) = catalog.get(Kind::Aggregation, agg_ref) else { return };
+    let Some(agg_ref) = str_of(pricing, "aggregationId") else {
+        return;
+    };
+    let Some(agg) = catalog.get(Kind::Aggregation, agg_ref) else {
+        return;
+    };
     let code = code_or(Some(agg), agg_ref);
     let defined: Vec<&Body> = agg
         .get("segments")
@@ -125,7 +130,8 @@ fn segment(pricing: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
     let matches = |d: &&Body| {
         d.len() == seg.len()
             && d.iter().all(|(k, want)| {
-                seg.get(k).is_some_and(|got| want == got || want.as_str() == Some("*"))
+                seg.get(k)
+                    .is_some_and(|got| want == got || want.as_str() == Some("*"))
             })
     };
     if defined.iter().any(matches) {
@@ -156,7 +162,10 @@ fn warnings(pricing: &Body, out: &mut Vec<Finding>) {
     for key in BAND_LISTS {
         for (i, band) in band_list(pricing, key).iter().enumerate() {
             for price in ["unitPrice", "fixedPrice"] {
-                if let Some(v) = band.get(price).filter(|v| v.as_f64().is_some_and(|p| p < 0.0)) {
+                if let Some(v) = band
+                    .get(price)
+                    .filter(|v| v.as_f64().is_some_and(|p| p < 0.0))
+                {
                     out.push(Finding::warning(
                         NEGATIVE_PRICE,
                         format!("{key}[{i}].{price}"),
@@ -172,7 +181,11 @@ fn warnings(pricing: &Body, out: &mut Vec<Finding>) {
     }
     let bands = band_list(pricing, "pricingBands");
     let zero = |b: &Value, k: &str| b.get(k).and_then(Value::as_f64) == Some(0.0);
-    if !bands.is_empty() && bands.iter().all(|b| zero(b, "unitPrice") && zero(b, "fixedPrice")) {
+    if !bands.is_empty()
+        && bands
+            .iter()
+            .all(|b| zero(b, "unitPrice") && zero(b, "fixedPrice"))
+    {
         out.push(Finding::warning(
             ALL_ZERO,
             "pricingBands",
@@ -202,9 +215,11 @@ mod tests {
     }
 
     fn pricing(extra: Value) -> crate::rules::Body {
-        let mut b = body(json!({"planId": "p", "aggregationId": "plain", "startDate": "2024-01-01T00:00:00Z",
+        let mut b = body(
+            json!({"planId": "p", "aggregationId": "plain", "startDate": "2024-01-01T00:00:00Z",
                                 "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0.5},
-                                                 {"lowerLimit": 50, "fixedPrice": 0, "unitPrice": 0.1}]}));
+                                                 {"lowerLimit": 50, "fixedPrice": 0, "unitPrice": 0.1}]}),
+        );
         b.extend(body(extra));
         b
     }
@@ -213,9 +228,14 @@ mod tests {
     fn a_good_pricing_has_no_findings() {
         let f = fixture();
         assert_eq!(f.render(Kind::Pricing, &pricing(json!({}))), "");
-        let tiered = pricing(json!({"overagePricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]}));
+        let tiered = pricing(
+            json!({"overagePricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]}),
+        );
         assert_eq!(f.render(Kind::Pricing, &tiered), "");
-        for seg in [json!({"region": "eu", "tier": "gold"}), json!({"region": "us", "tier": "silver"})] {
+        for seg in [
+            json!({"region": "eu", "tier": "gold"}),
+            json!({"region": "us", "tier": "silver"}),
+        ] {
             let p = pricing(json!({"aggregationId": "by_region", "segment": seg}));
             assert_eq!(f.render(Kind::Pricing, &p), "");
         }
@@ -227,7 +247,9 @@ mod tests {
         let over = json!([{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]);
         let volume = pricing(json!({"cumulative": false, "overagePricingBands": over}));
         let spans = pricing(json!({"tiersSpanPlan": true, "overagePricingBands": over}));
-        insta::assert_snapshot!(f.render(Kind::Pricing, &volume) + &f.render(Kind::Pricing, &spans));
+        insta::assert_snapshot!(
+            f.render(Kind::Pricing, &volume) + &f.render(Kind::Pricing, &spans)
+        );
     }
 
     #[test]
@@ -243,17 +265,27 @@ mod tests {
     #[test]
     fn segment_is_one_the_aggregation_defines() {
         let f = fixture();
-        let unknown = pricing(json!({"aggregationId": "by_region", "segment": {"region": "apac", "tier": "gold"}}));
+        let unknown = pricing(
+            json!({"aggregationId": "by_region", "segment": {"region": "apac", "tier": "gold"}}),
+        );
         let unsegmented = pricing(json!({"segment": {"region": "eu"}}));
-        insta::assert_snapshot!(f.render(Kind::Pricing, &unknown) + &f.render(Kind::Pricing, &unsegmented));
+        insta::assert_snapshot!(
+            f.render(Kind::Pricing, &unknown) + &f.render(Kind::Pricing, &unsegmented)
+        );
     }
 
     #[test]
     fn negative_and_all_zero_prices_are_warnings() {
         let f = fixture();
-        let negative = pricing(json!({"pricingBands": [{"lowerLimit": 0, "fixedPrice": -5, "unitPrice": -0.5}]}));
-        let zero = pricing(json!({"pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0},
-                                                   {"lowerLimit": 10, "fixedPrice": 0.0, "unitPrice": 0}]}));
-        insta::assert_snapshot!(f.render(Kind::Pricing, &negative) + &f.render(Kind::Pricing, &zero));
+        let negative = pricing(
+            json!({"pricingBands": [{"lowerLimit": 0, "fixedPrice": -5, "unitPrice": -0.5}]}),
+        );
+        let zero = pricing(
+            json!({"pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 0},
+                                                   {"lowerLimit": 10, "fixedPrice": 0.0, "unitPrice": 0}]}),
+        );
+        insta::assert_snapshot!(
+            f.render(Kind::Pricing, &negative) + &f.render(Kind::Pricing, &zero)
+        );
     }
 }
