@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::meter::{self, MeterField};
-use super::{Body, Catalog, Finding, code_or, list, str_of};
+use super::{Body, Catalog, Finding, code_or, did_you_mean, list, str_of};
 use crate::schema::NUMERIC_CATEGORIES;
 use crate::{Kind, calc};
 
@@ -38,7 +38,8 @@ pub(crate) fn check(agg: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
                 "targetField",
                 format!(
                     "`targetField` \"{target}\" is not a data or derived field of meter \
-                     `{meter_code}`; it has: {}",
+                     `{meter_code}`{}; it has: {}",
+                    did_you_mean(target, &codes),
                     list(&codes)
                 ),
             )),
@@ -54,7 +55,8 @@ pub(crate) fn check(agg: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
                 SEGMENTED_FIELDS,
                 path.clone(),
                 format!(
-                    "`{path}` \"{s}\" is not a field of meter `{meter_code}`; it has: {}",
+                    "`{path}` \"{s}\" is not a field of meter `{meter_code}`{}; it has: {}",
+                    did_you_mean(s, &codes),
                     list(&codes)
                 ),
             )),
@@ -185,8 +187,9 @@ pub(crate) fn check_compound(compound: &Body, catalog: &dyn Catalog, out: &mut V
                 COMPOUND_CALCULATION,
                 "calculation",
                 format!(
-                    "`calculation` names `{name}`, which is no aggregation's code; name simple \
+                    "`calculation` names `{name}`, which is no aggregation's code{}; name simple \
                      aggregations by code, bare or as `aggregation.<code>`{}",
+                    did_you_mean(code, &known),
                     if known.len() <= 20 {
                         format!(" (known: {})", list(&known))
                     } else {

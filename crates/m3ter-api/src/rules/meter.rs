@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Body, Finding, list};
+use super::{Body, Finding, did_you_mean, list};
 use crate::calc;
 use crate::schema::NUMERIC_CATEGORIES;
 
@@ -127,8 +127,9 @@ fn derived_calculations(fields: &[MeterField<'_>], out: &mut Vec<Finding>) {
                     DERIVED_CALCULATION,
                     path.clone(),
                     format!(
-                        "`{path}` names `{name}`, which is not a field of this meter; \
+                        "`{path}` names `{name}`, which is not a field of this meter{}; \
                          it has: {}",
+                        did_you_mean(name, &codes),
                         list(&codes)
                     ),
                 ));

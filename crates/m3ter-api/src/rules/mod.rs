@@ -253,7 +253,64 @@ pub(crate) fn list(items: &[&str]) -> String {
     }
 }
 
+/// ` (did you mean `x`?)` when one candidate is a likely typo of `word`,
+/// else nothing: the closest by edit distance, within a third of its length.
+pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    let best = candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d > 0 && *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    best.map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// A JSON number as written (`50`, `0.5`), for messages.
 pub(crate) fn num_text(v: &Value) -> String {
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names_are_unique() {
+        let mut names: Vec<&str> = RULES.iter().map(|r| r.0).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let codes = ["duration_api_6", "memory_api_6", "q"];
+        assert_eq!(
+            did_you_mean("duraton_api_6", &codes),
+            " (did you mean `duration_api_6`?)"
+        );
+        assert_eq!(did_you_mean("x", &codes), " (did you mean `q`?)");
+        assert_eq!(did_you_mean("cpu_seconds", &codes), "");
+        assert_eq!(did_you_mean("q", &codes), "");
+    }
 }
