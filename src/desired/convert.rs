@@ -216,7 +216,7 @@ fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
 
 /// Rewrites API reference names in a message to the names written in YAML
 /// (`` `planId` `` → `` `plan` ``).
-fn yaml_names(message: &str, references: &[Reference]) -> String {
+pub(crate) fn yaml_names(message: &str, references: &[Reference]) -> String {
     let mut m = message.to_string();
     for r in references {
         m = m.replace(&format!("`{}`", r.field), &format!("`{}`", r.yaml_key));

@@ -101,6 +101,12 @@ impl Diagnostic {
     /// The `--json` form (design §4): `{"error": {"message", "file"?,
     /// "line"?, "column"?}}`; the hint is part of the message.
     pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.fields_json() })
+    }
+
+    /// `{"message", "file"?, "line"?, "column"?}`, the hint part of the
+    /// message: the body of [`Diagnostic::to_json`], and a warning's form.
+    pub fn fields_json(&self) -> serde_json::Value {
         let mut error = serde_json::Map::new();
         let message = match &self.hint {
             Some(h) => format!("{}; {h}", self.message),
@@ -116,7 +122,7 @@ impl Diagnostic {
         if let Some(c) = self.column {
             error.insert("column".into(), c.into());
         }
-        serde_json::json!({ "error": error })
+        serde_json::Value::Object(error)
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::convert::{Converted, convert_entity};
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos, parse_documents};
+use super::rules::{Offline, check_all};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
 use crate::address::Address;
@@ -254,7 +255,7 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
             m
         });
 
-    let mut state = DesiredState::default();
+    let mut resolved = Vec::with_capacity(entities.len());
     for (address, (file, c)) in entities {
         let mut refs = BTreeMap::new();
         for r in &c.refs {
@@ -279,39 +280,47 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                 );
             }
         }
+        // Order only: whether the names are aggregations is the rule
+        // `compoundAggregation.calculation`'s business (m3ter_api::rules).
         let mut extra_deps = Vec::new();
         if c.kind == Kind::CompoundAggregation
             && let Some(Value::String(calc)) = c.fields.get("calculation")
         {
             let aggregations = codes.get(&Kind::Aggregation);
-            let has = |code: &str| aggregations.is_some_and(|a| a.contains(code));
-            for name in calculation_names(calc) {
-                match name {
-                    CalcName::Aggregation(code) if !has(code) => diags.push(
-                        Diagnostic::at(
-                            &file,
-                            c.pos_of("calculation"),
-                            format!(
-                                "`calculation` names `aggregation.{code}`, which is not in the desired state"
-                            ),
-                        )
-                        .with_hint_opt(did_you_mean(
-                            code,
-                            aggregations.into_iter().flatten().map(String::as_str),
-                        )),
-                    ),
-                    CalcName::Aggregation(code) | CalcName::Bare(code) if has(code) => {
-                        let dep = Address::new(Kind::Aggregation, code);
-                        if !extra_deps.contains(&dep) {
-                            extra_deps.push(dep);
-                        }
+            // A formula that does not parse has no dependencies to order.
+            let expr = m3ter_api::calc::parse(calc).ok();
+            for name in expr.iter().flat_map(|e| e.names()) {
+                let code = match name.split_once('.') {
+                    None => name,
+                    Some(("aggregation", code)) => code,
+                    Some(_) => continue,
+                };
+                if aggregations.is_some_and(|a| a.contains(code)) {
+                    let dep = Address::new(Kind::Aggregation, code);
+                    if !extra_deps.contains(&dep) {
+                        extra_deps.push(dep);
                     }
-                    // A bare name that is no aggregation code may be a
-                    // custom field: not an error.
-                    _ => {}
                 }
             }
         }
+        resolved.push((address, file, c, refs, extra_deps));
+    }
+
+    // The rules see the whole state, so they run once every reference
+    // resolved: a missing target would only repeat as rule findings.
+    let mut warnings = Vec::new();
+    if diags.is_empty() {
+        let catalog = Offline::new(resolved.iter().map(|(a, _, c, r, _)| (a, c, r)));
+        let checked = check_all(&catalog, resolved.iter().map(|(a, f, c, _, _)| (a, f, c)));
+        checked.errors.0.into_iter().for_each(|d| diags.push(d));
+        warnings = checked.warnings;
+    }
+
+    let mut state = DesiredState {
+        warnings,
+        ..DesiredState::default()
+    };
+    for (address, file, c, refs, extra_deps) in resolved {
         let source = Source {
             file,
             line: c.pos.line,
@@ -347,71 +356,5 @@ impl identity::KeySource for Converted {
 
     fn code(&self, field: &str, _target: Kind) -> Option<&str> {
         self.ref_for(field).map(|r| r.code.as_str())
-    }
-}
-
-/// A name in a compound aggregation's `calculation`.
-#[derive(Debug, PartialEq, Eq)]
-enum CalcName<'a> {
-    /// `aggregation.<code>`: must name a desired aggregation.
-    Aggregation(&'a str),
-    /// A bare identifier: an aggregation code or something else (a custom
-    /// field).
-    Bare(&'a str),
-}
-
-/// The names a calculation uses, in order. Dotted names other than
-/// `aggregation.<code>` (`customFields.x`) and numbers are skipped.
-fn calculation_names(calc: &str) -> Vec<CalcName<'_>> {
-    let bytes = calc.as_bytes();
-    let ident_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b'$';
-    let ident_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.';
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if ident_start(b) || b.is_ascii_digit() {
-            let start = i;
-            while i < bytes.len() && ident_char(bytes[i]) {
-                i += 1;
-            }
-            let word = &calc[start..i];
-            if b.is_ascii_digit() {
-                continue; // a number such as 1.5 or 1e3
-            }
-            match word.split_once('.') {
-                None => out.push(CalcName::Bare(word)),
-                Some(("aggregation", code)) if !code.is_empty() && !code.contains('.') => {
-                    out.push(CalcName::Aggregation(code));
-                }
-                Some(_) => {}
-            }
-        } else if b == b'"' || b == b'\'' {
-            // Skip a string literal.
-            i += 1;
-            while i < bytes.len() && bytes[i] != b {
-                i += 1;
-            }
-            i += 1;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calculation_names_bare_and_qualified() {
-        assert_eq!(
-            calculation_names("aggregation.duration * 2 + requests / 1e3 - customFields.x + 'a.b'"),
-            [
-                CalcName::Aggregation("duration"),
-                CalcName::Bare("requests"),
-            ]
-        );
     }
 }

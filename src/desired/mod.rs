@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod load;
 pub mod node;
+mod rules;
 pub mod schema;
 pub mod vars;
 
@@ -86,4 +87,9 @@ pub struct DesiredState {
     /// state to recognise a plan for another environment).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, Value>,
+    /// Rule findings that are legal but suspicious (a negative unit price),
+    /// sorted by place: commands print them and go on. Not saved in a plan
+    /// file: they are about the YAML, which `apply PLANFILE` does not read.
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
 }

@@ -109,6 +109,12 @@ async fn plan_concurrently(
             return Ok(None);
         }
     };
+    // Rule warnings: on stderr already, unless --json wants them in the plan.
+    let load_warnings: Vec<String> = if g.json {
+        desired.warnings.iter().map(ToString::to_string).collect()
+    } else {
+        Vec::new()
+    };
     let opts = PlanOptions {
         targets: targets(&a.targets, &graph)?,
         refresh_only: a.refresh_only,
@@ -119,6 +125,7 @@ async fn plan_concurrently(
         None => fetch.await,
     }?;
     let mut plan = plan::plan_owned(desired, &state, &live, &opts)?;
+    plan.warnings.extend(load_warnings);
     workspace::warn_on_environment_switch(&mut plan, &state);
     // Not needed any more and freed by the process exit (see `run`).
     std::mem::forget((graph, state, live));

@@ -1,5 +1,6 @@
 //! `m3ter validate`: offline; loads `--dir` with `--var`/`$M3TER_VAR_*`,
-//! checks every documented limit, the references and the graph.
+//! checks every documented limit, the references, the rules of
+//! `m3ter_api::rules` and the graph.
 
 use std::process::ExitCode;
 
@@ -14,10 +15,12 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
         Ok((state, _)) => {
             let n = state.entities.len();
             if g.json {
-                crate::cli::output::emit(&format!(
-                    "{}",
-                    serde_json::json!({"valid": true, "entities": n})
-                ));
+                let mut doc = serde_json::json!({"valid": true, "entities": n});
+                if !state.warnings.is_empty() {
+                    let w: Vec<_> = state.warnings.iter().map(|d| d.fields_json()).collect();
+                    doc["warnings"] = w.into();
+                }
+                crate::cli::output::emit(&doc.to_string());
             } else {
                 crate::cli::output::emit(&format!("Success! {n} entities valid."));
             }
@@ -32,9 +35,16 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
 
 /// Loads the desired state named by the global options (`--dir`, `--var`,
 /// `$M3TER_VAR_*`) and builds its graph; for every command that reads YAML.
+/// Rule warnings go to stderr (`warning: file:line:column: …`); with
+/// `--json` they are left to the command's document instead.
 pub fn load_checked(g: &Global) -> Result<(DesiredState, Graph), Diagnostics> {
     let state = load(&g.dir, &VarInputs::from_env(g.vars.clone()))?;
     let graph = Graph::build(&state)?;
+    if !g.json {
+        for w in &state.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     Ok((state, graph))
 }
 

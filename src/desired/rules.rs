@@ -1,0 +1,166 @@
+//! The rule set of `m3ter_api::rules`, applied offline: every desired entity
+//! is checked against the rest of the desired state before any request, and
+//! each finding is reported at the position of the field it names.
+//!
+//! Offline, a reference value is the target's key (its code, or the
+//! composite key of a pricing or account plan), so a body here is what the
+//! emulator would receive with each id replaced by the key of the entity it
+//! names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::convert::{Converted, yaml_names};
+use super::diagnostic::{Diagnostic, Diagnostics};
+use crate::address::Address;
+use m3ter_api::Kind;
+use m3ter_api::rules::{Body, Catalog, Finding, Severity, Subject, check};
+
+/// The desired state as the rules see it: per kind, key → body.
+pub(crate) struct Offline {
+    bodies: BTreeMap<Kind, BTreeMap<String, Body>>,
+}
+
+impl Offline {
+    /// Builds the bodies of `entities`; `refs` holds each entity's resolved
+    /// references (API field → target).
+    pub(crate) fn new<'a>(
+        entities: impl IntoIterator<Item = (&'a Address, &'a Converted, &'a BTreeMap<String, Address>)>,
+    ) -> Offline {
+        let mut bodies: BTreeMap<Kind, BTreeMap<String, Body>> = BTreeMap::new();
+        for (address, c, refs) in entities {
+            bodies
+                .entry(address.kind)
+                .or_default()
+                .insert(address.key.clone(), body_of(c, refs));
+        }
+        Offline { bodies }
+    }
+
+    fn body(&self, address: &Address) -> Option<&Body> {
+        self.bodies.get(&address.kind)?.get(&address.key)
+    }
+}
+
+impl Catalog for Offline {
+    fn get(&self, kind: Kind, reference: &str) -> Option<&Body> {
+        self.bodies.get(&kind)?.get(reference)
+    }
+
+    fn each(&self, kind: Kind) -> Vec<(&str, &Body)> {
+        self.bodies
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .map(|(k, b)| (k.as_str(), b))
+            .collect()
+    }
+
+    /// Offline, a kind with an identity code is keyed by it: no scan.
+    fn by_code(&self, kind: Kind, code: &str) -> Option<(&str, &Body)> {
+        if !kind.has_identity_code() {
+            return self
+                .each(kind)
+                .into_iter()
+                .find(|(_, b)| b.get("code").and_then(Value::as_str) == Some(code));
+        }
+        let (key, body) = self.bodies.get(&kind)?.get_key_value(code)?;
+        Some((key.as_str(), body))
+    }
+}
+
+/// The request fields of an entity with each reference field holding the
+/// target's key: the body apply would send, offline.
+fn body_of(c: &Converted, refs: &BTreeMap<String, Address>) -> Body {
+    let mut body = c.fields.clone();
+    for (field, target) in refs {
+        body.insert(field.clone(), Value::String(target.key.clone()));
+    }
+    body
+}
+
+/// What the rules found in the desired state: errors stop the command,
+/// warnings are printed and the command goes on.
+#[derive(Default)]
+pub(crate) struct Checked {
+    pub errors: Diagnostics,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Runs every rule on every entity of `catalog`; `entities` gives each
+/// address its file and converted form (for positions).
+pub(crate) fn check_all<'a>(
+    catalog: &Offline,
+    entities: impl IntoIterator<Item = (&'a Address, &'a PathBuf, &'a Converted)>,
+) -> Checked {
+    let mut out = Checked::default();
+    for (address, file, c) in entities {
+        let Some(body) = catalog.body(address) else {
+            continue;
+        };
+        let subject = Subject {
+            kind: address.kind,
+            body,
+            own: Some(&address.key),
+        };
+        for finding in check(&subject, catalog)
+            .into_iter()
+            .filter(|f| !left_to_graph(f))
+        {
+            let d = diagnostic(file, c, &finding);
+            match finding.severity {
+                Severity::Error => out.errors.push(d),
+                Severity::Warning => out.warnings.push(d),
+            }
+        }
+    }
+    let mut warnings = Diagnostics(std::mem::take(&mut out.warnings));
+    warnings.sort();
+    out.warnings = warnings.0;
+    out
+}
+
+/// Rules whose offline form is the graph's cycle check: a parent loop in
+/// the desired state is a dependency cycle, which `Graph::build` reports
+/// whole, at every entity of the loop.
+const LEFT_TO_GRAPH: &[&str] = &["account.parentLoop"];
+
+fn left_to_graph(f: &Finding) -> bool {
+    LEFT_TO_GRAPH.contains(&f.rule)
+}
+
+/// A finding at the position of the value its path names (a reference
+/// field at its code), or of the closest written parent, or of the entity.
+fn diagnostic(file: &Path, c: &Converted, f: &Finding) -> Diagnostic {
+    let pos = if f.path.is_empty() {
+        c.pos
+    } else {
+        c.ref_for(&f.path)
+            .map_or_else(|| c.pos_of(&f.path), |r| r.pos)
+    };
+    let references = c.kind.references();
+    Diagnostic::at(
+        file,
+        pos,
+        format!("{}: {}", c.kind, yaml_names(&f.message, &references)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_left_to_the_graph_are_rules() {
+        for name in LEFT_TO_GRAPH {
+            assert!(
+                m3ter_api::rules::RULES
+                    .iter()
+                    .any(|(rule, _, _)| rule == name),
+                "{name} is not in m3ter_api::rules::RULES"
+            );
+        }
+    }
+}
