@@ -7,6 +7,7 @@
 
 pub mod rules;
 pub mod schema;
+pub mod uses;
 pub mod validate;
 
 pub use schema::{Field, Filter, Kind, Reference, Type};
