@@ -43,9 +43,9 @@ pub fn report_error(err: &anyhow::Error, g: &Global) {
 fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Address> {
     use crate::plan::PlanError;
     match e {
-        PlanError::AmbiguousImport { address, .. } | PlanError::PreventDestroy { address, .. } => {
-            Some(address)
-        }
+        PlanError::AmbiguousImport { address, .. }
+        | PlanError::PreventDestroy { address, .. }
+        | PlanError::AddsAndRemovesUsed { address, .. } => Some(address),
         PlanError::UnknownReference { from, .. } => Some(from),
         PlanError::Cycle(_) => None,
     }

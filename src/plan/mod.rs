@@ -15,6 +15,7 @@ pub mod compare;
 mod file;
 mod order;
 mod planner;
+mod removals;
 pub mod render;
 
 use std::collections::BTreeSet;
@@ -70,9 +71,32 @@ pub enum PlanError {
     /// A reference names an entity that is not in the desired state.
     #[error("{from} references {to}, which is not in the desired state")]
     UnknownReference { from: Address, to: Address },
-    /// The desired state (or the operations) form a cycle.
-    #[error("dependency cycle between: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    /// The desired state (or the operations) form a cycle: the whole loop,
+    /// first and last address equal, each waiting for the next.
+    #[error("dependency cycle: {} (each waits for the next)", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
     Cycle(Vec<Address>),
+    /// One update adds values a dependent's new version uses and removes
+    /// values its current version uses: the API refuses either update first.
+    #[error(
+        "{address}: this update adds {} that {dependent} will use and removes {} that {dependent} uses now, so neither can be sent first; make the change in two applies: first add {} to {address} and apply, then remove {} and apply again",
+        ticked(adds), ticked(removes), ticked(adds), ticked(removes)
+    )]
+    AddsAndRemovesUsed {
+        address: Address,
+        dependent: Address,
+        adds: Vec<String>,
+        removes: Vec<String>,
+    },
+}
+
+/// `a`, `b` and `c` as `` `a`, `b` and `c` `` for messages.
+fn ticked(values: &[String]) -> String {
+    let t: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    match t.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// What a change does to the org. A small closed set (Terraform's `Action`).

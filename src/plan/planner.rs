@@ -85,7 +85,7 @@ fn plan_without_desired(
     if !opts.destroy {
         let mut planned: HashMap<&Address, PlannedId> = HashMap::new();
         for addr in super::order::desired_order(desired)? {
-            let Some(entity) = desired.entities.get(addr) else {
+            let Some((addr, entity)) = desired.entities.get_key_value(&addr) else {
                 continue;
             };
             match evaluate(entity, desired, state, &idx, &planned) {

@@ -1067,7 +1067,7 @@ fn reference_to_an_entity_not_desired_is_an_error() {
 }
 
 #[test]
-fn dependency_cycle_is_an_error_naming_its_members() {
+fn dependency_cycle_is_an_error_naming_the_whole_loop() {
     let mut w = World::new();
     w.want(
         "account.a",
@@ -1087,7 +1087,11 @@ fn dependency_cycle_is_an_error_naming_its_members() {
     let err = w.plan_with(&PlanOptions::default()).unwrap_err();
     assert_eq!(
         err,
-        PlanError::Cycle(vec![addr("account.a"), addr("account.b")])
+        PlanError::Cycle(vec![addr("account.a"), addr("account.b"), addr("account.a")])
+    );
+    assert_eq!(
+        err.to_string(),
+        "dependency cycle: account.a -> account.b -> account.a (each waits for the next)"
     );
 }
 
