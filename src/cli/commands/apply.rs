@@ -263,8 +263,12 @@ async fn execute(
         output::emit(&summary.to_string());
     } else {
         output::emit(&format!("\n{}", report.summary_line()));
-        for (address, why) in &report.failures {
-            eprintln!("error: {address}: {}", hint::complete(g, why));
+        for failure in &report.failures {
+            eprintln!(
+                "error: {}: {}",
+                failure.address,
+                hint::complete(g, &failure.source.to_string())
+            );
         }
         if report.skipped > 0 {
             eprintln!(

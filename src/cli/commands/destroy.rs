@@ -53,8 +53,8 @@ pub(crate) fn check_nothing_left(state: &State, report: &Report) -> ExitCode {
         if n == 1 { "y" } else { "ies" }
     )];
     for address in state.resources.keys() {
-        let why = match report.failures.iter().find(|(a, _)| a == address) {
-            Some((_, failure)) => format!("its delete failed: {failure}"),
+        let why = match report.failures.iter().find(|f| &f.address == address) {
+            Some(failure) => format!("its delete failed: {}", failure.source),
             None if report.interrupted => "not deleted: the run was interrupted".to_string(),
             None if report.skipped > 0 => {
                 "not deleted: the delete of an entity that depends on it failed".to_string()
