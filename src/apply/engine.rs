@@ -15,7 +15,7 @@ use crate::plan::{Action, Change, Phase, Plan, create_body, put_body, resolve_re
 use crate::state::{ResourceState, State, StateError, StateStore};
 
 use super::ops::{Op, OpResult};
-use super::{ApplyError, ApplyOptions, Done, Event, OpError, OpFailure, Report};
+use super::{ApplyError, ApplyOptions, Done, Event, OpError, OpFailure, Progress, Report};
 
 type Finished = (usize, Result<OpResult, OpFailure>, Duration);
 
@@ -36,14 +36,14 @@ enum Wake {
 
 /// Runs every step of `plan` against the org. `live` is the snapshot the plan
 /// was checked against (update bodies start from its entities). `on_event`
-/// sees each finished step after its result is saved.
+/// sees each finished step after its result is saved, and an interrupt.
 pub async fn execute(
     plan: &Plan,
     live: &LiveSnapshot,
     client: &Client,
     store: &mut StateStore,
     opts: &ApplyOptions,
-    mut on_event: impl FnMut(&Event),
+    mut on_event: impl FnMut(Progress<'_>),
 ) -> Result<Report, ApplyError> {
     let n = plan.steps.len();
     let mut waiting: Vec<usize> = Vec::with_capacity(n);
@@ -127,10 +127,10 @@ pub async fn execute(
         match wake {
             Wake::Interrupt(signal) => {
                 report.interrupted = true;
-                eprintln!(
-                    "Interrupt received ({signal}): waiting for {} operation(s) in flight, then saving state.",
-                    running.len()
-                );
+                on_event(Progress::Interrupted {
+                    signal,
+                    in_flight: running.len(),
+                });
             }
             Wake::Written(written) => {
                 let Some((_, saved)) = saving.take() else {
@@ -139,7 +139,7 @@ pub async fn execute(
                 written.map_err(|e| ApplyError::Writer(e.to_string()))??;
                 // Saved: now it may be reported and its dependents may start.
                 for event in &saved.events {
-                    on_event(event);
+                    on_event(Progress::Step(event));
                 }
                 for i in saved.steps {
                     for &d in &dependents[i] {
@@ -182,17 +182,17 @@ fn fail(
     why: OpFailure,
     took: Duration,
     report: &mut Report,
-    on_event: &mut impl FnMut(&Event),
+    on_event: &mut impl FnMut(Progress<'_>),
 ) {
     let change = &plan.changes[plan.steps[step].change];
-    on_event(&Event {
+    on_event(Progress::Step(&Event {
         address: change.address.clone(),
         action: change.action.as_str(),
         done: None,
         id: change.id.clone(),
         duration: took,
         error: Some(why.to_string()),
-    });
+    }));
     report.failures.push(OpError {
         address: change.address.clone(),
         source: why,

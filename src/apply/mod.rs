@@ -104,6 +104,20 @@ pub struct Event {
     pub error: Option<String>,
 }
 
+/// What the engine reports while it runs; the caller renders it (library
+/// code prints nothing).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A step finished or failed (a finished one is saved in state).
+    Step(&'a Event),
+    /// SIGINT or SIGTERM (by name): no new step starts; the `in_flight`
+    /// ones finish and are saved.
+    Interrupted {
+        signal: &'static str,
+        in_flight: usize,
+    },
+}
+
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }

@@ -198,14 +198,7 @@ fn check_org_id(org: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `s` is safe as part of a file name and as a URL path segment:
-/// ASCII letters, digits, `_` and `-`, at least one. Org ids, workspace
-/// names and the state files named after them all keep to it.
-pub(crate) fn is_safe_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub(crate) use crate::state::is_safe_name;
 
 fn rate_limit(given: Option<f64>, default: f64) -> anyhow::Result<f64> {
     match given {

@@ -33,6 +33,10 @@ pub fn report_error(err: &anyhow::Error, g: &Global) {
     body.insert("message".into(), message.into());
     if let Some(address) = err
         .downcast_ref::<crate::plan::PlanError>()
+        .or_else(|| {
+            err.downcast_ref::<crate::pipeline::PipelineError>()
+                .and_then(crate::pipeline::PipelineError::as_plan_error)
+        })
         .and_then(plan_error_address)
     {
         body.insert("address".into(), address.to_string().into());

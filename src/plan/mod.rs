@@ -241,6 +241,19 @@ pub struct Drift {
     pub version: Option<i64>,
 }
 
+/// A state-only action: an entity in state whose live entity was deleted
+/// outside this tool and that the plan does not create again. Apply drops
+/// it from state; nothing is sent to the org.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forget {
+    pub address: Address,
+    /// The id state had for it.
+    pub id: String,
+    /// `removedFromDesired`, or `destroyRequested` in a destroy plan.
+    pub reason: Reason,
+}
+
 /// Counts for the summary line. A replace counts as add and destroy; an
 /// import with changes as import and change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +288,9 @@ pub struct Plan {
     /// The remote operations of the changes, in an executable order.
     pub steps: Vec<Step>,
     pub drift: Vec<Drift>,
+    /// Entities apply drops from state without a request (they are gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forget: Vec<Forget>,
     #[serde(default)]
     pub warnings: Vec<String>,
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::Global;
-use crate::desired::{DesiredState, Diagnostics, VarInputs, load};
+use crate::desired::{DesiredState, Diagnostics};
 use crate::graph::Graph;
 
 /// Runs the command: exit 0 and a success line, or exit 1 and every
@@ -33,9 +33,7 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
 /// Loads the desired state named by the global options (`--dir`, `--var`,
 /// `$M3TER_VAR_*`) and builds its graph; for every command that reads YAML.
 pub fn load_checked(g: &Global) -> Result<(DesiredState, Graph), Diagnostics> {
-    let state = load(&g.dir, &VarInputs::from_env(g.vars.clone()))?;
-    let graph = Graph::build(&state)?;
-    Ok((state, graph))
+    crate::cli::render::load(g)
 }
 
 /// Prints desired-state problems: one `error: file:line:column: …` line
