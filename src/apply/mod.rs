@@ -157,9 +157,10 @@ impl Report {
     }
 }
 
-/// One step that failed: the entity and why.
+/// One step that failed: the entity and why (the `source`; the message
+/// itself only names the entity, so error chains say the reason once).
 #[derive(Debug, thiserror::Error)]
-#[error("{address}: {source}")]
+#[error("the change of {address} failed")]
 pub struct OpError {
     pub address: Address,
     pub source: OpFailure,

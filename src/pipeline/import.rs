@@ -119,7 +119,8 @@ pub async fn import(
     .await?;
     if let Some(failure) = report.failures.into_iter().next() {
         // An adoption sends nothing; it can only fail on a hand-made plan.
-        return Err(apply::ApplyError::BadPlan(failure.to_string()).into());
+        let why = format!("{}: {}", failure.address, failure.source);
+        return Err(apply::ApplyError::BadPlan(why).into());
     }
     Ok(Imported {
         id: live_id,

@@ -15,12 +15,14 @@
 //! - [`apply`]: the state-only actions of the plan (forgetting what is gone),
 //!   the mass-change rule, then the remote steps;
 //! - [`import`]: `m3ter import ADDR ID` as a one-change plan through the same
-//!   apply engine.
+//!   apply engine;
+//! - [`refresh`]: `m3ter refresh`, the state accepting the org as it is.
 
 mod apply;
 mod import;
 mod load;
 mod plan;
+mod refresh;
 
 use crate::address::Address;
 use crate::plan::{PlanError, Reason};
@@ -29,6 +31,7 @@ pub use apply::{Converge, apply};
 pub use import::{Imported, import};
 pub use load::{Loaded, load, targets};
 pub use plan::plan;
+pub use refresh::{Refreshed, refresh};
 
 /// What the pipeline reports while it runs, for the caller to render.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,9 @@ pub enum PipelineError {
         crate::plan::MASS_CHANGE_RATIO * 100.0
     )]
     MassChange { touched: usize, managed: usize },
+    /// The org could not be read (`refresh`).
+    #[error(transparent)]
+    ReadOrg(crate::client::ApiError),
     /// The state file could not be read or written.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
@@ -86,7 +92,7 @@ pub enum PipelineError {
         org: String,
     },
     /// `import`: reading the entity failed.
-    #[error("cannot import {address}: {source}")]
+    #[error("cannot import {address}")]
     Read {
         address: Address,
         source: crate::client::ApiError,
