@@ -205,12 +205,7 @@ fn ids_in(state: &State) -> impl Fn(&Address) -> Option<String> + '_ {
 
 /// Builds the owned remote operation of a step from the plan and the state
 /// as it is now (ids of entities created earlier in this run included).
-fn prepare(
-    plan: &Plan,
-    step: usize,
-    live: &LiveSnapshot,
-    state: &State,
-) -> Result<Op, OpFailure> {
+fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Result<Op, OpFailure> {
     let s = &plan.steps[step];
     let change = &plan.changes[s.change];
     let kind = change.address.kind;

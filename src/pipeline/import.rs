@@ -61,7 +61,7 @@ pub async fn import(
         } else {
             PipelineError::Read {
                 address: address.clone(),
-                source: e,
+                source: Box::new(e),
             }
         }
     })?;

@@ -21,18 +21,21 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<Loaded, Diagnostics> {
 
 /// Parses `--target` addresses and closes them over their dependencies;
 /// `None` when none is given (everything is in scope).
-pub fn targets(given: &[String], graph: &Graph) -> Result<Option<BTreeSet<Address>>, PipelineError> {
+pub fn targets(
+    given: &[String],
+    graph: &Graph,
+) -> Result<Option<BTreeSet<Address>>, PipelineError> {
     if given.is_empty() {
         return Ok(None);
     }
     let mut addrs = Vec::new();
     for t in given {
-        let a: Address = t.parse().map_err(|e: crate::address::AddressError| {
-            PipelineError::BadTarget {
-                given: t.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let a: Address =
+            t.parse()
+                .map_err(|e: crate::address::AddressError| PipelineError::BadTarget {
+                    given: t.clone(),
+                    message: e.to_string(),
+                })?;
         if !graph.contains(&a) {
             return Err(PipelineError::UnknownTarget(a));
         }

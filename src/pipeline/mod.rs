@@ -67,7 +67,7 @@ pub enum PipelineError {
     MassChange { touched: usize, managed: usize },
     /// The org could not be read (`refresh`).
     #[error(transparent)]
-    ReadOrg(crate::client::ApiError),
+    ReadOrg(Box<crate::client::ApiError>),
     /// The state file could not be read or written.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
@@ -95,7 +95,7 @@ pub enum PipelineError {
     #[error("cannot import {address}")]
     Read {
         address: Address,
-        source: crate::client::ApiError,
+        source: Box<crate::client::ApiError>,
     },
 }
 

@@ -85,4 +85,3 @@ fn text(v: &Value) -> String {
         other => other.to_string(),
     }
 }
-

@@ -18,7 +18,9 @@ pub struct Refreshed {
 /// Reads the whole org, accepts it into the (locked) state and saves the
 /// state when anything moved.
 pub async fn refresh(client: &Client, store: &mut StateStore) -> Result<Refreshed, PipelineError> {
-    let live = read_org(client).await.map_err(PipelineError::ReadOrg)?;
+    let live = read_org(client)
+        .await
+        .map_err(|e| PipelineError::ReadOrg(Box::new(e)))?;
     let report = accept_live(store.state_mut(), &live);
     if !report.updated.is_empty() || !report.removed.is_empty() {
         store.commit()?;

@@ -79,7 +79,10 @@ pub enum PlanError {
     /// values its current version uses: the API refuses either update first.
     #[error(
         "{address}: this update adds {} that {dependent} will use and removes {} that {dependent} uses now, so neither can be sent first; make the change in two applies: first add {} to {address} and apply, then remove {} and apply again",
-        ticked(adds), ticked(removes), ticked(adds), ticked(removes)
+        ticked(adds),
+        ticked(removes),
+        ticked(adds),
+        ticked(removes)
     )]
     AddsAndRemovesUsed {
         address: Address,

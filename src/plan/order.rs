@@ -24,7 +24,11 @@ pub fn desired_order(desired: &DesiredState) -> Result<Vec<Address>, PlanError> 
     match Graph::build(desired) {
         Ok(graph) => Ok(graph.topo_order()),
         Err(GraphError::Cycles(cycles)) => Err(PlanError::Cycle(
-            cycles.into_iter().next().map(|c| c.path).unwrap_or_default(),
+            cycles
+                .into_iter()
+                .next()
+                .map(|c| c.path)
+                .unwrap_or_default(),
         )),
         Err(GraphError::Dangling {
             dependent,

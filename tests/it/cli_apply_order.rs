@@ -39,7 +39,14 @@ fn apply(dir: &Path, emu: &EmulatorProcess) -> Output {
     m3ter(
         dir,
         emu,
-        &["apply", "--auto-approve", "--rate-limit", "0", "--parallelism", "1"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--rate-limit",
+            "0",
+            "--parallelism",
+            "1",
+        ],
     )
 }
 
@@ -67,7 +74,11 @@ fn line_of(out: &str, address: &str) -> usize {
 
 /// After both changes, a plan finds nothing left to do.
 fn assert_converged(dir: &Path, emu: &EmulatorProcess) {
-    let plan = m3ter(dir, emu, &["plan", "--detailed-exitcode", "--rate-limit", "0"]);
+    let plan = m3ter(
+        dir,
+        emu,
+        &["plan", "--detailed-exitcode", "--rate-limit", "0"],
+    );
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
 
@@ -76,7 +87,11 @@ fn dropping_a_field_with_the_aggregation_that_targets_it_deletes_the_aggregation
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    write_desired(d, &["keep", "gone"], &[("on_keep", "keep"), ("on_gone", "gone")]);
+    write_desired(
+        d,
+        &["keep", "gone"],
+        &[("on_keep", "keep"), ("on_gone", "gone")],
+    );
     assert_ok(&apply(d, &emu));
 
     write_desired(d, &["keep"], &[("on_keep", "keep")]);
@@ -139,14 +154,18 @@ fn an_update_that_both_adds_and_drops_what_a_dependent_uses_is_refused_before_an
     // The aggregation moves to a field the same meter update adds, while
     // the update drops the field the aggregation targets now.
     write_desired(d, &["keep", "new"], &[("agg", "new")]);
-    let puts = |emu: &EmulatorProcess| {
-        common::apply::count(&emu.stats(), "PUT /organizations")
-    };
+    let puts = |emu: &EmulatorProcess| common::apply::count(&emu.stats(), "PUT /organizations");
     let before = puts(&emu);
     let out = apply(d, &emu);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
-    for part in ["meter.m", "aggregation.agg", "`new`", "`old`", "two applies"] {
+    for part in [
+        "meter.m",
+        "aggregation.agg",
+        "`new`",
+        "`old`",
+        "two applies",
+    ] {
         assert!(err.contains(part), "{part:?} not named:\n{}", text(&out));
     }
     assert_eq!(puts(&emu), before, "requests were sent");

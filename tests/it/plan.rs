@@ -1087,7 +1087,11 @@ fn dependency_cycle_is_an_error_naming_the_whole_loop() {
     let err = w.plan_with(&PlanOptions::default()).unwrap_err();
     assert_eq!(
         err,
-        PlanError::Cycle(vec![addr("account.a"), addr("account.b"), addr("account.a")])
+        PlanError::Cycle(vec![
+            addr("account.a"),
+            addr("account.b"),
+            addr("account.a")
+        ])
     );
     assert_eq!(
         err.to_string(),

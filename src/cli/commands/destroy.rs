@@ -32,12 +32,13 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     connect::runtime().and_then(|rt| {
         rt.block_on(async {
             let session = Session::open(g, &a.conn).await?;
-            let result = plan_and_apply(g, &session, &[], true, &how)
-                .await
-                .map(|done| match done {
-                    Some((report, store)) => check_nothing_left(store.state(), &report),
-                    None => ExitCode::from(1),
-                });
+            let result =
+                plan_and_apply(g, &session, &[], true, &how)
+                    .await
+                    .map(|done| match done {
+                        Some((report, store)) => check_nothing_left(store.state(), &report),
+                        None => ExitCode::from(1),
+                    });
             session.close().await?;
             result
         })

@@ -50,8 +50,7 @@ async fn import(
     // What the entity depends on in the desired state, when `--dir` loads
     // and holds it (so a later delete of it is ordered right).
     let desired = render::load(g).ok().map(|(desired, _)| desired);
-    let imported = match pipeline::import(addr, &a.id, &session.client, &mut store, desired).await
-    {
+    let imported = match pipeline::import(addr, &a.id, &session.client, &mut store, desired).await {
         Err(PipelineError::AlreadyInState { address, id }) => bail!(
             "{address} is already in state (id {id}); run `{}` first to import another entity there",
             hint::command(g, &["state", "rm", &address.to_string()])
