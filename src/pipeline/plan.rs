@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Loaded, PipelineError};
 use crate::address::Address;
 use crate::live::LiveSnapshot;
-use crate::plan::{self, Action, Plan, PlanOptions};
+use crate::plan::{self, Action, Plan, PlanOptions, PlanWarning};
 use crate::state::{State, is_safe_name};
 
 /// Plans the changes that converge `live` to the loaded desired state
@@ -41,7 +41,7 @@ fn warn_on_environment_switch(plan: &mut Plan, state: &State) {
     }
 }
 
-fn environment_switch(plan: &Plan, applied: &BTreeMap<String, Value>) -> Option<String> {
+fn environment_switch(plan: &Plan, applied: &BTreeMap<String, Value>) -> Option<PlanWarning> {
     if plan.destroy {
         return None;
     }
@@ -65,17 +65,17 @@ fn environment_switch(plan: &Plan, applied: &BTreeMap<String, Value>) -> Option<
         .map(|(n, old, _)| format!("{n}={}", text(old)))
         .collect();
     let now: Vec<String> = changed.iter().map(|(_, _, new)| text(new)).collect();
-    let suggestion = changed
+    let workspace = changed
         .iter()
         .map(|(_, _, new)| text(new))
         .find(|v| is_safe_name(v))
         .unwrap_or_else(|| "NAME".into());
-    Some(format!(
-        "this plan deletes {deletes} entit{} last applied with {} (now {}); to keep both environments, give each its own workspace: --workspace {suggestion}",
-        if deletes == 1 { "y" } else { "ies" },
-        was.join(", "),
-        now.join(", "),
-    ))
+    Some(PlanWarning::EnvironmentSwitch {
+        deletes,
+        was,
+        now,
+        workspace,
+    })
 }
 
 /// A variable value as written on a command line.

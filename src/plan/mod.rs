@@ -295,7 +295,67 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forget: Vec<Forget>,
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// Something legal but likely unintended about a plan, shown with it. The
+/// planner records what it found; the wording is here, in one place. A
+/// saved plan keeps the text (read back as [`PlanWarning::Text`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum PlanWarning {
+    /// Updates, replaces and deletes above the mass-change share.
+    MassChange { touched: usize, managed: usize },
+    /// Deletes while the variables differ from the last apply: likely a new
+    /// environment (a new `suffix`) planned against another one's state.
+    EnvironmentSwitch {
+        deletes: usize,
+        /// `name=value` as last applied, for each variable that changed.
+        was: Vec<String>,
+        /// Their values now.
+        now: Vec<String>,
+        /// A workspace name to suggest (one of the new values, or `NAME`).
+        workspace: String,
+    },
+    /// A warning read back from a saved plan.
+    Text(String),
+}
+
+impl std::fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanWarning::MassChange { touched, managed } => write!(
+                f,
+                "this plan updates, replaces or deletes {touched} of {managed} managed entities (more than {:.0}%); `apply` will refuse it without --force",
+                MASS_CHANGE_RATIO * 100.0
+            ),
+            PlanWarning::EnvironmentSwitch {
+                deletes,
+                was,
+                now,
+                workspace,
+            } => write!(
+                f,
+                "this plan deletes {deletes} entit{} last applied with {} (now {}); to keep both environments, give each its own workspace: --workspace {workspace}",
+                if *deletes == 1 { "y" } else { "ies" },
+                was.join(", "),
+                now.join(", "),
+            ),
+            PlanWarning::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<PlanWarning> for String {
+    fn from(w: PlanWarning) -> String {
+        w.to_string()
+    }
+}
+
+impl From<String> for PlanWarning {
+    fn from(text: String) -> PlanWarning {
+        PlanWarning::Text(text)
+    }
 }
 
 impl Plan {

@@ -115,10 +115,9 @@ fn plan_without_desired(
     plan.changes = changes;
     plan.forget = forgets(&plan, desired);
     let managed = state.resources.len();
-    if let Some(risky) = plan.mass_change(managed) {
-        plan.warnings.push(format!(
-            "this plan updates, replaces or deletes {risky} of {managed} managed entities (more than 30%); `apply` will refuse it without --force"
-        ));
+    if let Some(touched) = plan.mass_change(managed) {
+        plan.warnings
+            .push(super::PlanWarning::MassChange { touched, managed });
     }
     plan.steps = super::order::steps(&plan.changes, desired, state)?;
     Ok(plan)

@@ -842,7 +842,10 @@ fn mass_change_warns() {
     let p = w.plan();
     assert_eq!(p.summary(), summary(0, 0, 0, 4));
     assert_eq!(
-        p.warnings,
+        p.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         [
             "this plan updates, replaces or deletes 4 of 10 managed entities (more than 30%); `apply` will refuse it without --force"
         ]
