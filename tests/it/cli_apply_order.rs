@@ -170,4 +170,11 @@ fn an_update_that_both_adds_and_drops_what_a_dependent_uses_is_refused_before_an
     }
     assert_eq!(puts(&emu), before, "requests were sent");
     assert_eq!(live_fields(&emu), ["keep", "old"]);
+
+    // `plan --json` names the entity in its error document.
+    let out = m3ter(d, &emu, &["plan", "--json", "--rate-limit", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(stdout(&out).trim()).expect("one JSON document");
+    assert_eq!(doc["error"]["address"], "meter.m", "{doc}");
 }
