@@ -15,6 +15,7 @@ pub mod client;
 pub mod desired;
 pub mod graph;
 pub mod live;
+pub mod pipeline;
 pub mod plan;
 mod signals;
 pub mod state;

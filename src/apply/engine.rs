@@ -15,9 +15,9 @@ use crate::plan::{Action, Change, Phase, Plan, create_body, put_body, resolve_re
 use crate::state::{ResourceState, State, StateError, StateStore};
 
 use super::ops::{Op, OpResult};
-use super::{ApplyError, ApplyOptions, Done, Event, Report};
+use super::{ApplyError, ApplyOptions, Done, Event, OpError, OpFailure, Progress, Report};
 
-type Finished = (usize, Result<OpResult, String>, Duration);
+type Finished = (usize, Result<OpResult, OpFailure>, Duration);
 
 /// Results recorded in state, waiting for (or covered by) one state write.
 #[derive(Default)]
@@ -36,14 +36,14 @@ enum Wake {
 
 /// Runs every step of `plan` against the org. `live` is the snapshot the plan
 /// was checked against (update bodies start from its entities). `on_event`
-/// sees each finished step after its result is saved.
+/// sees each finished step after its result is saved, and an interrupt.
 pub async fn execute(
     plan: &Plan,
     live: &LiveSnapshot,
     client: &Client,
     store: &mut StateStore,
     opts: &ApplyOptions,
-    mut on_event: impl FnMut(&Event),
+    mut on_event: impl FnMut(Progress<'_>),
 ) -> Result<Report, ApplyError> {
     let n = plan.steps.len();
     let mut waiting: Vec<usize> = Vec::with_capacity(n);
@@ -127,10 +127,10 @@ pub async fn execute(
         match wake {
             Wake::Interrupt(signal) => {
                 report.interrupted = true;
-                eprintln!(
-                    "Interrupt received ({signal}): waiting for {} operation(s) in flight, then saving state.",
-                    running.len()
-                );
+                on_event(Progress::Interrupted {
+                    signal,
+                    in_flight: running.len(),
+                });
             }
             Wake::Written(written) => {
                 let Some((_, saved)) = saving.take() else {
@@ -139,7 +139,7 @@ pub async fn execute(
                 written.map_err(|e| ApplyError::Writer(e.to_string()))??;
                 // Saved: now it may be reported and its dependents may start.
                 for event in &saved.events {
-                    on_event(event);
+                    on_event(Progress::Step(event));
                 }
                 for i in saved.steps {
                     for &d in &dependents[i] {
@@ -179,20 +179,23 @@ pub async fn execute(
 fn fail(
     plan: &Plan,
     step: usize,
-    why: String,
+    why: OpFailure,
     took: Duration,
     report: &mut Report,
-    on_event: &mut impl FnMut(&Event),
+    on_event: &mut impl FnMut(Progress<'_>),
 ) {
     let change = &plan.changes[plan.steps[step].change];
-    report.failures.push((change.address.clone(), why.clone()));
-    on_event(&Event {
+    on_event(Progress::Step(&Event {
         address: change.address.clone(),
         action: change.action.as_str(),
         done: None,
         id: change.id.clone(),
         duration: took,
-        error: Some(why),
+        error: Some(why.to_string()),
+    }));
+    report.failures.push(OpError {
+        address: change.address.clone(),
+        source: why,
     });
 }
 
@@ -202,7 +205,7 @@ fn ids_in(state: &State) -> impl Fn(&Address) -> Option<String> + '_ {
 
 /// Builds the owned remote operation of a step from the plan and the state
 /// as it is now (ids of entities created earlier in this run included).
-fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Result<Op, String> {
+fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Result<Op, OpFailure> {
     let s = &plan.steps[step];
     let change = &plan.changes[s.change];
     let kind = change.address.kind;
@@ -211,16 +214,17 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
             .id
             .clone()
             .or_else(|| state.resources.get(&change.address).map(|r| r.id.clone()))
-            .ok_or_else(|| format!("{} has no id to act on", change.address))
+            .ok_or_else(|| OpFailure::NoId(change.address.clone()))
     };
     match (change.action, s.phase) {
         (Action::Delete | Action::Replace, Phase::Delete) => Ok(Op::Delete { kind, id: id()? }),
         (Action::Create | Action::Replace, Phase::Write) => {
-            let entity =
-                plan.desired.entities.get(&change.address).ok_or_else(|| {
-                    format!("{} is not in the plan's desired state", change.address)
-                })?;
-            let body = create_body(entity, ids_in(state)).map_err(|e| e.to_string())?;
+            let entity = plan
+                .desired
+                .entities
+                .get(&change.address)
+                .ok_or_else(|| OpFailure::NotDesired(change.address.clone()))?;
+            let body = create_body(entity, ids_in(state))?;
             Ok(Op::Create { kind, body })
         }
         (Action::Update | Action::Import, Phase::Write) => {
@@ -228,19 +232,21 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
                 return Ok(Op::Adopt);
             }
             let id = id()?;
-            let entity = live
-                .by_id(kind, &id)
-                .ok_or_else(|| format!("{} (id {id}) is no longer in the org", change.address))?;
+            let Some(entity) = live.by_id(kind, &id) else {
+                return Err(OpFailure::Gone {
+                    address: change.address.clone(),
+                    id,
+                });
+            };
             let managed = change.after.clone().unwrap_or_default();
-            let body = put_body(kind, entity, &managed, &change.resets, ids_in(state))
-                .map_err(|e| e.to_string())?;
+            let body = put_body(kind, entity, &managed, &change.resets, ids_in(state))?;
             Ok(Op::Update { kind, id, body })
         }
-        (action, phase) => Err(format!(
-            "{}: a {} change has no {phase:?} step",
-            change.address,
-            action.as_str()
-        )),
+        (action, phase) => Err(OpFailure::NoSuchStep {
+            address: change.address.clone(),
+            action: action.as_str(),
+            phase,
+        }),
     }
 }
 

@@ -104,19 +104,33 @@ pub struct Event {
     pub error: Option<String>,
 }
 
+/// What the engine reports while it runs; the caller renders it (library
+/// code prints nothing).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A step finished or failed (a finished one is saved in state).
+    Step(&'a Event),
+    /// SIGINT or SIGTERM (by name): no new step starts; the `in_flight`
+    /// ones finish and are saved.
+    Interrupted {
+        signal: &'static str,
+        in_flight: usize,
+    },
+}
+
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 /// The outcome of a whole apply.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default)]
 pub struct Report {
     pub imported: usize,
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
-    /// Steps that failed, with the reason.
-    pub failures: Vec<(Address, String)>,
+    /// Steps that failed, each with its address and reason.
+    pub failures: Vec<OpError>,
     /// Steps not run because something they wait for failed, or because of
     /// SIGINT/SIGTERM.
     pub skipped: usize,
@@ -141,6 +155,51 @@ impl Report {
             self.imported, self.added, self.changed, self.destroyed
         )
     }
+}
+
+/// One step that failed: the entity and why (the `source`; the message
+/// itself only names the entity, so error chains say the reason once).
+#[derive(Debug, thiserror::Error)]
+#[error("the change of {address} failed")]
+pub struct OpError {
+    pub address: Address,
+    pub source: OpFailure,
+}
+
+/// Why one step failed. The messages are one line and carry no secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum OpFailure {
+    /// The org answered with an error (after the retries it allows).
+    #[error(transparent)]
+    Api(#[from] crate::client::ApiError),
+    /// A PUT answered 409: someone changed the entity after the plan.
+    #[error("changed since plan (the server answered: {0}); run `m3ter plan` again")]
+    ChangedSincePlan(crate::client::ApiError),
+    /// A DELETE answered 400 (the entity is still in use).
+    #[error("the server refused the delete: {0}")]
+    DeleteRefused(crate::client::ApiError),
+    /// Looking a create up by its key, before retrying it, failed.
+    #[error(transparent)]
+    Lookup(crate::client::ApiError),
+    /// The request body cannot be built (a reference has no id).
+    #[error(transparent)]
+    Body(#[from] crate::plan::BodyError),
+    /// Neither the plan nor the state knows the entity's live id.
+    #[error("{0} has no id to act on")]
+    NoId(Address),
+    /// A create of an entity the plan's desired state does not hold.
+    #[error("{0} is not in the plan's desired state")]
+    NotDesired(Address),
+    /// The entity to update is not in the live snapshot any more.
+    #[error("{address} (id {id}) is no longer in the org")]
+    Gone { address: Address, id: String },
+    /// A step whose phase its change does not have (a hand-edited plan).
+    #[error("{address}: a {action} change has no {phase:?} step")]
+    NoSuchStep {
+        address: Address,
+        action: &'static str,
+        phase: crate::plan::Phase,
+    },
 }
 
 /// Why apply stopped before finishing its steps.

@@ -4,10 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::client::{ApiError, Client};
+use crate::client::Client;
 use m3ter_api::Kind;
 
-use super::lookup;
+use super::{OpFailure, lookup};
 
 /// One remote operation, with everything it needs owned (it runs in a task).
 #[derive(Debug, Clone)]
@@ -40,9 +40,9 @@ pub(super) enum OpResult {
 }
 
 impl Op {
-    /// Runs the operation to completion or to a final error (a one-line
-    /// reason without secrets).
-    pub(super) async fn run(self, client: &Client) -> Result<OpResult, String> {
+    /// Runs the operation to completion or to a final error (without
+    /// secrets: API errors never carry them).
+    pub(super) async fn run(self, client: &Client) -> Result<OpResult, OpFailure> {
         match self {
             Op::Create { kind, body } => create(client, kind, &body).await,
             Op::Update { kind, id, body } => update(client, kind, &id, &body).await,
@@ -56,7 +56,7 @@ async fn create(
     client: &Client,
     kind: Kind,
     body: &Map<String, Value>,
-) -> Result<OpResult, String> {
+) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
@@ -70,10 +70,10 @@ async fn create(
                 match lookup::find(client, kind, body).await {
                     Ok(Some(found)) => return Ok(OpResult::Created(found, true)),
                     Ok(None) => {}
-                    Err(le) => return Err(le.to_string()),
+                    Err(le) => return Err(OpFailure::Lookup(le)),
                 }
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(OpFailure::Api(e)),
         }
     }
 }
@@ -83,7 +83,7 @@ async fn update(
     kind: Kind,
     id: &str,
     body: &Map<String, Value>,
-) -> Result<OpResult, String> {
+) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
@@ -93,28 +93,24 @@ async fn update(
                 // An earlier attempt may have taken effect (its reply lost),
                 // which moved the version on: fine if the entity now is
                 // what this update wanted.
-                let live = client.get(kind, id).await.map_err(|e| e.to_string())?;
+                let live = client.get(kind, id).await.map_err(OpFailure::Api)?;
                 return if lookup::matches_body(kind, &live, body) {
                     Ok(OpResult::Updated(live))
                 } else {
-                    Err(changed_since_plan(&e))
+                    Err(OpFailure::ChangedSincePlan(e))
                 };
             }
-            Err(e) if e.is_conflict() => return Err(changed_since_plan(&e)),
+            Err(e) if e.is_conflict() => return Err(OpFailure::ChangedSincePlan(e)),
             Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
                 tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
                 attempt += 1;
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(OpFailure::Api(e)),
         }
     }
 }
 
-fn changed_since_plan(e: &ApiError) -> String {
-    format!("changed since plan (the server answered: {e}); run `m3ter plan` again")
-}
-
-async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, String> {
+async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
@@ -128,9 +124,9 @@ async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, Strin
                 attempt += 1;
             }
             Err(e) if e.status() == Some(400) => {
-                return Err(format!("the server refused the delete: {e}"));
+                return Err(OpFailure::DeleteRefused(e));
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(OpFailure::Api(e)),
         }
     }
 }

@@ -22,11 +22,12 @@ pub struct ConnectionSettings {
     pub base_url: String,
 }
 
-/// Resolves the connection options of a command that talks to an org.
+/// Resolves the connection options of a command that talks to a remote
+/// org. `--local` never comes here: [`Session::open`] starts the embedded
+/// emulator and makes its settings itself.
+///
+/// [`Session::open`]: super::session::Session::open
 pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings> {
-    if c.local {
-        return local_settings(g, c);
-    }
     let org_id = non_empty(&c.org_id);
     let token = non_empty(&c.token);
     let key = non_empty(&c.api_key);
@@ -168,12 +169,6 @@ fn is_state_file(name: &str, ws: Option<&str>) -> bool {
     base.is_some_and(|b| Some(name) != local_data && is_safe_name(b))
 }
 
-/// `--local`: the embedded emulator. Wired by the lead (it starts the
-/// emulator in-process); kept apart so that change touches only this.
-fn local_settings(_g: &Global, _c: &Connection) -> anyhow::Result<ConnectionSettings> {
-    bail!("--local is not available yet")
-}
-
 /// The async runtime a command runs its API calls on (commands are sync
 /// entry points).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -198,14 +193,7 @@ fn check_org_id(org: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `s` is safe as part of a file name and as a URL path segment:
-/// ASCII letters, digits, `_` and `-`, at least one. Org ids, workspace
-/// names and the state files named after them all keep to it.
-pub(crate) fn is_safe_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub(crate) use crate::state::is_safe_name;
 
 fn rate_limit(given: Option<f64>, default: f64) -> anyhow::Result<f64> {
     match given {

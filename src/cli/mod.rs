@@ -5,8 +5,10 @@
 
 pub mod commands;
 pub mod connect;
+pub(crate) mod converge;
 pub mod hint;
 pub mod output;
+pub(crate) mod render;
 pub mod session;
 pub(crate) mod workspace;
 

@@ -33,6 +33,10 @@ pub fn report_error(err: &anyhow::Error, g: &Global) {
     body.insert("message".into(), message.into());
     if let Some(address) = err
         .downcast_ref::<crate::plan::PlanError>()
+        .or_else(|| {
+            err.downcast_ref::<crate::pipeline::PipelineError>()
+                .and_then(crate::pipeline::PipelineError::as_plan_error)
+        })
         .and_then(plan_error_address)
     {
         body.insert("address".into(), address.to_string().into());
@@ -43,9 +47,9 @@ pub fn report_error(err: &anyhow::Error, g: &Global) {
 fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Address> {
     use crate::plan::PlanError;
     match e {
-        PlanError::AmbiguousImport { address, .. } | PlanError::PreventDestroy { address, .. } => {
-            Some(address)
-        }
+        PlanError::AmbiguousImport { address, .. }
+        | PlanError::PreventDestroy { address, .. }
+        | PlanError::AddsAndRemovesUsed { address, .. } => Some(address),
         PlanError::UnknownReference { from, .. } => Some(from),
         PlanError::Cycle(_) => None,
     }

@@ -5,15 +5,16 @@
 //! [`Graph::topo_order`], deletes in its reverse. Every listing is sorted by
 //! address so plans and output are deterministic.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use petgraph::Direction;
-use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::address::Address;
 use crate::desired::{DesiredState, Diagnostic, Diagnostics, Source};
+
+pub(crate) mod sort;
 
 /// A dependency cycle: `path` starts and ends with the same address, each
 /// entry referring to the next.
@@ -140,63 +141,18 @@ impl Graph {
     }
 
     /// Every loop, one per strongly connected component (a self-reference
-    /// is a loop of one), sorted by first address.
+    /// is a loop of one), following references, sorted by first address.
     fn cycles(&self) -> Vec<Cycle> {
-        let mut out = Vec::new();
-        for scc in tarjan_scc(&self.graph) {
-            let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-            let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
-            if scc.len() < 2 && !self_loop {
-                continue;
-            }
-            let Some(&start) = scc.iter().min_by_key(|&&i| &self.graph[i].address) else {
-                continue;
-            };
-            let path = self.loop_through(start, &members);
-            out.push(Cycle {
+        sort::find_loops(&self.graph, &|i| &self.graph[i].address)
+            .into_iter()
+            .map(|path| Cycle {
+                source: path.first().and_then(|&i| self.graph[i].source.clone()),
                 path: path
                     .iter()
                     .map(|&i| self.graph[i].address.clone())
                     .collect(),
-                source: self.graph[start].source.clone(),
-            });
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
-    }
-
-    /// The shortest loop from `start` back to itself inside `members`,
-    /// following references (dependent → dependency, the way YAML reads).
-    fn loop_through(&self, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<NodeIndex> {
-        let mut prev: BTreeMap<NodeIndex, NodeIndex> = BTreeMap::new();
-        let mut queue = VecDeque::from([start]);
-        while let Some(n) = queue.pop_front() {
-            for next in self.sorted(n, Direction::Incoming) {
-                if !members.contains(&next) {
-                    continue;
-                }
-                if next == start {
-                    // Walk back from n to start, then close the loop.
-                    let mut path = vec![n];
-                    let mut cur = n;
-                    while cur != start {
-                        match prev.get(&cur) {
-                            Some(&p) => cur = p,
-                            None => break,
-                        }
-                        path.push(cur);
-                    }
-                    path.reverse();
-                    path.push(start);
-                    return path;
-                }
-                if let std::collections::btree_map::Entry::Vacant(e) = prev.entry(next) {
-                    e.insert(n);
-                    queue.push_back(next);
-                }
-            }
-        }
-        vec![start, start]
+            })
+            .collect()
     }
 
     /// Neighbours of `n` in a direction, sorted by address.
@@ -223,31 +179,14 @@ impl Graph {
     }
 
     /// Dependencies before dependents; among entities that are ready at the
-    /// same time, the smallest address first (Kahn's algorithm).
+    /// same time, the smallest address first.
     pub fn topo_order(&self) -> Vec<Address> {
-        let mut indegree: BTreeMap<NodeIndex, usize> = self
-            .graph
-            .node_indices()
-            .map(|i| (i, self.sorted(i, Direction::Incoming).len()))
-            .collect();
-        let mut ready: BTreeSet<(&Address, NodeIndex)> = indegree
-            .iter()
-            .filter(|(_, d)| **d == 0)
-            .map(|(&i, _)| (&self.graph[i].address, i))
-            .collect();
-        let mut out = Vec::with_capacity(self.len());
-        while let Some((address, i)) = ready.pop_first() {
-            out.push(address.clone());
-            for next in self.sorted(i, Direction::Outgoing) {
-                if let Some(d) = indegree.get_mut(&next) {
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.insert((&self.graph[next].address, next));
-                    }
-                }
-            }
-        }
-        out
+        // A built graph has no cycle (`build` refuses one).
+        sort::stable_toposort(&self.graph, |i| &self.graph[i].address)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| self.graph[i].address.clone())
+            .collect()
     }
 
     /// What `address` refers to directly, sorted.

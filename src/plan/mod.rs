@@ -15,6 +15,7 @@ pub mod compare;
 mod file;
 mod order;
 mod planner;
+mod removals;
 pub mod render;
 
 use std::collections::BTreeSet;
@@ -70,9 +71,35 @@ pub enum PlanError {
     /// A reference names an entity that is not in the desired state.
     #[error("{from} references {to}, which is not in the desired state")]
     UnknownReference { from: Address, to: Address },
-    /// The desired state (or the operations) form a cycle.
-    #[error("dependency cycle between: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    /// The desired state (or the operations) form a cycle: the whole loop,
+    /// first and last address equal, each waiting for the next.
+    #[error("dependency cycle: {} (each waits for the next)", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
     Cycle(Vec<Address>),
+    /// One update adds values a dependent's new version uses and removes
+    /// values its current version uses: the API refuses either update first.
+    #[error(
+        "{address}: this update adds {} that {dependent} will use and removes {} that {dependent} uses now, so neither can be sent first; make the change in two applies: first add {} to {address} and apply, then remove {} and apply again",
+        ticked(adds),
+        ticked(removes),
+        ticked(adds),
+        ticked(removes)
+    )]
+    AddsAndRemovesUsed {
+        address: Address,
+        dependent: Address,
+        adds: Vec<String>,
+        removes: Vec<String>,
+    },
+}
+
+/// `a`, `b` and `c` as `` `a`, `b` and `c` `` for messages.
+fn ticked(values: &[String]) -> String {
+    let t: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    match t.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// What a change does to the org. A small closed set (Terraform's `Action`).
@@ -217,6 +244,19 @@ pub struct Drift {
     pub version: Option<i64>,
 }
 
+/// A state-only action: an entity in state whose live entity was deleted
+/// outside this tool and that the plan does not create again. Apply drops
+/// it from state; nothing is sent to the org.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forget {
+    pub address: Address,
+    /// The id state had for it.
+    pub id: String,
+    /// `removedFromDesired`, or `destroyRequested` in a destroy plan.
+    pub reason: Reason,
+}
+
 /// Counts for the summary line. A replace counts as add and destroy; an
 /// import with changes as import and change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,8 +291,71 @@ pub struct Plan {
     /// The remote operations of the changes, in an executable order.
     pub steps: Vec<Step>,
     pub drift: Vec<Drift>,
+    /// Entities apply drops from state without a request (they are gone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forget: Vec<Forget>,
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// Something legal but likely unintended about a plan, shown with it. The
+/// planner records what it found; the wording is here, in one place. A
+/// saved plan keeps the text (read back as [`PlanWarning::Text`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum PlanWarning {
+    /// Updates, replaces and deletes above the mass-change share.
+    MassChange { touched: usize, managed: usize },
+    /// Deletes while the variables differ from the last apply: likely a new
+    /// environment (a new `suffix`) planned against another one's state.
+    EnvironmentSwitch {
+        deletes: usize,
+        /// `name=value` as last applied, for each variable that changed.
+        was: Vec<String>,
+        /// Their values now.
+        now: Vec<String>,
+        /// A workspace name to suggest (one of the new values, or `NAME`).
+        workspace: String,
+    },
+    /// A warning read back from a saved plan.
+    Text(String),
+}
+
+impl std::fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanWarning::MassChange { touched, managed } => write!(
+                f,
+                "this plan updates, replaces or deletes {touched} of {managed} managed entities (more than {:.0}%); `apply` will refuse it without --force",
+                MASS_CHANGE_RATIO * 100.0
+            ),
+            PlanWarning::EnvironmentSwitch {
+                deletes,
+                was,
+                now,
+                workspace,
+            } => write!(
+                f,
+                "this plan deletes {deletes} entit{} last applied with {} (now {}); to keep both environments, give each its own workspace: --workspace {workspace}",
+                if *deletes == 1 { "y" } else { "ies" },
+                was.join(", "),
+                now.join(", "),
+            ),
+            PlanWarning::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<PlanWarning> for String {
+    fn from(w: PlanWarning) -> String {
+        w.to_string()
+    }
+}
+
+impl From<String> for PlanWarning {
+    fn from(text: String) -> PlanWarning {
+        PlanWarning::Text(text)
+    }
 }
 
 impl Plan {

@@ -7,93 +7,58 @@
 //! pricings on it are both replaced, the pricings' DELETEs come before the
 //! plan's DELETE, but their POSTs come after the plan's POST.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::{Action, Change, Phase, PlanError, Step};
 use crate::address::Address;
 use crate::desired::{DesiredEntity, DesiredState};
+use crate::graph::{Graph, GraphError, sort};
 use crate::state::State;
 use m3ter_api::Kind;
 
-/// Desired addresses with every dependency before its dependents; ties in
-/// address order (Kahn's algorithm over a sorted ready set).
-pub fn desired_order(desired: &DesiredState) -> Result<Vec<&Address>, PlanError> {
-    let mut waiting: HashMap<&Address, usize> = HashMap::new();
-    let mut dependents: HashMap<&Address, Vec<&Address>> = HashMap::new();
-    for (addr, e) in &desired.entities {
-        let deps: BTreeSet<&Address> = e
-            .dependencies()
-            .filter(|d| desired.entities.contains_key(*d))
-            .collect();
-        waiting.insert(addr, deps.len());
-        for d in deps {
-            dependents.entry(d).or_default().push(addr);
-        }
+/// Desired addresses with every dependency before its dependents, ties in
+/// address order: the desired-state graph's one topological order.
+pub fn desired_order(desired: &DesiredState) -> Result<Vec<Address>, PlanError> {
+    match Graph::build(desired) {
+        Ok(graph) => Ok(graph.topo_order()),
+        Err(GraphError::Cycles(cycles)) => Err(PlanError::Cycle(
+            cycles
+                .into_iter()
+                .next()
+                .map(|c| c.path)
+                .unwrap_or_default(),
+        )),
+        Err(GraphError::Dangling {
+            dependent,
+            dependency,
+        }) => Err(PlanError::UnknownReference {
+            from: dependent,
+            to: dependency,
+        }),
     }
-    kahn(waiting, &dependents)
-}
-
-/// Kahn's algorithm: `waiting[n]` = number of predecessors of `n`.
-fn kahn<'a>(
-    mut waiting: HashMap<&'a Address, usize>,
-    successors: &HashMap<&'a Address, Vec<&'a Address>>,
-) -> Result<Vec<&'a Address>, PlanError> {
-    let mut ready: BTreeSet<&Address> = waiting
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
-    let mut out = Vec::with_capacity(waiting.len());
-    while let Some(a) = ready.pop_first() {
-        out.push(a);
-        for s in successors.get(a).into_iter().flatten() {
-            if let Some(n) = waiting.get_mut(s) {
-                *n -= 1;
-                if *n == 0 {
-                    ready.insert(s);
-                }
-            }
-        }
-    }
-    if out.len() < waiting.len() {
-        let done: HashSet<&Address> = out.iter().copied().collect();
-        let mut stuck: Vec<Address> = waiting
-            .keys()
-            .filter(|a| !done.contains(*a))
-            .map(|a| (*a).clone())
-            .collect();
-        stuck.sort();
-        return Err(PlanError::Cycle(stuck));
-    }
-    Ok(out)
 }
 
 /// The addresses to delete, dependents before what they depended on (the
 /// state's `dependsOn`), ties in address order. A cycle in old state cannot
-/// be ordered: its members come last, in address order.
+/// be ordered: then all of them go in address order.
 pub fn delete_order<'a>(doomed: &BTreeSet<&'a Address>, state: &'a State) -> Vec<&'a Address> {
-    let mut waiting: HashMap<&Address, usize> = doomed.iter().map(|a| (*a, 0)).collect();
-    let mut successors: HashMap<&Address, Vec<&Address>> = HashMap::new();
+    let mut g: DiGraph<&Address, ()> = DiGraph::new();
+    let index: HashMap<&Address, NodeIndex> = doomed.iter().map(|a| (*a, g.add_node(*a))).collect();
     for a in doomed {
         let Some(rs) = state.resources.get(*a) else {
             continue;
         };
-        let deps: BTreeSet<&Address> = rs
-            .depends_on
-            .iter()
-            .filter(|d| doomed.contains(d) && *d != *a)
-            .collect();
-        for d in deps {
+        for d in rs.depends_on.iter().filter(|d| *d != *a) {
             // `a` depends on `d`: `a` is deleted first.
-            if let Some(n) = waiting.get_mut(d) {
-                *n += 1;
+            if let Some(&to) = index.get(d) {
+                g.add_edge(index[a], to, ());
             }
-            successors.entry(*a).or_default().push(d);
         }
     }
-    match kahn(waiting, &successors) {
-        Ok(order) => order,
+    match sort::stable_toposort(&g, |i| g[i]) {
+        Ok(order) => order.into_iter().map(|i| g[i]).collect(),
         Err(_) => doomed.iter().copied().collect(),
     }
 }
@@ -239,38 +204,33 @@ pub fn steps(
         preds[node].remove(&node);
     }
 
-    // Kahn over nodes, ties by listing order.
-    let mut waiting: Vec<usize> = preds.iter().map(BTreeSet::len).collect();
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    super::removals::wait_for_users(changes, &write_of, &delete_of, &mut preds)?;
+
+    // The graph's one sort over the steps, ties by listing order.
+    let mut g: DiGraph<usize, ()> = DiGraph::new();
+    for n in 0..nodes.len() {
+        g.add_node(n);
+    }
     for (n, ps) in preds.iter().enumerate() {
         for &p in ps {
-            succ[p].push(n);
+            g.add_edge(NodeIndex::new(p), NodeIndex::new(n), ());
         }
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..nodes.len())
-        .filter(|&n| waiting[n] == 0)
-        .map(Reverse)
-        .collect();
+    let order: Vec<usize> = match sort::stable_toposort(&g, |i| i.index()) {
+        Ok(order) => order.into_iter().map(|i| i.index()).collect(),
+        Err(cycle) => {
+            let mut path: Vec<Address> = cycle
+                .iter()
+                .map(|i| changes[nodes[i.index()].0].address.clone())
+                .collect();
+            // The delete and the write of one replace are one entity.
+            path.dedup();
+            return Err(PlanError::Cycle(path));
+        }
+    };
     let mut position = vec![usize::MAX; nodes.len()];
-    let mut order = Vec::with_capacity(nodes.len());
-    while let Some(Reverse(n)) = ready.pop() {
-        position[n] = order.len();
-        order.push(n);
-        for &s in &succ[n] {
-            waiting[s] -= 1;
-            if waiting[s] == 0 {
-                ready.push(Reverse(s));
-            }
-        }
-    }
-    if order.len() < nodes.len() {
-        let mut stuck: Vec<Address> = (0..nodes.len())
-            .filter(|&n| position[n] == usize::MAX)
-            .map(|n| changes[nodes[n].0].address.clone())
-            .collect();
-        stuck.sort();
-        stuck.dedup();
-        return Err(PlanError::Cycle(stuck));
+    for (at, &n) in order.iter().enumerate() {
+        position[n] = at;
     }
     Ok(order
         .into_iter()

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::compare::{field_equal, forces_replacement, read_only};
-use super::{Action, Change, Drift, FieldDiff, Plan, PlanError, PlanOptions, Reason};
+use super::{Action, Change, Drift, FieldDiff, Forget, Plan, PlanError, PlanOptions, Reason};
 use crate::address::Address;
 use crate::desired::{DesiredEntity, DesiredState};
 use crate::live::LiveSnapshot;
@@ -75,6 +75,7 @@ fn plan_without_desired(
         changes: Vec::new(),
         steps: Vec::new(),
         drift: detect_drift(desired, state, &idx, &in_scope),
+        forget: Vec::new(),
         warnings: Vec::new(),
     };
     if opts.refresh_only {
@@ -85,7 +86,7 @@ fn plan_without_desired(
     if !opts.destroy {
         let mut planned: HashMap<&Address, PlannedId> = HashMap::new();
         for addr in super::order::desired_order(desired)? {
-            let Some(entity) = desired.entities.get(addr) else {
+            let Some((addr, entity)) = desired.entities.get_key_value(&addr) else {
                 continue;
             };
             match evaluate(entity, desired, state, &idx, &planned) {
@@ -112,11 +113,11 @@ fn plan_without_desired(
     changes.extend(plan_deletes(desired, state, &idx, opts, &in_scope)?);
 
     plan.changes = changes;
+    plan.forget = forgets(&plan, desired);
     let managed = state.resources.len();
-    if let Some(risky) = plan.mass_change(managed) {
-        plan.warnings.push(format!(
-            "this plan updates, replaces or deletes {risky} of {managed} managed entities (more than 30%); `apply` will refuse it without --force"
-        ));
+    if let Some(touched) = plan.mass_change(managed) {
+        plan.warnings
+            .push(super::PlanWarning::MassChange { touched, managed });
     }
     plan.steps = super::order::steps(&plan.changes, desired, state)?;
     Ok(plan)
@@ -457,6 +458,27 @@ fn plan_deletes(
         });
     }
     Ok(out)
+}
+
+/// The drift entries of entities deleted outside this tool that the plan
+/// does not create again (they are no longer desired, or this is a destroy
+/// plan): state forgets them, as there is nothing left to delete.
+fn forgets(plan: &Plan, desired: &DesiredState) -> Vec<Forget> {
+    let reason = if plan.destroy {
+        Reason::DestroyRequested
+    } else {
+        Reason::RemovedFromDesired
+    };
+    plan.drift
+        .iter()
+        .filter(|d| d.after.is_none() && plan.change(&d.address).is_none())
+        .filter(|d| plan.destroy || !desired.entities.contains_key(&d.address))
+        .map(|d| Forget {
+            address: d.address.clone(),
+            id: d.id.clone(),
+            reason,
+        })
+        .collect()
 }
 
 /// For each state resource: its live entity is gone, or differs from the

@@ -113,6 +113,21 @@ pub fn json(plan: &Plan) -> Value {
         "drift": drift,
         "summary": plan.summary(),
     });
+    if !plan.forget.is_empty() {
+        let forget: Vec<Value> = plan
+            .forget
+            .iter()
+            .map(|f| {
+                json!({
+                    "address": f.address.to_string(),
+                    "action": "forget",
+                    "id": f.id,
+                    "reason": f.reason,
+                })
+            })
+            .collect();
+        doc["forget"] = json!(forget);
+    }
     if !plan.warnings.is_empty() {
         doc["warnings"] = json!(plan.warnings);
     }

@@ -111,3 +111,12 @@ pub enum StateError {
     #[error("state file {} was opened without the lock and cannot be written", path.display())]
     NotLocked { path: PathBuf },
 }
+
+/// Whether `s` is safe as part of a file name and as a URL path segment:
+/// ASCII letters, digits, `_` and `-`, at least one. Org ids, workspace
+/// names and the state files named after them all keep to it.
+pub(crate) fn is_safe_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

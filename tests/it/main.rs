@@ -5,6 +5,7 @@ mod common;
 
 mod cli_apply;
 mod cli_apply_faults;
+mod cli_apply_order;
 mod cli_apply_retries;
 mod cli_destroy;
 mod cli_export;

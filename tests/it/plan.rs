@@ -10,7 +10,7 @@ use m3ter_reconcile::address::Address;
 use m3ter_reconcile::desired::{DesiredEntity, DesiredState};
 use m3ter_reconcile::live::LiveSnapshot;
 use m3ter_reconcile::plan::{
-    Action, Plan, PlanError, PlanOptions, Summary, plan, put_body, render,
+    Action, Forget, Phase, Plan, PlanError, PlanOptions, Reason, Summary, plan, put_body, render,
 };
 use m3ter_reconcile::state::{ResourceState, State};
 use serde_json::{Map, Value, json};
@@ -842,7 +842,10 @@ fn mass_change_warns() {
     let p = w.plan();
     assert_eq!(p.summary(), summary(0, 0, 0, 4));
     assert_eq!(
-        p.warnings,
+        p.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         [
             "this plan updates, replaces or deletes 4 of 10 managed entities (more than 30%); `apply` will refuse it without --force"
         ]
@@ -1067,7 +1070,7 @@ fn reference_to_an_entity_not_desired_is_an_error() {
 }
 
 #[test]
-fn dependency_cycle_is_an_error_naming_its_members() {
+fn dependency_cycle_is_an_error_naming_the_whole_loop() {
     let mut w = World::new();
     w.want(
         "account.a",
@@ -1087,7 +1090,15 @@ fn dependency_cycle_is_an_error_naming_its_members() {
     let err = w.plan_with(&PlanOptions::default()).unwrap_err();
     assert_eq!(
         err,
-        PlanError::Cycle(vec![addr("account.a"), addr("account.b")])
+        PlanError::Cycle(vec![
+            addr("account.a"),
+            addr("account.b"),
+            addr("account.a")
+        ])
+    );
+    assert_eq!(
+        err.to_string(),
+        "dependency cycle: account.a -> account.b -> account.a (each waits for the next)"
     );
 }
 
@@ -1208,4 +1219,128 @@ fn plan_owned_is_plan_without_the_copy() {
     assert_eq!(owned.desired, w.desired);
     assert_eq!(owned.summary(), summary(0, 1, 1, 0));
     assert_eq!(owned.drift.len(), 1);
+}
+
+/// The step of `address`'s change in `phase`, by index.
+fn step_of(p: &Plan, address: &str, phase: Phase) -> usize {
+    p.steps
+        .iter()
+        .position(|s| p.changes[s.change].address == addr(address) && s.phase == phase)
+        .unwrap_or_else(|| panic!("no {phase:?} step for {address}: {:?}", p.steps))
+}
+
+/// `basic` whose meter also has field `old`, with aggregation `agg` on it.
+fn meter_with_old_field() -> World {
+    let mut w = World::basic();
+    let fields = json!({"code": "m", "name": "M",
+        "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"},
+                       {"category": "MEASURE", "code": "old", "name": "Old", "unit": "s"}],
+        "derivedFields": []});
+    w.synced("meter.m", "meter-1", fields, &[("productId", "product.p")]);
+    w.synced(
+        "aggregation.agg",
+        "agg-1",
+        json!({"code": "agg", "name": "Agg", "targetField": "old", "aggregation": "SUM",
+               "rounding": "NONE", "quantityPerUnit": 1, "unit": "s"}),
+        &[("meterId", "meter.m")],
+    );
+    // The desired meter no longer has `old`.
+    w.desired
+        .entities
+        .get_mut(&addr("meter.m"))
+        .expect("meter")
+        .fields
+        .insert(
+            "dataFields".into(),
+            json!([{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"}]),
+        );
+    w
+}
+
+#[test]
+fn dropping_a_field_waits_for_the_delete_of_the_aggregation_that_targets_it() {
+    let mut w = meter_with_old_field();
+    w.desired.entities.remove(&addr("aggregation.agg"));
+    let p = w.plan();
+    let meter = step_of(&p, "meter.m", Phase::Write);
+    let agg = step_of(&p, "aggregation.agg", Phase::Delete);
+    assert!(
+        p.steps[meter].wait_for.contains(&agg),
+        "the meter update does not wait for the aggregation's delete: {:?}",
+        p.steps
+    );
+}
+
+#[test]
+fn dropping_a_field_an_aggregation_moves_away_from_waits_for_that_update() {
+    let mut w = meter_with_old_field();
+    w.desired
+        .entities
+        .get_mut(&addr("aggregation.agg"))
+        .expect("aggregation")
+        .fields
+        .insert("targetField".into(), json!("q"));
+    let p = w.plan();
+    let meter = step_of(&p, "meter.m", Phase::Write);
+    let agg = step_of(&p, "aggregation.agg", Phase::Write);
+    assert!(agg < meter, "{:?}", p.steps);
+    assert!(p.steps[meter].wait_for.contains(&agg), "{:?}", p.steps);
+}
+
+#[test]
+fn an_update_that_adds_and_drops_what_a_dependent_moves_between_is_refused() {
+    let mut w = meter_with_old_field();
+    w.desired
+        .entities
+        .get_mut(&addr("meter.m"))
+        .expect("meter")
+        .fields
+        .insert(
+            "dataFields".into(),
+            json!([{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"},
+                   {"category": "MEASURE", "code": "new", "name": "New", "unit": "s"}]),
+        );
+    w.desired
+        .entities
+        .get_mut(&addr("aggregation.agg"))
+        .expect("aggregation")
+        .fields
+        .insert("targetField".into(), json!("new"));
+    let err = w.plan_with(&PlanOptions::default()).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"meter.m: this update adds `new` that aggregation.agg will use and removes `old` that aggregation.agg uses now, so neither can be sent first; make the change in two applies: first add `new` to meter.m and apply, then remove `old` and apply again");
+}
+
+#[test]
+fn an_entity_deleted_outside_and_no_longer_desired_is_forgotten_by_the_plan() {
+    let mut w = World::basic();
+    w.desired.entities.remove(&addr("account.a"));
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    let p = w.plan();
+    assert_eq!(
+        p.forget,
+        [Forget {
+            address: addr("account.a"),
+            id: "acc-1".into(),
+            reason: Reason::RemovedFromDesired,
+        }]
+    );
+    assert_eq!(
+        render::json(&p)["forget"],
+        json!([{"address": "account.a", "action": "forget", "id": "acc-1",
+                "reason": "removedFromDesired"}])
+    );
+    // Still desired: created again, not forgotten.
+    let mut w = World::basic();
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
+    let p = w.plan();
+    assert!(p.forget.is_empty());
+    assert_eq!(p.changes[0].action, Action::Create);
 }

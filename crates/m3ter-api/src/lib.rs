@@ -11,6 +11,7 @@ pub mod identity;
 pub mod kinds;
 pub mod rules;
 pub mod schema;
+pub mod uses;
 pub mod validate;
 
 pub use kinds::{Kind, KindSpec};

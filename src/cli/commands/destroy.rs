@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::apply::Report;
-use crate::cli::commands::apply::{How, plan_and_apply};
+use crate::cli::converge::{How, plan_and_apply};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 use crate::state::State;
@@ -32,7 +32,13 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     connect::runtime().and_then(|rt| {
         rt.block_on(async {
             let session = Session::open(g, &a.conn).await?;
-            let result = plan_and_apply(g, &session, &[], true, &how).await;
+            let result =
+                plan_and_apply(g, &session, &[], true, &how)
+                    .await
+                    .map(|done| match done {
+                        Some((report, store)) => check_nothing_left(store.state(), &report),
+                        None => ExitCode::from(1),
+                    });
             session.close().await?;
             result
         })
@@ -43,7 +49,7 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
 /// more. Otherwise prints what is left and why (its delete failed, it was
 /// not run) and returns 1, so CI does not take a half-done destroy for a
 /// finished one.
-pub(crate) fn check_nothing_left(state: &State, report: &Report) -> ExitCode {
+fn check_nothing_left(state: &State, report: &Report) -> ExitCode {
     if state.resources.is_empty() {
         return ExitCode::SUCCESS;
     }
@@ -53,8 +59,8 @@ pub(crate) fn check_nothing_left(state: &State, report: &Report) -> ExitCode {
         if n == 1 { "y" } else { "ies" }
     )];
     for address in state.resources.keys() {
-        let why = match report.failures.iter().find(|(a, _)| a == address) {
-            Some((_, failure)) => format!("its delete failed: {failure}"),
+        let why = match report.failures.iter().find(|f| &f.address == address) {
+            Some(failure) => format!("its delete failed: {}", failure.source),
             None if report.interrupted => "not deleted: the run was interrupted".to_string(),
             None if report.skipped > 0 => {
                 "not deleted: the delete of an entity that depends on it failed".to_string()

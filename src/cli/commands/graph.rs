@@ -7,13 +7,12 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::validate::{load_checked, report};
-use crate::cli::Global;
+use crate::cli::{Global, render};
 use crate::desired::DesiredState;
 
 /// Runs the command.
 pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
-    match load_checked(g) {
+    match render::load(g) {
         Ok((desired, graph)) => {
             let text = if g.json {
                 format!("{}\n", graph_json(&desired))
@@ -30,7 +29,7 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
             }
         }
         Err(diags) => {
-            report(g, &diags);
+            render::diagnostics(g, &diags);
             Ok(ExitCode::from(1))
         }
     }

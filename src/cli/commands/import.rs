@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use serde_json::Value;
+use anyhow::bail;
 
 use crate::address::Address;
 use crate::cli::session::Session;
-use crate::cli::{Global, connect, hint};
-use crate::state::{ResourceState, StateStore};
+use crate::cli::{Global, connect, hint, render};
+use crate::pipeline::{self, PipelineError};
+use crate::state::StateStore;
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,6 @@ async fn import(
     addr: &Address,
     session: &Session,
 ) -> anyhow::Result<ExitCode> {
-    let addr = addr.clone();
     let settings = &session.settings;
     let mut store = StateStore::open(
         &settings.state_path,
@@ -48,64 +47,23 @@ async fn import(
         &settings.base_url,
         true,
     )?;
-    if let Some(r) = store.state().resources.get(&addr) {
-        bail!(
-            "{addr} is already in state (id {}); run `{}` first to import another entity there",
-            r.id,
-            hint::command(g, &["state", "rm", &addr.to_string()])
-        );
-    }
-    if let Some((other, _)) = store
-        .state()
-        .resources
-        .iter()
-        .find(|(o, r)| o.kind == addr.kind && r.id == a.id)
-    {
-        bail!("{} {} is already in state as {other}", addr.kind, a.id);
-    }
-    let live = session
-        .client
-        .get(addr.kind, &a.id)
-        .await
-        .map_err(|e| {
-            if e.is_not_found() {
-                anyhow::anyhow!(
-                    "no {} with id {} in org {}",
-                    addr.kind,
-                    a.id,
-                    settings.org_id
-                )
-            } else {
-                anyhow::Error::new(e)
-            }
-        })
-        .with_context(|| format!("cannot import {addr}"))?;
-    let id = live
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or(&a.id)
-        .to_string();
-    let version = live.get("version").and_then(Value::as_i64).unwrap_or(0);
-    if addr.kind.has_identity_code()
-        && let Some(code) = live.get("code").and_then(Value::as_str)
-        && code != addr.key
-    {
+    // What the entity depends on in the desired state, when `--dir` loads
+    // and holds it (so a later delete of it is ordered right).
+    let desired = render::load(g).ok().map(|(desired, _)| desired);
+    let imported = match pipeline::import(addr, &a.id, &session.client, &mut store, desired).await {
+        Err(PipelineError::AlreadyInState { address, id }) => bail!(
+            "{address} is already in state (id {id}); run `{}` first to import another entity there",
+            hint::command(g, &["state", "rm", &address.to_string()])
+        ),
+        other => other?,
+    };
+    if let Some(code) = &imported.other_code {
         tracing::warn!(
             "{addr}: the live entity's code is `{code}`; the next plan will change it to `{}`",
             addr.key
         );
     }
-    store.state_mut().resources.insert(
-        addr.clone(),
-        ResourceState {
-            id: id.clone(),
-            version,
-            depends_on: desired_dependencies(g, &addr),
-            adopted: true,
-            applied: Default::default(),
-        },
-    );
-    store.commit()?;
+    let (id, version) = (imported.id, imported.version);
     if g.json {
         crate::cli::output::emit(&format!(
             "{}",
@@ -115,18 +73,4 @@ async fn import(
         crate::cli::output::emit(&format!("Imported {addr} (id {id}, version {version})."));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What the entity depends on in the desired state, when `--dir` loads and
-/// holds it (so a later delete of it is ordered right); else nothing.
-fn desired_dependencies(g: &Global, addr: &Address) -> Vec<Address> {
-    crate::cli::commands::validate::load_checked(g)
-        .ok()
-        .and_then(|(desired, _)| {
-            desired
-                .entities
-                .get(addr)
-                .map(|e| e.dependencies().cloned().collect())
-        })
-        .unwrap_or_default()
 }

@@ -1,19 +1,16 @@
 //! `m3ter plan`: load the desired state, refresh the org, diff, and print
 //! (or save) the plan. Read-only: takes no lock and changes nothing.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::address::Address;
-use crate::cli::commands::validate::{load_checked, report};
 use crate::cli::session::Session;
-use crate::cli::{Connection, Global, connect, hint, output, workspace};
-use crate::desired::{DesiredState, Diagnostics};
-use crate::graph::Graph;
+use crate::cli::{Connection, Global, connect, hint, output, render};
+use crate::desired::Diagnostics;
 use crate::live::{LiveSnapshot, refresh};
-use crate::plan::{self, Plan, PlanOptions, render};
+use crate::pipeline::{self, Loaded};
+use crate::plan::{Plan, PlanWarning};
 use crate::state::{State, StateStore};
 
 /// Arguments of `plan`.
@@ -48,14 +45,14 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let made = std::thread::scope(|scope| {
         scope.spawn(|| {
             // The receiver only goes away when planning already failed.
-            let _ = tx.send(load_checked(g));
+            let _ = tx.send(render::load(g));
         });
         runtime.block_on(plan_concurrently(g, a, loaded))
     })?;
     let Some(plan) = made else {
         return Ok(ExitCode::from(1));
     };
-    print(g, &plan);
+    render::plan(g, &plan);
     if let Some(out) = &a.out {
         plan.save(out)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
@@ -79,14 +76,14 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What the desired-state thread sends.
-type Loaded = Result<(DesiredState, Graph), Diagnostics>;
+type Sent = Result<Loaded, Diagnostics>;
 
 /// Waits for the desired state and the org; plans. `None` when the desired
 /// state is invalid (its diagnostics are printed).
 async fn plan_concurrently(
     g: &Global,
     a: &PlanArgs,
-    mut loaded: tokio::sync::oneshot::Receiver<Loaded>,
+    mut loaded: tokio::sync::oneshot::Receiver<Sent>,
 ) -> anyhow::Result<Option<Plan>> {
     let fetch = fetch(g, &a.conn);
     tokio::pin!(fetch);
@@ -102,33 +99,33 @@ async fn plan_concurrently(
         }
     }
     .context("loading the desired state stopped unexpectedly")?;
-    let (desired, graph) = match loaded {
+    let loaded = match loaded {
         Ok(x) => x,
         Err(diags) => {
-            report(g, &diags);
+            render::diagnostics(g, &diags);
             return Ok(None);
         }
     };
     // Rule warnings: on stderr already, unless --json wants them in the plan.
-    let load_warnings: Vec<String> = if g.json {
-        desired.warnings.iter().map(ToString::to_string).collect()
+    let load_warnings: Vec<PlanWarning> = if g.json {
+        loaded
+            .0
+            .warnings
+            .iter()
+            .map(|w| PlanWarning::Text(w.to_string()))
+            .collect()
     } else {
         Vec::new()
     };
-    let opts = PlanOptions {
-        targets: targets(&a.targets, &graph)?,
-        refresh_only: a.refresh_only,
-        destroy: false,
-    };
+    let targets = pipeline::targets(&a.targets, &loaded.1)?;
     let (state, live) = match fetched {
         Some(f) => f,
         None => fetch.await,
     }?;
-    let mut plan = plan::plan_owned(desired, &state, &live, &opts)?;
+    let mut plan = pipeline::plan(loaded, &state, &live, targets, a.refresh_only, false)?;
     plan.warnings.extend(load_warnings);
-    workspace::warn_on_environment_switch(&mut plan, &state);
     // Not needed any more and freed by the process exit (see `run`).
-    std::mem::forget((graph, state, live));
+    std::mem::forget((state, live));
     Ok(Some(plan))
 }
 
@@ -146,41 +143,4 @@ async fn fetch(g: &Global, conn: &Connection) -> anyhow::Result<(State, LiveSnap
     let state = state.context("reading the state file stopped unexpectedly")??;
     let live = live.context("cannot read the org")?;
     Ok((state, live))
-}
-
-/// Loads `--dir`; on failure prints the diagnostics and returns `None`.
-pub fn load_or_report(g: &Global) -> Option<(DesiredState, Graph)> {
-    match load_checked(g) {
-        Ok(x) => Some(x),
-        Err(diags) => {
-            report(g, &diags);
-            None
-        }
-    }
-}
-
-/// Parses `--target` addresses and closes them over their dependencies.
-pub fn targets(given: &[String], graph: &Graph) -> anyhow::Result<Option<BTreeSet<Address>>> {
-    if given.is_empty() {
-        return Ok(None);
-    }
-    let mut addrs = Vec::new();
-    for t in given {
-        let a: Address = t.parse().with_context(|| format!("--target {t}"))?;
-        if !graph.contains(&a) {
-            anyhow::bail!("--target {a}: no such entity in the desired state");
-        }
-        addrs.push(a);
-    }
-    Ok(Some(graph.closure(addrs.iter())))
-}
-
-/// Prints a plan: human text (with warnings on stderr) or `--json`.
-pub fn print(g: &Global, plan: &Plan) {
-    if g.json {
-        output::emit(&render::json(plan).to_string());
-    } else {
-        let text = render::human(plan, output::use_color(g));
-        output::emit(text.strip_suffix('\n').unwrap_or(&text));
-    }
 }

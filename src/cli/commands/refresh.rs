@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::session::Session;
 use crate::cli::{Global, connect};
-use crate::live::{accept_live, refresh};
+use crate::pipeline;
 use crate::state::StateStore;
 
 /// Arguments of `refresh`.
@@ -18,30 +18,26 @@ pub struct RefreshArgs {
 /// managed field values of every resource in state, drops resources deleted
 /// outside this tool, and saves.
 pub fn run(g: &Global, a: &RefreshArgs) -> anyhow::Result<ExitCode> {
-    let (mut store, live) = connect::runtime()?.block_on(async {
+    let (store, refreshed) = connect::runtime()?.block_on(async {
         let session = Session::open(g, &a.conn).await?;
         let s = &session.settings;
         let result = match StateStore::open(&s.state_path, &s.org_id, &s.base_url, true) {
-            Ok(store) => refresh(&session.client)
+            Ok(mut store) => pipeline::refresh(&session.client, &mut store)
                 .await
-                .map(|live| (store, live))
+                .map(|r| (store, r))
                 .map_err(anyhow::Error::from),
             Err(e) => Err(e.into()),
         };
         session.close().await?;
         result
     })?;
-    let report = accept_live(store.state_mut(), &live);
-    let changed = !report.updated.is_empty() || !report.removed.is_empty();
-    if changed {
-        store.commit()?;
-    }
+    let report = refreshed.report;
     if g.json {
         let doc = serde_json::json!({
             "updated": report.updated,
             "unchanged": report.unchanged,
             "removed": report.removed,
-            "liveEntities": live.len(),
+            "liveEntities": refreshed.live_entities,
             "serial": store.state().serial,
         });
         crate::cli::output::emit(&format!("{doc}"));
@@ -61,7 +57,7 @@ pub fn run(g: &Global, a: &RefreshArgs) -> anyhow::Result<ExitCode> {
         report.updated.len(),
         report.removed.len(),
         report.unchanged.len(),
-        live.len()
+        refreshed.live_entities
     ));
     Ok(ExitCode::SUCCESS)
 }
