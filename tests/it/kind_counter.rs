@@ -192,6 +192,22 @@ fn the_emulator_validates_filters_and_pages_counters() {
         assert_eq!(status, 200, "{c}");
         ids.push(c["id"].clone());
     }
+    // Codes are unique within the kind, and a reference must name a live entity.
+    let (status, body) = emu.api(
+        "POST",
+        "counters",
+        Some(json!({"code": "a", "name": "again", "unit": "seats"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = emu.api(
+        "POST",
+        "counters",
+        Some(json!({"code": "d", "name": "d", "unit": "seats",
+                    "productId": "6a1f4c8e-2b7d-4e39-9c51-0d8e7f3a2b14"})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("productId"), "{body}");
+
     let codes_of = |query: &str| -> Vec<String> {
         let (status, v) = emu.api("GET", &format!("counters?{query}"), None);
         assert_eq!(status, 200, "{v}");
