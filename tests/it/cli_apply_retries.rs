@@ -14,6 +14,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+use common::apply::COLLECTIONS;
 use common::cli::{ORG, bin, text};
 use common::scenario::{Canned, Scenario};
 
@@ -57,16 +58,7 @@ fn write_desired(dir: &Path, yaml: &str) {
 
 /// Queues the refresh: `products` answers `live`, every other kind is empty.
 fn queue_refresh(s: &Scenario, live: Vec<Value>) {
-    for c in [
-        "meters",
-        "aggregations",
-        "compoundaggregations",
-        "plantemplates",
-        "plans",
-        "pricings",
-        "accounts",
-        "accountplans",
-    ] {
+    for c in COLLECTIONS.into_iter().filter(|c| *c != "products") {
         s.on("GET", &org_path(c), [Canned::ok(json!({"data": []}))]);
     }
     s.on(

@@ -141,7 +141,7 @@ async fn refresh_accepts_live_values_and_drops_deleted_entities() {
 
     // One list per kind at the largest page size, never a GET per entity.
     let reqs = s.requests();
-    assert_eq!(reqs.len(), 9, "{reqs:?}");
+    assert_eq!(reqs.len(), Kind::ALL.len(), "{reqs:?}");
     for kind in Kind::ALL {
         let r: Vec<_> = reqs.iter().filter(|r| r.path == list_path(kind)).collect();
         assert_eq!(r.len(), 1, "{kind}");

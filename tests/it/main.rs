@@ -23,6 +23,7 @@ mod emulator_http;
 mod emulator_ops;
 mod emulator_rules;
 mod emulator_usage;
+mod kind_counter;
 mod kinds;
 mod plan;
 mod plan_show;

@@ -1,4 +1,4 @@
-"""Builds a complete billing setup (all nine config kinds) through the official SDK.
+"""Builds a complete billing setup (one entity of every config kind) through the official SDK.
 
 Used by the CRUD, strict-mode, billing and rating tests so each sends exactly what a real SDK user would.
 Every code gets a unique suffix because the shared emulator keeps entities for the whole session.
@@ -32,9 +32,11 @@ PRICING_BANDS: list[dict[str, Any]] = [
 ]
 
 
-# The nine kinds as `Setup` attribute names, in creation order; deletes run in reverse.
+# The kinds as `Setup` attribute names, in the kind table's order (creation order); deletes run in
+# reverse. `tests/it/kinds.rs` checks that this is the table's list.
 KINDS = [
     "product",
+    "counter",
     "meter",
     "aggregation",
     "compound_aggregation",
@@ -57,6 +59,7 @@ class Setup:
 
     tag: str
     product: Any
+    counter: Any
     meter: Any
     aggregation: Any
     compound_aggregation: Any
@@ -67,16 +70,10 @@ class Setup:
     account_plan: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
-        """Deletes everything, dependents first (the emulator refuses to orphan references)."""
-        client.account_plans.delete(self.account_plan.id)
-        client.pricings.delete(self.pricing.id)
-        client.plans.delete(self.plan.id)
-        client.plan_templates.delete(self.plan_template.id)
-        client.accounts.delete(self.account.id)
-        client.compound_aggregations.delete(self.compound_aggregation.id)
-        client.aggregations.delete(self.aggregation.id)
-        client.meters.delete(self.meter.id)
-        client.products.delete(self.product.id)
+        """Deletes everything, dependents first (the emulator refuses to orphan references): the
+        reverse of `KINDS`, so a new kind needs no line here."""
+        for kind in reversed(KINDS):
+            resource(client, kind).delete(getattr(self, kind).id)
 
 
 def new_tag() -> str:
@@ -91,10 +88,11 @@ def build_setup(
     standing_charge: float = 10.0,
     account_plan_start: str = "2024-12-01T00:00:00Z",
 ) -> Setup:
-    """Creates product → meter → aggregation → compound aggregation → template → plan → pricing,
-    an account and its account plan, in dependency order, and returns them."""
+    """Creates product → counter, meter → aggregation → compound aggregation → template → plan →
+    pricing, an account and its account plan, in dependency order, and returns them."""
     tag = tag or new_tag()
     product = client.products.create(code=f"prod_{tag}", name=f"Product {tag}")
+    counter = client.counters.create(code=f"seats_{tag}", name=f"Seats {tag}", unit="seats", product_id=product.id)
     meter = client.meters.create(
         code=f"meter_{tag}",
         name=f"Meter {tag}",
@@ -149,6 +147,7 @@ def build_setup(
     return Setup(
         tag=tag,
         product=product,
+        counter=counter,
         meter=meter,
         aggregation=aggregation,
         compound_aggregation=compound,

@@ -1,4 +1,4 @@
-"""CRUD of all nine config kinds through the official SDK: fields, versions, lists, deletes."""
+"""CRUD of every config kind through the official SDK: fields, versions, lists, deletes."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def test_create_returns_full_entities_at_version_1(setup: Setup) -> None:
 def test_create_echoes_request_fields(setup: Setup) -> None:
     s, tag = setup, setup.tag
     assert (s.product.code, s.product.name) == (f"prod_{tag}", f"Product {tag}")
+    assert (s.counter.code, s.counter.unit, s.counter.product_id) == (f"seats_{tag}", "seats", s.product.id)
 
     assert s.meter.product_id == s.product.id
     assert [f.model_dump(by_alias=True, exclude_none=True) for f in s.meter.data_fields] == DATA_FIELDS
@@ -113,6 +114,12 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             dict(code=s.product.code, name="Renamed product", custom_fields={"tier": "gold", "weight": 3}),
             lambda e: (e.name, e.custom_fields),
             ("Renamed product", {"tier": "gold", "weight": 3}),
+        ),
+        "counter": (
+            # Without `product_id`: a full PUT that leaves it out makes the counter global.
+            dict(code=s.counter.code, name="Renamed seats", unit="users"),
+            lambda e: (e.name, e.unit, e.product_id),
+            ("Renamed seats", "users", None),
         ),
         "meter": (
             dict(
@@ -322,8 +329,8 @@ def test_delete_refuses_to_orphan_dependents(client: m3ter.M3ter) -> None:
         # "naming a dependent": some dependent's id or code must be in the message.
         named = [
             d
-            for d in (s.meter, s.aggregation, s.compound_aggregation, s.plan_template, s.plan, s.pricing, s.account_plan)
-            if d.id in message or (getattr(d, "code", None) and d.code in message)
+            for d in (getattr(s, k) for k in KINDS)
+            if d is not target and d.id in message or (getattr(d, "code", None) and d.code in message)
         ]
         assert named, f"deleting a referenced {kind}: message names no dependent: {message!r}"
         # Still there.

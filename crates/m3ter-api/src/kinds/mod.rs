@@ -17,6 +17,7 @@ mod account;
 mod account_plan;
 mod aggregation;
 mod compound_aggregation;
+mod counter;
 mod meter;
 mod plan;
 mod plan_template;
@@ -31,6 +32,7 @@ mod product;
 #[serde(rename_all = "camelCase")]
 pub enum Kind {
     Product,
+    Counter,
     Meter,
     Aggregation,
     CompoundAggregation,
@@ -44,6 +46,7 @@ pub enum Kind {
 /// The table: one spec per kind, in [`Kind`] declaration order.
 const SPECS: &[&KindSpec] = &[
     &product::SPEC,
+    &counter::SPEC,
     &meter::SPEC,
     &aggregation::SPEC,
     &compound_aggregation::SPEC,
