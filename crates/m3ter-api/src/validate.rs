@@ -132,9 +132,11 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
                     } else {
                         format!("{min} to {max}")
                     };
+                    // "at least 1 character", "exactly 3 characters".
+                    let unit = if range.ends_with(" 1") { "character" } else { "characters" };
                     bad(
                         Rule::Limit,
-                        format!("`{path}` must be {range} characters long (got {n})"),
+                        format!("`{path}` must be {range} {unit} long (got {n})"),
                     );
                 }
             }
@@ -458,5 +460,11 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].rule, Rule::Unknown);
         assert_eq!(v[0].path, "junk");
+    }
+
+    #[test]
+    fn one_character_is_singular() {
+        let msgs = check(Kind::Counter, json!({"name": "C", "code": "c", "unit": ""}));
+        assert_eq!(msgs, ["`unit` must be at least 1 character long (got 0)"]);
     }
 }
