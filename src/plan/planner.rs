@@ -223,6 +223,25 @@ fn request_fields(kind: Kind, live: &Value) -> Map<String, Value> {
     out
 }
 
+/// A deleted entity's request fields, each reference to an entity the
+/// state manages written as that entity's address (an unmanaged target
+/// keeps its id).
+fn deleted_fields(
+    kind: Kind,
+    live: &Value,
+    address_by_id: &HashMap<(Kind, &str), &Address>,
+) -> Map<String, Value> {
+    let mut out = request_fields(kind, live);
+    for r in kind.references() {
+        if let Some(Value::String(id)) = out.get(r.field)
+            && let Some(a) = address_by_id.get(&(r.target, id.as_str()))
+        {
+            out.insert(r.field.to_string(), Value::String(a.to_string()));
+        }
+    }
+    out
+}
+
 fn version_of(live: &Value) -> Option<i64> {
     live.get("version").and_then(Value::as_i64)
 }
@@ -438,6 +457,12 @@ fn plan_deletes(
     } else {
         Reason::RemovedFromDesired
     };
+    // Deleted entities show their references as addresses, like creates do.
+    let address_by_id: HashMap<(Kind, &str), &Address> = state
+        .resources
+        .iter()
+        .map(|(a, rs)| ((a.kind, rs.id.as_str()), a))
+        .collect();
     let mut out = Vec::new();
     for addr in super::order::delete_order(&doomed, state) {
         let rs = &state.resources[addr];
@@ -449,7 +474,7 @@ fn plan_deletes(
             address: addr.clone(),
             id: Some(rs.id.clone()),
             version: version_of(live),
-            before: Some(request_fields(addr.kind, live)),
+            before: Some(deleted_fields(addr.kind, live, &address_by_id)),
             after: None,
             diff: Vec::new(),
             resets: Vec::new(),

@@ -139,6 +139,11 @@ struct Out {
     color: bool,
 }
 
+fn v_is_address(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str)
+        .is_some_and(|s| s.parse::<crate::address::Address>().is_ok())
+}
+
 fn is_ref(kind: Kind, field: &str) -> bool {
     matches!(kind.field(field).map(|f| f.ty), Some(Type::Ref(_)))
 }
@@ -346,9 +351,9 @@ impl Out {
                 } else {
                     Attr::new(k, v, None)
                 };
-                // A created entity's references are addresses; a deleted
-                // one's are the live ids.
-                a.bare = created && is_ref(kind, k);
+                // References are addresses, shown bare; a deleted entity's
+                // reference to an unmanaged target stays its quoted id.
+                a.bare = is_ref(kind, k) && v_is_address(fields.get(k));
                 a
             })
             .collect()
@@ -371,7 +376,7 @@ impl Out {
                 ),
             };
             let mut a = Attr::new(&d.field, before, after);
-            a.bare = is_ref(kind, &d.field);
+            a.bare = is_ref(kind, &d.field) && v_is_address(d.after.as_ref().or(d.before.as_ref()));
             if d.known_after_apply {
                 a.first_note.push_str(" (known after apply)");
             }

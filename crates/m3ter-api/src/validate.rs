@@ -133,7 +133,11 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
                         format!("{min} to {max}")
                     };
                     // "at least 1 character", "exactly 3 characters".
-                    let unit = if range.ends_with(" 1") { "character" } else { "characters" };
+                    let unit = if range.ends_with(" 1") {
+                        "character"
+                    } else {
+                        "characters"
+                    };
                     bad(
                         Rule::Limit,
                         format!("`{path}` must be {range} {unit} long (got {n})"),

@@ -79,8 +79,8 @@ pub(crate) struct Label<'a> {
 /// going from `before` to `after` (`None` or null = absent): all `+` when
 /// only `after` exists, all `-` when only `before` does, unmarked when
 /// they are equal, field by field and element by element otherwise.
-/// `bare` writes a string `after` without quotes (a reference shown as the
-/// target's address).
+/// `bare` writes a string `after` (or the `before` of a removal) without
+/// quotes (a reference shown as the target's address).
 pub(crate) fn entry(
     depth: usize,
     label: Option<Label<'_>>,
@@ -105,7 +105,7 @@ pub(crate) fn entry(
             return lines;
         }
         (Mark::Change, Some(b), Some(a)) => changed(depth, b, a, bare),
-        (Mark::Remove, v, _) => whole(depth, v, mark, false),
+        (Mark::Remove, v, _) => whole(depth, v, mark, bare),
         (_, _, v) => whole(depth, v, mark, bare),
     };
     let text = match label {
