@@ -155,6 +155,8 @@ pub enum Command {
     Bill(commands::bill::BillCommand),
     /// Run the local m3ter API emulator as a server.
     Emulator(commands::emulator::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completions(commands::completions::CompletionsArgs),
 }
 
 /// The command line definition: [`Cli`], with `emulator` free of the
@@ -225,5 +227,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => commands::ingest::run(g, a),
         Command::Bill(c) => commands::bill::run(g, c),
         Command::Emulator(a) => commands::emulator::run(a),
+        Command::Completions(a) => commands::completions::run(a),
     }
 }
