@@ -59,6 +59,10 @@ pub struct Global {
     /// Set a declared variable (repeatable); also $M3TER_VAR_<NAME>.
     #[arg(long = "var", value_name = "NAME=VALUE", global = true, help_heading = STATE)]
     pub vars: Vec<String>,
+    /// Set declared variables from a YAML file of `name: value` (repeatable;
+    /// a later file wins). Precedence: defaults < var files < $M3TER_VAR_* < --var.
+    #[arg(long = "var-file", value_name = "FILE", global = true, help_heading = STATE)]
+    pub var_files: Vec<PathBuf>,
     /// Machine-readable output on stdout (logs stay on stderr).
     #[arg(long, global = true, help_heading = OUTPUT)]
     pub json: bool,
