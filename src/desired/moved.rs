@@ -6,10 +6,12 @@
 //! Rules, checked at load with file:line:column:
 //! - `from` and `to` are addresses of one kind;
 //! - `to` is in the desired state and `from` is not;
-//! - each address is moved at most once, and no entry moves *to* an address
-//!   another entry moves *from*: chains (`a -> b`, `b -> c`) are refused
-//!   rather than resolved, so what a move does is readable from one entry
-//!   (write `a -> c`). This also rules out cycles.
+//! - each `from` is moved once, and each `to` is the target of one entry.
+//!
+//! Chains (`a -> b`, `b -> c`) and cycles cannot pass these rules: their
+//! middle address would have to be desired (as a `to`) and not (as a
+//! `from`). So what a move does is always readable from one entry; write
+//! `a -> c` instead of a chain.
 //!
 //! An entry whose `from` is not in state does nothing, so it can stay in
 //! the YAML after the apply that used it.
@@ -106,28 +108,6 @@ impl Written {
                         at(first)
                     ),
                 ));
-                continue;
-            }
-            if let Some(other) = out
-                .iter()
-                .find(|m| m.to == entry.from || m.from == entry.to)
-            {
-                let (a, b, c) = if other.to == entry.from {
-                    (&other.from, &entry.from, &entry.to)
-                } else {
-                    (&entry.from, &entry.to, &other.to)
-                };
-                diags.push(
-                    Diagnostic::at(
-                        &file,
-                        node.pos,
-                        format!(
-                            "moves are not chained: {a} -> {b} (at {}) and {b} -> {c}",
-                            at(other)
-                        ),
-                    )
-                    .with_hint(format!("write one entry `{{from: {a}, to: {c}}}`")),
-                );
                 continue;
             }
             out.push(entry);
