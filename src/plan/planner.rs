@@ -146,8 +146,12 @@ fn plan_without_desired(
 #[derive(Debug, Clone, PartialEq)]
 enum PlannedId {
     Known(String),
-    /// Created (or re-created) by this plan: "(known after apply)".
+    /// Created by this plan: "(known after apply)".
     Unknown,
+    /// Re-created by this plan (a replace): known after apply too, and the
+    /// old id (live entities that still point at it must go first, since
+    /// the API refuses to delete an entity something references).
+    Replaced(String),
 }
 
 /// What the caller asks of one entity's evaluation.
@@ -373,13 +377,18 @@ fn evaluate(
         };
         let have = str_field(live, field);
         let same = matches!(&target_id, PlannedId::Known(id) if Some(id.as_str()) == have);
+        // Pointing at an entity this plan replaces: the old one cannot be
+        // deleted while this live entity references it, and the new one
+        // does not exist before that delete, so this entity is replaced too.
+        let blocks_delete =
+            matches!(&target_id, PlannedId::Replaced(old) if Some(old.as_str()) == have);
         if !same {
             diff.push(FieldDiff {
                 field: field.clone(),
                 before: live.get(field).filter(|v| !v.is_null()).cloned(),
                 after: Some(Value::String(target.to_string())),
-                known_after_apply: target_id == PlannedId::Unknown,
-                forces_replacement: forces(field),
+                known_after_apply: !matches!(target_id, PlannedId::Known(_)),
+                forces_replacement: forces(field) || blocks_delete,
             });
         }
     }
@@ -413,7 +422,7 @@ fn evaluate(
         None
     };
     let planned_id = match action {
-        Some(Action::Replace) => PlannedId::Unknown,
+        Some(Action::Replace) => PlannedId::Replaced(live_id.clone()),
         _ => PlannedId::Known(live_id.clone()),
     };
     let change = action.map(|action| {

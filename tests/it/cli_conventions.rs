@@ -311,20 +311,33 @@ fn state_mv_re_keys_and_refuses_what_it_cannot_do() {
 // ----------------------------------------------------------------- replace
 
 #[test]
-fn replace_recreates_the_entity_and_refuses_unknown_addresses() {
+fn replace_recreates_the_entity_and_what_references_it() {
     let emu = EmulatorProcess::start(&["--strict"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     write(d, "main.yaml", &minimal("p_one", ""));
     ok(run(d, &emu, &["apply", "--auto-approve"]));
-    let old = id_in_state(d, "meter.m_one");
+    let old_product = id_in_state(d, "product.p_one");
+    let old_meter = id_in_state(d, "meter.m_one");
 
+    // The meter alone: nothing references it.
     let out = ok(run(d, &emu, &["plan", "--replace", "meter.m_one"]));
     let plan = stdout(&out);
     assert!(plan.contains("meter.m_one must be replaced"), "{plan}");
     assert!(plan.contains("(because --replace asked for it)"), "{plan}");
     assert!(
         plan.contains("Plan: 0 to import, 1 to add, 0 to change, 1 to destroy."),
+        "{plan}"
+    );
+
+    // The product: the live meter points at it, so the API refuses its
+    // delete until the meter is gone; the meter is replaced with it.
+    let out = ok(run(d, &emu, &["plan", "--replace", "product.p_one"]));
+    let plan = stdout(&out);
+    assert!(plan.contains("product.p_one must be replaced"), "{plan}");
+    assert!(plan.contains("meter.m_one must be replaced"), "{plan}");
+    assert!(
+        plan.contains("Plan: 0 to import, 2 to add, 0 to change, 2 to destroy."),
         "{plan}"
     );
 
@@ -339,11 +352,19 @@ fn replace_recreates_the_entity_and_refuses_unknown_addresses() {
     ok(run(
         d,
         &emu,
-        &["apply", "--auto-approve", "--replace", "meter.m_one"],
+        &["apply", "--auto-approve", "--replace", "product.p_one"],
     ));
-    let new = id_in_state(d, "meter.m_one");
-    assert_ne!(new, old, "a new entity");
-    assert_eq!(emu.by_code("meters", "m_one")["id"], new.as_str());
+    let (new_product, new_meter) = (
+        id_in_state(d, "product.p_one"),
+        id_in_state(d, "meter.m_one"),
+    );
+    assert_ne!(new_product, old_product, "a new product");
+    assert_ne!(new_meter, old_meter, "a new meter");
+    assert_eq!(emu.by_code("products", "p_one")["id"], new_product.as_str());
+    assert_eq!(
+        emu.by_code("meters", "m_one")["productId"],
+        new_product.as_str()
+    );
     assert_eq!(emu.list_all("meters").len(), 1);
     let out = ok(run(d, &emu, &["plan"]));
     assert!(stdout(&out).contains("No changes."), "{}", text(&out));
