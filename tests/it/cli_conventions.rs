@@ -217,6 +217,31 @@ fn moved_turns_a_code_change_into_an_update_of_the_same_entity() {
 }
 
 #[test]
+fn moved_onto_an_address_already_managed_is_refused() {
+    let emu = EmulatorProcess::start(&["--strict"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let two = "products:\n  - code: p_old\n    name: Old\n  - code: p_new\n    name: New\n";
+    write(d, "main.yaml", two);
+    ok(run(d, &emu, &["apply", "--auto-approve"]));
+    let managed = id_in_state(d, "product.p_new");
+    write(
+        d,
+        "main.yaml",
+        "products:\n  - code: p_new\n    name: New\nmoved:\n  - {from: product.p_old, to: product.p_new}\n",
+    );
+    let out = run(d, &emu, &["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "cannot move product.p_old to product.p_new: product.p_new is in state already (id {managed})"
+        )),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn moved_entries_are_checked_at_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
