@@ -92,7 +92,11 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     for (file, node) in moves.nodes_mut() {
         variables.substitute(file, node, &mut diags);
     }
-    state.moved = moves.check(&state.entities, &mut diags);
+    // Against the entities as resolved: with entity errors, a `to` that
+    // failed to convert would only be reported again as missing.
+    if diags.is_empty() {
+        state.moved = moves.check(&state.entities, &mut diags);
+    }
     state.variables = variables.to_json();
     diags.into_result(state)
 }
