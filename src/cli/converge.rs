@@ -11,7 +11,7 @@ use super::{Global, render};
 use crate::apply::Report;
 use crate::live::{LiveSnapshot, refresh};
 use crate::pipeline::{self, Converge};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanOptions};
 use crate::state::StateStore;
 
 /// How to go about it: confirmation, mass-change override, concurrency.
@@ -40,15 +40,34 @@ pub(crate) async fn plan_and_apply(
     destroy: bool,
     how: &How,
 ) -> anyhow::Result<Option<(Report, StateStore)>> {
+    plan_and_apply_with(g, session, target_args, &[], destroy, how).await
+}
+
+/// [`plan_and_apply`] with `--replace` addresses.
+pub(crate) async fn plan_and_apply_with(
+    g: &Global,
+    session: &Session,
+    target_args: &[String],
+    replace_args: &[String],
+    destroy: bool,
+    how: &How,
+) -> anyhow::Result<Option<(Report, StateStore)>> {
     let Some(loaded) = render::load_or_report(g) else {
         return Ok(None);
     };
     let targets = pipeline::targets(target_args, &loaded.1)?;
+    let replace = pipeline::replacements(replace_args, &loaded.1)?;
     let mut store = open_locked(session)?;
     let live = read_org(session).await?;
-    let plan = pipeline::plan(loaded, store.state(), &live, targets, false, destroy)?;
+    let opts = PlanOptions {
+        targets,
+        destroy,
+        replace,
+        ..PlanOptions::default()
+    };
+    let plan = pipeline::plan_with(loaded, store.state(), &live, opts)?;
     render::plan(g, &plan);
-    if !plan.changes.is_empty() && !how.auto_approve {
+    if plan.has_changes() && !how.auto_approve {
         confirm(destroy)?;
     }
     let report = run(g, session, &mut store, &plan, &live, how).await?;

@@ -31,7 +31,7 @@ use super::Global;
 
 /// What a suggested command repeats: (clap id, long flag, takes a value),
 /// in the order they are rendered.
-const REPEATED: [(&str, &str, bool); 7] = [
+const REPEATED: [(&str, &str, bool); 8] = [
     ("local", "--local", false),
     ("org_id", "--org-id", true),
     ("base_url", "--base-url", true),
@@ -39,6 +39,7 @@ const REPEATED: [(&str, &str, bool); 7] = [
     ("state", "--state", true),
     ("dir", "--dir", true),
     ("vars", "--var", true),
+    ("var_files", "--var-file", true),
 ];
 
 /// Commands that read `--dir` with `--var`; other commands accept them
@@ -169,7 +170,7 @@ fn accepted_flags(words: &[&str]) -> Option<BTreeSet<String>> {
         cmd.get_arguments()
             .filter_map(|a| a.get_long())
             .map(|l| format!("--{l}"))
-            .filter(|l| reads_desired || (l != "--dir" && l != "--var"))
+            .filter(|l| reads_desired || (l != "--dir" && l != "--var" && l != "--var-file"))
             .collect(),
     )
 }

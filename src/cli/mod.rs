@@ -59,6 +59,10 @@ pub struct Global {
     /// Set a declared variable (repeatable); also $M3TER_VAR_<NAME>.
     #[arg(long = "var", value_name = "NAME=VALUE", global = true, help_heading = STATE)]
     pub vars: Vec<String>,
+    /// Set declared variables from a YAML file of `name: value` (repeatable;
+    /// a later file wins). Precedence: defaults < var files < $M3TER_VAR_* < --var.
+    #[arg(long = "var-file", value_name = "FILE", global = true, help_heading = STATE)]
+    pub var_files: Vec<PathBuf>,
     /// Machine-readable output on stdout (logs stay on stderr).
     #[arg(long, global = true, help_heading = OUTPUT)]
     pub json: bool,
@@ -155,6 +159,8 @@ pub enum Command {
     Bill(commands::bill::BillCommand),
     /// Run the local m3ter API emulator as a server.
     Emulator(commands::emulator::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completions(commands::completions::CompletionsArgs),
 }
 
 /// The command line definition: [`Cli`], with `emulator` free of the
@@ -225,5 +231,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => commands::ingest::run(g, a),
         Command::Bill(c) => commands::bill::run(g, c),
         Command::Emulator(a) => commands::emulator::run(a),
+        Command::Completions(a) => commands::completions::run(a),
     }
 }

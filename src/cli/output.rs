@@ -50,7 +50,9 @@ fn plan_error_address(e: &crate::plan::PlanError) -> Option<&crate::address::Add
         PlanError::AmbiguousImport { address, .. }
         | PlanError::PreventDestroy { address, .. }
         | PlanError::AddsAndRemovesUsed { address, .. } => Some(address),
-        PlanError::UnknownReference { from, .. } => Some(from),
+        PlanError::UnknownReference { from, .. } | PlanError::MovedOntoManaged { from, .. } => {
+            Some(from)
+        }
         PlanError::Cycle(_) => None,
     }
 }

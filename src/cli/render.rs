@@ -9,11 +9,15 @@ use crate::graph::Graph;
 use crate::pipeline::{self, Event};
 use crate::plan::{Plan, Reason, render};
 
-/// Loads `--dir` with `--var` and `$M3TER_VAR_*` (the pipeline's first stage).
+/// Loads `--dir` with `--var-file`, `--var` and `$M3TER_VAR_*` (the
+/// pipeline's first stage).
 /// Rule warnings go to stderr (`warning: file:line:column: …`); with
 /// `--json` they are left to the command's document instead.
 pub(crate) fn load(g: &Global) -> Result<(DesiredState, Graph), Diagnostics> {
-    let loaded = pipeline::load(&g.dir, &VarInputs::from_env(g.vars.clone()))?;
+    let loaded = pipeline::load(
+        &g.dir,
+        &VarInputs::from_env(g.vars.clone()).with_files(g.var_files.clone()),
+    )?;
     if !g.json {
         for w in &loaded.0.warnings {
             eprintln!("warning: {w}");
@@ -73,6 +77,11 @@ pub(crate) fn event(g: &Global, e: Event<'_>) {
                     "deleted outside m3ter-reconcile and no longer desired"
                 };
                 output::emit(&format!("{address}: forgotten ({why})"));
+            }
+        }
+        Event::Moved { from, to } => {
+            if !g.json {
+                output::emit(&format!("{from}: moved to {to} in state"));
             }
         }
         Event::Apply(Progress::Interrupted { signal, in_flight }) => eprintln!(

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::convert::{Converted, convert_entity};
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use super::moved;
 use super::node::{At, Node, Pos, parse_documents};
 use super::rules::{Offline, check_all};
 use super::vars::{Declarations, VarInputs};
@@ -38,6 +39,7 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     // Phase 1: parse every file and sort its top-level keys.
     let mut declarations = Declarations::default();
     let mut written = Vec::new();
+    let mut moves = moved::Written::default();
     for file in &files {
         let text = match read_text(file) {
             Ok(t) => t,
@@ -58,7 +60,14 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
             }
         };
         for doc in docs {
-            sections(file, doc, &mut declarations, &mut written, &mut diags);
+            sections(
+                file,
+                doc,
+                &mut declarations,
+                &mut written,
+                &mut moves,
+                &mut diags,
+            );
         }
     }
     if !diags.is_empty() {
@@ -80,6 +89,14 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
         }
     }
     let mut state = resolve(converted, &mut diags);
+    for (file, node) in moves.nodes_mut() {
+        variables.substitute(file, node, &mut diags);
+    }
+    // Against the entities as resolved: with entity errors, a `to` that
+    // failed to convert would only be reported again as missing.
+    if diags.is_empty() {
+        state.moved = moves.check(&state.entities, &mut diags);
+    }
     state.variables = variables.to_json();
     diags.into_result(state)
 }
@@ -163,6 +180,7 @@ fn sections(
     doc: At<Node>,
     declarations: &mut Declarations,
     written: &mut Vec<Written>,
+    moves: &mut moved::Written,
     diags: &mut Diagnostics,
 ) {
     let Node::Map(entries) = doc.value else {
@@ -184,8 +202,13 @@ fn sections(
             declarations.add(file, &value, diags);
             continue;
         }
+        if key.value == moved::SECTION {
+            moves.add(file, value, diags);
+            continue;
+        }
         let Some(kind) = Kind::from_section(&key.value) else {
-            let known: Vec<&str> = std::iter::once(VARIABLES)
+            let known: Vec<&str> = [VARIABLES, moved::SECTION]
+                .into_iter()
                 .chain(Kind::ALL.iter().map(|k| k.section()))
                 .collect();
             let hint = did_you_mean(&key.value, known.iter().copied())

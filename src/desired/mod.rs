@@ -8,6 +8,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod export;
 pub mod load;
+pub mod moved;
 pub mod node;
 mod rules;
 pub mod schema;
@@ -15,6 +16,7 @@ pub mod vars;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::load;
+pub use moved::MovedEntry;
 pub use vars::VarInputs;
 
 use std::collections::BTreeMap;
@@ -87,6 +89,9 @@ pub struct DesiredState {
     /// state to recognise a plan for another environment).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, Value>,
+    /// `moved:` entries, checked (see [`moved`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedEntry>,
     /// Rule findings that are legal but suspicious (a negative unit price),
     /// sorted by place: commands print them and go on. Not saved in a plan
     /// file: they are about the YAML, which `apply PLANFILE` does not read.

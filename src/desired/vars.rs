@@ -1,5 +1,9 @@
-//! Variables (design §3.2): declared under `variables:`, set by `--var
-//! NAME=VALUE` or `$M3TER_VAR_<NAME>`, used as `${var.NAME}` in any string.
+//! Variables (design §3.2): declared under `variables:`, set by
+//! `--var-file FILE`, `$M3TER_VAR_<NAME>` or `--var NAME=VALUE`, used as
+//! `${var.NAME}` in any string.
+//!
+//! Precedence, lowest first: the declared default, the var files (in the
+//! order given, a later file winning), the environment, `--var`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Number;
 
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-use super::node::{At, Node, Pos, normalize_number};
+use super::node::{At, Node, Pos, normalize_number, parse_documents};
 
 /// Prefix of the environment variables that set declared variables.
 pub const ENV_PREFIX: &str = "M3TER_VAR_";
@@ -19,6 +23,8 @@ pub struct VarInputs {
     pub cli: Vec<String>,
     /// Environment variables (name, value); only `M3TER_VAR_*` ones matter.
     pub env: Vec<(String, String)>,
+    /// `--var-file FILE` options (YAML `name: value`), in command-line order.
+    pub files: Vec<PathBuf>,
 }
 
 impl VarInputs {
@@ -28,8 +34,26 @@ impl VarInputs {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
-        VarInputs { cli, env }
+        VarInputs {
+            cli,
+            env,
+            files: Vec::new(),
+        }
     }
+
+    /// These inputs plus `--var-file` options.
+    pub fn with_files(mut self, files: Vec<PathBuf>) -> Self {
+        self.files = files;
+        self
+    }
+}
+
+/// A value given for a variable, before it is checked against the
+/// declaration: text (from `--var` or the environment), or a typed YAML
+/// value from a var file.
+enum Given {
+    Text { text: String, origin: String },
+    File { value: At<Node>, file: PathBuf },
 }
 
 /// The value of a variable: a string or a number (design §3.2).
@@ -147,14 +171,23 @@ impl Declarations {
     /// the default. Reports `--var`s for undeclared variables and required
     /// variables left unset.
     pub(crate) fn resolve(&self, inputs: &VarInputs, diags: &mut Diagnostics) -> Variables {
-        let mut given: BTreeMap<String, (String, String)> = BTreeMap::new();
-        // The environment first, so that `--var` (inserted later) wins.
+        let mut given: BTreeMap<String, Given> = BTreeMap::new();
+        // Lowest precedence first: each later layer overwrites.
+        for file in &inputs.files {
+            self.read_var_file(file, &mut given, diags);
+        }
         for (key, value) in &inputs.env {
             if let Some(name) = key.strip_prefix(ENV_PREFIX) {
                 // Unmatched M3TER_VAR_* are ignored: the environment carries
                 // unrelated ones (design §3.2).
                 if self.0.contains_key(name) {
-                    given.insert(name.to_string(), (value.clone(), format!("${key}")));
+                    given.insert(
+                        name.to_string(),
+                        Given::Text {
+                            text: value.clone(),
+                            origin: format!("${key}"),
+                        },
+                    );
                 }
             }
         }
@@ -178,23 +211,37 @@ impl Declarations {
             }
             given.insert(
                 name.to_string(),
-                (value.to_string(), format!("--var {name}")),
+                Given::Text {
+                    text: value.to_string(),
+                    origin: format!("--var {name}"),
+                },
             );
         }
 
         let mut values = BTreeMap::new();
         for (name, decl) in &self.0 {
-            let value = match (given.get(name), &decl.default) {
-                (Some((text, origin)), Some(VarValue::Number(_))) => match parse_number(text) {
-                    Some(n) => VarValue::Number(n),
-                    None => {
-                        diags.push(Diagnostic::general(format!(
-                            "variable `{name}` takes a number (its default is a number), but {origin} is not a number"
-                        )));
-                        continue;
+            let value = match (given.remove(name), &decl.default) {
+                (Some(Given::Text { text, origin }), Some(VarValue::Number(_))) => {
+                    match parse_number(&text) {
+                        Some(n) => VarValue::Number(n),
+                        None => {
+                            diags.push(Diagnostic::general(format!(
+                                "variable `{name}` takes a number (its default is a number), but {origin} is not a number"
+                            )));
+                            continue;
+                        }
                     }
-                },
-                (Some((text, _)), _) => VarValue::String(text.clone()),
+                }
+                (Some(Given::Text { text, .. }), _) => VarValue::String(text),
+                (Some(Given::File { value, file }), default) => {
+                    match file_value(name, &file, value, default.as_ref()) {
+                        Ok(v) => v,
+                        Err(d) => {
+                            diags.push(d);
+                            continue;
+                        }
+                    }
+                }
                 (None, Some(default)) => default.clone(),
                 (None, None) => {
                     diags.push(
@@ -204,7 +251,7 @@ impl Declarations {
                             format!("variable `{name}` is required and was not given"),
                         )
                         .with_hint(format!(
-                            "set it with `--var {name}=VALUE` or ${ENV_PREFIX}{name}"
+                            "set it with `--var {name}=VALUE`, ${ENV_PREFIX}{name} or a --var-file"
                         )),
                     );
                     continue;
@@ -213,6 +260,134 @@ impl Declarations {
             values.insert(name.clone(), value);
         }
         Variables { values }
+    }
+
+    /// Reads one `--var-file`: a YAML mapping of declared names to values.
+    /// Its entries go into `given` (a later file overwriting an earlier one).
+    fn read_var_file(
+        &self,
+        file: &Path,
+        given: &mut BTreeMap<String, Given>,
+        diags: &mut Diagnostics,
+    ) {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::in_file(file, format!("cannot read the --var-file: {e}"))
+                        .with_hint("pass an existing YAML file of `name: value` lines"),
+                );
+                return;
+            }
+        };
+        let mut docs = match parse_documents(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                let message = format!("invalid YAML in the --var-file: {}", e.message);
+                diags.push(match e.pos {
+                    Some(pos) => Diagnostic::at(file, pos, message),
+                    None => Diagnostic::in_file(file, message),
+                });
+                return;
+            }
+        };
+        if docs.len() > 1 {
+            diags.push(Diagnostic::at(
+                file,
+                docs[1].pos,
+                "a --var-file holds one YAML document (one mapping of `name: value`)",
+            ));
+            return;
+        }
+        // An empty file sets nothing.
+        let Some(doc) = docs.pop() else { return };
+        let entries = match doc.value {
+            Node::Map(entries) => entries,
+            Node::Null => return,
+            other => {
+                diags.push(
+                    Diagnostic::at(
+                        file,
+                        doc.pos,
+                        format!(
+                            "a --var-file must be a mapping of variable names to values, found {}",
+                            other.describe()
+                        ),
+                    )
+                    .with_hint("write one `name: value` line per variable, e.g. `suffix: api_6`"),
+                );
+                return;
+            }
+        };
+        for (name, value) in entries {
+            if !self.0.contains_key(&name.value) {
+                let hint = did_you_mean(&name.value, self.0.keys().map(String::as_str))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "declare it under `variables:` in the desired state (e.g. `{}: null`), or remove it from this file",
+                            name.value
+                        )
+                    });
+                diags.push(
+                    Diagnostic::at(
+                        file,
+                        name.pos,
+                        format!(
+                            "`{}` sets a variable that is not declared under `variables:`",
+                            name.value
+                        ),
+                    )
+                    .with_hint(hint),
+                );
+                continue;
+            }
+            given.insert(
+                name.value,
+                Given::File {
+                    value,
+                    file: file.to_path_buf(),
+                },
+            );
+        }
+    }
+}
+
+/// Checks a var file's value against the declaration: a string or a number;
+/// a variable whose default is a number takes a number, one whose default
+/// is a string takes a string (quote a number to pass it as text); a
+/// required variable takes either, with the type written.
+fn file_value(
+    name: &str,
+    file: &Path,
+    value: At<Node>,
+    default: Option<&VarValue>,
+) -> Result<VarValue, Diagnostic> {
+    let wrong = |want: &str, hint: &str| {
+        Diagnostic::at(
+            file,
+            value.pos,
+            format!(
+                "variable `{name}` takes {want}, found {}",
+                value.value.describe()
+            ),
+        )
+        .with_hint(hint.to_string())
+    };
+    match (&value.value, default) {
+        (Node::Number(n), None | Some(VarValue::Number(_))) => Ok(VarValue::Number(n.clone())),
+        (Node::String(s), None | Some(VarValue::String(_))) => Ok(VarValue::String(s.clone())),
+        (Node::String(_), Some(VarValue::Number(_))) => Err(wrong(
+            "a number (its default is a number)",
+            "write the number without quotes",
+        )),
+        (Node::Number(_), Some(VarValue::String(_))) => Err(wrong(
+            "a string (its default is a string)",
+            "quote the value to pass it as text",
+        )),
+        _ => Err(wrong(
+            "a string or a number",
+            "write a single string or number after the name",
+        )),
     }
 }
 
@@ -359,7 +534,6 @@ impl Variables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desired::node::parse_documents;
 
     fn vars() -> Variables {
         Variables::new(BTreeMap::from([
@@ -439,6 +613,7 @@ mod tests {
                 ("M3TER_VAR_unrelated".into(), "ignored".into()),
                 ("M3TER_VAR_SUFFIX".into(), "wrong case".into()),
             ],
+            files: vec![],
         };
         let mut diags = Diagnostics::default();
         let v = d.resolve(&inputs, &mut diags);
@@ -460,6 +635,7 @@ mod tests {
         let inputs = VarInputs {
             cli: vec!["neded=1".into(), "limit=lots".into(), "novalue".into()],
             env: vec![],
+            files: vec![],
         };
         let mut diags = Diagnostics::default();
         d.resolve(&inputs, &mut diags);
@@ -470,7 +646,7 @@ mod tests {
                 "`--var neded=…` sets a variable that is not declared under `variables:`; did you mean `needed`?",
                 "`--var novalue` has no value; write `--var novalue=VALUE`",
                 "variable `limit` takes a number (its default is a number), but --var limit is not a number",
-                "v.yaml:1:1: variable `needed` is required and was not given; set it with `--var needed=VALUE` or $M3TER_VAR_needed",
+                "v.yaml:1:1: variable `needed` is required and was not given; set it with `--var needed=VALUE`, $M3TER_VAR_needed or a --var-file",
             ]
         );
     }

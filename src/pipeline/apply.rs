@@ -29,6 +29,7 @@ pub async fn apply(
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<Report, PipelineError> {
     forget(plan, store, &mut on_event)?;
+    moves(plan, store, &mut on_event)?;
     if plan.changes.is_empty() {
         return Ok(Report::default());
     }
@@ -46,6 +47,30 @@ pub async fn apply(
     })
     .await?;
     Ok(report)
+}
+
+/// Re-keys the state for the plan's [`Moved`](crate::plan::Moved) entries
+/// and saves it, before any remote step: the changes of moved entities are
+/// recorded under their new addresses.
+fn moves(
+    plan: &Plan,
+    store: &mut StateStore,
+    on_event: &mut impl FnMut(Event<'_>),
+) -> Result<(), PipelineError> {
+    if plan.moved.is_empty() {
+        return Ok(());
+    }
+    for m in &plan.moved {
+        crate::plan::moved::rekey(store.state_mut(), &m.from, &m.to);
+    }
+    store.commit()?;
+    for m in &plan.moved {
+        on_event(Event::Moved {
+            from: &m.from,
+            to: &m.to,
+        });
+    }
+    Ok(())
 }
 
 /// Drops the plan's [`Forget`](crate::plan::Forget) entries from state

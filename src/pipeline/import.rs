@@ -106,6 +106,7 @@ pub async fn import(
         }],
         drift: Vec::new(),
         forget: Vec::new(),
+        moved: Vec::new(),
         warnings: Vec::new(),
     };
     let report = apply::execute(

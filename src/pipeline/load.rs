@@ -43,3 +43,26 @@ pub fn targets(
     }
     Ok(Some(graph.closure(addrs.iter())))
 }
+
+/// Parses `--replace` addresses; each must be in the desired state (a
+/// replace deletes the live entity and creates it again from the YAML).
+pub fn replacements(given: &[String], graph: &Graph) -> Result<BTreeSet<Address>, PipelineError> {
+    let mut out = BTreeSet::new();
+    for r in given {
+        let a: Address =
+            r.parse().map_err(
+                |e: crate::address::AddressError| PipelineError::BadReplace {
+                    given: r.clone(),
+                    message: e.to_string(),
+                },
+            )?;
+        if !graph.contains(&a) {
+            return Err(PipelineError::BadReplace {
+                given: r.clone(),
+                message: "no such entity in the desired state (only a desired entity can be created again)".into(),
+            });
+        }
+        out.insert(a);
+    }
+    Ok(out)
+}

@@ -29,8 +29,8 @@ use crate::plan::{PlanError, Reason};
 
 pub use apply::{Converge, apply};
 pub use import::{Imported, import};
-pub use load::{Loaded, load, targets};
-pub use plan::plan;
+pub use load::{Loaded, load, replacements, targets};
+pub use plan::{plan, plan_with};
 pub use refresh::{Refreshed, refresh};
 
 /// What the pipeline reports while it runs, for the caller to render.
@@ -43,6 +43,8 @@ pub enum Event<'a> {
         /// `DestroyRequested` in a destroy plan, else `RemovedFromDesired`.
         reason: Reason,
     },
+    /// A `moved:` entry recorded in state: `from` is managed as `to` now.
+    Moved { from: &'a Address, to: &'a Address },
     /// The apply engine's progress: a finished step, or an interrupt.
     Apply(crate::apply::Progress<'a>),
 }
@@ -56,6 +58,9 @@ pub enum PipelineError {
     /// A `--target` address the desired state does not hold.
     #[error("--target {0}: no such entity in the desired state")]
     UnknownTarget(Address),
+    /// A `--replace` that is not an address, or not of the desired state.
+    #[error("--replace {given}: {message}")]
+    BadReplace { given: String, message: String },
     /// The planner refused.
     #[error(transparent)]
     Plan(#[from] PlanError),

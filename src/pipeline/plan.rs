@@ -15,7 +15,7 @@ use crate::state::{State, is_safe_name};
 /// [`targets`](super::targets)). Adds the warnings that need the state. The
 /// desired state moves into the plan.
 pub fn plan(
-    (desired, graph): Loaded,
+    loaded: Loaded,
     state: &State,
     live: &LiveSnapshot,
     targets: Option<BTreeSet<Address>>,
@@ -26,7 +26,18 @@ pub fn plan(
         targets,
         refresh_only,
         destroy,
+        ..PlanOptions::default()
     };
+    plan_with(loaded, state, live, opts)
+}
+
+/// [`plan`] with every planner option (`--replace` among them).
+pub fn plan_with(
+    (desired, graph): Loaded,
+    state: &State,
+    live: &LiveSnapshot,
+    opts: PlanOptions,
+) -> Result<Plan, PipelineError> {
     // Not needed any more; freeing it is left to the process exit, which is
     // faster at 10,000 entities than dropping it value by value.
     std::mem::forget(graph);

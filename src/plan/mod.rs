@@ -13,6 +13,7 @@
 mod body;
 pub mod compare;
 mod file;
+pub mod moved;
 mod order;
 mod planner;
 mod removals;
@@ -28,6 +29,7 @@ use crate::desired::DesiredState;
 
 pub use body::{BodyError, create_body, put_body, resolve_refs};
 pub use file::PlanFileError;
+pub use moved::Moved;
 pub use planner::{plan, plan_owned};
 
 /// Format version of saved plans written and read by this build.
@@ -48,6 +50,8 @@ pub struct PlanOptions {
     pub refresh_only: bool,
     /// Plan the deletion of every managed entity (`m3ter destroy`).
     pub destroy: bool,
+    /// `--replace`: entities replaced (`-/+`) even when nothing forces it.
+    pub replace: BTreeSet<Address>,
 }
 
 /// Why the planner cannot produce a plan.
@@ -71,6 +75,15 @@ pub enum PlanError {
     /// A reference names an entity that is not in the desired state.
     #[error("{from} references {to}, which is not in the desired state")]
     UnknownReference { from: Address, to: Address },
+    /// A `moved:` entry whose `to` is managed already.
+    #[error(
+        "cannot move {from} to {to}: {to} is in state already (id {id}); forget one of them with `m3ter state rm`, or remove the `moved` entry"
+    )]
+    MovedOntoManaged {
+        from: Address,
+        to: Address,
+        id: String,
+    },
     /// The desired state (or the operations) form a cycle: the whole loop,
     /// first and last address equal, each waiting for the next.
     #[error("dependency cycle: {} (each waits for the next)", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
@@ -143,6 +156,8 @@ pub enum Reason {
     RemovedFromDesired,
     /// `m3ter destroy`.
     DestroyRequested,
+    /// `--replace ADDR`.
+    ReplaceRequested,
 }
 
 /// One field that differs (a top-level request field, under its API name).
@@ -294,6 +309,9 @@ pub struct Plan {
     /// Entities apply drops from state without a request (they are gone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forget: Vec<Forget>,
+    /// Entities apply re-keys in state before any remote step (`moved:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Moved>,
     #[serde(default)]
     pub warnings: Vec<PlanWarning>,
 }
@@ -383,9 +401,12 @@ impl Plan {
     }
 
     /// Whether applying would do anything: any change (imports count), or
-    /// for a refresh-only plan, any drift to accept into state.
+    /// a move to record in state, or for a refresh-only plan, any drift to
+    /// accept into state.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || (self.refresh_only && !self.drift.is_empty())
+        !self.changes.is_empty()
+            || !self.moved.is_empty()
+            || (self.refresh_only && !self.drift.is_empty())
     }
 
     /// The mass-change rule (design §4): with at least

@@ -55,6 +55,20 @@ fn plan_without_desired(
     live: &LiveSnapshot,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    // `moved:` re-keys the state first, so the moved entity is compared
+    // under its new address (an update, not a delete and a create).
+    let moves = super::moved::effective(desired, state)?;
+    let rekeyed;
+    let state = if moves.is_empty() {
+        state
+    } else {
+        let mut s = state.clone();
+        for m in &moves {
+            super::moved::rekey(&mut s, &m.from, &m.to);
+        }
+        rekeyed = s;
+        &rekeyed
+    };
     let owned: HashSet<(Kind, &str)> = state
         .resources
         .iter()
@@ -76,6 +90,7 @@ fn plan_without_desired(
         steps: Vec::new(),
         drift: detect_drift(desired, state, &idx, &in_scope),
         forget: Vec::new(),
+        moved: moves,
         warnings: Vec::new(),
     };
     if opts.refresh_only {
@@ -89,7 +104,11 @@ fn plan_without_desired(
             let Some((addr, entity)) = desired.entities.get_key_value(&addr) else {
                 continue;
             };
-            match evaluate(entity, desired, state, &idx, &planned) {
+            let how = How {
+                replace: opts.replace.contains(addr),
+                moved: plan.moved.iter().any(|m| &m.to == addr),
+            };
+            match evaluate(entity, desired, state, &idx, &planned, how) {
                 Ok(ev) => {
                     planned.insert(addr, ev.planned_id);
                     if let Some(change) = ev.change.filter(|_| in_scope(addr)) {
@@ -127,8 +146,21 @@ fn plan_without_desired(
 #[derive(Debug, Clone, PartialEq)]
 enum PlannedId {
     Known(String),
-    /// Created (or re-created) by this plan: "(known after apply)".
+    /// Created by this plan: "(known after apply)".
     Unknown,
+    /// Re-created by this plan (a replace): known after apply too, and the
+    /// old id (live entities that still point at it must go first, since
+    /// the API refuses to delete an entity something references).
+    Replaced(String),
+}
+
+/// What the caller asks of one entity's evaluation.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    /// `--replace`: a replace even when nothing forces it.
+    replace: bool,
+    /// Re-keyed by `moved:`: its key fields may change in place.
+    moved: bool,
 }
 
 struct Evaluation {
@@ -273,9 +305,19 @@ fn evaluate(
     state: &State,
     idx: &LiveIndex<'_>,
     planned: &HashMap<&Address, PlannedId>,
+    how: How,
 ) -> Result<Evaluation, PlanError> {
     let addr = &entity.address;
     let kind = addr.kind;
+    // A moved entity's new key is the point of the move: only fields the
+    // API cannot update force a replace.
+    let forces = |field: &str| {
+        if how.moved {
+            kind.immutable_fields().contains(&field)
+        } else {
+            forces_replacement(kind, field)
+        }
+    };
     let in_state = state.resources.get(addr);
     let by_state = in_state.and_then(|rs| idx.get(kind, &rs.id));
     let (live, import) = match by_state {
@@ -334,7 +376,7 @@ fn evaluate(
                 before: have.cloned(),
                 after: Some(want.clone()),
                 known_after_apply: false,
-                forces_replacement: forces_replacement(kind, field),
+                forces_replacement: forces(field),
             });
         }
     }
@@ -354,13 +396,18 @@ fn evaluate(
         };
         let have = str_field(live, field);
         let same = matches!(&target_id, PlannedId::Known(id) if Some(id.as_str()) == have);
+        // Pointing at an entity this plan replaces: the old one cannot be
+        // deleted while this live entity references it, and the new one
+        // does not exist before that delete, so this entity is replaced too.
+        let blocks_delete =
+            matches!(&target_id, PlannedId::Replaced(old) if Some(old.as_str()) == have);
         if !same {
             diff.push(FieldDiff {
                 field: field.clone(),
                 before: live.get(field).filter(|v| !v.is_null()).cloned(),
                 after: Some(Value::String(target.to_string())),
-                known_after_apply: target_id == PlannedId::Unknown,
-                forces_replacement: forces_replacement(kind, field),
+                known_after_apply: !matches!(target_id, PlannedId::Known(_)),
+                forces_replacement: forces(field) || blocks_delete,
             });
         }
     }
@@ -383,7 +430,7 @@ fn evaluate(
         resets.sort();
     }
 
-    let forcing = diff.iter().any(|d| d.forces_replacement);
+    let forcing = how.replace || diff.iter().any(|d| d.forces_replacement);
     let action = if forcing {
         Some(Action::Replace)
     } else if import {
@@ -394,7 +441,7 @@ fn evaluate(
         None
     };
     let planned_id = match action {
-        Some(Action::Replace) => PlannedId::Unknown,
+        Some(Action::Replace) => PlannedId::Replaced(live_id.clone()),
         _ => PlannedId::Known(live_id.clone()),
     };
     let change = action.map(|action| {
@@ -422,7 +469,7 @@ fn evaluate(
                 resets
             },
             adopted: import,
-            reason: None,
+            reason: (how.replace && action == Action::Replace).then_some(Reason::ReplaceRequested),
         }
     });
     Ok(Evaluation { change, planned_id })

@@ -46,11 +46,17 @@ pub fn human(plan: &Plan, color: bool) -> String {
                 plan.drift.len()
             ));
         }
-    } else if plan.changes.is_empty() {
+    } else if plan.changes.is_empty() && plan.moved.is_empty() {
         out.line(NO_CHANGES);
     } else {
         out.line(ACTIONS_HEADER);
         out.line("");
+        for m in &plan.moved {
+            out.line(&format!("  # {} has moved to {}", m.from, m.to));
+        }
+        if !plan.moved.is_empty() {
+            out.line("");
+        }
         for c in &plan.changes {
             out.change(c);
         }
@@ -113,6 +119,21 @@ pub fn json(plan: &Plan) -> Value {
         "drift": drift,
         "summary": plan.summary(),
     });
+    if !plan.moved.is_empty() {
+        let moved: Vec<Value> = plan
+            .moved
+            .iter()
+            .map(|m| {
+                json!({
+                    "from": m.from.to_string(),
+                    "to": m.to.to_string(),
+                    "action": "move",
+                    "id": m.id,
+                })
+            })
+            .collect();
+        doc["moved"] = json!(moved);
+    }
     if !plan.forget.is_empty() {
         let forget: Vec<Value> = plan
             .forget
@@ -427,6 +448,9 @@ impl Out {
                     "must be replaced"
                 };
                 self.comment(&addr, rest);
+                if c.reason == Some(Reason::ReplaceRequested) {
+                    self.line("  # (because --replace asked for it)");
+                }
                 let attrs = Self::diff_fields(c);
                 self.block("-/+", &addr, &attr_lines(kind, &attrs));
             }

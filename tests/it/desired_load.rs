@@ -19,6 +19,7 @@ fn example(vars: &[&str]) -> DesiredState {
     let inputs = VarInputs {
         cli: vars.iter().map(ToString::to_string).collect(),
         env: vec![],
+        files: vec![],
     };
     load(&dir, &inputs).unwrap_or_else(|d| panic!("example invalid:\n{d}"))
 }

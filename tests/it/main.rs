@@ -7,6 +7,7 @@ mod cli_apply;
 mod cli_apply_faults;
 mod cli_apply_order;
 mod cli_apply_retries;
+mod cli_conventions;
 mod cli_destroy;
 mod cli_export;
 mod cli_plan;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::apply::{self, Report};
-use crate::cli::converge::{How, apply_checked, open_locked, plan_and_apply, read_org};
+use crate::cli::converge::{How, apply_checked, open_locked, plan_and_apply_with, read_org};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 use crate::plan::Plan;
@@ -28,6 +28,10 @@ pub struct ApplyArgs {
     /// Limit to these addresses and their dependencies.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Replace (delete, then create) this entity even when nothing forces it
+    /// (repeatable); what depends on it follows as for any replace.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
     /// Apply even when updates plus deletes exceed 30% of managed entities.
     #[arg(long)]
     pub force: bool,
@@ -37,6 +41,11 @@ pub struct ApplyArgs {
 pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if a.planfile.is_some() && !a.targets.is_empty() {
         bail!("`apply PLANFILE` takes no --target: the plan file already says what to do");
+    }
+    if a.planfile.is_some() && !a.replace.is_empty() {
+        bail!(
+            "`apply PLANFILE` takes no --replace: the plan file already says what to do; make the plan with `m3ter plan --replace ADDR -o FILE`"
+        );
     }
     let how = How {
         auto_approve: a.auto_approve,
@@ -49,7 +58,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let session = Session::open(g, &a.conn).await?;
             let result = match &a.planfile {
                 Some(file) => apply_saved(g, &session, file, &how).await,
-                None => plan_and_apply(g, &session, &a.targets, false, &how)
+                None => plan_and_apply_with(g, &session, &a.targets, &a.replace, false, &how)
                     .await
                     .map(|done| done.map_or(ExitCode::from(1), |(r, _)| exit_code(&r))),
             };

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod bill;
+pub mod completions;
 pub mod destroy;
 pub mod emulator;
 pub mod export;

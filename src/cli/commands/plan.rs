@@ -10,7 +10,7 @@ use crate::cli::{Connection, Global, connect, hint, output, render};
 use crate::desired::Diagnostics;
 use crate::live::{LiveSnapshot, refresh};
 use crate::pipeline::{self, Loaded};
-use crate::plan::{Plan, PlanWarning};
+use crate::plan::{Plan, PlanOptions, PlanWarning};
 use crate::state::{State, StateStore};
 
 /// Arguments of `plan`.
@@ -30,6 +30,14 @@ pub struct PlanArgs {
     /// Limit the plan to these addresses and their dependencies.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Plan a replace (delete, then create) of this entity even when nothing
+    /// forces it (repeatable); what depends on it follows as for any replace.
+    #[arg(long = "replace", value_name = "ADDR", conflicts_with = "refresh_only")]
+    pub replace: Vec<String>,
+    /// The plan `destroy` would run: delete every managed entity, dependents
+    /// first. Save it with -o and apply it with `apply FILE`.
+    #[arg(long, conflicts_with_all = ["refresh_only", "replace"])]
+    pub destroy: bool,
 }
 
 /// Runs the command.
@@ -118,11 +126,18 @@ async fn plan_concurrently(
         Vec::new()
     };
     let targets = pipeline::targets(&a.targets, &loaded.1)?;
+    let replace = pipeline::replacements(&a.replace, &loaded.1)?;
     let (state, live) = match fetched {
         Some(f) => f,
         None => fetch.await,
     }?;
-    let mut plan = pipeline::plan(loaded, &state, &live, targets, a.refresh_only, false)?;
+    let opts = PlanOptions {
+        targets,
+        refresh_only: a.refresh_only,
+        destroy: a.destroy,
+        replace,
+    };
+    let mut plan = pipeline::plan_with(loaded, &state, &live, opts)?;
     plan.warnings.extend(load_warnings);
     // Not needed any more and freed by the process exit (see `run`).
     std::mem::forget((state, live));

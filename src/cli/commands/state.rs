@@ -19,6 +19,20 @@ pub enum StateCommand {
     Show(StateAddrArgs),
     /// Forget an entity (it is left alone in the org).
     Rm(StateAddrArgs),
+    /// Manage an entity under another address (after its code changed in
+    /// the YAML); nothing in the org changes.
+    Mv(StateMvArgs),
+}
+
+/// Arguments of `state mv`.
+#[derive(Debug, clap::Args)]
+pub struct StateMvArgs {
+    #[command(flatten)]
+    pub loc: StateLocation,
+    /// The address in state now, e.g. product.old_code.
+    pub from: String,
+    /// The new address, of the same kind and not in state, e.g. product.new_code.
+    pub to: String,
 }
 
 /// Arguments of `state list`.
@@ -50,6 +64,7 @@ pub fn run(g: &Global, c: &StateCommand) -> anyhow::Result<ExitCode> {
         StateCommand::List(a) => list(g, &a.loc),
         StateCommand::Show(a) => show(g, a),
         StateCommand::Rm(a) => rm(g, a),
+        StateCommand::Mv(a) => mv(g, a),
     }
 }
 
@@ -127,6 +142,41 @@ fn rm(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
         crate::cli::output::emit(&format!(
             "Removed {addr} (id {}) from state; the entity is left alone in the org.",
             res.id
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mv(g: &Global, a: &StateMvArgs) -> anyhow::Result<ExitCode> {
+    let from: Address = a.from.parse()?;
+    let to: Address = a.to.parse()?;
+    if from.kind != to.kind {
+        bail!(
+            "cannot move {from} to {to}: a move keeps the kind ({} is not {})",
+            from.kind,
+            to.kind
+        );
+    }
+    let mut store = open(g, &a.loc, true)?;
+    if let Some(other) = store.state().resources.get(&to) {
+        bail!(
+            "cannot move {from} to {to}: {to} is in state already (id {}); forget it first with `m3ter state rm {to}` if that is intended",
+            other.id
+        );
+    }
+    if !crate::plan::moved::rekey(store.state_mut(), &from, &to) {
+        bail!(not_in_state(&store, &from));
+    }
+    let id = store.state().resources[&to].id.clone();
+    store.commit()?;
+    if g.json {
+        crate::cli::output::emit(&format!(
+            "{}",
+            serde_json::json!({"moved": {"from": from, "to": to}, "id": id})
+        ));
+    } else {
+        crate::cli::output::emit(&format!(
+            "Moved {from} to {to} (id {id}) in state; nothing in the org changed."
         ));
     }
     Ok(ExitCode::SUCCESS)
