@@ -8,6 +8,7 @@ pub mod connect;
 pub(crate) mod converge;
 pub mod hint;
 pub mod output;
+pub mod profile;
 pub(crate) mod render;
 pub mod session;
 pub(crate) mod workspace;
@@ -75,6 +76,10 @@ pub struct Global {
     /// arguments; empty when parsed otherwise).
     #[arg(skip)]
     pub invocation: hint::Invocation,
+    /// The connection flags typed on the command line, which beat a
+    /// profile (filled in by [`main`]; see [`profile::typed_flags`]).
+    #[arg(skip)]
+    pub typed_connection: Vec<&'static str>,
 }
 
 /// How to reach the org (commands that talk to one).
@@ -84,6 +89,10 @@ pub struct Connection {
     /// state in state/local.json; no credentials needed.
     #[arg(long, help_heading = CONNECTION)]
     pub local: bool,
+    /// A named connection of ~/.config/m3ter/profiles.yaml (or
+    /// $M3TER_CONFIG); typed flags beat it, it beats M3TER_* variables.
+    #[arg(long, value_name = "NAME", env = "M3TER_PROFILE", help_heading = CONNECTION)]
+    pub profile: Option<String>,
     /// Organization id (a UUID).
     #[arg(long, value_name = "ID", env = "M3TER_ORG_ID", hide_env_values = true, help_heading = CONNECTION)]
     pub org_id: Option<String>,
@@ -184,6 +193,7 @@ pub fn main() -> ExitCode {
     let cli = match parsed {
         Ok((mut cli, matches)) => {
             cli.global.invocation = hint::Invocation::from_matches(&matches);
+            cli.global.typed_connection = profile::typed_flags(&matches);
             cli
         }
         Err(e) => {
