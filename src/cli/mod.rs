@@ -162,6 +162,10 @@ pub enum Command {
     /// Run billing and read bills.
     #[command(subcommand)]
     Bill(commands::bill::BillCommand),
+    /// What differs between two live orgs, named by profile.
+    Compare(commands::compare::CompareArgs),
+    /// Plan (and apply) one org to match another's configuration.
+    Promote(commands::promote::PromoteArgs),
     /// Run the local m3ter API emulator as a server.
     Emulator(commands::emulator::EmulatorArgs),
 }
@@ -234,6 +238,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ForceUnlock(a) => commands::state::force_unlock(g, a),
         Command::Ingest(a) => commands::ingest::run(g, a),
         Command::Bill(c) => commands::bill::run(g, c),
+        Command::Compare(a) => commands::compare::run(g, a),
+        Command::Promote(a) => commands::promote::run(g, a),
         Command::Emulator(a) => commands::emulator::run(a),
     }
 }

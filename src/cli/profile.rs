@@ -232,6 +232,15 @@ fn run_credentials_command(profile: &str, command: &str) -> Result<Resolved, Pro
     }
 }
 
+/// The connection options of profile `name` alone (`compare`, `promote`:
+/// no flag or variable of the invocation applies to either side).
+pub fn connection_of(name: &str) -> Connection {
+    Connection {
+        profile: Some(name.to_string()),
+        ..Connection::default()
+    }
+}
+
 /// The clap ids of the connection flags typed on the command line (of the
 /// innermost subcommand): they beat a profile; values that came from the
 /// environment do not.
