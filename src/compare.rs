@@ -352,7 +352,11 @@ mod tests {
         let (kept, dropped) = without_account_level(&live);
         assert_eq!(dropped, 2);
         assert!(kept.of(Kind::Account).is_empty());
-        let plans: Vec<&str> = kept.of(Kind::Plan).iter().filter_map(|p| p["code"].as_str()).collect();
+        let plans: Vec<&str> = kept
+            .of(Kind::Plan)
+            .iter()
+            .filter_map(|p| p["code"].as_str())
+            .collect();
         assert_eq!(plans, ["std"]);
         assert_eq!(kept.of(Kind::Product).len(), 1);
     }

@@ -52,7 +52,9 @@ pub enum ProfileError {
         source: std::io::Error,
     },
     /// No home directory and no `$M3TER_CONFIG`.
-    #[error("no profiles file: set {CONFIG_ENV} to its path (there is no home directory for ~/.config/m3ter/profiles.yaml)")]
+    #[error(
+        "no profiles file: set {CONFIG_ENV} to its path (there is no home directory for ~/.config/m3ter/profiles.yaml)"
+    )]
     NoHome,
     /// A problem at a place in the file.
     #[error("{}:{}:{}: {message}", file.display(), pos.line, pos.column)]
@@ -174,7 +176,11 @@ impl Profile {
     /// The connection options this profile stands for, with the flags
     /// typed on the command line (`typed`: their clap ids) taking precedence
     /// over it, and nothing taken from the environment.
-    pub fn connection(&self, given: &Connection, typed: &[&str]) -> Result<Connection, ProfileError> {
+    pub fn connection(
+        &self,
+        given: &Connection,
+        typed: &[&str],
+    ) -> Result<Connection, ProfileError> {
         let flag = |id: &str, v: &Option<String>| {
             if typed.contains(&id) { v.clone() } else { None }
         };
@@ -228,7 +234,9 @@ fn run_credentials_command(profile: &str, command: &str) -> Result<Resolved, Pro
     match (text("apiKey"), text("apiSecret"), text("token")) {
         (Some(key), Some(secret), _) => Ok(Resolved::Credentials { key, secret }),
         (None, None, Some(t)) => Ok(Resolved::Token(t)),
-        _ => Err(fail(format!("printed JSON of another shape: it must {shape}"))),
+        _ => Err(fail(format!(
+            "printed JSON of another shape: it must {shape}"
+        ))),
     }
 }
 
@@ -249,13 +257,20 @@ pub fn typed_flags(matches: &clap::ArgMatches) -> Vec<&'static str> {
     while let Some((_, sub)) = m.subcommand() {
         m = sub;
     }
-    ["org_id", "api_key", "api_secret", "token", "base_url", "ingest_url"]
-        .into_iter()
-        .filter(|id| {
-            matches!(m.try_get_raw(id), Ok(Some(_)))
-                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
-        })
-        .collect()
+    [
+        "org_id",
+        "api_key",
+        "api_secret",
+        "token",
+        "base_url",
+        "ingest_url",
+    ]
+    .into_iter()
+    .filter(|id| {
+        matches!(m.try_get_raw(id), Ok(Some(_)))
+            && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    })
+    .collect()
 }
 
 /// The profiles file: `$M3TER_CONFIG`, else `~/.config/m3ter/profiles.yaml`.
@@ -312,13 +327,19 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Profile>, ProfileError> {
         return Ok(out);
     };
     let Node::Map(top) = doc.value else {
-        return Err(at(doc.pos, "the profiles file must be a mapping with a `profiles:` key".into()));
+        return Err(at(
+            doc.pos,
+            "the profiles file must be a mapping with a `profiles:` key".into(),
+        ));
     };
     for (key, value) in top {
         if key.value != "profiles" {
             return Err(at(
                 key.pos,
-                format!("unknown top-level key `{}`: the file holds `profiles:`", key.value),
+                format!(
+                    "unknown top-level key `{}`: the file holds `profiles:`",
+                    key.value
+                ),
             ));
         }
         match value.value {
@@ -332,7 +353,10 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Profile>, ProfileError> {
             other => {
                 return Err(at(
                     value.pos,
-                    format!("`profiles` must map names to profiles, found {}", other.describe()),
+                    format!(
+                        "`profiles` must map names to profiles, found {}",
+                        other.describe()
+                    ),
                 ));
             }
         }
@@ -362,33 +386,59 @@ fn profile(file: &Path, name: &At<String>, body: At<Node>) -> Result<Profile, Pr
         message: format!("profile `{}`: {message}", name.value),
     };
     let Node::Map(entries) = body.value else {
-        return Err(at(body.pos, format!("must be a mapping of fields, found {}", body.value.describe())));
+        return Err(at(
+            body.pos,
+            format!(
+                "must be a mapping of fields, found {}",
+                body.value.describe()
+            ),
+        ));
     };
     let mut fields: BTreeMap<&'static str, (Pos, String)> = BTreeMap::new();
     for (key, value) in entries {
         let Some(field) = FIELDS.iter().copied().find(|f| *f == key.value) else {
             let hint = did_you_mean(&key.value, FIELDS)
                 .unwrap_or_else(|| format!("the fields are: {}", FIELDS.join(", ")));
-            return Err(at(key.pos, format!("unknown field `{}`; {hint}", key.value)));
+            return Err(at(
+                key.pos,
+                format!("unknown field `{}`; {hint}", key.value),
+            ));
         };
         let text = match value.value {
             Node::String(s) => s,
             Node::Number(n) => n.to_string(),
             other => {
-                return Err(at(value.pos, format!("`{field}` must be a string, found {}", other.describe())));
+                return Err(at(
+                    value.pos,
+                    format!("`{field}` must be a string, found {}", other.describe()),
+                ));
             }
         };
         fields.insert(field, (value.pos, text));
     }
-    let take = |f: &str| fields.get(f).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
+    let take = |f: &str| {
+        fields
+            .get(f)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let Some(org_id) = take("orgId") else {
-        return Err(at(name.pos, "`orgId` is required (the organization's UUID)".into()));
+        return Err(at(
+            name.pos,
+            "`orgId` is required (the organization's UUID)".into(),
+        ));
     };
     let sources: Vec<(&str, bool)> = vec![
-        ("apiKeyEnv/apiSecretEnv", take("apiKeyEnv").is_some() || take("apiSecretEnv").is_some()),
+        (
+            "apiKeyEnv/apiSecretEnv",
+            take("apiKeyEnv").is_some() || take("apiSecretEnv").is_some(),
+        ),
         ("tokenEnv", take("tokenEnv").is_some()),
         ("credentialsCommand", take("credentialsCommand").is_some()),
-        ("apiKey/apiSecret", take("apiKey").is_some() || take("apiSecret").is_some()),
+        (
+            "apiKey/apiSecret",
+            take("apiKey").is_some() || take("apiSecret").is_some(),
+        ),
     ];
     // A secret in the file is refused wherever it is written, before any
     // other check could stop at a lesser problem.
@@ -398,22 +448,38 @@ fn profile(file: &Path, name: &At<String>, body: At<Node>) -> Result<Profile, Pr
             break;
         }
     }
-    let given: Vec<&str> = sources.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    let given: Vec<&str> = sources
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
     let credentials = match given.as_slice() {
         ["apiKeyEnv/apiSecretEnv"] => match (take("apiKeyEnv"), take("apiSecretEnv")) {
             (Some(key), Some(secret)) => Credentials::Env { key, secret },
             (k, _) => {
-                let missing = if k.is_none() { "apiKeyEnv" } else { "apiSecretEnv" };
-                return Err(at(name.pos, format!("`{missing}` is missing: give both apiKeyEnv and apiSecretEnv")));
+                let missing = if k.is_none() {
+                    "apiKeyEnv"
+                } else {
+                    "apiSecretEnv"
+                };
+                return Err(at(
+                    name.pos,
+                    format!("`{missing}` is missing: give both apiKeyEnv and apiSecretEnv"),
+                ));
             }
         },
         ["tokenEnv"] => Credentials::TokenEnv(take("tokenEnv").unwrap_or_default()),
-        ["credentialsCommand"] => Credentials::Command(take("credentialsCommand").unwrap_or_default()),
+        ["credentialsCommand"] => {
+            Credentials::Command(take("credentialsCommand").unwrap_or_default())
+        }
         ["apiKey/apiSecret"] => match (take("apiKey"), take("apiSecret")) {
             (Some(key), Some(secret)) => Credentials::Inline { key, secret },
             (k, _) => {
                 let missing = if k.is_none() { "apiKey" } else { "apiSecret" };
-                return Err(at(name.pos, format!("`{missing}` is missing: give both apiKey and apiSecret")));
+                return Err(at(
+                    name.pos,
+                    format!("`{missing}` is missing: give both apiKey and apiSecret"),
+                ));
             }
         },
         [] => {
@@ -425,7 +491,10 @@ fn profile(file: &Path, name: &At<String>, body: At<Node>) -> Result<Profile, Pr
         several => {
             return Err(at(
                 name.pos,
-                format!("give only one source of credentials, not {}", several.join(" and ")),
+                format!(
+                    "give only one source of credentials, not {}",
+                    several.join(" and ")
+                ),
             ));
         }
     };
@@ -509,7 +578,10 @@ mod tests {
         let (_d, path) = write("profiles:\n  a:\n    orgId: o\n    apiKeyEnvv: K\n", 0o600);
         let err = read(&path).expect_err("refused").to_string();
         assert!(err.contains("profiles.yaml:4:5"), "{err}");
-        assert!(err.contains("`apiKeyEnvv`") && err.contains("apiKeyEnv"), "{err}");
+        assert!(
+            err.contains("`apiKeyEnvv`") && err.contains("apiKeyEnv"),
+            "{err}"
+        );
     }
 
     #[cfg(unix)]
@@ -558,7 +630,9 @@ mod tests {
             state: None,
         };
         match p(r#"echo '{"apiKey": "k", "apiSecret": "s"}'"#).credentials() {
-            Ok(Resolved::Credentials { key, secret }) => assert_eq!((key.as_str(), secret.as_str()), ("k", "s")),
+            Ok(Resolved::Credentials { key, secret }) => {
+                assert_eq!((key.as_str(), secret.as_str()), ("k", "s"))
+            }
             _ => panic!("not credentials"),
         }
         // What it printed may be a secret: the error must not repeat it.
@@ -566,7 +640,10 @@ mod tests {
             panic!("accepted non-JSON");
         };
         let err = err.to_string();
-        assert!(err.contains("did not print JSON") && !err.contains("xyzzy"), "{err}");
+        assert!(
+            err.contains("did not print JSON") && !err.contains("xyzzy"),
+            "{err}"
+        );
         assert!(p("exit 3").credentials().is_err());
     }
 }

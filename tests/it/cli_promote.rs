@@ -26,8 +26,7 @@ struct Orgs {
 impl Orgs {
     fn start() -> Orgs {
         let sandbox = EmulatorProcess::start(&[]);
-        let prod =
-            EmulatorProcess::start(&["--org", ORG_B, "--key", KEY_B, "--secret", SECRET_B]);
+        let prod = EmulatorProcess::start(&["--org", ORG_B, "--key", KEY_B, "--secret", SECRET_B]);
         let dir = tempfile::tempdir().expect("tempdir");
         let profiles = format!(
             "profiles:\n  sandbox:\n    orgId: {ORG}\n    baseUrl: {}\n    apiKeyEnv: SANDBOX_KEY\n    apiSecretEnv: SANDBOX_SECRET\n  prod:\n    orgId: {ORG_B}\n    baseUrl: {}\n    apiKeyEnv: PROD_KEY\n    apiSecretEnv: PROD_SECRET\n  moved:\n    orgId: {ORG}\n    baseUrl: http://127.0.0.1:9\n    apiKeyEnv: SANDBOX_KEY\n    apiSecretEnv: SANDBOX_SECRET\n",
@@ -78,7 +77,11 @@ impl Orgs {
 }
 
 fn token(base: &str, key: &str, secret: &str) -> String {
-    let (key, secret, url) = (key.to_string(), secret.to_string(), format!("{base}/oauth/token"));
+    let (key, secret, url) = (
+        key.to_string(),
+        secret.to_string(),
+        format!("{base}/oauth/token"),
+    );
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -111,7 +114,10 @@ fn http(method: &str, url: &str, body: Option<Value>, token: &str) -> (u16, Valu
             .expect("rt");
         rt.block_on(async move {
             let mut req = reqwest::Client::new()
-                .request(reqwest::Method::from_bytes(method.as_bytes()).expect("method"), url)
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                    url,
+                )
                 .bearer_auth(token);
             if let Some(b) = body {
                 req = req.json(&b);
@@ -119,7 +125,10 @@ fn http(method: &str, url: &str, body: Option<Value>, token: &str) -> (u16, Valu
             let resp = req.send().await.expect("request");
             let status = resp.status().as_u16();
             let text = resp.text().await.expect("body");
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
         })
     })
     .join()
@@ -136,7 +145,14 @@ fn code(o: &Output) -> Option<i32> {
 fn seeded() -> Orgs {
     let orgs = Orgs::start();
     copy_example(orgs.path());
-    let out = orgs.m3ter(&["apply", "--profile", "sandbox", "--auto-approve", "--rate-limit", "0"]);
+    let out = orgs.m3ter(&[
+        "apply",
+        "--profile",
+        "sandbox",
+        "--auto-approve",
+        "--rate-limit",
+        "0",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let prod_dir = orgs.path().join("prod-desired");
     std::fs::create_dir_all(&prod_dir).expect("mkdir");
@@ -145,7 +161,14 @@ fn seeded() -> Orgs {
         "products:\n  - code: aws_lambda_api_6\n    name: Lambda in prod\n  - code: legacy\n    name: Legacy\n",
     )
     .expect("write");
-    let out = orgs.m3ter(&["apply", "-d", "prod-desired", "--profile", "prod", "--auto-approve"]);
+    let out = orgs.m3ter(&[
+        "apply",
+        "-d",
+        "prod-desired",
+        "--profile",
+        "prod",
+        "--auto-approve",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         orgs.path().join(format!("state/{ORG_B}.json")).exists(),
@@ -159,7 +182,14 @@ fn compare_promote_apply_then_compare_matches() {
     let orgs = seeded();
 
     // Before: every kind of difference, exit 2 under --detailed-exitcode.
-    let out = orgs.m3ter(&["compare", "--from", "sandbox", "--to", "prod", "--detailed-exitcode"]);
+    let out = orgs.m3ter(&[
+        "compare",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(code(&out), Some(2), "{}", text(&out));
     let human = stdout(&out);
     for needle in [
@@ -173,9 +203,17 @@ fn compare_promote_apply_then_compare_matches() {
     ] {
         assert!(human.contains(needle), "{needle:?} not in\n{human}");
     }
-    assert!(!human.contains("account"), "accounts are left out by default:\n{human}");
+    assert!(
+        !human.contains("account"),
+        "accounts are left out by default:\n{human}"
+    );
     let out = orgs.m3ter(&["compare", "--from", "sandbox", "--to", "prod", "--json"]);
-    assert_eq!(code(&out), Some(0), "without --detailed-exitcode: {}", text(&out));
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "without --detailed-exitcode: {}",
+        text(&out)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["equal"], false);
     assert_eq!(doc["onlyInTo"], json!(["product.legacy"]));
@@ -188,27 +226,54 @@ fn compare_promote_apply_then_compare_matches() {
 
     // Promote to a plan file: update, creates, and the delete of the
     // product prod's state manages and the sandbox lacks.
-    let out = orgs.m3ter(&["promote", "--from", "sandbox", "--to", "prod", "-o", "promote.json"]);
+    let out = orgs.m3ter(&[
+        "promote",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "-o",
+        "promote.json",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         stdout(&out).contains("`m3ter apply promote.json --profile prod`"),
         "{}",
         text(&out)
     );
-    let plan: Value =
-        serde_json::from_str(&std::fs::read_to_string(orgs.path().join("promote.json")).expect("plan"))
-            .expect("plan json");
+    let plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(orgs.path().join("promote.json")).expect("plan"),
+    )
+    .expect("plan json");
     assert_eq!(plan["orgId"], ORG_B);
     let actions: Vec<(String, String)> = plan["changes"]
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| (c["action"].as_str().unwrap_or("").into(), c["address"].as_str().unwrap_or("").into()))
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap_or("").into(),
+                c["address"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
-    assert!(actions.contains(&("update".into(), "product.aws_lambda_api_6".into())), "{actions:?}");
-    assert!(actions.contains(&("delete".into(), "product.legacy".into())), "{actions:?}");
-    assert_eq!(actions.iter().filter(|(a, _)| a == "create").count(), 7, "{actions:?}");
-    assert!(actions.iter().all(|(_, addr)| !addr.starts_with("account")), "{actions:?}");
+    assert!(
+        actions.contains(&("update".into(), "product.aws_lambda_api_6".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("delete".into(), "product.legacy".into())),
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|(a, _)| a == "create").count(),
+        7,
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().all(|(_, addr)| !addr.starts_with("account")),
+        "{actions:?}"
+    );
 
     // The plan is for prod: the sandbox's connection refuses it.
     let out = orgs.m3ter(&["apply", "promote.json", "--profile", "sandbox"]);
@@ -218,21 +283,42 @@ fn compare_promote_apply_then_compare_matches() {
     let out = orgs.m3ter(&["apply", "promote.json", "--profile", "prod"]);
     assert!(out.status.success(), "{}", text(&out));
 
-    let out = orgs.m3ter(&["compare", "--from", "sandbox", "--to", "prod", "--detailed-exitcode"]);
+    let out = orgs.m3ter(&[
+        "compare",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
-    assert!(stdout(&out).contains("No differences: both hold the same 8 entities."), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("No differences: both hold the same 8 entities."),
+        "{}",
+        text(&out)
+    );
     let (_, legacy) = orgs.prod_api("GET", "products?pageSize=100", None);
     assert!(!legacy.to_string().contains("\"legacy\""), "{legacy}");
 
     // Account-level kinds only on request: the sandbox's accounts are not
     // in prod.
     let out = orgs.m3ter(&[
-        "compare", "--from", "sandbox", "--to", "prod", "--include-accounts", "--format", "markdown",
+        "compare",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--include-accounts",
+        "--format",
+        "markdown",
     ]);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     let md = stdout(&out);
     assert!(md.starts_with("### Compare `sandbox` → `prod`"), "{md}");
-    assert!(md.contains("| only in sandbox | `account.pluto_llp_api_6` | | | |"), "{md}");
+    assert!(
+        md.contains("| only in sandbox | `account.pluto_llp_api_6` | | | |"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -244,11 +330,24 @@ fn promote_applies_with_auto_approve_and_a_plan_file_goes_stale() {
     assert_eq!(code(&out), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("--auto-approve"), "{}", text(&out));
     let (_, products) = orgs.prod_api("GET", "products?pageSize=100", None);
-    assert_eq!(products["data"].as_array().map(Vec::len), Some(2), "{products} {before}");
+    assert_eq!(
+        products["data"].as_array().map(Vec::len),
+        Some(2),
+        "{products} {before}"
+    );
 
-    let out = orgs.m3ter(&["promote", "--from", "sandbox", "--to", "prod", "-o", "p.json"]);
+    let out = orgs.m3ter(&[
+        "promote", "--from", "sandbox", "--to", "prod", "-o", "p.json",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = orgs.m3ter(&["promote", "--from", "sandbox", "--to", "prod", "--auto-approve"]);
+    let out = orgs.m3ter(&[
+        "promote",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--auto-approve",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("Promoting sandbox"), "{}", text(&out));
     // The saved plan was made from the state before that apply.
@@ -256,12 +355,28 @@ fn promote_applies_with_auto_approve_and_a_plan_file_goes_stale() {
     assert_eq!(code(&out), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("is stale"), "{}", text(&out));
 
-    let out = orgs.m3ter(&["compare", "--from", "sandbox", "--to", "prod", "--detailed-exitcode"]);
+    let out = orgs.m3ter(&[
+        "compare",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--detailed-exitcode",
+    ]);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     // Promoting again changes nothing.
-    let out = orgs.m3ter(&["promote", "--from", "sandbox", "--to", "prod", "--json", "--auto-approve"]);
+    let out = orgs.m3ter(&[
+        "promote",
+        "--from",
+        "sandbox",
+        "--to",
+        "prod",
+        "--json",
+        "--auto-approve",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    let first: Value = serde_json::from_str(stdout(&out).lines().next().expect("plan line")).expect("json");
+    let first: Value =
+        serde_json::from_str(stdout(&out).lines().next().expect("plan line")).expect("json");
     assert_eq!(first["changes"], json!([]), "{first}");
 }
 
@@ -308,8 +423,14 @@ fn a_profile_file_readable_by_others_holding_a_secret_is_refused() {
     let out = orgs.m3ter(&["plan", "--profile", "sandbox"]);
     assert_eq!(code(&out), Some(1), "{}", text(&out));
     let err = stderr(&out);
-    assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
-    assert!(err.contains("mode 0644") && !err.contains(common::cli::SECRET), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", path.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("mode 0644") && !err.contains(common::cli::SECRET),
+        "{err}"
+    );
 
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let out = orgs.m3ter(&["plan", "--profile", "sandbox"]);
@@ -323,7 +444,10 @@ fn profile_errors_name_what_is_known_and_what_is_missing() {
     assert_eq!(code(&out), Some(1), "{}", text(&out));
     let err = stderr(&out);
     assert!(err.contains("no profile `sandbx`"), "{err}");
-    assert!(err.contains("the profiles are: moved, prod, sandbox") && err.contains("`sandbox`"), "{err}");
+    assert!(
+        err.contains("the profiles are: moved, prod, sandbox") && err.contains("`sandbox`"),
+        "{err}"
+    );
 
     copy_example(orgs.path());
     let out = orgs
@@ -339,7 +463,15 @@ fn profile_errors_name_what_is_known_and_what_is_missing() {
     // A flag typed on the command line beats the profile (whose URL is
     // dead); M3TER_PROFILE picks a profile too.
     let sandbox = orgs.sandbox.base_url.as_str();
-    let out = orgs.m3ter(&["plan", "--profile", "moved", "--base-url", sandbox, "--rate-limit", "0"]);
+    let out = orgs.m3ter(&[
+        "plan",
+        "--profile",
+        "moved",
+        "--base-url",
+        sandbox,
+        "--rate-limit",
+        "0",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let out = orgs
         .cmd(&["plan", "--rate-limit", "0"])

@@ -161,8 +161,11 @@ fn human(from: &Side, to: &Side, c: &Comparison) -> String {
 }
 
 fn json_output(from: &Side, to: &Side, c: &Comparison) -> Value {
-    let side = |s: &Side| json!({"profile": s.profile, "orgId": s.org_id, "excluded": s.config.excluded});
-    let addrs = |v: &[crate::address::Address]| -> Vec<String> { v.iter().map(ToString::to_string).collect() };
+    let side =
+        |s: &Side| json!({"profile": s.profile, "orgId": s.org_id, "excluded": s.config.excluded});
+    let addrs = |v: &[crate::address::Address]| -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
+    };
     json!({
         "from": side(from),
         "to": side(to),
@@ -208,10 +211,18 @@ fn markdown(from: &Side, to: &Side, c: &Comparison) -> String {
         md(to.profile)
     ));
     for a in &c.only_in_from {
-        out.push_str(&format!("| only in {} | `{}` | | | |\n", md(from.profile), md(&a.to_string())));
+        out.push_str(&format!(
+            "| only in {} | `{}` | | | |\n",
+            md(from.profile),
+            md(&a.to_string())
+        ));
     }
     for a in &c.only_in_to {
-        out.push_str(&format!("| only in {} | `{}` | | | |\n", md(to.profile), md(&a.to_string())));
+        out.push_str(&format!(
+            "| only in {} | `{}` | | | |\n",
+            md(to.profile),
+            md(&a.to_string())
+        ));
     }
     for d in &c.different {
         for f in &d.fields {

@@ -164,7 +164,13 @@ async fn promote(
 /// The kinds promoted: those given (by address name or section), else all;
 /// account-level kinds only with `--include-accounts`.
 fn kinds(given: &[String], include_accounts: bool) -> anyhow::Result<BTreeSet<Kind>> {
-    let all = || Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    let all = || {
+        Kind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut out = BTreeSet::new();
     for g in given {
         let Some(kind) = Kind::from_name(g).or_else(|| Kind::from_section(g)) else {
@@ -205,9 +211,11 @@ fn scope_targets(
         Kind::ALL
             .into_iter()
             .flat_map(|k| {
-                kept.of(k)
-                    .iter()
-                    .filter_map(move |e| e.get("id").and_then(Value::as_str).map(|id| (k, id.to_string())))
+                kept.of(k).iter().filter_map(move |e| {
+                    e.get("id")
+                        .and_then(Value::as_str)
+                        .map(|id| (k, id.to_string()))
+                })
             })
             .collect()
     };
