@@ -45,7 +45,7 @@ pub const CONFIG_ENV: &str = "M3TER_CONFIG";
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// The profiles file cannot be read (or there is none).
-    #[error("cannot read the profiles file {}: {source}; create it (see `m3ter --help`) or point {CONFIG_ENV} at it", path.display())]
+    #[error("cannot read the profiles file {}: {source}; create it (`profiles:` mapping each name to orgId, apiKeyEnv and apiSecretEnv) or point {CONFIG_ENV} at it", path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -143,7 +143,10 @@ async fn promote(
         return Ok(ExitCode::SUCCESS);
     }
     let Some(store) = locked.as_mut() else {
-        unreachable!("applying takes the lock above");
+        bail!(
+            "internal error: promote without -o holds no lock on the state of `{}`",
+            a.to
+        );
     };
     if !plan.changes.is_empty() && !a.auto_approve {
         confirm(false)?;
