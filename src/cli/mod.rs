@@ -91,7 +91,7 @@ pub struct Connection {
     pub local: bool,
     /// A named connection of ~/.config/m3ter/profiles.yaml (or
     /// $M3TER_CONFIG); typed flags beat it, it beats M3TER_* variables.
-    #[arg(long, value_name = "NAME", env = "M3TER_PROFILE", help_heading = CONNECTION)]
+    #[arg(long, value_name = "NAME", env = "M3TER_PROFILE", hide_env_values = true, help_heading = CONNECTION)]
     pub profile: Option<String>,
     /// Organization id (a UUID).
     #[arg(long, value_name = "ID", env = "M3TER_ORG_ID", hide_env_values = true, help_heading = CONNECTION)]
