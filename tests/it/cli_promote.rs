@@ -480,3 +480,52 @@ fn profile_errors_name_what_is_known_and_what_is_missing() {
         .expect("runs");
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn promote_kind_takes_what_it_depends_on_and_deletes_only_that_kind() {
+    let orgs = seeded();
+    let out = orgs.m3ter(&[
+        "promote", "--from", "sandbox", "--to", "prod", "--kind", "pricings", "-o", "k.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(orgs.path().join("k.json")).expect("plan"))
+            .expect("plan json");
+    let addresses: Vec<&str> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    assert!(
+        addresses.iter().any(|a| a.starts_with("pricing.")),
+        "{addresses:?}"
+    );
+    assert!(
+        addresses.contains(&"plan.lambda_plan_api_6"),
+        "a dependency: {addresses:?}"
+    );
+    assert!(
+        !addresses.contains(&"product.legacy"),
+        "products are not promoted, so none is deleted: {addresses:?}"
+    );
+
+    let out = orgs.m3ter(&[
+        "promote", "--from", "sandbox", "--to", "prod", "--kind", "account",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("add --include-accounts"),
+        "{}",
+        text(&out)
+    );
+    let out = orgs.m3ter(&[
+        "promote", "--from", "sandbox", "--to", "prod", "--kind", "prodcts",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("not a kind; the kinds are: product,"),
+        "{}",
+        text(&out)
+    );
+}
