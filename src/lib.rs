@@ -12,6 +12,7 @@ pub mod address;
 pub mod apply;
 pub mod cli;
 pub mod client;
+pub mod compare;
 pub mod desired;
 pub mod graph;
 pub mod live;

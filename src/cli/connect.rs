@@ -28,6 +28,9 @@ pub struct ConnectionSettings {
 ///
 /// [`Session::open`]: super::session::Session::open
 pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings> {
+    if let Some(name) = non_empty(&c.profile) {
+        return resolve_profile(g, c, name);
+    }
     let org_id = non_empty(&c.org_id);
     let token = non_empty(&c.token);
     let key = non_empty(&c.api_key);
@@ -62,6 +65,31 @@ pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings>
         org_id: org_id.to_string(),
         base_url,
     })
+}
+
+/// `--profile NAME` (or `$M3TER_PROFILE`): the profile's org, URLs,
+/// credentials and state file, with the connection flags typed on the
+/// command line taking precedence (see [`super::profile`]).
+pub fn resolve_profile(
+    g: &Global,
+    c: &Connection,
+    name: &str,
+) -> anyhow::Result<ConnectionSettings> {
+    let profile = super::profile::find(name)?;
+    let conn = profile.connection(c, &g.typed_connection)?;
+    let mut g = g.clone();
+    if g.state.is_none()
+        && let Some(state) = &profile.state
+    {
+        if let Some(ws) = &g.workspace {
+            bail!(
+                "profile `{name}` names its state file {} and workspace `{ws}` (--workspace or M3TER_WORKSPACE) names another: give only one of them",
+                state.display()
+            );
+        }
+        g.state = Some(state.clone());
+    }
+    resolve(&g, &conn).with_context(|| format!("profile `{name}`"))
 }
 
 /// Where the state file is, for commands that only touch state (`show`,

@@ -126,7 +126,7 @@ pub(crate) fn open_locked(session: &Session) -> anyhow::Result<StateStore> {
 }
 
 /// Asks for `yes` on a terminal; refuses without one.
-fn confirm(destroy: bool) -> anyhow::Result<()> {
+pub(crate) fn confirm(destroy: bool) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         bail!(

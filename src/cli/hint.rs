@@ -11,7 +11,7 @@
 //! which flags a suggestion repeats:
 //!
 //! - the flags that pick the org, the state file and the desired state, as
-//!   typed on the command line: `--local`, `--org-id`, `--base-url`,
+//!   typed on the command line: `--local`, `--profile`, `--org-id`, `--base-url`,
 //!   `--workspace`, `--state`, `--dir`, `--var`; values that came from the
 //!   environment are left out (they are still set where the hint is run);
 //! - never credentials: `--api-key`, `--api-secret` and `--token` are not
@@ -31,8 +31,9 @@ use super::Global;
 
 /// What a suggested command repeats: (clap id, long flag, takes a value),
 /// in the order they are rendered.
-const REPEATED: [(&str, &str, bool); 8] = [
+const REPEATED: [(&str, &str, bool); 9] = [
     ("local", "--local", false),
+    ("profile", "--profile", true),
     ("org_id", "--org-id", true),
     ("base_url", "--base-url", true),
     ("workspace", "--workspace", true),
@@ -227,6 +228,15 @@ mod tests {
         for secret in ["k3y", "s3cr3t", "t0ken"] {
             assert!(!format!("{inv:?}").contains(secret));
         }
+    }
+
+    #[test]
+    fn a_typed_profile_is_repeated() {
+        let inv = invocation(&["m3ter", "plan", "--profile", "prod"]);
+        assert_eq!(
+            complete_with(&inv, "run `m3ter apply p.json`"),
+            "run `m3ter apply p.json --profile prod`"
+        );
     }
 
     #[test]

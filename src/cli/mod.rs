@@ -8,6 +8,7 @@ pub mod connect;
 pub(crate) mod converge;
 pub mod hint;
 pub mod output;
+pub mod profile;
 pub(crate) mod render;
 pub mod session;
 pub(crate) mod workspace;
@@ -79,6 +80,10 @@ pub struct Global {
     /// arguments; empty when parsed otherwise).
     #[arg(skip)]
     pub invocation: hint::Invocation,
+    /// The connection flags typed on the command line, which beat a
+    /// profile (filled in by [`main`]; see [`profile::typed_flags`]).
+    #[arg(skip)]
+    pub typed_connection: Vec<&'static str>,
 }
 
 /// How to reach the org (commands that talk to one).
@@ -88,6 +93,10 @@ pub struct Connection {
     /// state in state/local.json; no credentials needed.
     #[arg(long, help_heading = CONNECTION)]
     pub local: bool,
+    /// A named connection of ~/.config/m3ter/profiles.yaml (or
+    /// $M3TER_CONFIG); typed flags beat it, it beats M3TER_* variables.
+    #[arg(long, value_name = "NAME", env = "M3TER_PROFILE", hide_env_values = true, help_heading = CONNECTION)]
+    pub profile: Option<String>,
     /// Organization id (a UUID).
     #[arg(long, value_name = "ID", env = "M3TER_ORG_ID", hide_env_values = true, help_heading = CONNECTION)]
     pub org_id: Option<String>,
@@ -157,6 +166,10 @@ pub enum Command {
     /// Run billing and read bills.
     #[command(subcommand)]
     Bill(commands::bill::BillCommand),
+    /// What differs between two live orgs, named by profile.
+    Compare(commands::compare::CompareArgs),
+    /// Plan (and apply) one org to match another's configuration.
+    Promote(commands::promote::PromoteArgs),
     /// Run the local m3ter API emulator as a server.
     Emulator(commands::emulator::EmulatorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell).
@@ -190,6 +203,7 @@ pub fn main() -> ExitCode {
     let cli = match parsed {
         Ok((mut cli, matches)) => {
             cli.global.invocation = hint::Invocation::from_matches(&matches);
+            cli.global.typed_connection = profile::typed_flags(&matches);
             cli
         }
         Err(e) => {
@@ -230,6 +244,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ForceUnlock(a) => commands::state::force_unlock(g, a),
         Command::Ingest(a) => commands::ingest::run(g, a),
         Command::Bill(c) => commands::bill::run(g, c),
+        Command::Compare(a) => commands::compare::run(g, a),
+        Command::Promote(a) => commands::promote::run(g, a),
         Command::Emulator(a) => commands::emulator::run(a),
         Command::Completions(a) => commands::completions::run(a),
     }

@@ -11,6 +11,7 @@ mod cli_conventions;
 mod cli_destroy;
 mod cli_export;
 mod cli_plan;
+mod cli_promote;
 mod cli_smoke;
 mod cli_usage;
 mod cli_ux;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod bill;
+pub mod compare;
 pub mod completions;
 pub mod destroy;
 pub mod emulator;
@@ -10,6 +11,7 @@ pub mod graph;
 pub mod import;
 pub mod ingest;
 pub mod plan;
+pub mod promote;
 pub mod refresh;
 pub mod show;
 pub mod state;
