@@ -95,11 +95,17 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> StateError {
 }
 
 impl StateLock {
+    /// Takes the lock on `<state_path>.lock` at once, or fails naming the
+    /// holder ([`StateLock::acquire_waiting`] without waiting).
+    pub fn acquire(state_path: &Path, command: &str) -> Result<StateLock, StateError> {
+        StateLock::acquire_waiting(state_path, command, Duration::ZERO)
+    }
+
     /// Takes the lock on `<state_path>.lock`, waiting up to `timeout` while
     /// another process holds it, or fails naming the holder. When it is
     /// held but the file does not name the holder yet, waits at least a
     /// bounded short time (2 s) for the name to appear.
-    pub fn acquire(
+    pub fn acquire_waiting(
         state_path: &Path,
         command: &str,
         timeout: Duration,

@@ -104,7 +104,7 @@ impl StateStore {
         match &at.place {
             Place::File(path) => {
                 let lock = if lock {
-                    Some(StateLock::acquire(path, &command_name(), at.lock_timeout)?)
+                    Some(StateLock::acquire_waiting(path, &command_name(), at.lock_timeout)?)
                 } else {
                     None
                 };
