@@ -240,7 +240,7 @@ fn state_push_and_pull_round_trip_between_a_file_and_s3() {
     assert!(stdout(&out).contains("No changes"), "{}", text(&out));
 
     // A newer serial there: the older file is refused, with the way out.
-    ok(d, &emu, &moto, &["refresh", "--state", &url]);
+    ok(d, &emu, &moto, &["state", "rm", "product.aws_lambda_api_6", "--state", &url]);
     let out = run(d, &emu, &moto, &["state", "push", &file, "--state", &url]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("is older than the serial"), "{}", text(&out));
