@@ -111,7 +111,7 @@ fn a_missing_file_is_a_fresh_state_and_saves_are_atomic_with_a_backup() {
 #[test]
 fn writing_without_the_lock_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = StateStore::open(&state_file(&dir), ORG, BASE, false).expect("open");
+    let mut store = StateStore::open(state_file(&dir), ORG, BASE, false).expect("open");
     let err = store.commit().expect_err("not locked");
     assert!(matches!(err, StateError::NotLocked { .. }), "{err}");
 }

@@ -91,7 +91,9 @@ impl Moto {
         let path = ObjectPath::from(key);
         self.with_store(bucket, |s| async move {
             match s.get(&path).await {
-                Ok(r) => Some(String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("UTF-8")),
+                Ok(r) => {
+                    Some(String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("UTF-8"))
+                }
                 Err(object_store::Error::NotFound { .. }) => None,
                 Err(e) => panic!("GET {path}: {e}"),
             }
@@ -154,7 +156,10 @@ impl Moto {
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("not an HTTP response: {text}"));
         let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let body = if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if headers
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(rest)
         } else {
             rest.to_string()
