@@ -108,7 +108,7 @@ fn apply_with_s3_state_then_plan_says_no_changes() {
 
 #[test]
 fn two_concurrent_applies_on_one_s3_state_exactly_one_proceeds_over_ten_rounds() {
-    let (moto, emu, dir) = rig(&["--latency-ms", "20"]);
+    let (moto, emu, dir) = rig(&["--latency-ms", "50"]);
     let d = dir.path();
     for round in 0..10 {
         let url = format!("s3://{BUCKET}/rounds/{round}.json");
