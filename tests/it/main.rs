@@ -30,4 +30,5 @@ mod kinds;
 mod plan;
 mod plan_show;
 mod state;
+mod state_s3;
 mod validate_promise;
