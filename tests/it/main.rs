@@ -25,6 +25,7 @@ mod emulator_rules;
 mod emulator_usage;
 mod kinds;
 mod plan;
+mod plan_markdown;
 mod plan_show;
 mod state;
 mod validate_promise;
