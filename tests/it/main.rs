@@ -3,6 +3,7 @@
 
 mod common;
 
+mod ci_example;
 mod cli_apply;
 mod cli_apply_faults;
 mod cli_apply_order;

@@ -168,7 +168,7 @@ fn cut_note(changes: &Section, drift: &Section, rows: [usize; 2], details: [usiz
         }
     }
     format!(
-        "> [!NOTE]\n> This plan is cut to fit GitHub's {COMMENT_LIMIT}-character limit: {}. The saved plan (the workflow's plan artifact) has all of it: `m3ter show PLANFILE`.\n\n",
+        "> [!NOTE]\n> This plan is cut to fit GitHub's 65,536-character limit: {}. The saved plan (the workflow's plan artifact) has all of it: `m3ter show PLANFILE`.\n\n",
         parts.join("; ")
     )
 }
@@ -333,11 +333,13 @@ fn diff_markers(text: &str) -> String {
         let indent = line.len() - rest.len();
         let marker = ["-/+", "+", "-", "~"]
             .into_iter()
-            .find(|m| rest.strip_prefix(m).is_some_and(|r| r.starts_with(' ')));
+            .find(|m| rest.strip_prefix(m).is_some_and(|r| r.is_empty() || r.starts_with(' ')));
         match marker {
             Some(m) => {
                 let shown = if m == "~" { "!" } else { m };
-                let _ = writeln!(out, "{shown}{}{}", " ".repeat(indent), &rest[m.len()..]);
+                let moved = format!("{shown}{}{}", " ".repeat(indent), &rest[m.len()..]);
+                out.push_str(moved.trim_end());
+                out.push('\n');
             }
             None => {
                 out.push_str(line);
@@ -416,10 +418,10 @@ mod tests {
 
     #[test]
     fn markers_move_to_the_first_column() {
-        let text = "  # product.p will be updated in-place\n  ~ product.p {\n      ~ name = \"P\" -> \"Q\"\n      + code = \"q\"\n    }\n-/+ meter.m {\n";
+        let text = "  # product.p will be updated in-place\n  ~ product.p {\n      ~ name = \"P\" -> \"Q\"\n      + code = \"q\"\n          +\n    }\n-/+ meter.m {\n";
         assert_eq!(
             diff_markers(text),
-            "  # product.p will be updated in-place\n!   product.p {\n!       name = \"P\" -> \"Q\"\n+       code = \"q\"\n    }\n-/+ meter.m {\n"
+            "  # product.p will be updated in-place\n!   product.p {\n!       name = \"P\" -> \"Q\"\n+       code = \"q\"\n+\n    }\n-/+ meter.m {\n"
         );
     }
 }
