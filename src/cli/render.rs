@@ -68,14 +68,21 @@ impl PlanFormat {
     /// The format `--format` and the global `--json` ask for, and the
     /// options to run with: `--format json` is `--json` for everything the
     /// command prints (errors included).
-    pub(crate) fn resolve(given: Option<PlanFormat>, g: &Global) -> anyhow::Result<(PlanFormat, Global)> {
+    pub(crate) fn resolve(
+        given: Option<PlanFormat>,
+        g: &Global,
+    ) -> anyhow::Result<(PlanFormat, Global)> {
         let format = match (given, g.json) {
             (None, false) => PlanFormat::Text,
             (None, true) | (Some(PlanFormat::Json), _) => PlanFormat::Json,
             (Some(f), false) => f,
             (Some(f), true) => anyhow::bail!(
                 "--json and --format {} ask for two outputs; give one (--json is --format json)",
-                if f == PlanFormat::Text { "text" } else { "markdown" }
+                if f == PlanFormat::Text {
+                    "text"
+                } else {
+                    "markdown"
+                }
             ),
         };
         let mut g = g.clone();

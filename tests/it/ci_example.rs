@@ -117,18 +117,26 @@ fn run_job(wf: &Value, name: &str, dir: &Path, emu: &EmulatorProcess, inputs: &I
         failed: None,
     };
     for (i, step) in job["steps"].as_array().expect("steps").iter().enumerate() {
-        let step_name = step["name"].as_str().map_or_else(|| format!("#{i}"), str::to_string);
+        let step_name = step["name"]
+            .as_str()
+            .map_or_else(|| format!("#{i}"), str::to_string);
         if let Some(uses) = step["uses"].as_str() {
             if uses.starts_with("actions/upload-artifact") && run.failed.is_none() {
                 let paths = step["with"]["path"].as_str().expect("artifact path");
                 for p in paths.lines().map(str::trim).filter(|p| !p.is_empty()) {
-                    assert!(dir.join(p).exists(), "job {name} uploads {p}, which it did not write");
+                    assert!(
+                        dir.join(p).exists(),
+                        "job {name} uploads {p}, which it did not write"
+                    );
                 }
             }
             continue;
         }
         let script = step["run"].as_str().expect("a run step");
-        assert!(!script.contains("${{"), "step {step_name}: expressions belong in env:, not in run: (script injection)");
+        assert!(
+            !script.contains("${{"),
+            "step {step_name}: expressions belong in env:, not in run: (script injection)"
+        );
         let lines = m3ter_lines(script);
         if lines.is_empty() || run.failed.is_some() {
             continue;
@@ -165,18 +173,30 @@ fn run_job(wf: &Value, name: &str, dir: &Path, emu: &EmulatorProcess, inputs: &I
 }
 
 fn assert_ok(run: &JobRun, job: &str) {
-    assert!(run.failed.is_none(), "job {job} failed at {:?}; summary:\n{}", run.failed, run.summary);
+    assert!(
+        run.failed.is_none(),
+        "job {job} failed at {:?}; summary:\n{}",
+        run.failed,
+        run.summary
+    );
 }
 
 #[test]
 fn the_workflow_has_the_jobs_the_readme_describes() {
     let wf = workflow();
-    assert!(wf["concurrency"]["group"].is_string(), "a concurrency group");
+    assert!(
+        wf["concurrency"]["group"].is_string(),
+        "a concurrency group"
+    );
     let on = &wf["on"];
     for event in ["pull_request", "push", "schedule"] {
         assert!(on.get(event).is_some(), "triggered on {event}");
     }
-    for (job, event) in [("plan", "pull_request"), ("apply", "push"), ("drift", "schedule")] {
+    for (job, event) in [
+        ("plan", "pull_request"),
+        ("apply", "push"),
+        ("drift", "schedule"),
+    ] {
         let cond = wf["jobs"][job]["if"].as_str().unwrap_or_default();
         assert!(cond.contains(event), "job {job} runs on {event}: {cond}");
     }
@@ -198,9 +218,26 @@ fn the_workflow_has_the_jobs_the_readme_describes() {
         );
     };
     has("plan", &["m3ter validate"]);
-    has("plan", &["m3ter plan", "--detailed-exitcode", "-o plan.json", "--format markdown", "$M3TER_STATE"]);
+    has(
+        "plan",
+        &[
+            "m3ter plan",
+            "--detailed-exitcode",
+            "-o plan.json",
+            "--format markdown",
+            "$M3TER_STATE",
+        ],
+    );
     has("apply", &["m3ter apply plan.json", "$M3TER_STATE"]);
-    has("drift", &["m3ter plan", "--refresh-only", "--detailed-exitcode", "$M3TER_STATE"]);
+    has(
+        "drift",
+        &[
+            "m3ter plan",
+            "--refresh-only",
+            "--detailed-exitcode",
+            "$M3TER_STATE",
+        ],
+    );
 }
 
 #[test]
@@ -216,7 +253,11 @@ fn pull_request_main_and_drift_check_run_as_written() {
     // A pull request on an empty sandbox: changes (exit 2) pass the job.
     let pr = run_job(&wf, "plan", dir.path(), &emu, &inputs);
     assert_ok(&pr, "plan");
-    assert!(pr.summary.starts_with("### Plan: 0 to import, 14 to add"), "{}", pr.summary);
+    assert!(
+        pr.summary.starts_with("### Plan: 0 to import, 14 to add"),
+        "{}",
+        pr.summary
+    );
     let output = std::fs::read_to_string(dir.path().join("output-plan.txt")).expect("output");
     assert_eq!(output.trim(), "exitcode=2");
     assert!(!state.exists(), "a pull request changes nothing");
@@ -224,7 +265,11 @@ fn pull_request_main_and_drift_check_run_as_written() {
     // Main: the plan in the summary is the plan applied.
     let main = run_job(&wf, "apply", dir.path(), &emu, &inputs);
     assert_ok(&main, "apply");
-    assert!(main.summary.starts_with("### Plan: 0 to import, 14 to add"), "{}", main.summary);
+    assert!(
+        main.summary.starts_with("### Plan: 0 to import, 14 to add"),
+        "{}",
+        main.summary
+    );
     assert!(state.exists(), "the state is where $M3TER_STATE says");
     assert_eq!(emu.list_all("products").len(), 1);
 
@@ -249,17 +294,28 @@ fn pull_request_main_and_drift_check_run_as_written() {
         "the drift check fails on drift"
     );
     assert!(
-        drifted.summary.starts_with("### Refresh-only plan: 1 object changed outside m3ter-reconcile"),
+        drifted
+            .summary
+            .starts_with("### Refresh-only plan: 1 object changed outside m3ter-reconcile"),
         "{}",
         drifted.summary
     );
-    assert!(drifted.summary.contains("Renamed by hand"), "{}", drifted.summary);
+    assert!(
+        drifted.summary.contains("Renamed by hand"),
+        "{}",
+        drifted.summary
+    );
 
     // The next pull request shows the revert; its job still passes.
     let pr = run_job(&wf, "plan", dir.path(), &emu, &inputs);
     assert_ok(&pr, "plan");
     assert!(pr.summary.contains("1 to change"), "{}", pr.summary);
-    assert!(pr.summary.contains("#### Objects changed outside m3ter-reconcile"), "{}", pr.summary);
+    assert!(
+        pr.summary
+            .contains("#### Objects changed outside m3ter-reconcile"),
+        "{}",
+        pr.summary
+    );
 }
 
 #[test]
@@ -268,9 +324,22 @@ fn a_broken_desired_state_fails_the_pull_request_job_at_validate() {
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let desired = cli::copy_example(dir.path());
-    std::fs::write(desired.join("broken.yaml"), "products:\n  - name: no code\n").expect("write");
+    std::fs::write(
+        desired.join("broken.yaml"),
+        "products:\n  - name: no code\n",
+    )
+    .expect("write");
     let inputs = Inputs::new(&dir.path().join("sandbox.json").to_string_lossy());
     let pr = run_job(&wf, "plan", dir.path(), &emu, &inputs);
-    assert_eq!(pr.failed, Some(("Validate".to_string(), 1)), "{}", pr.summary);
-    assert_eq!(pr.lines, ["m3ter validate"], "nothing after the failing step runs");
+    assert_eq!(
+        pr.failed,
+        Some(("Validate".to_string(), 1)),
+        "{}",
+        pr.summary
+    );
+    assert_eq!(
+        pr.lines,
+        ["m3ter validate"],
+        "nothing after the failing step runs"
+    );
 }

@@ -121,7 +121,12 @@ impl World {
     /// A product, a meter of it and an account, in sync.
     fn basic() -> World {
         let mut w = World::new();
-        w.synced("product.p", "prod-1", json!({"code": "p", "name": "P"}), &[]);
+        w.synced(
+            "product.p",
+            "prod-1",
+            json!({"code": "p", "name": "P"}),
+            &[],
+        );
         w.synced(
             "meter.m",
             "meter-1",
@@ -182,9 +187,13 @@ fn no_changes() {
 fn create_update_and_delete() {
     let mut w = World::basic();
     w.want("product.q", json!({"code": "q", "name": "Q"}), &[]);
-    w.want("meter.m", json!({"code": "m", "name": "M2",
+    w.want(
+        "meter.m",
+        json!({"code": "m", "name": "M2",
         "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q", "unit": "ms"}],
-        "derivedFields": []}), &[("productId", "product.q")]);
+        "derivedFields": []}),
+        &[("productId", "product.q")],
+    );
     w.desired.entities.remove(&addr("account.a"));
     let p = w.plan();
     insta::assert_snapshot!("md_create_update_delete", snapshot(&p));
@@ -210,13 +219,19 @@ fn replace() {
         "plan.x",
         "plan-1",
         json!({"code": "x", "name": "X"}),
-        &[("planTemplateId", "planTemplate.t"), ("accountId", "account.a")],
+        &[
+            ("planTemplateId", "planTemplate.t"),
+            ("accountId", "account.a"),
+        ],
     );
     // accountId cannot be updated: moving the bespoke plan is a replace.
     w.want(
         "plan.x",
         json!({"code": "x", "name": "X"}),
-        &[("planTemplateId", "planTemplate.t"), ("accountId", "account.b")],
+        &[
+            ("planTemplateId", "planTemplate.t"),
+            ("accountId", "account.b"),
+        ],
     );
     insta::assert_snapshot!("md_replace", snapshot(&w.plan()));
 }
@@ -227,7 +242,11 @@ fn imports_as_it_is_and_with_changes() {
     w.want("product.q", json!({"code": "q", "name": "Q"}), &[]);
     w.live(Kind::Product, "prod-7", json!({"code": "q", "name": "Q"}));
     w.want("product.r", json!({"code": "r", "name": "R new"}), &[]);
-    w.live(Kind::Product, "prod-8", json!({"code": "r", "name": "R old"}));
+    w.live(
+        Kind::Product,
+        "prod-8",
+        json!({"code": "r", "name": "R old"}),
+    );
     insta::assert_snapshot!("md_import", snapshot(&w.plan()));
 }
 
@@ -236,7 +255,11 @@ fn drift_changed_and_deleted() {
     let mut w = World::basic();
     w.live_mut(Kind::Product, "prod-1")
         .insert("name".into(), json!("Renamed in the console"));
-    w.live.entities.get_mut(&Kind::Account).expect("accounts").clear();
+    w.live
+        .entities
+        .get_mut(&Kind::Account)
+        .expect("accounts")
+        .clear();
     insta::assert_snapshot!("md_drift", snapshot(&w.plan()));
     let refresh = w.plan_with(&PlanOptions {
         refresh_only: true,
@@ -254,8 +277,9 @@ fn warnings_are_alerts() {
         touched: 4,
         managed: 10,
     });
-    p.warnings
-        .push(PlanWarning::Text("products.yaml:3:5: a <b>bold</b> | claim".into()));
+    p.warnings.push(PlanWarning::Text(
+        "products.yaml:3:5: a <b>bold</b> | claim".into(),
+    ));
     insta::assert_snapshot!("md_warnings", snapshot(&p));
 }
 
@@ -268,7 +292,12 @@ fn hostile_values_cannot_break_out() {
         json!({"code": "h", "name": hostile}),
         &[],
     );
-    w.synced("product.p", "prod-1", json!({"code": "p", "name": "P"}), &[]);
+    w.synced(
+        "product.p",
+        "prod-1",
+        json!({"code": "p", "name": "P"}),
+        &[],
+    );
     w.want("product.p", json!({"code": "p", "name": hostile}), &[]);
     let md = snapshot(&w.plan());
     // Outside the fences nothing of the value is left as written.
@@ -281,8 +310,19 @@ fn hostile_values_cannot_break_out() {
                 fence = Some(line.trim_end_matches(|c: char| c.is_ascii_alphabetic()));
             }
             None => {
-                for bad in ["<img", "</details> **", "`z`", "[l]", "$m$", "@team", "| row |"] {
-                    assert!(!line.contains(bad), "{bad:?} escaped the escaping in {line:?}");
+                for bad in [
+                    "<img",
+                    "</details> **",
+                    "`z`",
+                    "[l]",
+                    "$m$",
+                    "@team",
+                    "| row |",
+                ] {
+                    assert!(
+                        !line.contains(bad),
+                        "{bad:?} escaped the escaping in {line:?}"
+                    );
                 }
             }
         }
@@ -325,12 +365,19 @@ fn a_large_plan_is_cut_to_fit_a_github_comment() {
     let p = many_creates(2_000);
     let md = markdown(&p);
     well_formed(&md, COMMENT_LIMIT);
-    assert!(md.len() > COMMENT_LIMIT - 2_000, "the room is used: {}", md.len());
+    assert!(
+        md.len() > COMMENT_LIMIT - 2_000,
+        "the room is used: {}",
+        md.len()
+    );
     let listed = md.lines().filter(|l| l.starts_with("| create")).count();
     assert!(listed > 100 && listed < 2_000, "{listed} rows");
     let note = format!("{} of 2000 changes are not listed", 2_000 - listed);
     assert!(md.contains(&note), "expected {note:?} in the note");
-    assert!(md.contains("m3ter show PLANFILE"), "the note names the artifact");
+    assert!(
+        md.contains("m3ter show PLANFILE"),
+        "the note names the artifact"
+    );
 }
 
 // ---- Through the binary ---------------------------------------------------
@@ -353,7 +400,14 @@ fn plan_format_markdown_with_a_plan_file_and_show() {
     let out = cli::m3ter(
         dir.path(),
         &emu,
-        &["plan", "--format", "markdown", "--detailed-exitcode", "-o", "plan.json"],
+        &[
+            "plan",
+            "--format",
+            "markdown",
+            "--detailed-exitcode",
+            "-o",
+            "plan.json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", cli::text(&out));
     let md = cli::stdout(&out);
@@ -361,16 +415,29 @@ fn plan_format_markdown_with_a_plan_file_and_show() {
         md.starts_with("### Plan: 0 to import, 1 to add, 0 to change, 0 to destroy\n"),
         "{md}"
     );
-    assert!(md.contains("| create | <code>product.p</code> | (new) |"), "{md}");
-    assert!(md.contains("Pro &#124; &lt;b&gt;") || md.contains("\"Pro | <b>\""), "{md}");
-    assert!(!md.contains("Saved the plan"), "the hint is not markdown: {md}");
+    assert!(
+        md.contains("| create | <code>product.p</code> | (new) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Pro &#124; &lt;b&gt;") || md.contains("\"Pro | <b>\""),
+        "{md}"
+    );
+    assert!(
+        !md.contains("Saved the plan"),
+        "the hint is not markdown: {md}"
+    );
     assert!(cli::stderr(&out).contains("Saved the plan to plan.json"));
     // The plan file stays JSON, and `show` renders the same markdown.
     let saved: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).expect("plan file"))
             .expect("the plan file is JSON");
     assert_eq!(saved["changes"][0]["action"], "create");
-    let shown = cli::m3ter(dir.path(), &emu, &["show", "--format", "markdown", "plan.json"]);
+    let shown = cli::m3ter(
+        dir.path(),
+        &emu,
+        &["show", "--format", "markdown", "plan.json"],
+    );
     assert!(shown.status.success(), "{}", cli::text(&shown));
     assert_eq!(cli::stdout(&shown), md);
     // `--format json` is `--json`.
@@ -384,9 +451,17 @@ fn format_markdown_refuses_what_it_cannot_do() {
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     write_desired(dir.path(), "P");
-    let both = cli::m3ter(dir.path(), &emu, &["plan", "--json", "--format", "markdown"]);
+    let both = cli::m3ter(
+        dir.path(),
+        &emu,
+        &["plan", "--json", "--format", "markdown"],
+    );
     assert_eq!(both.status.code(), Some(1), "{}", cli::text(&both));
-    assert!(cli::text(&both).contains("--json and --format markdown"), "{}", cli::text(&both));
+    assert!(
+        cli::text(&both).contains("--json and --format markdown"),
+        "{}",
+        cli::text(&both)
+    );
     let state = cli::m3ter(dir.path(), &emu, &["show", "--format", "markdown"]);
     assert_eq!(state.status.code(), Some(1));
     assert!(

@@ -331,9 +331,10 @@ fn diff_markers(text: &str) -> String {
     for line in text.lines() {
         let rest = line.trim_start_matches(' ');
         let indent = line.len() - rest.len();
-        let marker = ["-/+", "+", "-", "~"]
-            .into_iter()
-            .find(|m| rest.strip_prefix(m).is_some_and(|r| r.is_empty() || r.starts_with(' ')));
+        let marker = ["-/+", "+", "-", "~"].into_iter().find(|m| {
+            rest.strip_prefix(m)
+                .is_some_and(|r| r.is_empty() || r.starts_with(' '))
+        });
         match marker {
             Some(m) => {
                 let shown = if m == "~" { "!" } else { m };
@@ -353,11 +354,7 @@ fn diff_markers(text: &str) -> String {
 /// A backtick fence longer than any backtick run in `body` (at least three),
 /// so no line of it can close the fence early.
 fn fence_for(body: &str) -> String {
-    let longest = body
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     "`".repeat((longest + 1).max(3))
 }
 
@@ -401,7 +398,9 @@ mod tests {
     fn escape_leaves_nothing_markdown_or_html_acts_on() {
         let hostile = "a|b`c<script>&*_[x](y)\\~#$@!\nz";
         let e = escape(hostile);
-        for bad in ['|', '`', '<', '>', '*', '_', '[', ']', '\\', '~', '$', '@', '!', '\n'] {
+        for bad in [
+            '|', '`', '<', '>', '*', '_', '[', ']', '\\', '~', '$', '@', '!', '\n',
+        ] {
             assert!(!e.contains(bad), "{bad:?} left in {e}");
         }
         assert_eq!(
