@@ -31,6 +31,9 @@ fn workflow() -> Value {
 /// The values the test gives the workflow's expressions.
 struct Inputs {
     values: BTreeMap<&'static str, String>,
+    /// Variables a runner would have that the workflow does not set
+    /// (`AWS_ENDPOINT_URL` of a local S3).
+    extra: Vec<(&'static str, String)>,
 }
 
 impl Inputs {
@@ -45,7 +48,23 @@ impl Inputs {
             ("secrets.AWS_SECRET_ACCESS_KEY", "test-secret".to_string()),
             ("vars.AWS_REGION", "us-east-1".to_string()),
         ]);
-        Inputs { values }
+        Inputs {
+            values,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Gives `expr` (`secrets.NAME`, `vars.NAME`) another value.
+    fn set(mut self, expr: &'static str, value: &str) -> Inputs {
+        assert!(self.values.contains_key(expr), "{expr} is not an input");
+        self.values.insert(expr, value.to_string());
+        self
+    }
+
+    /// Adds a variable of the runner's environment.
+    fn env(mut self, name: &'static str, value: &str) -> Inputs {
+        self.extra.push((name, value.to_string()));
+        self
     }
 
     /// An `env:` value: a literal, or one `${{ name }}` expression.
@@ -161,7 +180,8 @@ fn run_job(wf: &Value, name: &str, dir: &Path, emu: &EmulatorProcess, inputs: &I
             .env("M3TER_BASE_URL", &emu.base_url)
             .env("GITHUB_STEP_SUMMARY", &summary)
             .env("GITHUB_OUTPUT", &output)
-            .env("GITHUB_WORKSPACE", dir);
+            .env("GITHUB_WORKSPACE", dir)
+            .envs(inputs.extra.iter().map(|(k, v)| (k, v)));
         let out = cmd.output().expect("bash runs");
         if !out.status.success() {
             eprintln!("job {name}, step {step_name}:\n{}", cli::text(&out));
@@ -242,39 +262,47 @@ fn the_workflow_has_the_jobs_the_readme_describes() {
 
 #[test]
 fn pull_request_main_and_drift_check_run_as_written() {
-    let wf = workflow();
-    let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
-    cli::copy_example(dir.path());
     let state = dir.path().join("ci-state").join("sandbox.json");
     std::fs::create_dir_all(state.parent().expect("parent")).expect("mkdir");
     let inputs = Inputs::new(&state.to_string_lossy());
+    sandbox_sync(dir.path(), &inputs, &|| state.exists());
+}
+
+/// A pull request on an empty sandbox, main applying it, a drift check
+/// passing, an edit by hand, the drift check failing, the next pull
+/// request: the workflow's jobs in `dir`, with the state where `inputs`
+/// say; `state_exists` looks there.
+fn sandbox_sync(dir: &Path, inputs: &Inputs, state_exists: &dyn Fn() -> bool) {
+    let wf = workflow();
+    let emu = EmulatorProcess::start(&[]);
+    cli::copy_example(dir);
 
     // A pull request on an empty sandbox: changes (exit 2) pass the job.
-    let pr = run_job(&wf, "plan", dir.path(), &emu, &inputs);
+    let pr = run_job(&wf, "plan", dir, &emu, inputs);
     assert_ok(&pr, "plan");
     assert!(
         pr.summary.starts_with("### Plan: 0 to import, 14 to add"),
         "{}",
         pr.summary
     );
-    let output = std::fs::read_to_string(dir.path().join("output-plan.txt")).expect("output");
+    let output = std::fs::read_to_string(dir.join("output-plan.txt")).expect("output");
     assert_eq!(output.trim(), "exitcode=2");
-    assert!(!state.exists(), "a pull request changes nothing");
+    assert!(!state_exists(), "a pull request changes nothing");
 
     // Main: the plan in the summary is the plan applied.
-    let main = run_job(&wf, "apply", dir.path(), &emu, &inputs);
+    let main = run_job(&wf, "apply", dir, &emu, inputs);
     assert_ok(&main, "apply");
     assert!(
         main.summary.starts_with("### Plan: 0 to import, 14 to add"),
         "{}",
         main.summary
     );
-    assert!(state.exists(), "the state is where $M3TER_STATE says");
+    assert!(state_exists(), "the state is where $M3TER_STATE says");
     assert_eq!(emu.list_all("products").len(), 1);
 
     // The drift check passes on a synced org...
-    let quiet = run_job(&wf, "drift", dir.path(), &emu, &inputs);
+    let quiet = run_job(&wf, "drift", dir, &emu, inputs);
     assert_ok(&quiet, "drift");
     assert!(quiet.summary.contains("no changes"), "{}", quiet.summary);
 
@@ -287,7 +315,7 @@ fn pull_request_main_and_drift_check_run_as_written() {
         Some(json!({"code": product["code"], "name": "Renamed by hand", "version": product["version"]})),
     );
     assert_eq!(status, 200, "{v}");
-    let drifted = run_job(&wf, "drift", dir.path(), &emu, &inputs);
+    let drifted = run_job(&wf, "drift", dir, &emu, inputs);
     assert_eq!(
         drifted.failed.as_ref().map(|(_, code)| *code),
         Some(2),
@@ -307,7 +335,7 @@ fn pull_request_main_and_drift_check_run_as_written() {
     );
 
     // The next pull request shows the revert; its job still passes.
-    let pr = run_job(&wf, "plan", dir.path(), &emu, &inputs);
+    let pr = run_job(&wf, "plan", dir, &emu, inputs);
     assert_ok(&pr, "plan");
     assert!(pr.summary.contains("1 to change"), "{}", pr.summary);
     assert!(
