@@ -32,7 +32,7 @@ pub struct PlanArgs {
     pub targets: Vec<String>,
     /// How to print the plan: text (default), json (as --json), or
     /// markdown for a pull request; a -o FILE plan is JSON whatever this says.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = crate::cli::OUTPUT)]
     pub format: Option<render::PlanFormat>,
 }
 

@@ -21,7 +21,7 @@ pub struct ShowArgs {
     pub planfile: Option<std::path::PathBuf>,
     /// How to print: text (default), json (as --json), or markdown (a plan
     /// only) for a pull request.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = crate::cli::OUTPUT)]
     pub format: Option<PlanFormat>,
 }
 
