@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use super::{Connection, Global, StateLocation, workspace};
 use crate::client::{Auth, ClientConfig, DEFAULT_BASE_URL, Secret, default_ingest_url};
+use crate::state::Location;
 
 /// Client pacing when `--rate-limit` is not given (m3ter allows 50 req/s per
 /// org; 40 leaves room for other clients of the same org).
@@ -17,7 +18,8 @@ pub const DEFAULT_RATE_LIMIT: f64 = 40.0;
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     pub client: ClientConfig,
-    pub state_path: PathBuf,
+    /// The state file or object, with the `--lock-timeout`.
+    pub state_path: Location,
     pub org_id: String,
     pub base_url: String,
 }
@@ -67,7 +69,7 @@ pub fn resolve(g: &Global, c: &Connection) -> anyhow::Result<ConnectionSettings>
 /// Where the state file is, for commands that only touch state (`show`,
 /// `state list|show|rm`, `force-unlock`): [`state_file`] with their
 /// `--local` and org id. Needs no credentials.
-pub fn state_path(g: &Global, loc: &StateLocation) -> anyhow::Result<PathBuf> {
+pub fn state_path(g: &Global, loc: &StateLocation) -> anyhow::Result<Location> {
     state_file(g, loc.local, non_empty(&loc.org_id))
 }
 
@@ -77,15 +79,25 @@ pub const STATE_DIR: &str = "state";
 /// The state file of a command: ONE rule for every command that reads or
 /// writes state.
 ///
-/// 1. `--state FILE` (refused together with a workspace: one or the other
-///    names the file);
+/// 1. `--state FILE` or `--state s3://BUCKET/KEY` (also `M3TER_STATE`;
+///    refused together with a workspace: one or the other names the file);
 /// 2. with `--local`: `state/local.json` (`state/local.<workspace>.json`);
 /// 3. with an org id (`--org-id`, `$M3TER_ORG_ID`): `state/<org-id>.json`
 ///    (`state/<org-id>.<workspace>.json`);
 /// 4. else (only commands that need no org get here): the one state file
 ///    of the workspace in `state/`, when there is exactly one; otherwise an
 ///    error listing what there is.
-pub(crate) fn state_file(g: &Global, local: bool, org_id: Option<&str>) -> anyhow::Result<PathBuf> {
+/// The location carries the command's `--lock-timeout`.
+pub(crate) fn state_file(
+    g: &Global,
+    local: bool,
+    org_id: Option<&str>,
+) -> anyhow::Result<Location> {
+    Ok(state_place(g, local, org_id)?.with_lock_timeout(g.lock_timeout))
+}
+
+/// [`state_file`] without the lock timeout.
+fn state_place(g: &Global, local: bool, org_id: Option<&str>) -> anyhow::Result<Location> {
     let ws = workspace::checked(g.workspace.as_deref())?;
     if let Some(path) = &g.state {
         if let Some(ws) = ws {
@@ -94,16 +106,23 @@ pub(crate) fn state_file(g: &Global, local: bool, org_id: Option<&str>) -> anyho
                 path.display()
             );
         }
-        return Ok(path.clone());
+        return Ok(match path.to_str() {
+            Some(text) => Location::parse(text)?,
+            None => Location::file(path.clone()),
+        });
     }
     if local {
-        return Ok(Path::new(STATE_DIR).join(workspace::state_file_name("local", ws)));
+        return Ok(Location::file(
+            Path::new(STATE_DIR).join(workspace::state_file_name("local", ws)),
+        ));
     }
     if let Some(org) = org_id {
         check_org_id(org)?;
-        return Ok(Path::new(STATE_DIR).join(workspace::state_file_name(org, ws)));
+        return Ok(Location::file(
+            Path::new(STATE_DIR).join(workspace::state_file_name(org, ws)),
+        ));
     }
-    the_only_state_file(ws)
+    the_only_state_file(ws).map(Location::file)
 }
 
 /// Rule 4 of [`state_file`].
@@ -277,7 +296,7 @@ mod tests {
         assert_eq!(s.base_url, "https://api.m3ter.com");
         assert_eq!(s.client.ingest_url, "https://ingest.m3ter.com");
         assert_eq!(s.client.rate_limit, Some(40.0));
-        assert_eq!(s.state_path, PathBuf::from("state/org-1.json"));
+        assert_eq!(s.state_path, Location::file("state/org-1.json"));
         assert!(matches!(s.client.auth, Auth::Credentials { .. }));
         assert!(!format!("{s:?}").contains("s3cr3t"));
     }
@@ -323,11 +342,11 @@ mod tests {
         g.workspace = Some("w".into());
         assert_eq!(
             state_file(&g, true, None).expect("local"),
-            PathBuf::from("state/local.w.json")
+            Location::file("state/local.w.json")
         );
         assert_eq!(
             state_file(&g, false, Some("org-1")).expect("org"),
-            PathBuf::from("state/org-1.w.json")
+            Location::file("state/org-1.w.json")
         );
         g.state = Some("x.json".into());
         let err = state_file(&g, true, None).expect_err("both").to_string();
@@ -335,6 +354,20 @@ mod tests {
         g.state = None;
         g.workspace = Some("../x".into());
         assert!(state_file(&g, true, None).is_err());
+    }
+
+    #[test]
+    fn s3_urls_are_state_locations_with_the_lock_timeout() {
+        let mut g = global();
+        g.state = Some("s3://team-state/m3ter/sandbox.json".into());
+        g.lock_timeout = std::time::Duration::from_secs(30);
+        let at = state_file(&g, false, Some("org-1")).expect("s3");
+        assert!(at.is_remote());
+        assert_eq!(at.to_string(), "s3://team-state/m3ter/sandbox.json");
+        assert_eq!(at.lock_timeout, std::time::Duration::from_secs(30));
+        g.state = Some("gs://b/k".into());
+        let err = state_file(&g, false, None).expect_err("gs").to_string();
+        assert!(err.contains("not a supported state location"), "{err}");
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub(crate) async fn read_org(session: &Session) -> anyhow::Result<LiveSnapshot> 
 /// The state file, locked for the whole run (its directory made if need be).
 pub(crate) fn open_locked(session: &Session) -> anyhow::Result<StateStore> {
     let s = &session.settings;
-    if let Some(dir) = s.state_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let file = s.state_path.as_file();
+    if let Some(dir) = file.and_then(|f| f.parent()).filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(StateStore::open(

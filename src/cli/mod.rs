@@ -41,10 +41,17 @@ pub struct Global {
     /// Desired-state directory: its *.yaml/*.yml files, not recursive.
     #[arg(short = 'd', long, global = true, default_value = "desired-state", help_heading = STATE)]
     pub dir: PathBuf,
-    /// State file (default: state/<org-id>.json, with --local
-    /// state/local.json; in a workspace state/<org-id>.<NAME>.json).
-    #[arg(long, value_name = "FILE", global = true, help_heading = STATE)]
+    /// State file, or s3://BUCKET/KEY for state in S3 (credentials and
+    /// endpoint from the AWS_* variables) (default: state/<org-id>.json,
+    /// with --local state/local.json; in a workspace
+    /// state/<org-id>.<NAME>.json).
+    #[arg(long, value_name = "FILE|URL", env = "M3TER_STATE", hide_env_values = true, global = true, help_heading = STATE)]
     pub state: Option<PathBuf>,
+    /// How long to wait for a state lock held by another run, e.g. 30s or
+    /// 2m (default 0: fail at once, naming the holder).
+    #[arg(long, value_name = "DURATION", global = true, default_value = "0s",
+        value_parser = parse_duration, help_heading = STATE)]
+    pub lock_timeout: std::time::Duration,
     /// Workspace: an environment with its own state file
     /// (state/<org-id>.<NAME>.json, with --local state/local.<NAME>.json).
     #[arg(
@@ -143,7 +150,7 @@ pub enum Command {
     State(commands::state::StateCommand),
     /// The dependency graph in DOT (with --json: nodes and edges as JSON).
     Graph,
-    /// Remove a lock left by a process on another machine.
+    /// Remove a lock left by a killed run, or by a process on another machine.
     ForceUnlock(commands::state::ForceUnlockArgs),
     /// Submit measurements.
     #[command(
@@ -155,6 +162,15 @@ pub enum Command {
     Bill(commands::bill::BillCommand),
     /// Run the local m3ter API emulator as a server.
     Emulator(commands::emulator::EmulatorArgs),
+}
+
+/// `30s`, `2m`, `1h 30m`, `0`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e}; give a duration like 30s, 2m or 1h"))
 }
 
 /// The command line definition: [`Cli`], with `emulator` free of the

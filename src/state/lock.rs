@@ -16,11 +16,18 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::StateError;
+use super::{Location, StateError};
 
-/// Who holds a lock, as written into the lock file.
+/// Who holds a lock, as written into the lock file (or lock object).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
+    /// A UUID naming this hold of the lock, for `m3ter force-unlock ID`
+    /// (empty in lock files of older versions).
+    #[serde(default)]
+    pub id: String,
+    /// The user name of the holder (`$USER`), best effort.
+    #[serde(default)]
+    pub user: String,
     pub pid: u32,
     pub host: String,
     /// RFC 3339 UTC time the lock was taken.
@@ -34,6 +41,10 @@ impl LockInfo {
     /// Describes the current process.
     pub fn current(command: &str) -> Self {
         LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            user: std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_default(),
             pid: std::process::id(),
             host: hostname(),
             since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -41,11 +52,19 @@ impl LockInfo {
         }
     }
 
-    fn describe(&self) -> String {
-        format!(
+    /// "pid 12 on host ci-3 since … (m3ter apply), user ann, lock id …".
+    pub(crate) fn describe(&self) -> String {
+        let mut text = format!(
             "pid {} on host {} since {} ({})",
             self.pid, self.host, self.since, self.command
-        )
+        );
+        if !self.user.is_empty() {
+            text.push_str(&format!(", user {}", self.user));
+        }
+        if !self.id.is_empty() {
+            text.push_str(&format!(", lock id {}", self.id));
+        }
+        text
     }
 }
 
@@ -54,6 +73,7 @@ impl LockInfo {
 pub struct StateLock {
     file: File,
     path: PathBuf,
+    id: String,
 }
 
 /// `<state>.lock` next to the state file.
@@ -76,10 +96,20 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> StateError {
 
 impl StateLock {
     /// Takes the lock on `<state_path>.lock` at once, or fails naming the
-    /// holder. Never waits for the lock itself; when it is held but the
-    /// file does not name the holder yet, waits a bounded short time (2 s)
-    /// for the name to appear.
+    /// holder ([`StateLock::acquire_waiting`] without waiting).
     pub fn acquire(state_path: &Path, command: &str) -> Result<StateLock, StateError> {
+        StateLock::acquire_waiting(state_path, command, Duration::ZERO)
+    }
+
+    /// Takes the lock on `<state_path>.lock`, waiting up to `timeout` while
+    /// another process holds it, or fails naming the holder. When it is
+    /// held but the file does not name the holder yet, waits at least a
+    /// bounded short time (2 s) for the name to appear.
+    pub fn acquire_waiting(
+        state_path: &Path,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<StateLock, StateError> {
         let path = lock_path(state_path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create directory", e))?;
@@ -93,7 +123,7 @@ impl StateLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| io_err(&path, "open lock file", e))?;
-        wait_for_holder(&mut file, &path)?;
+        super::remote::wait_blocking(|| wait_for_holder(&mut file, &path, timeout))?;
         let info = LockInfo::current(command);
         let text = serde_json::to_string_pretty(&info).unwrap_or_default();
         file.set_len(0)
@@ -101,7 +131,16 @@ impl StateLock {
             .and_then(|()| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_all())
             .map_err(|e| io_err(&path, "write lock file", e))?;
-        Ok(StateLock { file, path })
+        Ok(StateLock {
+            file,
+            path,
+            id: info.id,
+        })
+    }
+
+    /// The id of this hold of the lock.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The lock file's path.
@@ -126,33 +165,47 @@ impl Drop for StateLock {
 const NAME_WAIT: Duration = Duration::from_secs(2);
 
 /// Locks `file`, or fails with an error naming the holder. While the lock
-/// is held and the file names nobody, re-reads it until the name appears
-/// (then fails naming it), the lock comes free (then takes it: the holder
-/// has finished), or [`NAME_WAIT`] runs out.
-fn wait_for_holder(file: &mut File, path: &Path) -> Result<(), StateError> {
-    let deadline = Instant::now() + NAME_WAIT;
+/// is held, re-reads the file until the lock comes free (then takes it: the
+/// holder has finished), or `timeout` runs out with the holder named, or
+/// [`NAME_WAIT`] (or `timeout`, if longer) runs out with nobody named.
+fn wait_for_holder(file: &mut File, path: &Path, timeout: Duration) -> Result<(), StateError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(()),
             Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => return Err(io_err(path, "lock", e)),
         }
-        if let Some(holder) = read_info(file) {
-            return Err(StateError::Locked {
-                path: path.to_path_buf(),
-                holder: holder.describe(),
-            });
+        let holder = read_info(file);
+        let waited = start.elapsed();
+        match &holder {
+            Some(h) if waited >= timeout => {
+                return Err(StateError::Locked {
+                    path: Location::file(path),
+                    holder: h.describe(),
+                    id: Some(h.id.clone()).filter(|id| !id.is_empty()),
+                    waited: timeout,
+                });
+            }
+            None if waited >= timeout.max(NAME_WAIT) => {
+                return Err(StateError::Locked {
+                    path: Location::file(path),
+                    holder: format!(
+                        "another process, which has not written its pid and host into the lock file within {} s (not an m3ter run, or one stopped right after locking)",
+                        NAME_WAIT.as_secs()
+                    ),
+                    id: None,
+                    waited: timeout,
+                });
+            }
+            _ => {}
         }
-        if Instant::now() >= deadline {
-            return Err(StateError::Locked {
-                path: path.to_path_buf(),
-                holder: format!(
-                    "another process, which has not written its pid and host into the lock file within {} s (not an m3ter run, or one stopped right after locking)",
-                    NAME_WAIT.as_secs()
-                ),
-            });
+        std::thread::sleep(pause);
+        if holder.is_some() {
+            // Named: a real wait for a run to end, no need to poll fast.
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -176,6 +229,12 @@ pub enum Unlocked {
 /// this host: the OS lock is real then, and that process must be stopped
 /// instead.
 pub fn force_unlock(state_path: &Path) -> Result<Unlocked, StateError> {
+    force_unlock_id(state_path, None)
+}
+
+/// [`force_unlock`], refusing also when `id` is given and the lock file
+/// names another lock id (the lock was taken again since).
+pub(crate) fn force_unlock_id(state_path: &Path, id: Option<&str>) -> Result<Unlocked, StateError> {
     let path = lock_path(state_path);
     let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
         Ok(f) => f,
@@ -190,12 +249,22 @@ pub fn force_unlock(state_path: &Path) -> Result<Unlocked, StateError> {
         }
         Err(TryLockError::WouldBlock) => {
             let holder = read_info(&mut file);
+            if let (Some(h), Some(id)) = (&holder, id)
+                && !h.id.is_empty()
+                && h.id != id
+            {
+                return Err(StateError::WrongLockId {
+                    path: Location::file(&path),
+                    given: id.to_string(),
+                    holder: h.describe(),
+                });
+            }
             if let Some(h) = &holder
                 && h.host == hostname()
                 && process_alive(h.pid)
             {
                 return Err(StateError::HeldByLiveProcess {
-                    path,
+                    path: Location::file(&path),
                     holder: h.describe(),
                 });
             }

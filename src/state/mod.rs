@@ -1,11 +1,14 @@
 //! The state file: what this tool created or adopted, with the ids, versions,
 //! dependencies and last-applied managed fields (`shared/design.md` §4).
 
+mod location;
 mod lock;
+mod remote;
 mod store;
 
+pub use location::{BadLocation, Location};
 pub use lock::{LockInfo, StateLock, Unlocked, force_unlock, hostname, lock_path};
-pub use store::{PendingWrite, StateStore, backup_path};
+pub use store::{PendingWrite, StateStore, backup_path, force_unlock_at};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -70,7 +73,8 @@ impl State {
     }
 }
 
-/// Why a state file cannot be used.
+/// Why a state file (or object) cannot be used. `path` is where it is: a
+/// file path or an `s3://` URL.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot {what} {}: {source}", path.display())]
@@ -80,36 +84,100 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("state file {} is corrupt: {message}; restore it from {} or fix it by hand", path.display(), backup_path(path).display())]
-    Corrupt { path: PathBuf, message: String },
-    #[error("state file {} belongs to org {file_org}, not {org}; pass --state for this org's file", path.display())]
+    #[error("state file {path} is corrupt: {message}; restore it from {} or fix it by hand", path.backup())]
+    Corrupt { path: Location, message: String },
+    #[error("state file {path} belongs to org {file_org}, not {org}; pass --state for this org's file")]
     OtherOrg {
-        path: PathBuf,
+        path: Location,
         file_org: String,
         org: String,
     },
-    #[error("state file {} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter", path.display())]
-    NewerFormat { path: PathBuf, found: u64 },
+    #[error("state file {path} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter")]
+    NewerFormat { path: Location, found: u64 },
     /// A version below the first one (0): no m3ter wrote this file.
-    #[error("state file {} has formatVersion {found}, which is not a state format version (this m3ter understands only {FORMAT_VERSION}); restore it from {} or fix it by hand", path.display(), backup_path(path).display())]
-    UnsupportedFormat { path: PathBuf, found: u64 },
+    #[error("state file {path} has formatVersion {found}, which is not a state format version (this m3ter understands only {FORMAT_VERSION}); restore it from {} or fix it by hand", path.backup())]
+    UnsupportedFormat { path: Location, found: u64 },
     /// Two addresses claim one live entity: applying would make one of
     /// them overwrite or delete the other's entity.
-    #[error("state file {} records id {id} for both {first} and {second}, but one entity has one address; forget the wrong one with `m3ter state rm {second}` (or `m3ter state rm {first}`), then run `m3ter plan`", path.display())]
+    #[error("state file {path} records id {id} for both {first} and {second}, but one entity has one address; forget the wrong one with `m3ter state rm {second}` (or `m3ter state rm {first}`), then run `m3ter plan`")]
     DuplicateId {
-        path: PathBuf,
+        path: Location,
         id: String,
         first: Address,
         second: Address,
     },
-    #[error("state file {} does not exist", path.display())]
-    Missing { path: PathBuf },
-    #[error("state is locked by {holder}; if that process is gone, run `m3ter force-unlock` (lock file {})", path.display())]
-    Locked { path: PathBuf, holder: String },
-    #[error("the state lock {} is held by {holder}, a running process on this host; stop it instead of force-unlocking", path.display())]
-    HeldByLiveProcess { path: PathBuf, holder: String },
-    #[error("state file {} was opened without the lock and cannot be written", path.display())]
-    NotLocked { path: PathBuf },
+    #[error("state file {path} does not exist")]
+    Missing { path: Location },
+    /// `path` is the lock. `waited` is the `--lock-timeout` that ran out.
+    #[error("state is locked by {holder}{}; if that process is gone, run `m3ter force-unlock{}` (lock {path})", waited_text(*waited), id.as_deref().map(|i| format!(" {i}")).unwrap_or_default())]
+    Locked {
+        path: Location,
+        holder: String,
+        id: Option<String>,
+        waited: std::time::Duration,
+    },
+    #[error("the state lock {path} is held by {holder}, a running process on this host; stop it instead of force-unlocking")]
+    HeldByLiveProcess { path: Location, holder: String },
+    #[error("the state lock {path} is held by {holder}, not by lock id {given}; it was taken again since: check that run, then force-unlock its id if it is gone")]
+    WrongLockId {
+        path: Location,
+        given: String,
+        holder: String,
+    },
+    #[error("state file {path} was opened without the lock and cannot be written")]
+    NotLocked { path: Location },
+    #[error("cannot {what} {url} (endpoint {endpoint}): {message}")]
+    Remote {
+        url: String,
+        endpoint: String,
+        what: String,
+        message: String,
+    },
+    #[error("cannot use state {url}: bucket `{bucket}` does not exist at endpoint {endpoint}; create it, or fix the bucket name in --state (or M3TER_STATE) and AWS_ENDPOINT_URL")]
+    NoBucket {
+        url: String,
+        bucket: String,
+        endpoint: String,
+    },
+    /// A conditional write failed: someone wrote the state since this run
+    /// read it (its lock was broken).
+    #[error("state {path} was changed by another run since this run read it (was its lock force-unlocked?), so it was not overwritten; {}", rescued_text(rescued))]
+    Conflict {
+        path: Location,
+        /// The local file holding the state that could not be written.
+        rescued: Result<PathBuf, String>,
+    },
+    #[error("refusing to push {file} to {path}: {why}")]
+    PushRefused {
+        file: PathBuf,
+        path: Location,
+        why: String,
+    },
+    #[error(transparent)]
+    BadLocation(#[from] BadLocation),
+}
+
+fn waited_text(waited: std::time::Duration) -> String {
+    if waited.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " (still, after waiting {} for it)",
+            humantime::format_duration(waited)
+        )
+    }
+}
+
+fn rescued_text(rescued: &Result<PathBuf, String>) -> String {
+    match rescued {
+        Ok(file) => format!(
+            "nothing is lost: this run's state, with everything it created, is saved in {f}. Compare it with the current state (`m3ter state pull > current.json`); when it is the one to keep, run `m3ter state push {f}` (with --force if the other run has written a newer serial)",
+            f = file.display()
+        ),
+        Err(e) => format!(
+            "and this run's state could not be saved locally either ({e}): run `m3ter refresh` and `m3ter import` what this run created"
+        ),
+    }
 }
 
 /// Whether `s` is safe as part of a file name and as a URL path segment:

@@ -10,24 +10,45 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::lock::StateLock;
+use super::location::{Location, Place};
+use super::lock::{StateLock, Unlocked, force_unlock_id};
+use super::remote::{Remote, RemoteLock, RemoteWriter};
 use super::{FORMAT_VERSION, State, StateError};
 use crate::address::Address;
 
-/// A state file opened for a command.
+/// A state file (or object) opened for a command.
 #[derive(Debug)]
 pub struct StateStore {
-    path: PathBuf,
+    at: Location,
     state: State,
-    /// Held until the store is dropped (end of the command).
-    lock: Option<StateLock>,
+    /// Whether the state existed when opened.
+    existed: bool,
+    backend: Backend,
+}
+
+/// Where writes go, and the lock held until the store is dropped (end of
+/// the command).
+#[derive(Debug)]
+enum Backend {
+    File {
+        path: PathBuf,
+        lock: Option<StateLock>,
+    },
+    Object {
+        writer: Arc<RemoteWriter>,
+        /// Dropped after `writer` is done: see [`RemoteLock`].
+        lock: Option<RemoteLock>,
+    },
 }
 
 impl StateStore {
-    /// Opens the state of `org_id` at `path`, taking the lock when `lock`.
+    /// Opens the state of `org_id` at `at` (a path or a [`Location`]),
+    /// taking the lock when `lock` (waiting for it up to the location's
+    /// lock timeout).
     ///
     /// A missing file is a new, empty state with a fresh lineage (written on
     /// the first save). Refused: a file that is not valid state JSON, a
@@ -36,69 +57,121 @@ impl StateStore {
     /// `base_url` replaces the recorded one (the same org may be reached
     /// through a different URL, e.g. an emulator port).
     pub fn open(
-        path: &Path,
+        at: impl Into<Location>,
         org_id: &str,
         base_url: &str,
         lock: bool,
     ) -> Result<StateStore, StateError> {
-        let lock = if lock {
-            Some(StateLock::acquire(path, &command_name())?)
-        } else {
-            None
-        };
-        let state = match read(path)? {
-            None => State::new(org_id, base_url),
-            Some(mut s) => {
-                if s.org_id != org_id {
-                    return Err(StateError::OtherOrg {
-                        path: path.to_path_buf(),
-                        file_org: s.org_id,
-                        org: org_id.to_string(),
-                    });
-                }
-                check_unique_ids(path, &s)?;
-                if s.base_url != base_url {
-                    tracing::debug!(old = %s.base_url, new = %base_url, "base URL changed");
-                    s.base_url = base_url.to_string();
-                }
-                s
-            }
-        };
-        Ok(StateStore {
-            path: path.to_path_buf(),
-            state,
-            lock,
-        })
+        let mut store = StateStore::open_any(at.into(), lock, || State::new(org_id, base_url))?;
+        let path = store.at.clone();
+        let s = &mut store.state;
+        if s.org_id != org_id {
+            return Err(StateError::OtherOrg {
+                path,
+                file_org: s.org_id.clone(),
+                org: org_id.to_string(),
+            });
+        }
+        check_unique_ids(&path, s)?;
+        if s.base_url != base_url {
+            tracing::debug!(old = %s.base_url, new = %base_url, "base URL changed");
+            s.base_url = base_url.to_string();
+        }
+        Ok(store)
     }
 
     /// Opens an existing state file whatever its org (the `state`
     /// subcommands given only `--state`). Unlike [`StateStore::open`] it
     /// accepts two addresses sharing one id: `state rm` is how that is
     /// fixed.
-    pub fn open_existing(path: &Path, lock: bool) -> Result<StateStore, StateError> {
-        let lock = if lock {
-            Some(StateLock::acquire(path, &command_name())?)
-        } else {
-            None
-        };
-        let state = read(path)?.ok_or_else(|| StateError::Missing {
-            path: path.to_path_buf(),
-        })?;
-        Ok(StateStore {
-            path: path.to_path_buf(),
-            state,
-            lock,
-        })
+    pub fn open_existing(at: impl Into<Location>, lock: bool) -> Result<StateStore, StateError> {
+        let at = at.into();
+        let missing = StateError::Missing { path: at.clone() };
+        let store = StateStore::open_any(at, lock, || State::new("", ""))?;
+        if !store.existed {
+            return Err(missing);
+        }
+        Ok(store)
     }
 
-    /// The state file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Takes the lock if asked, then reads the state (`empty()` when there
+    /// is none yet).
+    fn open_any(
+        at: Location,
+        lock: bool,
+        empty: impl FnOnce() -> State,
+    ) -> Result<StateStore, StateError> {
+        match &at.place {
+            Place::File(path) => {
+                let lock = if lock {
+                    Some(StateLock::acquire_waiting(path, &command_name(), at.lock_timeout)?)
+                } else {
+                    None
+                };
+                let found = read(path)?;
+                Ok(StateStore {
+                    existed: found.is_some(),
+                    state: found.unwrap_or_else(empty),
+                    backend: Backend::File {
+                        path: path.clone(),
+                        lock,
+                    },
+                    at,
+                })
+            }
+            Place::Object(url) => {
+                let remote = Remote::connect(url)?;
+                let lock = if lock {
+                    let info = super::LockInfo::current(&command_name());
+                    Some(remote.lock(info, at.lock_timeout)?)
+                } else {
+                    None
+                };
+                let (state, version, previous) = match remote.read()? {
+                    Some((bytes, version)) => {
+                        let text = String::from_utf8(bytes.clone()).map_err(|e| {
+                            StateError::Corrupt {
+                                path: at.clone(),
+                                message: e.to_string(),
+                            }
+                        })?;
+                        (Some(parse(&text, &at)?), Some(version), Some(bytes))
+                    }
+                    None => (None, None, None),
+                };
+                Ok(StateStore {
+                    existed: state.is_some(),
+                    state: state.unwrap_or_else(empty),
+                    backend: Backend::Object {
+                        writer: Arc::new(RemoteWriter {
+                            remote,
+                            version: Mutex::new(version),
+                            previous: Mutex::new(previous),
+                        }),
+                        lock,
+                    },
+                    at,
+                })
+            }
+        }
+    }
+
+    /// Where the state is. (`display()` on it reads like a path's.)
+    pub fn path(&self) -> &Location {
+        &self.at
     }
 
     /// Whether this store holds the lock.
     pub fn is_locked(&self) -> bool {
-        self.lock.is_some()
+        match &self.backend {
+            Backend::File { lock, .. } => lock.is_some(),
+            Backend::Object { lock, .. } => lock.is_some(),
+        }
+    }
+
+    /// Whether the state existed when the store was opened.
+    pub fn existed(&self) -> bool {
+        self.existed
     }
 
     /// The current state: as loaded, then as last saved.
@@ -109,7 +182,8 @@ impl StateStore {
     /// The state, for a reader that is done with the store (releases the
     /// lock, if held).
     pub fn into_state(self) -> State {
-        self.state
+        let StateStore { state, .. } = self;
+        state
     }
 
     /// The current state, to change before a [`StateStore::commit`].
@@ -138,50 +212,135 @@ impl StateStore {
     /// Writes the current state (after changes through
     /// [`StateStore::state_mut`]) with the next serial; returns it.
     pub fn commit(&mut self) -> Result<u64, StateError> {
-        if self.lock.is_none() {
-            // Writing without the lock could interleave with another writer.
-            return Err(StateError::NotLocked {
-                path: self.path.clone(),
-            });
+        let pending = self.begin_commit()?;
+        let serial = pending.serial;
+        match pending.write() {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                // Not written: the serial may be taken again.
+                if self.state.serial == serial {
+                    self.state.serial -= 1;
+                }
+                Err(e)
+            }
         }
-        self.state.format_version = FORMAT_VERSION;
-        self.state.serial += 1;
-        if let Err(e) = write_atomic(&self.path, &self.state) {
-            self.state.serial -= 1;
-            return Err(e);
+    }
+
+    /// Replaces the state with `incoming` (`m3ter state push`): refused
+    /// when its lineage differs from the current one, or its serial is
+    /// below the current one, unless `force`. Written with a serial above
+    /// both, so serials never go backwards. Returns the serial written.
+    pub fn push(&mut self, file: &Path, incoming: State, force: bool) -> Result<u64, StateError> {
+        let refuse = |why: String| StateError::PushRefused {
+            file: file.to_path_buf(),
+            path: self.at.clone(),
+            why,
+        };
+        let current = &self.state;
+        if self.existed && !force {
+            if incoming.lineage != current.lineage {
+                return Err(refuse(format!(
+                    "its lineage {} is not the lineage {} of the state there (another history); pass --force to replace that state anyway",
+                    incoming.lineage, current.lineage
+                )));
+            }
+            if incoming.serial < current.serial {
+                return Err(refuse(format!(
+                    "its serial {} is older than the serial {} there (the state was written since); pass --force to replace it anyway",
+                    incoming.serial, current.serial
+                )));
+            }
         }
-        Ok(self.state.serial)
+        check_unique_ids(&Location::file(file), &incoming)?;
+        let floor = if self.existed { current.serial } else { 0 };
+        let serial = incoming.serial.max(floor + 1) - 1;
+        self.state = incoming;
+        self.state.serial = serial;
+        self.commit()
     }
 
     /// Like [`StateStore::commit`], in two halves: this one takes the next
     /// serial and serializes the current state; [`PendingWrite::write`]
-    /// (blocking: fsync) can then run on another thread while the caller
-    /// goes on, so a slow disk does not stall a concurrent apply. The
-    /// caller must finish one write before beginning the next (writes
-    /// share a temp file and must land in serial order), and must not treat
-    /// the state as saved until `write` returned `Ok`. If it fails, the
-    /// serial it took is not reused: stop writing.
+    /// (blocking: fsync, or a request) can then run on another thread while
+    /// the caller goes on, so a slow disk does not stall a concurrent
+    /// apply. The caller must finish one write before beginning the next
+    /// (writes share a temp file and must land in serial order), and must
+    /// not treat the state as saved until `write` returned `Ok`. If it
+    /// fails, the serial it took is not reused: stop writing.
     pub fn begin_commit(&mut self) -> Result<PendingWrite, StateError> {
-        if self.lock.is_none() {
-            return Err(StateError::NotLocked {
-                path: self.path.clone(),
-            });
-        }
+        let sink = match &self.backend {
+            Backend::File {
+                path,
+                lock: Some(_),
+            } => Sink::File(path.clone()),
+            Backend::Object {
+                writer,
+                lock: Some(_),
+            } => Sink::Object(writer.clone()),
+            // Writing without the lock could interleave with another writer.
+            _ => {
+                return Err(StateError::NotLocked {
+                    path: self.at.clone(),
+                });
+            }
+        };
         self.state.format_version = FORMAT_VERSION;
         self.state.serial += 1;
         let mut bytes = Vec::with_capacity(1 << 16);
         serde_json::to_writer_pretty(&mut bytes, &self.state).map_err(|e| StateError::Io {
-            path: self.path.clone(),
+            path: PathBuf::from(self.at.to_string()),
             what: "serialize".into(),
             source: std::io::Error::other(e),
         })?;
         bytes.push(b'\n');
         Ok(PendingWrite {
-            path: self.path.clone(),
+            sink,
             bytes,
             serial: self.state.serial,
         })
     }
+}
+
+/// Removes a stuck lock of the state at `at`: the lock file (see
+/// [`super::force_unlock`]) or the lock object. With `id`, only the lock
+/// of that id; a lock object is removed only by id.
+pub fn force_unlock_at(at: &Location, id: Option<&str>) -> Result<Unlocked, StateError> {
+    match &at.place {
+        Place::File(path) => force_unlock_id(path, id),
+        Place::Object(url) => {
+            let remote = Remote::connect(url)?;
+            let Some(holder) = remote.read_lock()? else {
+                return Ok(Unlocked::NotLocked);
+            };
+            let named = holder.as_ref().map(|h| h.id.as_str()).filter(|i| !i.is_empty());
+            match (named, id) {
+                (Some(held), Some(given)) if held != given => Err(StateError::WrongLockId {
+                    path: at.lock(),
+                    given: given.to_string(),
+                    holder: holder.as_ref().map(super::LockInfo::describe).unwrap_or_default(),
+                }),
+                (Some(held), None) => Err(StateError::WrongLockId {
+                    path: at.lock(),
+                    given: "(none given)".to_string(),
+                    holder: format!(
+                        "{}; run `m3ter force-unlock {held}`",
+                        holder.as_ref().map(super::LockInfo::describe).unwrap_or_default()
+                    ),
+                }),
+                _ => {
+                    remote.delete_lock()?;
+                    Ok(Unlocked::Removed(holder))
+                }
+            }
+        }
+    }
+}
+
+/// Where a [`PendingWrite`] goes.
+#[derive(Debug)]
+enum Sink {
+    File(PathBuf),
+    Object(Arc<RemoteWriter>),
 }
 
 /// A serialized state waiting to be written (see
@@ -189,7 +348,7 @@ impl StateStore {
 /// to a blocking thread.
 #[derive(Debug)]
 pub struct PendingWrite {
-    path: PathBuf,
+    sink: Sink,
     bytes: Vec<u8>,
     serial: u64,
 }
@@ -198,7 +357,10 @@ impl PendingWrite {
     /// Writes atomically and durably (as [`StateStore::commit`] does);
     /// returns the serial written.
     pub fn write(self) -> Result<u64, StateError> {
-        write_bytes_atomic(&self.path, &self.bytes)?;
+        match self.sink {
+            Sink::File(path) => write_bytes_atomic(&path, &self.bytes)?,
+            Sink::Object(writer) => writer.write(self.bytes, self.serial)?,
+        }
         Ok(self.serial)
     }
 }
@@ -221,7 +383,7 @@ fn command_name() -> String {
         "ingest",
         "bill",
     ];
-    const STATE_SUBCOMMANDS: &[&str] = &["list", "show", "rm"];
+    const STATE_SUBCOMMANDS: &[&str] = &["list", "show", "rm", "mv", "pull", "push"];
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut words = vec!["m3ter"];
     if let Some(i) = args.iter().position(|a| COMMANDS.contains(&a.as_str())) {
@@ -244,7 +406,7 @@ fn command_name() -> String {
 }
 
 /// Reads and checks a state file; `None` when it does not exist.
-fn read(path: &Path) -> Result<Option<State>, StateError> {
+pub(crate) fn read(path: &Path) -> Result<Option<State>, StateError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -256,33 +418,37 @@ fn read(path: &Path) -> Result<Option<State>, StateError> {
             });
         }
     };
+    parse(&text, &Location::file(path)).map(Some)
+}
+
+/// Checks and reads the text of a state at `path`.
+pub(crate) fn parse(text: &str, path: &Location) -> Result<State, StateError> {
     let corrupt = |message: String| StateError::Corrupt {
-        path: path.to_path_buf(),
+        path: path.clone(),
         message,
     };
-    let value: Value = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
     // The version is checked before the shape: a newer format may have a
     // shape this build cannot read, and that deserves the clearer message.
     let version = value.get("formatVersion").and_then(Value::as_u64);
     match version {
         Some(v) if v > u64::from(FORMAT_VERSION) => {
             return Err(StateError::NewerFormat {
-                path: path.to_path_buf(),
+                path: path.clone(),
                 found: v,
             });
         }
         // Versions start at 1; 0 was never written (serde would accept it).
         Some(0) => {
             return Err(StateError::UnsupportedFormat {
-                path: path.to_path_buf(),
+                path: path.clone(),
                 found: 0,
             });
         }
         Some(_) => {}
         None => return Err(corrupt("`formatVersion` is missing or not a number".into())),
     }
-    let state: State = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-    Ok(Some(state))
+    serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Refuses a state in which two addresses record the same id: the planner
@@ -291,7 +457,7 @@ fn read(path: &Path) -> Result<Option<State>, StateError> {
 /// Entities of different kinds never share an id (m3ter ids are UUIDs), so
 /// any repeat is an error, whatever the kinds. An empty id matches nothing
 /// live and is left to the planner.
-fn check_unique_ids(path: &Path, state: &State) -> Result<(), StateError> {
+fn check_unique_ids(path: &Location, state: &State) -> Result<(), StateError> {
     let mut owner: HashMap<&str, &Address> = HashMap::with_capacity(state.resources.len());
     for (address, r) in &state.resources {
         if r.id.is_empty() {
@@ -299,7 +465,7 @@ fn check_unique_ids(path: &Path, state: &State) -> Result<(), StateError> {
         }
         if let Some(first) = owner.insert(r.id.as_str(), address) {
             return Err(StateError::DuplicateId {
-                path: path.to_path_buf(),
+                path: path.clone(),
                 id: r.id.clone(),
                 first: first.clone(),
                 second: address.clone(),
@@ -311,18 +477,7 @@ fn check_unique_ids(path: &Path, state: &State) -> Result<(), StateError> {
 
 /// Temp file in the same directory, fsync, previous file kept as
 /// `<file>.backup` (a hard link: no copy), rename over, fsync the directory.
-fn write_atomic(path: &Path, state: &State) -> Result<(), StateError> {
-    let mut bytes = Vec::with_capacity(1 << 16);
-    serde_json::to_writer_pretty(&mut bytes, state).map_err(|e| StateError::Io {
-        path: path.to_path_buf(),
-        what: "serialize".into(),
-        source: std::io::Error::other(e),
-    })?;
-    bytes.push(b'\n');
-    write_bytes_atomic(path, &bytes)
-}
-
-/// The file half of [`write_atomic`]: `bytes` are a whole state file.
+/// `bytes` are a whole state file.
 fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let io = |what: &str, p: &Path, e: std::io::Error| StateError::Io {
         path: p.to_path_buf(),

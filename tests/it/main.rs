@@ -29,4 +29,5 @@ mod plan;
 mod plan_markdown;
 mod plan_show;
 mod state;
+mod state_s3;
 mod validate_promise;

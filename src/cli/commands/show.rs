@@ -2,7 +2,6 @@
 //!
 //! Read-only: the state file is read directly, without taking the lock.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 use crate::cli::render::PlanFormat;
 use crate::cli::{Global, StateLocation, connect};
 use crate::plan::{Plan, render};
-use crate::state::{State, StateStore};
+use crate::state::{Location, State, StateStore};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +47,7 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             let path = connect::state_path(g, &a.loc)?;
-            if !path.exists() {
+            if path.as_file().is_some_and(|f| !f.exists()) {
                 anyhow::bail!(
                     "state file {} does not exist: nothing has been applied with it yet; name another with --state FILE or --local, or give a saved plan: `m3ter show PLANFILE`",
                     path.display()
@@ -69,12 +68,12 @@ pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads a state file with the checks of every other command (corrupt,
 /// missing or unsupported `formatVersion`), without taking the lock.
-pub fn read_state(path: &Path) -> anyhow::Result<State> {
+pub fn read_state(path: &Location) -> anyhow::Result<State> {
     Ok(StateStore::open_existing(path, false)?.into_state())
 }
 
 /// One line per managed entity: address, id, version, whether adopted.
-pub fn state_text(state: &State, path: &Path) -> String {
+pub fn state_text(state: &State, path: &Location) -> String {
     let mut out = format!(
         "# {}: org {}, serial {}, {} managed entit{}\n",
         path.display(),

@@ -1,6 +1,7 @@
-//! `m3ter state list|show|rm` and `m3ter force-unlock`. They touch only the
-//! state file, so they need no credentials; the file is found by the rule
-//! every command uses (`connect::state_file`).
+//! `m3ter state list|show|rm|pull|push` and `m3ter force-unlock`. They
+//! touch only the state (a file, or an object in S3), so they need no org
+//! credentials; it is found by the rule every command uses
+//! (`connect::state_file`).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use anyhow::bail;
 
 use crate::address::Address;
 use crate::cli::{Global, StateLocation, connect};
-use crate::state::{StateError, StateStore, Unlocked, force_unlock as unlock};
+use crate::state::{Location, StateError, StateStore, Unlocked, force_unlock_at};
 
 /// `state` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -19,6 +20,26 @@ pub enum StateCommand {
     Show(StateAddrArgs),
     /// Forget an entity (it is left alone in the org).
     Rm(StateAddrArgs),
+    /// Print the state as JSON on stdout (`m3ter state pull > FILE`), e.g.
+    /// from s3:// state.
+    Pull(StateArgs),
+    /// Replace the state with FILE (e.g. a pulled or rescued state); refused
+    /// when its lineage differs or its serial is older, unless --force.
+    Push(StatePushArgs),
+}
+
+/// Arguments of `state push`.
+#[derive(Debug, clap::Args)]
+pub struct StatePushArgs {
+    #[command(flatten)]
+    pub loc: StateLocation,
+    /// A state file, e.g. written by `m3ter state pull > FILE`.
+    pub file: std::path::PathBuf,
+    /// Replace the state even when FILE has another lineage or an older
+    /// serial (the state there is kept as its backup). Check first with
+    /// `m3ter state pull`.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `state list`.
@@ -42,6 +63,9 @@ pub struct StateAddrArgs {
 pub struct ForceUnlockArgs {
     #[command(flatten)]
     pub loc: StateLocation,
+    /// The lock id the "locked" error printed. Needed for s3:// state; for
+    /// a local file, without it any stale lock is removed.
+    pub lock_id: Option<String>,
 }
 
 /// Runs a `state` subcommand.
@@ -50,6 +74,8 @@ pub fn run(g: &Global, c: &StateCommand) -> anyhow::Result<ExitCode> {
         StateCommand::List(a) => list(g, &a.loc),
         StateCommand::Show(a) => show(g, a),
         StateCommand::Rm(a) => rm(g, a),
+        StateCommand::Pull(a) => pull(g, &a.loc),
+        StateCommand::Push(a) => push(g, a),
     }
 }
 
@@ -154,10 +180,63 @@ fn not_in_state(store: &StateStore, addr: &Address) -> String {
     }
 }
 
+/// `state pull`: the state as stored, on stdout.
+fn pull(g: &Global, loc: &StateLocation) -> anyhow::Result<ExitCode> {
+    let store = open(g, loc, false)?;
+    crate::cli::output::emit(&serde_json::to_string_pretty(store.state())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `state push FILE`: FILE, checked as any state is, replaces the state.
+fn push(g: &Global, a: &StatePushArgs) -> anyhow::Result<ExitCode> {
+    let at = connect::state_path(g, &a.loc)?;
+    let incoming = StateStore::open_existing(Location::file(a.file.clone()), false)?.into_state();
+    if let Some(org) = a.loc.org_id.as_deref().filter(|o| !o.is_empty())
+        && !a.loc.local
+        && incoming.org_id != org
+    {
+        return Err(StateError::OtherOrg {
+            path: Location::file(a.file.clone()),
+            file_org: incoming.org_id,
+            org: org.to_string(),
+        }
+        .into());
+    }
+    let mut store = StateStore::open_existing(&at, true).or_else(|e| match e {
+        // Nothing there yet: the file becomes the first state.
+        StateError::Missing { .. } => StateStore::open(&at, &incoming.org_id, &incoming.base_url, true),
+        e => Err(e),
+    })?;
+    if store.existed() && store.state().org_id != incoming.org_id {
+        bail!(
+            "refusing to push {} (org {}) to {} (org {}): they are states of different orgs",
+            a.file.display(),
+            incoming.org_id,
+            at,
+            store.state().org_id
+        );
+    }
+    let n = incoming.resources.len();
+    let serial = store.push(&a.file, incoming, a.force)?;
+    if g.json {
+        crate::cli::output::emit(&format!(
+            "{}",
+            serde_json::json!({"pushed": a.file, "to": at.to_string(), "serial": serial, "resources": n})
+        ));
+    } else {
+        crate::cli::output::emit(&format!(
+            "Pushed {} to {at}: serial {serial}, {n} managed entities.",
+            a.file.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `force-unlock`.
 pub fn force_unlock(g: &Global, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
     let path = connect::state_path(g, &a.loc)?;
-    match unlock(&path)? {
+    let id = a.lock_id.as_deref().map(str::trim).filter(|i| !i.is_empty());
+    match force_unlock_at(&path, id)? {
         Unlocked::NotLocked => {
             crate::cli::output::emit(&format!("{} is not locked; nothing to do.", path.display()))
         }
