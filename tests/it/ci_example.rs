@@ -8,7 +8,7 @@
 //! fails here.
 //!
 //! The state location comes from `$M3TER_STATE`, as the workflow reads it
-//! (`vars.M3TER_STATE`): a local file here.
+//! (`vars.M3TER_STATE`): a local file, and an S3 object on moto.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::common::cli::{self, EmulatorProcess, KEY, ORG, SECRET};
+use crate::common::s3::{self, Moto};
 
 fn workflow_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions/sandbox-sync.yml")
@@ -369,5 +370,24 @@ fn a_broken_desired_state_fails_the_pull_request_job_at_validate() {
         pr.lines,
         ["m3ter validate"],
         "nothing after the failing step runs"
+    );
+}
+
+#[test]
+fn with_the_state_in_s3_on_moto() {
+    let moto = Moto::start();
+    moto.create_bucket("ci-state");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = Inputs::new("s3://ci-state/m3ter/sandbox.json")
+        .set("secrets.AWS_ACCESS_KEY_ID", s3::ACCESS_KEY)
+        .set("secrets.AWS_SECRET_ACCESS_KEY", s3::SECRET_KEY)
+        // The runner's S3 is AWS; here moto on loopback.
+        .env("AWS_ENDPOINT_URL", &moto.endpoint);
+    sandbox_sync(dir.path(), &inputs, &|| {
+        moto.get("ci-state", "m3ter/sandbox.json").is_some()
+    });
+    assert!(
+        !dir.path().join("state").exists(),
+        "no local state beside the remote one"
     );
 }
