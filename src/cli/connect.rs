@@ -87,6 +87,7 @@ pub const STATE_DIR: &str = "state";
 /// 4. else (only commands that need no org get here): the one state file
 ///    of the workspace in `state/`, when there is exactly one; otherwise an
 ///    error listing what there is.
+///
 /// The location carries the command's `--lock-timeout`.
 pub(crate) fn state_file(
     g: &Global,

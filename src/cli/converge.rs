@@ -96,7 +96,10 @@ pub(crate) async fn read_org(session: &Session) -> anyhow::Result<LiveSnapshot> 
 pub(crate) fn open_locked(session: &Session) -> anyhow::Result<StateStore> {
     let s = &session.settings;
     let file = s.state_path.as_file();
-    if let Some(dir) = file.and_then(|f| f.parent()).filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = file
+        .and_then(|f| f.parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(StateStore::open(

@@ -9,7 +9,8 @@ use std::time::Duration;
 /// file rule) names it, with the `--lock-timeout` of the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub(crate) place: Place,
+    /// Boxed: a location is in most state errors, which stay small.
+    pub(crate) place: Box<Place>,
     /// How long to wait for a lock held by another run (0: fail at once).
     pub lock_timeout: Duration,
 }
@@ -56,7 +57,7 @@ impl Location {
     /// A local state file.
     pub fn file(path: impl Into<PathBuf>) -> Location {
         Location {
-            place: Place::File(path.into()),
+            place: Box::new(Place::File(path.into())),
             lock_timeout: Duration::ZERO,
         }
     }
@@ -78,7 +79,9 @@ impl Location {
             )));
         }
         let Some((bucket, key)) = rest.split_once('/') else {
-            return Err(bad("no key: give s3://BUCKET/KEY, e.g. s3://my-bucket/m3ter/sandbox.json"));
+            return Err(bad(
+                "no key: give s3://BUCKET/KEY, e.g. s3://my-bucket/m3ter/sandbox.json",
+            ));
         };
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket
@@ -99,10 +102,10 @@ impl Location {
             )));
         }
         Ok(Location {
-            place: Place::Object(ObjectUrl {
+            place: Box::new(Place::Object(ObjectUrl {
                 bucket: bucket.to_string(),
                 key: key.to_string(),
-            }),
+            })),
             lock_timeout: Duration::ZERO,
         })
     }
@@ -115,7 +118,7 @@ impl Location {
 
     /// The local file, when this is one.
     pub fn as_file(&self) -> Option<&Path> {
-        match &self.place {
+        match &*self.place {
             Place::File(p) => Some(p),
             Place::Object(_) => None,
         }
@@ -129,7 +132,7 @@ impl Location {
 
     /// Whether this is an object in a bucket.
     pub fn is_remote(&self) -> bool {
-        matches!(self.place, Place::Object(_))
+        matches!(*self.place, Place::Object(_))
     }
 
     /// Where the previous version is kept: `<file>.backup`, `KEY.backup`.
@@ -143,7 +146,7 @@ impl Location {
     }
 
     fn with_suffix(&self, suffix: &str) -> Location {
-        let place = match &self.place {
+        let place = match &*self.place {
             Place::File(p) => {
                 let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
                 name.push(suffix);
@@ -152,7 +155,7 @@ impl Location {
             Place::Object(o) => Place::Object(o.with_suffix(suffix)),
         };
         Location {
-            place,
+            place: Box::new(place),
             lock_timeout: self.lock_timeout,
         }
     }
@@ -160,7 +163,7 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.place {
+        match &*self.place {
             Place::File(p) => write!(f, "{}", p.display()),
             Place::Object(o) => write!(f, "{o}"),
         }

@@ -182,21 +182,19 @@ fn wait_for_holder(file: &mut File, path: &Path, timeout: Duration) -> Result<()
         match &holder {
             Some(h) if waited >= timeout => {
                 return Err(StateError::Locked {
-                    path: Location::file(path),
+                    path: Location::file(path).with_lock_timeout(timeout),
                     holder: h.describe(),
                     id: Some(h.id.clone()).filter(|id| !id.is_empty()),
-                    waited: timeout,
                 });
             }
             None if waited >= timeout.max(NAME_WAIT) => {
                 return Err(StateError::Locked {
-                    path: Location::file(path),
+                    path: Location::file(path).with_lock_timeout(timeout),
                     holder: format!(
                         "another process, which has not written its pid and host into the lock file within {} s (not an m3ter run, or one stopped right after locking)",
                         NAME_WAIT.as_secs()
                     ),
                     id: None,
-                    waited: timeout,
                 });
             }
             _ => {}

@@ -86,20 +86,26 @@ pub enum StateError {
     },
     #[error("state file {path} is corrupt: {message}; restore it from {} or fix it by hand", path.backup())]
     Corrupt { path: Location, message: String },
-    #[error("state file {path} belongs to org {file_org}, not {org}; pass --state for this org's file")]
+    #[error(
+        "state file {path} belongs to org {file_org}, not {org}; pass --state for this org's file"
+    )]
     OtherOrg {
         path: Location,
         file_org: String,
         org: String,
     },
-    #[error("state file {path} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter")]
+    #[error(
+        "state file {path} has formatVersion {found}, but this m3ter understands only {FORMAT_VERSION}; upgrade m3ter"
+    )]
     NewerFormat { path: Location, found: u64 },
     /// A version below the first one (0): no m3ter wrote this file.
     #[error("state file {path} has formatVersion {found}, which is not a state format version (this m3ter understands only {FORMAT_VERSION}); restore it from {} or fix it by hand", path.backup())]
     UnsupportedFormat { path: Location, found: u64 },
     /// Two addresses claim one live entity: applying would make one of
     /// them overwrite or delete the other's entity.
-    #[error("state file {path} records id {id} for both {first} and {second}, but one entity has one address; forget the wrong one with `m3ter state rm {second}` (or `m3ter state rm {first}`), then run `m3ter plan`")]
+    #[error(
+        "state file {path} records id {id} for both {first} and {second}, but one entity has one address; forget the wrong one with `m3ter state rm {second}` (or `m3ter state rm {first}`), then run `m3ter plan`"
+    )]
     DuplicateId {
         path: Location,
         id: String,
@@ -108,17 +114,20 @@ pub enum StateError {
     },
     #[error("state file {path} does not exist")]
     Missing { path: Location },
-    /// `path` is the lock. `waited` is the `--lock-timeout` that ran out.
-    #[error("state is locked by {holder}{}; if that process is gone, run `m3ter force-unlock{}` (lock {path})", waited_text(*waited), id.as_deref().map(|i| format!(" {i}")).unwrap_or_default())]
+    /// `path` is the lock, with the `--lock-timeout` that ran out.
+    #[error("state is locked by {holder}{}; if that process is gone, run `m3ter force-unlock{}` (lock {path})", waited_text(path.lock_timeout), id.as_deref().map(|i| format!(" {i}")).unwrap_or_default())]
     Locked {
         path: Location,
         holder: String,
         id: Option<String>,
-        waited: std::time::Duration,
     },
-    #[error("the state lock {path} is held by {holder}, a running process on this host; stop it instead of force-unlocking")]
+    #[error(
+        "the state lock {path} is held by {holder}, a running process on this host; stop it instead of force-unlocking"
+    )]
     HeldByLiveProcess { path: Location, holder: String },
-    #[error("the state lock {path} is held by {holder}, not by lock id {given}; it was taken again since: check that run, then force-unlock its id if it is gone")]
+    #[error(
+        "the state lock {path} is held by {holder}, not by lock id {given}; it was taken again since: check that run, then force-unlock its id if it is gone"
+    )]
     WrongLockId {
         path: Location,
         given: String,
@@ -133,7 +142,9 @@ pub enum StateError {
         what: String,
         message: String,
     },
-    #[error("cannot use state {url}: bucket `{bucket}` does not exist at endpoint {endpoint}; create it, or fix the bucket name in --state (or M3TER_STATE) and AWS_ENDPOINT_URL")]
+    #[error(
+        "cannot use state {url}: bucket `{bucket}` does not exist at endpoint {endpoint}; create it, or fix the bucket name in --state (or M3TER_STATE) and AWS_ENDPOINT_URL"
+    )]
     NoBucket {
         url: String,
         bucket: String,
@@ -141,7 +152,10 @@ pub enum StateError {
     },
     /// A conditional write failed: someone wrote the state since this run
     /// read it (its lock was broken).
-    #[error("state {path} was changed by another run since this run read it (was its lock force-unlocked?), so it was not overwritten; {}", rescued_text(rescued))]
+    #[error(
+        "state {path} was changed by another run since this run read it (was its lock force-unlocked?), so it was not overwritten; {}",
+        rescued_text(rescued)
+    )]
     Conflict {
         path: Location,
         /// The local file holding the state that could not be written.

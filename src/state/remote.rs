@@ -32,7 +32,11 @@ use super::location::{Location, ObjectUrl, Place};
 use super::lock::LockInfo;
 
 /// The variables whose values never appear in a message.
-const SECRET_VARS: [&str; 3] = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"];
+const SECRET_VARS: [&str; 3] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+];
 
 /// A connection to one state object's bucket.
 pub(crate) struct Remote {
@@ -77,9 +81,7 @@ where
 pub(crate) fn wait_blocking<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
@@ -116,7 +118,9 @@ impl Remote {
                 retry_timeout: Duration::from_secs(20),
                 ..RetryConfig::default()
             });
-        let http = endpoint.as_deref().is_some_and(|e| e.starts_with("http://"));
+        let http = endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
         // Replaces any client options from the environment: `http://` only
         // when the endpoint itself says so.
         builder = builder.with_client_options(
@@ -147,7 +151,7 @@ impl Remote {
 
     fn location(&self) -> Location {
         Location {
-            place: Place::Object(self.url.clone()),
+            place: Box::new(Place::Object(self.url.clone())),
             lock_timeout: Duration::ZERO,
         }
     }
@@ -231,9 +235,10 @@ impl Remote {
                 e_tag: r.e_tag,
                 version: r.version,
             })),
-            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-                Ok(Err(()))
-            }
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => Ok(Err(())),
             Err(e) if is_no_such_bucket(&e) => Err(StateError::NoBucket {
                 url: self.url.to_string(),
                 bucket: self.url.bucket.clone(),
@@ -267,7 +272,11 @@ impl Remote {
             );
             let put = run(async move {
                 store
-                    .put_opts(&path, PutPayload::from(body), PutOptions::from(PutMode::Create))
+                    .put_opts(
+                        &path,
+                        PutPayload::from(body),
+                        PutOptions::from(PutMode::Create),
+                    )
                     .await
             });
             match put {
@@ -278,8 +287,10 @@ impl Remote {
                         id: info.id,
                     });
                 }
-                Err(object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. }) => {}
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => {}
                 Err(e) if is_no_such_bucket(&e) => {
                     return Err(StateError::NoBucket {
                         url: self.url.to_string(),
@@ -295,13 +306,12 @@ impl Remote {
             };
             if start.elapsed() >= timeout {
                 return Err(StateError::Locked {
-                    path: self.location().lock(),
+                    path: self.location().lock().with_lock_timeout(timeout),
                     holder: holder.as_ref().map_or_else(
                         || "another process (the lock object does not name it)".to_string(),
                         LockInfo::describe,
                     ),
                     id: holder.map(|h| h.id).filter(|id| !id.is_empty()),
-                    waited: timeout,
                 });
             }
             let left = timeout.saturating_sub(start.elapsed());
@@ -402,11 +412,7 @@ impl RemoteWriter {
                 if let Ok(mut v) = self.version.lock() {
                     *v = Some(version);
                 }
-                let previous = self
-                    .previous
-                    .lock()
-                    .ok()
-                    .and_then(|mut p| p.replace(bytes));
+                let previous = self.previous.lock().ok().and_then(|mut p| p.replace(bytes));
                 if let Some(previous) = previous
                     && let Err(e) = self.remote.write_backup(previous)
                 {

@@ -101,10 +101,14 @@ impl StateStore {
         lock: bool,
         empty: impl FnOnce() -> State,
     ) -> Result<StateStore, StateError> {
-        match &at.place {
+        match &*at.place {
             Place::File(path) => {
                 let lock = if lock {
-                    Some(StateLock::acquire_waiting(path, &command_name(), at.lock_timeout)?)
+                    Some(StateLock::acquire_waiting(
+                        path,
+                        &command_name(),
+                        at.lock_timeout,
+                    )?)
                 } else {
                     None
                 };
@@ -129,12 +133,11 @@ impl StateStore {
                 };
                 let (state, version, previous) = match remote.read()? {
                     Some((bytes, version)) => {
-                        let text = String::from_utf8(bytes.clone()).map_err(|e| {
-                            StateError::Corrupt {
+                        let text =
+                            String::from_utf8(bytes.clone()).map_err(|e| StateError::Corrupt {
                                 path: at.clone(),
                                 message: e.to_string(),
-                            }
-                        })?;
+                            })?;
                         (Some(parse(&text, &at)?), Some(version), Some(bytes))
                     }
                     None => (None, None, None),
@@ -305,26 +308,35 @@ impl StateStore {
 /// [`super::force_unlock`]) or the lock object. With `id`, only the lock
 /// of that id; a lock object is removed only by id.
 pub fn force_unlock_at(at: &Location, id: Option<&str>) -> Result<Unlocked, StateError> {
-    match &at.place {
+    match &*at.place {
         Place::File(path) => force_unlock_id(path, id),
         Place::Object(url) => {
             let remote = Remote::connect(url)?;
             let Some(holder) = remote.read_lock()? else {
                 return Ok(Unlocked::NotLocked);
             };
-            let named = holder.as_ref().map(|h| h.id.as_str()).filter(|i| !i.is_empty());
+            let named = holder
+                .as_ref()
+                .map(|h| h.id.as_str())
+                .filter(|i| !i.is_empty());
             match (named, id) {
                 (Some(held), Some(given)) if held != given => Err(StateError::WrongLockId {
                     path: at.lock(),
                     given: given.to_string(),
-                    holder: holder.as_ref().map(super::LockInfo::describe).unwrap_or_default(),
+                    holder: holder
+                        .as_ref()
+                        .map(super::LockInfo::describe)
+                        .unwrap_or_default(),
                 }),
                 (Some(held), None) => Err(StateError::WrongLockId {
                     path: at.lock(),
                     given: "(none given)".to_string(),
                     holder: format!(
                         "{}; run `m3ter force-unlock {held}`",
-                        holder.as_ref().map(super::LockInfo::describe).unwrap_or_default()
+                        holder
+                            .as_ref()
+                            .map(super::LockInfo::describe)
+                            .unwrap_or_default()
                     ),
                 }),
                 _ => {

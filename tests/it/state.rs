@@ -111,7 +111,7 @@ fn a_missing_file_is_a_fresh_state_and_saves_are_atomic_with_a_backup() {
 #[test]
 fn writing_without_the_lock_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = StateStore::open(&state_file(&dir), ORG, BASE, false).expect("open");
+    let mut store = StateStore::open(state_file(&dir), ORG, BASE, false).expect("open");
     let err = store.commit().expect_err("not locked");
     assert!(matches!(err, StateError::NotLocked { .. }), "{err}");
 }
@@ -219,10 +219,11 @@ fn the_binary_fails_on_a_held_lock_and_names_the_holder() {
         )),
         "{stderr}"
     );
-    // The hint repeats the --state of the failed command.
+    // The hint names the lock id and repeats the --state of the failed command.
+    let held_id = store_lock_id(&stderr);
     assert!(
         stderr.contains(&format!(
-            "run `m3ter force-unlock --state {}`",
+            "run `m3ter force-unlock {held_id} --state {}`",
             path.display()
         )),
         "{stderr}"
@@ -346,6 +347,14 @@ fn state_commands_list_show_and_rm() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("M3TER_ORG_ID"));
+}
+
+/// The id in "…, lock id ID; …".
+fn store_lock_id(msg: &str) -> &str {
+    msg.split("lock id ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no lock id in {msg}"))
 }
 
 #[test]

@@ -58,7 +58,10 @@ fn state_json(moto: &Moto, key: &str) -> Value {
 fn lock_id(msg: &str) -> String {
     msg.split("lock id ")
         .nth(1)
-        .and_then(|rest| rest.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).next())
+        .and_then(|rest| {
+            rest.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+                .next()
+        })
         .filter(|id| id.len() == 36)
         .unwrap_or_else(|| panic!("no lock id in: {msg}"))
         .to_string()
@@ -69,7 +72,12 @@ fn apply_with_s3_state_then_plan_says_no_changes() {
     let (moto, emu, dir) = rig(&[]);
     let d = dir.path();
     let url = format!("s3://{BUCKET}/m3ter/sandbox.json");
-    let out = ok(d, &emu, &moto, &["apply", "--auto-approve", "--state", &url]);
+    let out = ok(
+        d,
+        &emu,
+        &moto,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     no_secret(&out);
     let state = state_json(&moto, "m3ter/sandbox.json");
     assert_eq!(state["orgId"], ORG);
@@ -77,9 +85,12 @@ fn apply_with_s3_state_then_plan_says_no_changes() {
     let raw = moto.get(BUCKET, "m3ter/sandbox.json").expect("state");
     assert!(!raw.contains(SECRET_KEY) && !raw.contains(ACCESS_KEY));
     // The previous version is kept; the lock is gone with the run.
-    let backup: Value =
-        serde_json::from_str(&moto.get(BUCKET, "m3ter/sandbox.json.backup").expect("backup"))
-            .expect("backup JSON");
+    let backup: Value = serde_json::from_str(
+        &moto
+            .get(BUCKET, "m3ter/sandbox.json.backup")
+            .expect("backup"),
+    )
+    .expect("backup JSON");
     assert!(backup["serial"].as_u64() < state["serial"].as_u64());
     assert_eq!(moto.get(BUCKET, "m3ter/sandbox.json.lock"), None);
     // Nothing on the local disk.
@@ -116,11 +127,19 @@ fn two_concurrent_applies_on_one_s3_state_exactly_one_proceeds_over_ten_rounds()
             .map(|c| c.wait_with_output().expect("wait"))
             .collect();
         let winners = outs.iter().filter(|o| o.status.success()).count();
-        assert_eq!(winners, 1, "round {round}: {:?}", outs.iter().map(text).collect::<Vec<_>>());
+        assert_eq!(
+            winners,
+            1,
+            "round {round}: {:?}",
+            outs.iter().map(text).collect::<Vec<_>>()
+        );
         let loser = outs.iter().find(|o| !o.status.success()).expect("a loser");
         assert_eq!(loser.status.code(), Some(1));
         let msg = stderr(loser);
-        assert!(msg.contains("state is locked by pid "), "round {round}: {msg}");
+        assert!(
+            msg.contains("state is locked by pid "),
+            "round {round}: {msg}"
+        );
         lock_id(&msg);
         assert!(msg.contains(&format!("{url}.lock")), "{msg}");
         assert_eq!(moto.get(BUCKET, &format!("rounds/{round}.json.lock")), None);
@@ -136,37 +155,81 @@ fn sigkill_mid_apply_then_force_unlock_then_reapply_completes_without_duplicates
     let (moto, emu, dir) = rig(&["--strict", "--latency-ms", "150"]);
     let d = dir.path();
     let url = format!("s3://{BUCKET}/killed.json");
-    let mut child = cmd(d, &emu, &moto, &["apply", "--auto-approve", "--parallelism", "1", "--state", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = cmd(
+        d,
+        &emu,
+        &moto,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--state",
+            &url,
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
     wait_until("two creates", Duration::from_secs(60), || posts(&emu) >= 2);
     signal(child.id(), "-KILL");
     let _ = child.wait();
-    assert!(moto.get(BUCKET, "killed.json.lock").is_some(), "a killed run leaves its lock");
+    assert!(
+        moto.get(BUCKET, "killed.json.lock").is_some(),
+        "a killed run leaves its lock"
+    );
 
-    let out = run(d, &emu, &moto, &["apply", "--auto-approve", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = stderr(&out);
     let id = lock_id(&msg);
     assert!(msg.contains(&format!("m3ter force-unlock {id}")), "{msg}");
 
     // The wrong id is refused, the right one removes the lock.
-    let out = run(d, &emu, &moto, &["force-unlock", "00000000-0000-4000-8000-00000000dead", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &[
+            "force-unlock",
+            "00000000-0000-4000-8000-00000000dead",
+            "--state",
+            &url,
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains(&id), "{}", text(&out));
     let out = ok(d, &emu, &moto, &["force-unlock", &id, "--state", &url]);
-    assert!(stdout(&out).contains("Removed the lock of pid"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Removed the lock of pid"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(moto.get(BUCKET, "killed.json.lock"), None);
 
-    ok(d, &emu, &moto, &["apply", "--auto-approve", "--state", &url]);
+    ok(
+        d,
+        &emu,
+        &moto,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     let (counts, dups) = census(&emu);
     assert!(dups.is_empty(), "{dups:?}");
     assert_eq!(total(&counts), 14, "{counts:?}");
     let state = state_json(&moto, "killed.json");
     assert_eq!(state["resources"].as_object().map(|r| r.len()), Some(14));
-    let out = ok(d, &emu, &moto, &["plan", "--detailed-exitcode", "--state", &url]);
+    let out = ok(
+        d,
+        &emu,
+        &moto,
+        &["plan", "--detailed-exitcode", "--state", &url],
+    );
     assert!(stdout(&out).contains("No changes"), "{}", text(&out));
 }
 
@@ -175,22 +238,39 @@ fn a_write_after_the_lock_was_broken_is_refused_and_nothing_is_lost() {
     let (moto, emu, dir) = rig(&["--strict", "--latency-ms", "200"]);
     let d = dir.path();
     let url = format!("s3://{BUCKET}/broken.json");
-    let slow = cmd(d, &emu, &moto, &["apply", "--auto-approve", "--parallelism", "1", "--state", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let slow = cmd(
+        d,
+        &emu,
+        &moto,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            "--state",
+            &url,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
     // Once it has written state: break its lock, and write over its state.
     wait_until("a first state write", Duration::from_secs(60), || {
         moto.get(BUCKET, "broken.json").is_some()
     });
-    let lock: Value =
-        serde_json::from_str(&moto.get(BUCKET, "broken.json.lock").expect("lock")).expect("lock JSON");
+    let lock: Value = serde_json::from_str(&moto.get(BUCKET, "broken.json.lock").expect("lock"))
+        .expect("lock JSON");
     let id = lock["id"].as_str().expect("lock id").to_string();
     ok(d, &emu, &moto, &["force-unlock", &id, "--state", &url]);
     let pulled = ok(d, &emu, &moto, &["state", "pull", "--state", &url]);
     std::fs::write(d.join("other.json"), stdout(&pulled)).expect("write");
-    ok(d, &emu, &moto, &["state", "push", "other.json", "--force", "--state", &url]);
+    ok(
+        d,
+        &emu,
+        &moto,
+        &["state", "push", "other.json", "--force", "--state", &url],
+    );
     let pushed = state_json(&moto, "broken.json");
 
     let out = slow.wait_with_output().expect("wait");
@@ -211,12 +291,23 @@ fn a_write_after_the_lock_was_broken_is_refused_and_nothing_is_lost() {
         serde_json::from_str(&std::fs::read_to_string(d.join(&rescued)).expect("rescue file"))
             .expect("rescued JSON");
     assert!(
-        saved["resources"].as_object().map(|r| r.len()) > pushed["resources"].as_object().map(|r| r.len()),
+        saved["resources"].as_object().map(|r| r.len())
+            > pushed["resources"].as_object().map(|r| r.len()),
         "the rescued state holds what the run created after the pull"
     );
     // The recovery the message gives, then a re-apply: complete, no duplicate.
-    ok(d, &emu, &moto, &["state", "push", &rescued, "--force", "--state", &url]);
-    ok(d, &emu, &moto, &["apply", "--auto-approve", "--state", &url]);
+    ok(
+        d,
+        &emu,
+        &moto,
+        &["state", "push", &rescued, "--force", "--state", &url],
+    );
+    ok(
+        d,
+        &emu,
+        &moto,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     let (counts, dups) = census(&emu);
     assert!(dups.is_empty(), "{dups:?}");
     assert_eq!(total(&counts), 14, "{counts:?}");
@@ -230,31 +321,60 @@ fn state_push_and_pull_round_trip_between_a_file_and_s3() {
     ok(d, &emu, &moto, &["apply", "--auto-approve"]);
     let file = format!("state/{ORG}.json");
     let local: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join(&file)).expect("local")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(d.join(&file)).expect("local"))
+            .expect("JSON");
     let out = ok(d, &emu, &moto, &["state", "push", &file, "--state", &url]);
-    assert!(stdout(&out).contains("14 managed entities"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("14 managed entities"),
+        "{}",
+        text(&out)
+    );
     let out = ok(d, &emu, &moto, &["state", "pull", "--state", &url]);
     let pulled: Value = serde_json::from_str(&stdout(&out)).expect("pulled JSON");
     assert_eq!(pulled, local);
-    let out = ok(d, &emu, &moto, &["plan", "--detailed-exitcode", "--state", &url]);
+    let out = ok(
+        d,
+        &emu,
+        &moto,
+        &["plan", "--detailed-exitcode", "--state", &url],
+    );
     assert!(stdout(&out).contains("No changes"), "{}", text(&out));
 
     // A newer serial there: the older file is refused, with the way out.
-    ok(d, &emu, &moto, &["refresh", "--state", &url]);
+    ok(
+        d,
+        &emu,
+        &moto,
+        &["state", "rm", "product.aws_lambda_api_6", "--state", &url],
+    );
     let out = run(d, &emu, &moto, &["state", "push", &file, "--state", &url]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("is older than the serial"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is older than the serial"),
+        "{}",
+        text(&out)
+    );
     // Another history: refused for the lineage.
     let mut other = local.clone();
     other["lineage"] = Value::String("11111111-1111-4111-8111-111111111111".into());
     other["serial"] = Value::from(1000);
     std::fs::write(d.join("other.json"), other.to_string()).expect("write");
-    let out = run(d, &emu, &moto, &["state", "push", "other.json", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["state", "push", "other.json", "--state", &url],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("lineage"), "{}", text(&out));
     // Corrupt files are refused as for local state.
     std::fs::write(d.join("bad.json"), "{not json").expect("write");
-    let out = run(d, &emu, &moto, &["state", "push", "bad.json", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["state", "push", "bad.json", "--state", &url],
+    );
     assert!(stderr(&out).contains("is corrupt"), "{}", text(&out));
 }
 
@@ -263,15 +383,33 @@ fn a_corrupt_or_other_orgs_state_object_is_refused() {
     let (moto, emu, dir) = rig(&[]);
     let d = dir.path();
     moto.put(BUCKET, "bad.json", "{not json");
-    let out = run(d, &emu, &moto, &["plan", "--state", &format!("s3://{BUCKET}/bad.json")]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["plan", "--state", &format!("s3://{BUCKET}/bad.json")],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("state file s3://{BUCKET}/bad.json is corrupt")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("state file s3://{BUCKET}/bad.json is corrupt")),
+        "{}",
+        text(&out)
+    );
     let other = serde_json::json!({"formatVersion": 1, "lineage": "l", "serial": 1,
         "orgId": "00000000-0000-4000-8000-000000000999", "baseUrl": "http://x", "resources": {}});
     moto.put(BUCKET, "other.json", &other.to_string());
-    let out = run(d, &emu, &moto, &["plan", "--state", &format!("s3://{BUCKET}/other.json")]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["plan", "--state", &format!("s3://{BUCKET}/other.json")],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("belongs to org 00000000-0000-4000-8000-000000000999"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("belongs to org 00000000-0000-4000-8000-000000000999"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -283,28 +421,48 @@ fn wrong_keys_missing_bucket_and_unreachable_endpoint_name_the_url_and_no_secret
 
     let guarded = Moto::start_with_auth();
     let url = format!("s3://{BUCKET}/s.json");
-    let out = run(d, &emu, &guarded, &["apply", "--auto-approve", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &guarded,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = stderr(&out);
-    assert!(msg.contains(&url) && msg.contains(&guarded.endpoint), "{msg}");
+    assert!(
+        msg.contains(&url) && msg.contains(&guarded.endpoint),
+        "{msg}"
+    );
     assert!(msg.contains("access denied"), "{msg}");
     no_secret(&out);
 
     let moto = Moto::start();
     let missing = "s3://no-such-bucket/s.json";
-    for args in [&["plan", "--state", missing][..], &["apply", "--auto-approve", "--state", missing]] {
+    for args in [
+        &["plan", "--state", missing][..],
+        &["apply", "--auto-approve", "--state", missing],
+    ] {
         let out = run(d, &emu, &moto, args);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         let msg = stderr(&out);
-        assert!(msg.contains(missing) && msg.contains("bucket `no-such-bucket` does not exist"), "{msg}");
+        assert!(
+            msg.contains(missing) && msg.contains("bucket `no-such-bucket` does not exist"),
+            "{msg}"
+        );
         no_secret(&out);
     }
 
     let mut c = cmd(d, &emu, &moto, &["plan", "--state", &url]);
-    let out = c.env("AWS_ENDPOINT_URL", "http://127.0.0.1:1").output().expect("plan");
+    let out = c
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .output()
+        .expect("plan");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = stderr(&out);
-    assert!(msg.contains(&url) && msg.contains("http://127.0.0.1:1"), "{msg}");
+    assert!(
+        msg.contains(&url) && msg.contains("http://127.0.0.1:1"),
+        "{msg}"
+    );
     no_secret(&out);
 }
 
@@ -316,22 +474,47 @@ fn lock_timeout_waits_for_a_held_remote_lock() {
     let holder = serde_json::json!({"id": "6f1c1e9a-0000-4000-8000-000000000001", "user": "ann",
         "pid": 1, "host": "ci-runner-7", "since": "2026-01-01T00:00:00Z", "command": "m3ter apply"});
     moto.put(BUCKET, "waited.json.lock", &holder.to_string());
-    let out = run(d, &emu, &moto, &["apply", "--auto-approve", "--state", &url]);
+    let out = run(
+        d,
+        &emu,
+        &moto,
+        &["apply", "--auto-approve", "--state", &url],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = stderr(&out);
-    assert!(msg.contains("pid 1 on host ci-runner-7") && msg.contains("user ann"), "{msg}");
+    assert!(
+        msg.contains("pid 1 on host ci-runner-7") && msg.contains("user ann"),
+        "{msg}"
+    );
     assert_eq!(lock_id(&msg), "6f1c1e9a-0000-4000-8000-000000000001");
 
-    let waiting = cmd(d, &emu, &moto, &["apply", "--auto-approve", "--lock-timeout", "2m", "--state", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let waiting = cmd(
+        d,
+        &emu,
+        &moto,
+        &[
+            "apply",
+            "--auto-approve",
+            "--lock-timeout",
+            "2m",
+            "--state",
+            &url,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
     std::thread::sleep(Duration::from_millis(500));
     moto.delete(BUCKET, "waited.json.lock");
     let out = waiting.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state_json(&moto, "waited.json")["resources"].as_object().map(|r| r.len()), Some(14));
+    assert_eq!(
+        state_json(&moto, "waited.json")["resources"]
+            .as_object()
+            .map(|r| r.len()),
+        Some(14)
+    );
 }
 
 /// A lock file held (OS lock) by this test, naming a holder with an id.
@@ -355,7 +538,11 @@ fn lock_timeout_and_force_unlock_id_on_local_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     copy_example(d);
-    assert!(m3ter_bare(d, &["apply", "--local", "--auto-approve"]).status.success());
+    assert!(
+        m3ter_bare(d, &["apply", "--local", "--auto-approve"])
+            .status
+            .success()
+    );
     let id = "0b7e2f4c-0000-4000-8000-000000000002";
     let held = hold_local_lock(&d.join("state/local.json.lock"), id);
 
@@ -366,7 +553,14 @@ fn lock_timeout_and_force_unlock_id_on_local_state() {
     // Waits while held, proceeds once released.
     let waiting = Command::new(crate::common::cli::bin())
         .current_dir(d)
-        .args(["state", "rm", "product.aws_lambda_api_6", "--local", "--lock-timeout", "2m"])
+        .args([
+            "state",
+            "rm",
+            "product.aws_lambda_api_6",
+            "--local",
+            "--lock-timeout",
+            "2m",
+        ])
         .env_remove("M3TER_STATE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -376,13 +570,28 @@ fn lock_timeout_and_force_unlock_id_on_local_state() {
     drop(held);
     let out = waiting.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stdout(&out).contains("Removed product.aws_lambda_api_6"), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Removed product.aws_lambda_api_6"),
+        "{}",
+        text(&out)
+    );
 
     // force-unlock ID: the wrong id is refused, the right one removes the lock.
     let _held = hold_local_lock(&d.join("state/local.json.lock"), id);
-    let out = m3ter_bare(d, &["force-unlock", "--local", "11111111-0000-4000-8000-000000000000"]);
+    let out = m3ter_bare(
+        d,
+        &[
+            "force-unlock",
+            "--local",
+            "11111111-0000-4000-8000-000000000000",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("lock id {id}")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("lock id {id}")),
+        "{}",
+        text(&out)
+    );
     let out = m3ter_bare(d, &["force-unlock", "--local", id]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!d.join("state/local.json.lock").exists());

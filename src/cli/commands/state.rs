@@ -204,7 +204,9 @@ fn push(g: &Global, a: &StatePushArgs) -> anyhow::Result<ExitCode> {
     }
     let mut store = StateStore::open_existing(&at, true).or_else(|e| match e {
         // Nothing there yet: the file becomes the first state.
-        StateError::Missing { .. } => StateStore::open(&at, &incoming.org_id, &incoming.base_url, true),
+        StateError::Missing { .. } => {
+            StateStore::open(&at, &incoming.org_id, &incoming.base_url, true)
+        }
         e => Err(e),
     })?;
     if store.existed() && store.state().org_id != incoming.org_id {
@@ -235,7 +237,11 @@ fn push(g: &Global, a: &StatePushArgs) -> anyhow::Result<ExitCode> {
 /// Runs `force-unlock`.
 pub fn force_unlock(g: &Global, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
     let path = connect::state_path(g, &a.loc)?;
-    let id = a.lock_id.as_deref().map(str::trim).filter(|i| !i.is_empty());
+    let id = a
+        .lock_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty());
     match force_unlock_at(&path, id)? {
         Unlocked::NotLocked => {
             crate::cli::output::emit(&format!("{} is not locked; nothing to do.", path.display()))

@@ -7,6 +7,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+
 /// Credentials the tests hand to `m3ter` (moto accepts any unless auth is
 /// on); distinctive, so a test can check they appear nowhere.
 pub const ACCESS_KEY: &str = "AKIAM3TERTESTKEY0001";
@@ -81,26 +85,56 @@ impl Moto {
         assert_eq!(status, 200, "create bucket {bucket}: {body}");
     }
 
-    /// `GET /bucket/key`: `None` when there is no such object.
+    /// Reads `bucket/key` (signed, through object_store): `None` when there
+    /// is no such object.
     pub fn get(&self, bucket: &str, key: &str) -> Option<String> {
-        let (status, body) = self.request("GET", &format!("/{bucket}/{key}"), b"");
-        match status {
-            200 => Some(body),
-            404 => None,
-            s => panic!("GET {bucket}/{key}: {s} {body}"),
-        }
+        let path = ObjectPath::from(key);
+        self.with_store(bucket, |s| async move {
+            match s.get(&path).await {
+                Ok(r) => {
+                    Some(String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("UTF-8"))
+                }
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => panic!("GET {path}: {e}"),
+            }
+        })
     }
 
-    /// `PUT /bucket/key` with `body`.
+    /// Writes `bucket/key`.
     pub fn put(&self, bucket: &str, key: &str, body: &str) {
-        let (status, text) = self.request("PUT", &format!("/{bucket}/{key}"), body.as_bytes());
-        assert_eq!(status, 200, "PUT {bucket}/{key}: {text}");
+        let (path, body) = (ObjectPath::from(key), body.to_string());
+        self.with_store(bucket, |s| async move {
+            s.put(&path, body.into()).await.expect("PUT");
+        });
     }
 
-    /// `DELETE /bucket/key`.
+    /// Deletes `bucket/key`.
     pub fn delete(&self, bucket: &str, key: &str) {
-        let (status, text) = self.request("DELETE", &format!("/{bucket}/{key}"), b"");
-        assert!(status < 300, "DELETE {bucket}/{key}: {status} {text}");
+        let path = ObjectPath::from(key);
+        self.with_store(bucket, |s| async move {
+            s.delete(&path).await.expect("DELETE");
+        });
+    }
+
+    fn with_store<F, Fut, T>(&self, bucket: &str, f: F) -> T
+    where
+        F: FnOnce(std::sync::Arc<dyn ObjectStore>) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let store = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY)
+            .build()
+            .expect("S3 client");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f(std::sync::Arc::new(store)))
     }
 
     /// One HTTP/1.1 request, `Connection: close`; (status, body).
@@ -122,7 +156,10 @@ impl Moto {
             .and_then(|c| c.parse().ok())
             .unwrap_or_else(|| panic!("not an HTTP response: {text}"));
         let (headers, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let body = if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if headers
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(rest)
         } else {
             rest.to_string()
