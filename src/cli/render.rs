@@ -56,6 +56,55 @@ pub(crate) fn diagnostics(g: &Global, diags: &Diagnostics) {
     }
 }
 
+/// How `plan` and `show` write a plan (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like text (the default).
+    Text,
+    /// One JSON document (as `--json`).
+    Json,
+    /// GitHub-flavoured markdown for a pull-request comment or job summary,
+    /// cut to fit a comment.
+    Markdown,
+}
+
+impl PlanFormat {
+    /// The format `--format` and the global `--json` ask for, and the
+    /// options to run with: `--format json` is `--json` for everything the
+    /// command prints (errors included).
+    pub(crate) fn resolve(
+        given: Option<PlanFormat>,
+        g: &Global,
+    ) -> anyhow::Result<(PlanFormat, Global)> {
+        let format = match (given, g.json) {
+            (None, false) => PlanFormat::Text,
+            (None, true) | (Some(PlanFormat::Json), _) => PlanFormat::Json,
+            (Some(f), false) => f,
+            (Some(f), true) => anyhow::bail!(
+                "--json and --format {} ask for two outputs; give one (--json is --format json)",
+                if f == PlanFormat::Text {
+                    "text"
+                } else {
+                    "markdown"
+                }
+            ),
+        };
+        let mut g = g.clone();
+        g.json = format == PlanFormat::Json;
+        Ok((format, g))
+    }
+}
+
+/// Prints a plan in `format`: markdown, or as [`plan`] does.
+pub(crate) fn plan_as(g: &Global, format: PlanFormat, p: &Plan) {
+    if format == PlanFormat::Markdown {
+        let md = render::markdown(p);
+        output::emit(md.strip_suffix('\n').unwrap_or(&md));
+    } else {
+        plan(g, p);
+    }
+}
+
 /// Prints a plan: human text (with warnings on stderr) or `--json`.
 pub(crate) fn plan(g: &Global, plan: &Plan) {
     if g.json {

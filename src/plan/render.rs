@@ -13,8 +13,10 @@ use m3ter_api::Kind;
 use m3ter_api::schema::Type;
 
 mod blocks;
+mod markdown;
 
 use blocks::{Label, Line};
+pub use markdown::{COMMENT_LIMIT, markdown, markdown_within};
 
 /// The line printed when applying would do nothing.
 pub const NO_CHANGES: &str = "No changes. The org matches the desired state.";
@@ -163,6 +165,27 @@ struct Out {
 fn v_is_address(v: Option<&Value>) -> bool {
     v.and_then(Value::as_str)
         .is_some_and(|s| s.parse::<crate::address::Address>().is_ok())
+}
+
+/// One change as the text plan shows it, without colors (the markdown
+/// plan's details reuse it, so both read the same).
+fn change_text(c: &Change) -> String {
+    let mut out = Out {
+        text: String::new(),
+        color: false,
+    };
+    out.change(c);
+    out.text
+}
+
+/// One drifted entity as the text plan shows it, without colors.
+fn drift_text(d: &Drift) -> String {
+    let mut out = Out {
+        text: String::new(),
+        color: false,
+    };
+    out.drift(d);
+    out.text
 }
 
 fn is_ref(kind: Kind, field: &str) -> bool {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod ci_example;
 mod cli_apply;
 mod cli_apply_faults;
 mod cli_apply_order;
@@ -28,6 +29,7 @@ mod emulator_usage;
 mod kind_counter;
 mod kinds;
 mod plan;
+mod plan_markdown;
 mod plan_show;
 mod state;
 mod state_s3;

@@ -38,6 +38,10 @@ pub struct PlanArgs {
     /// first. Save it with -o and apply it with `apply FILE`.
     #[arg(long, conflicts_with_all = ["refresh_only", "replace"])]
     pub destroy: bool,
+    /// How to print the plan: text (default), json (as --json), or
+    /// markdown for a pull request; a -o FILE plan is JSON whatever this says.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = crate::cli::OUTPUT)]
+    pub format: Option<render::PlanFormat>,
 }
 
 /// Runs the command.
@@ -48,6 +52,9 @@ pub struct PlanArgs {
 /// still what gets reported, as soon as it is known (the reads in flight are
 /// abandoned; they change nothing).
 pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let (format, g) = render::PlanFormat::resolve(a.format, g)?;
+    let g = &g;
+    let markdown = format == render::PlanFormat::Markdown;
     let runtime = connect::runtime()?;
     let (tx, loaded) = tokio::sync::oneshot::channel();
     let made = std::thread::scope(|scope| {
@@ -55,21 +62,27 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
             // The receiver only goes away when planning already failed.
             let _ = tx.send(render::load(g));
         });
-        runtime.block_on(plan_concurrently(g, a, loaded))
+        runtime.block_on(plan_concurrently(g, a, markdown, loaded))
     })?;
     let Some(plan) = made else {
         return Ok(ExitCode::from(1));
     };
-    render::plan(g, &plan);
+    render::plan_as(g, format, &plan);
     if let Some(out) = &a.out {
         plan.save(out)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
         if !g.json {
             let apply = hint::command(g, &["apply", &out.to_string_lossy()]);
-            output::emit(&format!(
+            let saved = format!(
                 "\nSaved the plan to {}. Apply exactly it with `{apply}`.",
                 out.display()
-            ));
+            );
+            // Not into the markdown: stdout is a comment or a job summary.
+            if markdown {
+                eprintln!("{}", saved.trim_start());
+            } else {
+                output::emit(&saved);
+            }
         }
     }
     let code = if a.detailed_exitcode && plan.has_changes() {
@@ -91,6 +104,7 @@ type Sent = Result<Loaded, Diagnostics>;
 async fn plan_concurrently(
     g: &Global,
     a: &PlanArgs,
+    markdown: bool,
     mut loaded: tokio::sync::oneshot::Receiver<Sent>,
 ) -> anyhow::Result<Option<Plan>> {
     let fetch = fetch(g, &a.conn);
@@ -114,8 +128,9 @@ async fn plan_concurrently(
             return Ok(None);
         }
     };
-    // Rule warnings: on stderr already, unless --json wants them in the plan.
-    let load_warnings: Vec<PlanWarning> = if g.json {
+    // Rule warnings: on stderr already, unless --json wants them in the
+    // plan; the markdown shows them too, to the reviewers of a pull request.
+    let load_warnings: Vec<PlanWarning> = if g.json || markdown {
         loaded
             .0
             .warnings

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
+use crate::cli::render::PlanFormat;
 use crate::cli::{Global, StateLocation, connect};
 use crate::plan::{Plan, render};
 use crate::state::{Location, State, StateStore};
@@ -17,21 +18,34 @@ pub struct ShowArgs {
     pub loc: StateLocation,
     /// A plan saved by `plan -o`; without it, the state is shown.
     pub planfile: Option<std::path::PathBuf>,
+    /// How to print: text (default), json (as --json), or markdown (a plan
+    /// only) for a pull request.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = crate::cli::OUTPUT)]
+    pub format: Option<PlanFormat>,
 }
 
 /// Runs the command.
 pub fn run(g: &Global, a: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let (format, g) = PlanFormat::resolve(a.format, g)?;
+    let g = &g;
     let color = crate::cli::output::use_color(g);
     let out = match &a.planfile {
         Some(path) => {
             let plan = Plan::load(path)?;
             if g.json {
                 format!("{}\n", render::json(&plan))
+            } else if format == PlanFormat::Markdown {
+                render::markdown(&plan)
             } else {
                 render::human(&plan, color)
             }
         }
         None => {
+            if format == PlanFormat::Markdown {
+                anyhow::bail!(
+                    "--format markdown shows a saved plan, not the state: give the plan file, `m3ter show --format markdown PLANFILE`"
+                );
+            }
             let path = connect::state_path(g, &a.loc)?;
             if path.as_file().is_some_and(|f| !f.exists()) {
                 anyhow::bail!(
