@@ -203,7 +203,10 @@ fn moved_turns_a_code_change_into_an_update_of_the_same_entity() {
     let out = ok(run(d, &emu, &["plan", "--format", "markdown"]));
     let md = stdout(&out);
     assert!(md.contains("1 to change, 0 to destroy, 1 moved"), "{md}");
-    assert!(md.contains("| moved | <code>product.p&#95;new</code> | moved from product.p&#95;old"), "{md}");
+    assert!(
+        md.contains("| moved | <code>product.p&#95;new</code> | moved from product.p&#95;old"),
+        "{md}"
+    );
 
     let out = ok(run(d, &emu, &["apply", "--auto-approve"]));
     assert!(

@@ -196,7 +196,10 @@ impl Section {
             format!(
                 "| moved | {} | {} |\n",
                 code(&m.to.to_string()),
-                escape(&format!("moved from {} in state; the live entity is kept", m.from))
+                escape(&format!(
+                    "moved from {} in state; the live entity is kept",
+                    m.from
+                ))
             )
         }));
         rows.extend(plan.forget.iter().map(|f| {
