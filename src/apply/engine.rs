@@ -72,6 +72,11 @@ pub async fn execute(
     // a slow fsync does not leave the parallelism slots idle.
     let mut unsaved = Saved::default();
     let mut saving: Option<(JoinHandle<Result<u64, StateError>>, Saved)> = None;
+    // A state write that failed (e.g. S3 state changed behind our back): no
+    // step starts any more, the calls in flight finish and are recorded, and
+    // one more write is tried so that what they created reaches the state
+    // (or, for a refused S3 write, the rescue file that error names).
+    let mut write_failed: Option<StateError> = None;
     // Installed before the first call, so a stop request (Ctrl-C, or the
     // SIGTERM a CI runner sends on cancel) never kills the process with
     // calls in flight whose results would then be missing from state.
@@ -88,7 +93,10 @@ pub async fn execute(
     tokio::pin!(stop);
 
     loop {
-        while !report.interrupted && running.len() < opts.parallelism.max(1) {
+        while !report.interrupted
+            && write_failed.is_none()
+            && running.len() < opts.parallelism.max(1)
+        {
             let Some(i) = ready.pop_first() else { break };
             match prepare(plan, i, live, store.state()) {
                 Ok(op) => {
@@ -112,6 +120,9 @@ pub async fn execute(
             continue;
         }
         if running.is_empty() && saving.is_none() {
+            if let Some(e) = write_failed {
+                return Err(e.into());
+            }
             break;
         }
         let wake = tokio::select! {
@@ -136,7 +147,11 @@ pub async fn execute(
                 let Some((_, saved)) = saving.take() else {
                     continue;
                 };
-                written.map_err(|e| ApplyError::Writer(e.to_string()))??;
+                if let Err(e) = written.map_err(|e| ApplyError::Writer(e.to_string()))? {
+                    // The newest failure names the most complete rescue.
+                    write_failed = Some(e);
+                    continue;
+                }
                 // Saved: now it may be reported and its dependents may start.
                 for event in &saved.events {
                     on_event(Progress::Step(event));

@@ -246,7 +246,7 @@ fn a_write_after_the_lock_was_broken_is_refused_and_nothing_is_lost() {
             "apply",
             "--auto-approve",
             "--parallelism",
-            "1",
+            "4",
             "--state",
             &url,
         ],
@@ -263,14 +263,30 @@ fn a_write_after_the_lock_was_broken_is_refused_and_nothing_is_lost() {
         .expect("lock JSON");
     let id = lock["id"].as_str().expect("lock id").to_string();
     ok(d, &emu, &moto, &["force-unlock", &id, "--state", &url]);
-    let pulled = ok(d, &emu, &moto, &["state", "pull", "--state", &url]);
-    std::fs::write(d.join("other.json"), stdout(&pulled)).expect("write");
-    ok(
-        d,
-        &emu,
-        &moto,
-        &["state", "push", "other.json", "--force", "--state", &url],
-    );
+    // The other writer: pull, then push. The slow run may write between the
+    // two (its ETag still matches), refusing the push; pull again then, as a
+    // user would, until the push lands.
+    let mut pushed_ok = false;
+    for _ in 0..20 {
+        let pulled = ok(d, &emu, &moto, &["state", "pull", "--state", &url]);
+        std::fs::write(d.join("other.json"), stdout(&pulled)).expect("write");
+        let out = run(
+            d,
+            &emu,
+            &moto,
+            &["state", "push", "other.json", "--force", "--state", &url],
+        );
+        if out.status.success() {
+            pushed_ok = true;
+            break;
+        }
+        assert!(
+            stderr(&out).contains("was changed by another run"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(pushed_ok, "the other writer's push never landed");
     let pushed = state_json(&moto, "broken.json");
 
     let out = slow.wait_with_output().expect("wait");
@@ -294,6 +310,14 @@ fn a_write_after_the_lock_was_broken_is_refused_and_nothing_is_lost() {
         saved["resources"].as_object().map(|r| r.len())
             > pushed["resources"].as_object().map(|r| r.len()),
         "the rescued state holds what the run created after the pull"
+    );
+    // Every entity the run created is there, including the call that was
+    // in flight when the write was refused.
+    let (created, _) = census(&emu);
+    assert_eq!(
+        saved["resources"].as_object().map(|r| r.len()),
+        Some(total(&created)),
+        "{created:?}"
     );
     // The recovery the message gives, then a re-apply: complete, no duplicate.
     ok(
