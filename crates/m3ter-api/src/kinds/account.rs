@@ -39,13 +39,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Account,
-    name: "account",
-    section: "accounts",
-    collection: "accounts",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         adopt: &[AdoptParam::Field {
@@ -54,11 +47,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
         }],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[IDS, CODES],
+    ..KindSpec::new(Kind::Account, "account", "accounts", "accounts", FIELDS)
 };

@@ -19,13 +19,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::AccountPlan,
-    name: "accountPlan",
-    section: "accountPlans",
-    collection: "accountplans",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::CodeOr(&[
             Part::OneOf(&[Alt {
@@ -61,12 +54,8 @@ pub(super) const SPEC: KindSpec = KindSpec {
         // One active account plan per product of an account.
         scope: &[&["accountId"]],
     },
-    defaults: &[],
-    immutable: &[],
     response_only: &["productId"],
-    sensitive: &[],
     exactly_one_of: &[("planId", "planGroupId")],
-    bands: &[],
     filters: &[
         by_field("account", "accountId", false),
         by_field("plan", "planId", false),
@@ -89,4 +78,11 @@ pub(super) const SPEC: KindSpec = KindSpec {
         },
         IDS,
     ],
+    ..KindSpec::new(
+        Kind::AccountPlan,
+        "accountPlan",
+        "accountPlans",
+        "accountplans",
+        FIELDS,
+    )
 };

@@ -42,13 +42,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Aggregation,
-    name: "aggregation",
-    section: "aggregations",
-    collection: "aggregations",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         adopt: &[AdoptParam::Field {
@@ -57,12 +50,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
         }],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[
         // An aggregation has no product of its own: its meter's counts.
         Filter {
@@ -77,4 +64,11 @@ pub(super) const SPEC: KindSpec = KindSpec {
         IDS,
         CODES,
     ],
+    ..KindSpec::new(
+        Kind::Aggregation,
+        "aggregation",
+        "aggregations",
+        "aggregations",
+        FIELDS,
+    )
 };

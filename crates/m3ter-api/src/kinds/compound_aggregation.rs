@@ -18,13 +18,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::CompoundAggregation,
-    name: "compoundAggregation",
-    section: "compoundAggregations",
-    collection: "compoundaggregations",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         adopt: &[AdoptParam::Field {
@@ -33,11 +26,13 @@ pub(super) const SPEC: KindSpec = KindSpec {
         }],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
     response_only: &["segments"],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[by_field("productId", "productId", true), IDS, CODES],
+    ..KindSpec::new(
+        Kind::CompoundAggregation,
+        "compoundAggregation",
+        "compoundAggregations",
+        "compoundaggregations",
+        FIELDS,
+    )
 };

@@ -21,13 +21,7 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Counter,
-    name: "counter",
-    section: "counters",
-    collection: "counters",
     max_page_size: 200,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         adopt: &[AdoptParam::Field {
@@ -36,11 +30,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
         }],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[by_field("productId", "productId", true), IDS, CODES],
+    ..KindSpec::new(Kind::Counter, "counter", "counters", "counters", FIELDS)
 };

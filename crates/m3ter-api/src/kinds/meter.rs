@@ -43,13 +43,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Meter,
-    name: "meter",
-    section: "meters",
-    collection: "meters",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         adopt: &[AdoptParam::Field {
@@ -64,10 +57,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
         value: Literal::EmptyList,
         by: DefaultBy::Tool,
     }],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[by_field("productId", "productId", true), IDS, CODES],
+    ..KindSpec::new(Kind::Meter, "meter", "meters", "meters", FIELDS)
 };

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::identity::Identity;
+use crate::identity::{Identity, Key};
 use crate::schema::{Field, Type};
 
 mod account;
@@ -94,6 +94,43 @@ pub struct KindSpec {
     pub bands: &'static [&'static str],
     /// The list filters (query parameters) the API documents.
     pub filters: &'static [Filter],
+}
+
+impl KindSpec {
+    /// An entry with what most kinds share: keyed by `code` (adopted by
+    /// listing them all), a page size of 100, not a singleton, and none of
+    /// the optional attributes (defaults, immutable, response-only,
+    /// sensitive, exactly-one-of, bands, filters). Entries set what differs
+    /// and take the rest with `..KindSpec::new(…)`.
+    pub const fn new(
+        kind: Kind,
+        name: &'static str,
+        section: &'static str,
+        collection: &'static str,
+        fields: &'static [Field],
+    ) -> KindSpec {
+        KindSpec {
+            kind,
+            name,
+            section,
+            collection,
+            max_page_size: 100,
+            singleton: false,
+            fields,
+            identity: Identity {
+                key: Key::Code,
+                adopt: &[],
+                scope: &[],
+            },
+            defaults: &[],
+            immutable: &[],
+            response_only: &[],
+            sensitive: &[],
+            exactly_one_of: &[],
+            bands: &[],
+            filters: &[],
+        }
+    }
 }
 
 /// Who supplies a [`FieldDefault`].

@@ -27,28 +27,18 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Plan,
-    name: "plan",
-    section: "plans",
-    collection: "plans",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         // No `codes` filter: the lookup lists them all.
         adopt: &[] as &[AdoptParam],
         scope: &[],
     },
-    defaults: &[],
     immutable: &["accountId"],
     response_only: &["productId"],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[
         by_field("productId", "productId", false),
         by_field("accountId", "accountId", true),
         IDS,
     ],
+    ..KindSpec::new(Kind::Plan, "plan", "plans", "plans", FIELDS)
 };

@@ -24,13 +24,6 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::PlanTemplate,
-    name: "planTemplate",
-    section: "planTemplates",
-    collection: "plantemplates",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         // No `codes` filter: the product narrows the search.
@@ -40,11 +33,12 @@ pub(super) const SPEC: KindSpec = KindSpec {
         }],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[by_field("productId", "productId", false), IDS],
+    ..KindSpec::new(
+        Kind::PlanTemplate,
+        "planTemplate",
+        "planTemplates",
+        "plantemplates",
+        FIELDS,
+    )
 };

@@ -56,13 +56,6 @@ const OWNER: &[&str] = &["planId", "planTemplateId"];
 const AGGREGATION: &[&str] = &["aggregationId", "compoundAggregationId"];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Pricing,
-    name: "pricing",
-    section: "pricings",
-    collection: "pricings",
-    max_page_size: 100,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::CodeOr(&[
             Part::OneOf(&[
@@ -115,9 +108,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
             by: DefaultBy::Server,
         },
     ],
-    immutable: &[],
     response_only: &["aggregationType", "segmentString"],
-    sensitive: &[],
     exactly_one_of: &[
         ("planId", "planTemplateId"),
         ("aggregationId", "compoundAggregationId"),
@@ -135,4 +126,5 @@ pub(super) const SPEC: KindSpec = KindSpec {
         by_field("aggregationId", "aggregationId", false),
         IDS,
     ],
+    ..KindSpec::new(Kind::Pricing, "pricing", "pricings", "pricings", FIELDS)
 };

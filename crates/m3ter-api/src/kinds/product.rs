@@ -11,24 +11,13 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    kind: Kind::Product,
-    name: "product",
-    section: "products",
-    collection: "products",
     max_page_size: 200,
-    singleton: false,
-    fields: FIELDS,
     identity: Identity {
         key: Key::Code,
         // No `codes` filter: the lookup lists them all.
         adopt: &[] as &[AdoptParam],
         scope: &[],
     },
-    defaults: &[],
-    immutable: &[],
-    response_only: &[],
-    sensitive: &[],
-    exactly_one_of: &[],
-    bands: &[],
     filters: &[IDS],
+    ..KindSpec::new(Kind::Product, "product", "products", "products", FIELDS)
 };
