@@ -43,11 +43,7 @@ pub(crate) async fn create(
     kind: Kind,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let now = rules::timestamp(Utc::now());
-    let stamp = Stamp {
-        actor: &s.actor,
-        now: &now,
-    };
+    let stamp = Stamp::now(&s.actor);
     let strict = s.config.strict;
     let entity = s.commit(|store| {
         let entity = rules::prepare(store, kind, &body, None, strict, &stamp)?;
@@ -84,11 +80,7 @@ pub(crate) async fn update(
     PathId(id): PathId,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let now = rules::timestamp(Utc::now());
-    let stamp = Stamp {
-        actor: &s.actor,
-        now: &now,
-    };
+    let stamp = Stamp::now(&s.actor);
     let strict = s.config.strict;
     let entity = s.commit(|store| {
         let old = store
@@ -142,11 +134,7 @@ pub async fn put_singleton(
     kind: Kind,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let now = rules::timestamp(Utc::now());
-    let stamp = Stamp {
-        actor: &s.actor,
-        now: &now,
-    };
+    let stamp = Stamp::now(&s.actor);
     let strict = s.config.strict;
     let entity = s.commit(|store| put_one(store, kind, &body, strict, &stamp))?;
     Ok(ok_json(entity))
@@ -350,7 +338,7 @@ mod tests {
         let mut store = Store::default();
         let stamp = Stamp {
             actor: "test",
-            now: "2024-12-01T00:00:00.000Z",
+            now: "2024-12-01T00:00:00.000Z".into(),
         };
         let kind = Kind::Product;
         let put = |store: &mut Store, body: Value| {

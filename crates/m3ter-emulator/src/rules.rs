@@ -18,7 +18,17 @@ use super::store::{Object, Store};
 /// Who made a change and when: the response's audit fields.
 pub struct Stamp<'a> {
     pub actor: &'a str,
-    pub now: &'a str,
+    pub now: String,
+}
+
+impl<'a> Stamp<'a> {
+    /// A change by `actor` now.
+    pub(crate) fn now(actor: &'a str) -> Self {
+        Stamp {
+            actor,
+            now: timestamp(Utc::now()),
+        }
+    }
 }
 
 /// Formats a time the way m3ter does: ISO-8601 UTC with milliseconds.
