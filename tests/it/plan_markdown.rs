@@ -2,148 +2,13 @@
 //! made from small desired / state / live fixtures (one per action, drift,
 //! warnings, hostile values, the cut), then the flag through the binary.
 
-use std::collections::BTreeMap;
-
 use m3ter_api::Kind;
-use m3ter_reconcile::address::Address;
-use m3ter_reconcile::desired::{DesiredEntity, DesiredState};
-use m3ter_reconcile::live::LiveSnapshot;
 use m3ter_reconcile::plan::render::{COMMENT_LIMIT, markdown, markdown_within};
-use m3ter_reconcile::plan::{Plan, PlanOptions, PlanWarning, plan};
-use m3ter_reconcile::state::{ResourceState, State};
-use serde_json::{Map, Value, json};
+use m3ter_reconcile::plan::{Plan, PlanOptions, PlanWarning};
+use serde_json::{Value, json};
 
 use crate::common::cli::{self, EmulatorProcess};
-
-fn addr(s: &str) -> Address {
-    s.parse().expect("test address")
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        other => panic!("fixture is not an object: {other}"),
-    }
-}
-
-/// Desired state, state file and live org of one test.
-struct World {
-    desired: DesiredState,
-    state: State,
-    live: LiveSnapshot,
-}
-
-impl World {
-    fn new() -> World {
-        World {
-            desired: DesiredState::default(),
-            state: State {
-                format_version: 1,
-                lineage: "0b6c3c9e-lineage".into(),
-                serial: 7,
-                org_id: "org-1".into(),
-                base_url: "http://127.0.0.1:1".into(),
-                resources: BTreeMap::new(),
-                variables: BTreeMap::new(),
-            },
-            live: LiveSnapshot::default(),
-        }
-    }
-
-    /// A desired entity; `refs` are (API field, target address).
-    fn want(&mut self, a: &str, fields: Value, refs: &[(&str, &str)]) {
-        let address = addr(a);
-        let entity = DesiredEntity {
-            address: address.clone(),
-            fields: obj(fields),
-            refs: refs.iter().map(|(f, t)| (f.to_string(), addr(t))).collect(),
-            extra_deps: vec![],
-            lifecycle: Default::default(),
-            source: None,
-        };
-        self.desired.entities.insert(address, entity);
-    }
-
-    fn live(&mut self, kind: Kind, id: &str, fields: Value) {
-        let mut v = obj(fields);
-        v.insert("id".into(), json!(id));
-        v.insert("version".into(), json!(1));
-        self.live
-            .entities
-            .entry(kind)
-            .or_default()
-            .push(Value::Object(v));
-    }
-
-    fn live_mut(&mut self, kind: Kind, id: &str) -> &mut Map<String, Value> {
-        self.live
-            .entities
-            .get_mut(&kind)
-            .and_then(|l| l.iter_mut().find(|e| e["id"] == id))
-            .and_then(Value::as_object_mut)
-            .expect("live entity")
-    }
-
-    fn record(&mut self, a: &str, id: &str, applied: Value, depends_on: &[&str]) {
-        self.state.resources.insert(
-            addr(a),
-            ResourceState {
-                id: id.into(),
-                version: 1,
-                depends_on: depends_on.iter().map(|d| addr(d)).collect(),
-                adopted: false,
-                applied: obj(applied),
-            },
-        );
-    }
-
-    /// Desired, in state and live, all in agreement.
-    fn synced(&mut self, a: &str, id: &str, fields: Value, refs: &[(&str, &str)]) {
-        self.want(a, fields.clone(), refs);
-        let mut applied = obj(fields);
-        for (f, t) in refs {
-            let target = self.state.resources[&addr(t)].id.clone();
-            applied.insert(f.to_string(), json!(target));
-        }
-        let deps: Vec<&str> = refs.iter().map(|(_, t)| *t).collect();
-        self.record(a, id, Value::Object(applied.clone()), &deps);
-        self.live(addr(a).kind, id, Value::Object(applied));
-    }
-
-    fn plan_with(&self, opts: &PlanOptions) -> Plan {
-        plan(&self.desired, &self.state, &self.live, opts).expect("plan")
-    }
-
-    fn plan(&self) -> Plan {
-        self.plan_with(&PlanOptions::default())
-    }
-
-    /// A product, a meter of it and an account, in sync.
-    fn basic() -> World {
-        let mut w = World::new();
-        w.synced(
-            "product.p",
-            "prod-1",
-            json!({"code": "p", "name": "P"}),
-            &[],
-        );
-        w.synced(
-            "meter.m",
-            "meter-1",
-            json!({"code": "m", "name": "M",
-                   "dataFields": [{"category": "MEASURE", "code": "q", "name": "Q", "unit": "s"}],
-                   "derivedFields": []}),
-            &[("productId", "product.p")],
-        );
-        w.synced(
-            "account.a",
-            "acc-1",
-            json!({"code": "a", "name": "A", "emailAddress": "a@example.com"}),
-            &[],
-        );
-        w
-    }
-}
+use crate::common::world::{World, addr};
 
 /// Checks what must hold of any markdown plan: within the limit, every
 /// `<details>` closed, every fence closed, no table row broken.
@@ -240,11 +105,17 @@ fn replace() {
 fn imports_as_it_is_and_with_changes() {
     let mut w = World::basic();
     w.want("product.q", json!({"code": "q", "name": "Q"}), &[]);
-    w.live(Kind::Product, "prod-7", json!({"code": "q", "name": "Q"}));
+    w.live(
+        Kind::Product,
+        "prod-7",
+        1,
+        json!({"code": "q", "name": "Q"}),
+    );
     w.want("product.r", json!({"code": "r", "name": "R new"}), &[]);
     w.live(
         Kind::Product,
         "prod-8",
+        1,
         json!({"code": "r", "name": "R old"}),
     );
     insta::assert_snapshot!("md_import", snapshot(&w.plan()));
@@ -261,10 +132,12 @@ fn drift_changed_and_deleted() {
         .expect("accounts")
         .clear();
     insta::assert_snapshot!("md_drift", snapshot(&w.plan()));
-    let refresh = w.plan_with(&PlanOptions {
-        refresh_only: true,
-        ..Default::default()
-    });
+    let refresh = w
+        .plan_with(&PlanOptions {
+            refresh_only: true,
+            ..Default::default()
+        })
+        .expect("plan");
     insta::assert_snapshot!("md_drift_refresh_only", snapshot(&refresh));
 }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod emu;
 pub mod s3;
 pub mod scenario;
+pub mod world;
 
 #[allow(unused_imports)]
 pub use emu::*;
