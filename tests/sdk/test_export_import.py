@@ -1,0 +1,136 @@
+"""Issue 10's "done when", driven by a client we did not write.
+
+An org populated by the official SDK with one entity of every kind the tool manages (`builders.KINDS`,
+so each kind added to the builders joins this test), exported with `m3ter export`, plans into a new
+state as imports only. After the import, one changed name per kind is exactly one update per kind, and
+`destroy` removes every entity the tool manages.
+
+The tool runs as a real subprocess (the binary under test) against its own emulator process, so the
+org holds only what this test created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import m3ter
+import pytest
+
+from builders import KINDS, Setup, build_setup, resource
+from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, stop_and_check
+
+# A top-level `name:` of an entity in an exported list (`- name: X`, or `  name: X` under `- code: x`),
+# not a nested one (a meter's data field is indented further).
+_NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def org() -> Iterator[tuple[Emulator, m3ter.M3ter, Setup]]:
+    """A fresh emulator holding one full setup, built by the SDK."""
+    emu = Emulator()
+    client = emu.client()
+    setup = build_setup(client)
+    yield emu, client, setup
+    stop_and_check(emu)
+
+
+def run(emu: Emulator, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`m3ter ARGS` in `cwd`, connected to `emu` through the environment (as a CI job would be)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("M3TER_")}
+    env.update(
+        M3TER_ORG_ID=ORG_ID,
+        M3TER_API_KEY=API_KEY,
+        M3TER_API_SECRET=API_SECRET,
+        M3TER_BASE_URL=emu.base_url,
+        NO_COLOR="1",
+    )
+    return subprocess.run(
+        [str(emulator_binary()), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def plan_json(emu: Emulator, cwd: Path, *args: str) -> dict[str, Any]:
+    """`m3ter plan --json ARGS`: exit 0 (no changes) or 2 is not asked for, so 0 always."""
+    out = run(emu, cwd, "plan", "--json", "--rate-limit", "0", *args)
+    assert out.returncode == 0, f"plan failed ({out.returncode}):\n{out.stdout}\n{out.stderr}"
+    return json.loads(out.stdout)
+
+
+def actions(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((c["address"], c["action"]) for c in plan["changes"])
+
+
+def managed(client: m3ter.M3ter) -> dict[str, list[str]]:
+    """Ids of every entity of every deletable kind in the org."""
+    return {kind: [e.id for e in resource(client, kind).list()] for kind in KINDS}
+
+
+def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
+    org: tuple[Emulator, m3ter.M3ter, Setup], tmp_path: Path
+) -> None:
+    emu, client, setup = org
+    before = managed(client)
+    entities = sum(len(ids) for ids in before.values())
+    assert entities == len(KINDS), f"the org should hold exactly the setup: {before}"
+
+    out = run(emu, tmp_path, "export", "--out", "exported")
+    assert out.returncode == 0, f"export failed:\n{out.stdout}\n{out.stderr}"
+    files = sorted((tmp_path / "exported").glob("*.yaml"))
+    assert files, "export wrote no file"
+
+    # A new state: every entity is an import, nothing else.
+    fresh = ["-d", "exported", "--state", "state/fresh.json"]
+    plan = plan_json(emu, tmp_path, *fresh)
+    summary = plan["summary"]
+    assert (summary["add"], summary["change"], summary["destroy"]) == (0, 0, 0), actions(plan)
+    assert summary["import"] >= entities, actions(plan)
+    assert {a for _, a in actions(plan)} == {"import"}, actions(plan)
+
+    out = run(emu, tmp_path, "apply", "--auto-approve", "--rate-limit", "0", *fresh)
+    assert out.returncode == 0, f"apply of the imports failed:\n{out.stdout}\n{out.stderr}"
+    assert plan_json(emu, tmp_path, *fresh)["changes"] == []
+    assert managed(client) == before, "importing must not create, replace or delete anything"
+
+    # One changed name per exported file that has names: one update per kind, nothing else.
+    renamed_kinds = set()
+    for path in files:
+        text = path.read_text()
+        first = _NAME_LINE.search(text)
+        if first is None:
+            continue
+        text = text[: first.end(2)] + " (renamed)" + text[first.end(2) :]
+        path.write_text(text)
+        renamed_kinds.add(path.stem)
+    assert renamed_kinds, "no exported file had a name to change"
+    plan = plan_json(emu, tmp_path, *fresh)
+    changes = actions(plan)
+    assert all(action == "update" for _, action in changes), changes
+    updated_kinds = [address.split(".", 1)[0] for address, _ in changes]
+    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds), (changes, renamed_kinds)
+
+    # Every kind changes at once: past the tool's mass-change guard, hence --force.
+    out = run(emu, tmp_path, "apply", "--auto-approve", "--force", "--rate-limit", "0", *fresh)
+    assert out.returncode == 0, f"apply of the renames failed:\n{out.stdout}\n{out.stderr}"
+    renamed = [
+        getattr(e, "name", "")
+        for kind in KINDS
+        for e in resource(client, kind).list()
+        if str(getattr(e, "name", "")).endswith(" (renamed)")
+    ]
+    assert len(renamed) == len(renamed_kinds), renamed
+
+    # Destroy removes every entity the tool manages, dependents first.
+    out = run(emu, tmp_path, "destroy", "--auto-approve", "--rate-limit", "0", *fresh)
+    assert out.returncode == 0, f"destroy failed:\n{out.stdout}\n{out.stderr}"
+    assert managed(client) == {kind: [] for kind in KINDS}
