@@ -177,7 +177,9 @@ pub async fn execute(
                     finished += 1;
                     match result {
                         Ok(res) => {
-                            let event = record(plan, i, res, took, store.state_mut(), &mut report);
+                            let address = &plan.changes[plan.steps[i].change].address;
+                            let event =
+                                record(plan, i, res, took, store.change(address), &mut report);
                             unsaved.events.push(event);
                             unsaved.steps.push(i);
                         }

@@ -46,6 +46,9 @@ pub async fn apply(
         on_event(Event::Apply(p));
     })
     .await?;
+    // The saves went to the state journal: fold them into the file now, so
+    // a failure to do so is reported (`Drop` would only log it).
+    store.compact()?;
     Ok(report)
 }
 

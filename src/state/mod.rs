@@ -1,6 +1,7 @@
 //! The state file: what this tool created or adopted, with the ids, versions,
 //! dependencies and last-applied managed fields (`shared/design.md` §4).
 
+mod journal;
 mod location;
 mod lock;
 mod remote;

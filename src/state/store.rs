@@ -6,7 +6,7 @@
 //! file or the new one, never a torn one), durable when `save` returns, and
 //! the previous file survives as `<file>.backup`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use super::journal::{self, Journal, Replayed};
 use super::location::{Location, Place};
 use super::lock::{StateLock, Unlocked, force_unlock_id};
 use super::remote::{Remote, RemoteLock, RemoteWriter};
@@ -28,6 +29,15 @@ pub struct StateStore {
     /// Whether the state existed when opened.
     existed: bool,
     backend: Backend,
+    /// Addresses changed through [`StateStore::change`] since the last
+    /// write began: what the next journal record holds.
+    changed: BTreeSet<Address>,
+    /// Changed through [`StateStore::state_mut`] since the last write
+    /// began: the next write is the whole state.
+    whole: bool,
+    /// The next whole write ends the run's journal instead of starting a
+    /// new one (set by [`StateStore::compact`]).
+    closing: bool,
 }
 
 /// Where writes go, and the lock held until the store is dropped (end of
@@ -37,6 +47,9 @@ enum Backend {
     File {
         path: PathBuf,
         lock: Option<StateLock>,
+        /// The journal the next saves may append to: started by a whole
+        /// write, and cleared by any failed write (so the next is whole).
+        journal: Arc<Mutex<Option<Journal>>>,
     },
     Object {
         writer: Arc<RemoteWriter>,
@@ -112,14 +125,18 @@ impl StateStore {
                 } else {
                     None
                 };
-                let found = read(path)?;
+                let found = read_with_journal(path)?;
                 Ok(StateStore {
                     existed: found.is_some(),
                     state: found.unwrap_or_else(empty),
                     backend: Backend::File {
                         path: path.clone(),
                         lock,
+                        journal: Arc::default(),
                     },
+                    changed: BTreeSet::new(),
+                    whole: false,
+                    closing: false,
                     at,
                 })
             }
@@ -153,6 +170,9 @@ impl StateStore {
                         }),
                         lock,
                     },
+                    changed: BTreeSet::new(),
+                    whole: false,
+                    closing: false,
                     at,
                 })
             }
@@ -183,15 +203,68 @@ impl StateStore {
     }
 
     /// The state, for a reader that is done with the store (releases the
-    /// lock, if held).
-    pub fn into_state(self) -> State {
-        let StateStore { state, .. } = self;
-        state
+    /// lock, if held, after compacting the journal: see [`StateStore::compact`]).
+    pub fn into_state(mut self) -> State {
+        self.compact_or_warn();
+        std::mem::replace(&mut self.state, State::new("", ""))
     }
 
-    /// The current state, to change before a [`StateStore::commit`].
+    /// The current state, to change before a [`StateStore::commit`]; the
+    /// next write is then the whole state.
     pub fn state_mut(&mut self) -> &mut State {
+        self.whole = true;
         &mut self.state
+    }
+
+    /// The current state, to change the entry of `address` only (add,
+    /// replace or remove it) before a [`StateStore::begin_commit`]: the
+    /// write can then append just that entry to the journal.
+    pub fn change(&mut self, address: &Address) -> &mut State {
+        self.changed.insert(address.clone());
+        &mut self.state
+    }
+
+    /// Writes the whole state if saves since the last whole write went to
+    /// the journal, so the file alone is complete again. Runs at the end
+    /// of a command (from `Drop` at the latest).
+    pub fn compact(&mut self) -> Result<(), StateError> {
+        let pending = match &self.backend {
+            Backend::File {
+                journal,
+                lock: Some(_),
+                path,
+            } => {
+                let mut slot = lock_slot(journal);
+                match slot.as_ref().map(Journal::has_records) {
+                    Some(true) => true,
+                    // Started by the last whole write, never used: the
+                    // file is complete, so the journal goes.
+                    Some(false) => {
+                        *slot = None;
+                        journal::remove(path);
+                        false
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        };
+        if pending {
+            self.whole = true;
+            self.closing = true;
+            let done = self.commit();
+            self.closing = false;
+            done?;
+        }
+        Ok(())
+    }
+
+    fn compact_or_warn(&mut self) {
+        if let Err(e) = self.compact() {
+            tracing::warn!(
+                "the state journal stays beside the state file, and is replayed on the next run: {e}"
+            );
+        }
     }
 
     /// Makes `state` the current state and writes it with the next serial.
@@ -209,6 +282,7 @@ impl StateStore {
         self.state.org_id = org;
         self.state.base_url = base;
         self.state.serial = serial;
+        self.whole = true;
         self.commit()
     }
 
@@ -259,6 +333,7 @@ impl StateStore {
         let serial = incoming.serial.max(floor + 1) - 1;
         self.state = incoming;
         self.state.serial = serial;
+        self.whole = true;
         self.commit()
     }
 
@@ -271,11 +346,39 @@ impl StateStore {
     /// not treat the state as saved until `write` returned `Ok`. If it
     /// fails, the serial it took is not reused: stop writing.
     pub fn begin_commit(&mut self) -> Result<PendingWrite, StateError> {
+        let serialize = |e: serde_json::Error| StateError::Io {
+            path: PathBuf::from(self.at.to_string()),
+            what: "serialize".into(),
+            source: std::io::Error::other(e),
+        };
         let sink = match &self.backend {
             Backend::File {
                 path,
                 lock: Some(_),
-            } => Sink::File(path.clone()),
+                journal,
+            } => {
+                let append = !self.whole
+                    && self.state.format_version == FORMAT_VERSION
+                    && lock_slot(journal).as_ref().is_some_and(|j| !j.is_full());
+                if append {
+                    let serial = self.state.serial + 1;
+                    let bytes =
+                        journal::record(&self.state, serial, &self.changed).map_err(serialize)?;
+                    self.state.serial = serial;
+                    self.changed.clear();
+                    return Ok(PendingWrite {
+                        sink: Sink::Journal(journal.clone()),
+                        bytes,
+                        serial,
+                    });
+                }
+                Sink::File {
+                    path: path.clone(),
+                    journal: journal.clone(),
+                    lineage: self.state.lineage.clone(),
+                    then_journal: !self.closing,
+                }
+            }
             Backend::Object {
                 writer,
                 lock: Some(_),
@@ -287,6 +390,8 @@ impl StateStore {
                 });
             }
         };
+        self.whole = false;
+        self.changed.clear();
         self.state.format_version = FORMAT_VERSION;
         self.state.serial += 1;
         let mut bytes = Vec::with_capacity(1 << 16);
@@ -348,11 +453,34 @@ pub fn force_unlock_at(at: &Location, id: Option<&str>) -> Result<Unlocked, Stat
     }
 }
 
+impl Drop for StateStore {
+    fn drop(&mut self) {
+        self.compact_or_warn();
+    }
+}
+
 /// Where a [`PendingWrite`] goes.
 #[derive(Debug)]
 enum Sink {
-    File(PathBuf),
+    /// The whole state, then a fresh journal for the next saves.
+    File {
+        path: PathBuf,
+        journal: Arc<Mutex<Option<Journal>>>,
+        lineage: String,
+        /// Start a journal for the next saves; else remove it (the run is
+        /// done, and the file alone is the state).
+        then_journal: bool,
+    },
+    /// One record appended to the journal.
+    Journal(Arc<Mutex<Option<Journal>>>),
     Object(Arc<RemoteWriter>),
+}
+
+fn lock_slot(slot: &Mutex<Option<Journal>>) -> std::sync::MutexGuard<'_, Option<Journal>> {
+    // A panic while holding it cannot leave a half-updated journal handle
+    // that matters: the worst case is one more whole write.
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A serialized state waiting to be written (see
@@ -370,7 +498,43 @@ impl PendingWrite {
     /// returns the serial written.
     pub fn write(self) -> Result<u64, StateError> {
         match self.sink {
-            Sink::File(path) => write_bytes_atomic(&path, &self.bytes)?,
+            Sink::File {
+                path,
+                journal,
+                lineage,
+                then_journal,
+            } => {
+                let mut slot = lock_slot(&journal);
+                *slot = None;
+                write_bytes_atomic(&path, &self.bytes)?;
+                if !then_journal {
+                    journal::remove(&path);
+                } else {
+                    match Journal::start(&path, &lineage, self.serial, self.bytes.len() as u64) {
+                        Ok(j) => *slot = Some(j),
+                        // The file is written; the next save is whole again.
+                        Err(e) => tracing::warn!("cannot start the state journal: {e}"),
+                    }
+                }
+            }
+            Sink::Journal(journal) => {
+                let mut slot = lock_slot(&journal);
+                let Some(j) = slot.as_mut() else {
+                    // Only one write is in flight and a failed one stops
+                    // the saves, so this is a caller's bug, kept loud.
+                    return Err(StateError::Io {
+                        path: PathBuf::from("state journal"),
+                        what: "append to".into(),
+                        source: std::io::Error::other("the journal was closed by a failed write"),
+                    });
+                };
+                if let Err(e) = j.append(&self.bytes) {
+                    // What the journal holds now is unknown: the next save
+                    // rewrites the whole state.
+                    *slot = None;
+                    return Err(e);
+                }
+            }
             Sink::Object(writer) => writer.write(self.bytes, self.serial)?,
         }
         Ok(self.serial)
@@ -415,6 +579,29 @@ fn command_name() -> String {
         }
     }
     words.join(" ")
+}
+
+/// Reads and checks a state file with its journal replayed; `None` when it
+/// does not exist.
+pub(crate) fn read_with_journal(path: &Path) -> Result<Option<State>, StateError> {
+    // A reader without the lock can see a compaction land between reading
+    // the file and its journal; it then reads both again.
+    for _ in 0..5 {
+        let Some(mut state) = read(path)? else {
+            return Ok(None);
+        };
+        match journal::replay(path, &mut state)? {
+            Replayed::None | Replayed::Applied(_) => return Ok(Some(state)),
+            Replayed::Newer => continue,
+        }
+    }
+    Err(StateError::Corrupt {
+        path: Location::file(path),
+        message: format!(
+            "its journal {} extends a newer state than the file, read five times; if no other m3ter is writing it, the file was restored from an older copy: delete the journal",
+            journal::journal_path(path).display()
+        ),
+    })
 }
 
 /// Reads and checks a state file; `None` when it does not exist.
@@ -544,6 +731,8 @@ pub fn backup_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::ResourceState;
+    use std::fs::OpenOptions;
 
     #[test]
     fn a_prepared_write_lands_with_its_serial_and_keeps_a_backup() {
@@ -551,6 +740,11 @@ mod tests {
         let path = dir.path().join("s.json");
         let mut store = StateStore::open(&path, "org-1", "http://127.0.0.1:1", true).expect("open");
         assert_eq!(store.commit().expect("first"), 1);
+        // A change of the whole state: written whole, not journaled.
+        store
+            .state_mut()
+            .variables
+            .insert("v".into(), Value::from(1));
         let pending = store.begin_commit().expect("begin");
         // Prepared but not written: the file still holds serial 1.
         assert_eq!(read(&path).expect("read").expect("file").serial, 1);
@@ -567,6 +761,115 @@ mod tests {
                 .serial,
             1
         );
+    }
+
+    fn entity(id: &str) -> ResourceState {
+        ResourceState {
+            id: id.to_string(),
+            version: 1,
+            depends_on: Vec::new(),
+            adopted: false,
+            applied: serde_json::Map::new(),
+        }
+    }
+
+    fn put(store: &mut StateStore, address: &Address, id: &str) -> u64 {
+        store
+            .change(address)
+            .resources
+            .insert(address.clone(), entity(id));
+        store.commit().expect("commit")
+    }
+
+    /// Saves of single entries append to the journal, each the same size
+    /// however large the state is; the file is rewritten only when the
+    /// run compacts.
+    #[test]
+    fn single_entry_saves_are_journaled_at_a_constant_cost_and_compacted_at_the_end() {
+        use m3ter_api::Kind;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let journal = journal::journal_path(&path);
+        let mut store = StateStore::open(&path, "org-1", "http://x", true).expect("open");
+        for i in 0..1000 {
+            store.state_mut().resources.insert(
+                Address::new(Kind::Product, &format!("p{i:04}")),
+                entity(&format!("id-{i:04}")),
+            );
+        }
+        assert_eq!(store.commit().expect("base"), 1);
+        let file_len = std::fs::metadata(&path).expect("file").len();
+
+        let mut sizes = Vec::new();
+        for i in 0..3 {
+            let before = std::fs::metadata(&journal).expect("journal").len();
+            let a = Address::new(Kind::Meter, &format!("m{i}"));
+            assert_eq!(put(&mut store, &a, &format!("meter-{i}")), 2 + i);
+            sizes.push(std::fs::metadata(&journal).expect("journal").len() - before);
+        }
+        let gone = Address::new(Kind::Product, "p0000");
+        store.change(&gone).resources.remove(&gone);
+        assert_eq!(store.commit().expect("remove"), 5);
+
+        assert!(sizes.iter().all(|&n| n == sizes[0] && n < 200), "{sizes:?}");
+        assert!(
+            sizes[0] * 50 < file_len,
+            "a record is not a copy of the state: {sizes:?} vs {file_len}"
+        );
+        // The file is as the base write left it; the journal completes it.
+        assert_eq!(read(&path).expect("read").expect("file").serial, 1);
+        let seen = read_with_journal(&path).expect("read").expect("file");
+        assert_eq!(seen.serial, 5);
+        assert_eq!(seen.resources.len(), 1002);
+        assert_eq!(
+            seen.resources[&Address::new(Kind::Meter, "m2")].id,
+            "meter-2"
+        );
+        assert!(!seen.resources.contains_key(&gone));
+
+        store.compact().expect("compact");
+        let file = read(&path).expect("read").expect("file");
+        assert_eq!((file.serial, file.resources), (6, seen.resources));
+        assert!(!journal.exists(), "a compacted run leaves no journal");
+    }
+
+    /// A run that dies without compacting (here: the store is leaked, as a
+    /// SIGKILL would leave it) loses no save; a torn last line, a save
+    /// whose fsync never returned, is ignored.
+    #[test]
+    fn a_killed_run_is_replayed_from_its_journal_without_its_torn_last_line() {
+        use m3ter_api::Kind;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.json");
+        let mut store = StateStore::open(&path, "org-1", "http://x", true).expect("open");
+        store.state_mut();
+        store.commit().expect("base");
+        let a = Address::new(Kind::Product, "a");
+        put(&mut store, &a, "id-a");
+        std::mem::forget(store);
+        let mut torn = OpenOptions::new()
+            .append(true)
+            .open(journal::journal_path(&path))
+            .expect("journal");
+        torn.write_all(br#"{"serial":3,"set":{"product.b""#)
+            .expect("tear");
+        drop(torn);
+        // The leaked lock belongs to this live process: a new run would be
+        // told to force-unlock; the test removes it as that would.
+        std::fs::remove_file(crate::state::lock_path(&path)).expect("unlock");
+
+        let mut store = StateStore::open(&path, "org-1", "http://x", true).expect("reopen");
+        assert_eq!(store.state().serial, 2);
+        assert_eq!(store.state().resources[&a].id, "id-a");
+        assert_eq!(store.state().resources.len(), 1);
+        // The next save is whole (this run has no journal yet), and the
+        // run then leaves a complete file.
+        let b = Address::new(Kind::Product, "b");
+        assert_eq!(put(&mut store, &b, "id-b"), 3);
+        drop(store);
+        let file = read(&path).expect("read").expect("file");
+        assert_eq!(file.resources.len(), 2);
+        assert!(!journal::journal_path(&path).exists());
     }
 
     #[test]
