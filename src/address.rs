@@ -1,10 +1,13 @@
 //! Entity addresses: `kind.key`, the identity of an entity in plans, state
-//! and on the command line (`shared/design.md` §2, §3.3).
+//! and on the command line (`shared/design.md` §2, §3.3). A singleton kind
+//! (one entity per org) is addressed by its bare kind name
+//! (`organizationConfig`).
 
 use std::fmt;
 use std::str::FromStr;
 
 use m3ter_api::Kind;
+use m3ter_api::identity::Key;
 
 /// `kind.key`; a key with characters outside `[A-Za-z0-9_$.\/@#=,-]` is
 /// written `kind["key"]` (JSON string escaping). Both forms parse.
@@ -21,6 +24,14 @@ impl Address {
             key: key.into(),
         }
     }
+
+    /// The address of a singleton kind's one entity, if `kind` is one.
+    pub fn singleton(kind: Kind) -> Option<Self> {
+        match kind.spec().identity.key {
+            Key::Singleton(key) => Some(Address::new(kind, key)),
+            _ => None,
+        }
+    }
 }
 
 fn plain_key(key: &str) -> bool {
@@ -32,7 +43,9 @@ fn plain_key(key: &str) -> bool {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if plain_key(&self.key) {
+        if Address::singleton(self.kind).as_ref() == Some(self) {
+            write!(f, "{}", self.kind)
+        } else if plain_key(&self.key) {
             write!(f, "{}.{}", self.kind, self.key)
         } else {
             let quoted = serde_json::to_string(&self.key).map_err(|_| fmt::Error)?;
@@ -44,7 +57,9 @@ impl fmt::Display for Address {
 /// Why a string is not an address.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AddressError {
-    #[error("`{0}` is not an address: expected `kind.key` or `kind[\"key\"]`")]
+    #[error(
+        "`{0}` is not an address: expected `kind.key`, `kind[\"key\"]` or a singleton kind (`organizationConfig`)"
+    )]
     Shape(String),
     #[error("`{0}` is not a kind; kinds are: {1}")]
     Kind(String, String),
@@ -61,6 +76,8 @@ impl FromStr for Address {
                 .and_then(|q| serde_json::from_str(q).ok())
                 .ok_or_else(|| AddressError::Shape(s.to_string()))?;
             (&s[..i], key)
+        } else if let Some(a) = Kind::from_name(s).and_then(Address::singleton) {
+            return Ok(a);
         } else {
             let (k, key) = s
                 .split_once('.')
@@ -114,6 +131,14 @@ mod tests {
             assert_eq!(addr.to_string(), text);
             assert_eq!(text.parse::<Address>().unwrap(), addr);
         }
+    }
+
+    #[test]
+    fn a_singleton_is_its_bare_kind() {
+        let a = Address::singleton(Kind::OrganizationConfig).unwrap();
+        assert_eq!(a.to_string(), "organizationConfig");
+        assert_eq!("organizationConfig".parse::<Address>().unwrap(), a);
+        assert_eq!(Address::singleton(Kind::Product), None);
     }
 
     #[test]

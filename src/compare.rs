@@ -91,7 +91,7 @@ pub fn configuration(
         let mut doc = Map::new();
         doc.insert(
             kind.section().to_string(),
-            Value::Array(entities.iter().cloned().map(Value::Object).collect()),
+            crate::desired::export::section_value(*kind, entities),
         );
         // A JSON value always serialises; an error would be a bug upstream.
         let yaml = serde_saphyr::to_string(&Value::Object(doc)).unwrap_or_default();

@@ -248,6 +248,16 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
             if change.action == Action::Import && !change.import_with_changes() {
                 return Ok(Op::Adopt);
             }
+            let managed = change.after.clone().unwrap_or_default();
+            if kind.is_singleton() {
+                // PUT on the collection: the live entity (none, if the org
+                // never wrote it: then no `version` either) overlaid with the
+                // written fields, as the PUT replaces it whole.
+                let empty = Value::Object(Map::new());
+                let entity = live.of(kind).first().unwrap_or(&empty);
+                let body = put_body(kind, entity, &managed, &[], ids_in(state))?;
+                return Ok(Op::PutSingleton { kind, body });
+            }
             let id = id()?;
             let Some(entity) = live.by_id(kind, &id) else {
                 return Err(OpFailure::Gone {
@@ -255,7 +265,6 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
                     id,
                 });
             };
-            let managed = change.after.clone().unwrap_or_default();
             let body = put_body(kind, entity, &managed, &change.resets, ids_in(state))?;
             Ok(Op::Update { kind, id, body })
         }

@@ -25,6 +25,11 @@ pub(super) enum Op {
         kind: Kind,
         id: String,
     },
+    /// The PUT of a singleton kind's one entity (on the collection path).
+    PutSingleton {
+        kind: Kind,
+        body: Map<String, Value>,
+    },
     /// An import without changes: nothing to send.
     Adopt,
 }
@@ -45,7 +50,8 @@ impl Op {
     pub(super) async fn run(self, client: &Client) -> Result<OpResult, OpFailure> {
         match self {
             Op::Create { kind, body } => create(client, kind, &body).await,
-            Op::Update { kind, id, body } => update(client, kind, &id, &body).await,
+            Op::Update { kind, id, body } => update(client, kind, Some(&id), &body).await,
+            Op::PutSingleton { kind, body } => update(client, kind, None, &body).await,
             Op::Delete { kind, id } => delete(client, kind, &id).await,
             Op::Adopt => Ok(OpResult::Adopted),
         }
@@ -78,22 +84,35 @@ async fn create(
     }
 }
 
+/// A PUT of the entity with this id, or of a singleton kind's one entity
+/// (`id` = `None`).
 async fn update(
     client: &Client,
     kind: Kind,
-    id: &str,
+    id: Option<&str>,
     body: &Map<String, Value>,
 ) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
-        match client.update_once(kind, id, body).await {
+        let put = match id {
+            Some(id) => client.update_once(kind, id, body).await,
+            None => client.put_singleton_once(kind, body).await,
+        };
+        match put {
             Ok(v) => return Ok(OpResult::Updated(v)),
             Err(e) if e.is_conflict() && attempt > 1 => {
                 // An earlier attempt may have taken effect (its reply lost),
                 // which moved the version on: fine if the entity now is
                 // what this update wanted.
-                let live = client.get(kind, id).await.map_err(OpFailure::Api)?;
+                let live = match id {
+                    Some(id) => client.get(kind, id).await,
+                    None => client
+                        .get_singleton(kind)
+                        .await
+                        .map(Option::unwrap_or_default),
+                }
+                .map_err(OpFailure::Api)?;
                 return if lookup::matches_body(kind, &live, body) {
                     Ok(OpResult::Updated(live))
                 } else {

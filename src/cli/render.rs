@@ -7,7 +7,7 @@ use crate::apply::{self, Progress, Report};
 use crate::desired::{DesiredState, Diagnostics, VarInputs};
 use crate::graph::Graph;
 use crate::pipeline::{self, Event};
-use crate::plan::{Plan, Reason, render};
+use crate::plan::{Plan, render};
 
 /// Loads `--dir` with `--var-file`, `--var` and `$M3TER_VAR_*` (the
 /// pipeline's first stage).
@@ -118,14 +118,9 @@ pub(crate) fn plan(g: &Global, plan: &Plan) {
 /// Prints one pipeline event as it happens.
 pub(crate) fn event(g: &Global, e: Event<'_>) {
     match e {
-        Event::Forgotten { address, reason } => {
+        Event::Forgotten { forget } => {
             if !g.json {
-                let why = if reason == Reason::DestroyRequested {
-                    "already deleted outside m3ter-reconcile"
-                } else {
-                    "deleted outside m3ter-reconcile and no longer desired"
-                };
-                output::emit(&format!("{address}: forgotten ({why})"));
+                output::emit(&format!("{}: forgotten ({})", forget.address, forget.why()));
             }
         }
         Event::Moved { from, to } => {

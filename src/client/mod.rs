@@ -215,6 +215,38 @@ impl Client {
         }
     }
 
+    /// The one entity of a singleton kind (`GET /<collection>`, retried),
+    /// or `None` when the org has never written it: the API answers 404,
+    /// or an answer without an `id`.
+    pub async fn get_singleton(&self, kind: Kind) -> Result<Option<Value>, ApiError> {
+        let url = self.org_url(&self.inner.base, &[kind.collection()]);
+        match self.retrying(Method::GET, url, &[], None).await {
+            Ok(v) if v.get("id").and_then(Value::as_str).is_some() => Ok(Some(v)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `PUT` the one entity of a singleton kind (on the collection path;
+    /// the body carries the live `version` unless it was never written):
+    /// ONE attempt.
+    pub async fn put_singleton_once(
+        &self,
+        kind: Kind,
+        body: &Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let url = self.org_url(&self.inner.base, &[kind.collection()]);
+        let body = Value::Object(body.clone());
+        self.send(Req {
+            method: Method::PUT,
+            url,
+            query: &[],
+            body: Some(&body),
+        })
+        .await
+    }
+
     /// One entity by id (retried).
     pub async fn get(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
         let url = self.org_url(&self.inner.base, &[kind.collection(), id]);

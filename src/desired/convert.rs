@@ -153,9 +153,14 @@ pub(crate) fn convert_entity(
                 .map(|f| f.name)
                 .chain(references.iter().map(|r| r.yaml_key))
                 .chain(["lifecycle"]);
+            let known: Vec<&str> = known.collect();
+            // A near miss is named; otherwise every field is, so the fix
+            // is on the screen either way.
+            let hint = did_you_mean(name, known.iter().copied())
+                .unwrap_or_else(|| format!("the fields of {kind} are: {}", known.join(", ")));
             cx.diags.push(
                 Diagnostic::at(file, key.pos, format!("unknown field `{name}` in {kind}"))
-                    .with_hint_opt(did_you_mean(name, known)),
+                    .with_hint(hint),
             );
         }
     }
@@ -183,6 +188,12 @@ fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
     for v in validate_body(c.kind, &body, RefMode::Skip) {
         if v.rule == Rule::Unknown {
             // Reported while converting, with a suggestion.
+            continue;
+        }
+        if v.rule == Rule::Required && c.kind.is_singleton() {
+            // A singleton is written over the live one (its PUT carries the
+            // live values of the fields YAML leaves out), so YAML may write
+            // any subset of its fields.
             continue;
         }
         let pos = match v.rule {

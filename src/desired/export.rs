@@ -39,6 +39,15 @@ pub fn export(live: &LiveSnapshot) -> Export {
     out
 }
 
+/// The YAML value of a kind's section: the list of its entities, or for a
+/// singleton its one mapping.
+pub fn section_value(kind: Kind, entities: &[Map<String, Value>]) -> Value {
+    match entities {
+        [one] if kind.is_singleton() => Value::Object(one.clone()),
+        _ => Value::Array(entities.iter().cloned().map(Value::Object).collect()),
+    }
+}
+
 fn sort_key(e: &Map<String, Value>) -> String {
     [
         "code",

@@ -223,6 +223,10 @@ fn sections(
             );
             continue;
         };
+        if kind.is_singleton() {
+            singleton(file, kind, &key.value, value, written, diags);
+            continue;
+        }
         match value.value {
             Node::Null => {}
             Node::Seq(items) => written.extend(items.into_iter().map(|node| Written {
@@ -247,6 +251,37 @@ fn sections(
     }
 }
 
+/// A singleton's section: one mapping of its fields (there is one entity
+/// per org, so no list).
+fn singleton(
+    file: &Path,
+    kind: Kind,
+    section: &str,
+    value: At<Node>,
+    written: &mut Vec<Written>,
+    diags: &mut Diagnostics,
+) {
+    match value.value {
+        Node::Null => {}
+        Node::Map(_) => written.push(Written {
+            kind,
+            file: file.to_path_buf(),
+            node: value,
+        }),
+        ref other => diags.push(
+            Diagnostic::at(
+                file,
+                value.pos,
+                format!(
+                    "`{section}` must be one mapping of fields ({kind} is a singleton: one per org), found {}",
+                    other.describe()
+                ),
+            )
+            .with_hint(format!("write `{section}:` followed by its fields, without `- `")),
+        ),
+    }
+}
+
 /// Assigns addresses, rejects duplicates and resolves references.
 fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> DesiredState {
     // Addresses first: references resolve against all of them.
@@ -258,16 +293,30 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
         };
         let address = Address::new(c.kind, key);
         if let Some((first_file, first)) = entities.get(&address) {
-            diags.push(Diagnostic::at(
-                &file,
-                c.pos,
-                format!(
-                    "duplicate address `{address}`: also defined at {}:{}:{}",
-                    first_file.display(),
-                    first.pos.line,
-                    first.pos.column
-                ),
-            ));
+            let first_at = format!(
+                "{}:{}:{}",
+                first_file.display(),
+                first.pos.line,
+                first.pos.column
+            );
+            let d = if c.kind.is_singleton() {
+                Diagnostic::at(
+                    &file,
+                    c.pos,
+                    format!(
+                        "`{}` is written twice: here and at {first_at}; a singleton is written once",
+                        c.kind.section()
+                    ),
+                )
+                .with_hint("merge the two into one mapping")
+            } else {
+                Diagnostic::at(
+                    &file,
+                    c.pos,
+                    format!("duplicate address `{address}`: also defined at {first_at}"),
+                )
+            };
+            diags.push(d);
             continue;
         }
         entities.insert(address, (file, c));
@@ -325,6 +374,14 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                     }
                 }
             }
+        }
+        // The org-level custom fields are written before an entity that
+        // sets one of their names (m3ter requires the default first).
+        if codes.contains_key(&Kind::CustomFields)
+            && m3ter_api::rules::sets_governed_fields(c.kind, &c.fields)
+            && let Some(org_level) = Address::singleton(Kind::CustomFields)
+        {
+            extra_deps.push(org_level);
         }
         resolved.push((address, file, c, refs, extra_deps));
     }

@@ -64,7 +64,8 @@ pub struct DesiredEntity {
     /// Reference field (API name, e.g. `productId`) → address of the target.
     pub refs: BTreeMap<String, Address>,
     /// Dependencies not held in a reference field (the aggregations a
-    /// compound aggregation's `calculation` names).
+    /// compound aggregation's `calculation` names; the org-level
+    /// `customFields` of an entity that sets custom fields).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_deps: Vec<Address>,
     #[serde(default)]

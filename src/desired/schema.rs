@@ -21,10 +21,13 @@ pub fn json_schema() -> Value {
         }),
     );
     for kind in Kind::ALL {
-        sections.insert(
-            kind.section().into(),
-            json!({"type": "array", "items": entity_schema(kind)}),
-        );
+        // A singleton is one mapping, not a list of entities.
+        let section = if kind.is_singleton() {
+            entity_schema(kind)
+        } else {
+            json!({"type": "array", "items": entity_schema(kind)})
+        };
+        sections.insert(kind.section().into(), section);
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -49,7 +52,10 @@ fn entity_schema(kind: Kind) -> Value {
         // References that must be given are required under their YAML key;
         // `code` is required wherever it is the identity; a field the tool
         // defaults (a meter's `derivedFields`) may be left out.
-        let needed = field.required || (field.name == "code" && kind.has_identity_code());
+        // A singleton's YAML may write any subset: its PUT starts from the
+        // live entity.
+        let needed = (field.required && !kind.is_singleton())
+            || (field.name == "code" && kind.has_identity_code());
         let defaulted = kind.default_of(field.name, DefaultBy::Tool).is_some();
         if needed && !defaulted {
             required.push(Value::String(name.to_string()));

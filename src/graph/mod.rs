@@ -93,11 +93,16 @@ impl Graph {
                 .refs
                 .iter()
                 .map(|(field, a)| (a.clone(), field.clone()))
-                .chain(
-                    e.extra_deps
-                        .iter()
-                        .map(|a| (a.clone(), "calculation".into())),
-                )
+                .chain(e.extra_deps.iter().map(|a| {
+                    // Extra dependencies are the aggregations a formula
+                    // names, and the org-level custom fields.
+                    let label = if a.kind == m3ter_api::Kind::CustomFields {
+                        "customFields"
+                    } else {
+                        "calculation"
+                    };
+                    (a.clone(), label.into())
+                }))
                 .collect();
             (e.address.clone(), e.source.clone(), deps)
         }))

@@ -64,9 +64,15 @@ impl LiveSnapshot {
         self.entities.get(&kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The live entity of `kind` with this `id`.
+    /// The live entity of `kind` with this `id`. For a singleton kind, its
+    /// one entity whatever the id: there is one per org, and the id state
+    /// recorded is incidental (an org restored from a backup keeps its
+    /// config under another id).
     pub fn by_id(&self, kind: Kind, id: &str) -> Option<&Value> {
         let list = self.of(kind);
+        if kind.is_singleton() {
+            return list.first();
+        }
         if let Some(&i) = self.index.get(&kind).and_then(|m| m.get(id))
             && let Some(e) = list.get(i)
             && id_of(e) == Some(id)

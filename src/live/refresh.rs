@@ -13,12 +13,23 @@ use m3ter_api::Kind;
 
 /// Reads every entity of every kind: one paginated list per kind at the
 /// largest page size, the kinds concurrently (the client's pacer keeps the
-/// total rate in bounds). Never one GET per entity.
+/// total rate in bounds). Never one GET per entity. A singleton kind is one
+/// GET; one the org has never written has no live entity.
 pub async fn refresh(client: &Client) -> Result<LiveSnapshot, ApiError> {
     let mut tasks = JoinSet::new();
     for kind in Kind::ALL {
         let client = client.clone();
-        tasks.spawn(async move { (kind, client.list_all(kind, &[]).await) });
+        tasks.spawn(async move {
+            let read = if kind.is_singleton() {
+                client
+                    .get_singleton(kind)
+                    .await
+                    .map(|one| one.into_iter().collect())
+            } else {
+                client.list_all(kind, &[]).await
+            };
+            (kind, read)
+        });
     }
     let mut snapshot = LiveSnapshot::default();
     while let Some(joined) = tasks.join_next().await {

@@ -91,10 +91,7 @@ fn forget(
     }
     store.commit()?;
     for f in &plan.forget {
-        on_event(Event::Forgotten {
-            address: &f.address,
-            reason: f.reason,
-        });
+        on_event(Event::Forgotten { forget: f });
     }
     Ok(())
 }

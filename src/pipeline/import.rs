@@ -51,7 +51,24 @@ pub async fn import(
             other: other.clone(),
         });
     }
-    let live = client.get(address.kind, id).await.map_err(|e| {
+    // A singleton is read on its collection path (it has no id path); the
+    // id given must be its id.
+    let read = if address.kind.is_singleton() {
+        match client.get_singleton(address.kind).await {
+            Ok(Some(v)) if v.get("id").and_then(Value::as_str) == Some(id) => Ok(v),
+            Ok(_) => Err(crate::client::ApiError::Status {
+                status: 404,
+                message: format!("the org's {} has another id", address.kind),
+                method: "GET".into(),
+                path: address.kind.collection().into(),
+                retry_after: None,
+            }),
+            Err(e) => Err(e),
+        }
+    } else {
+        client.get(address.kind, id).await
+    };
+    let live = read.map_err(|e| {
         if e.is_not_found() {
             PipelineError::NoSuchEntity {
                 address: address.clone(),

@@ -25,7 +25,7 @@ mod plan;
 mod refresh;
 
 use crate::address::Address;
-use crate::plan::{PlanError, Reason};
+use crate::plan::{Forget, PlanError};
 
 pub use apply::{Converge, apply};
 pub use import::{Imported, import};
@@ -37,12 +37,9 @@ pub use refresh::{Refreshed, refresh};
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// An entity dropped from state: its live entity was deleted outside
-    /// this tool and the plan does not create it again.
-    Forgotten {
-        address: &'a Address,
-        /// `DestroyRequested` in a destroy plan, else `RemovedFromDesired`.
-        reason: Reason,
-    },
+    /// this tool and the plan does not create it again, or it is a
+    /// singleton left in place ([`Forget::why`] says which).
+    Forgotten { forget: &'a Forget },
     /// A `moved:` entry recorded in state: `from` is managed as `to` now.
     Moved { from: &'a Address, to: &'a Address },
     /// The apply engine's progress: a finished step, or an interrupt.

@@ -260,8 +260,9 @@ pub struct Drift {
 }
 
 /// A state-only action: an entity in state whose live entity was deleted
-/// outside this tool and that the plan does not create again. Apply drops
-/// it from state; nothing is sent to the org.
+/// outside this tool and that the plan does not create again, or a
+/// singleton no longer desired (or any singleton, in a destroy plan), which
+/// cannot be deleted. Apply drops it from state; nothing is sent to the org.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Forget {
@@ -270,6 +271,26 @@ pub struct Forget {
     pub id: String,
     /// `removedFromDesired`, or `destroyRequested` in a destroy plan.
     pub reason: Reason,
+}
+
+impl Forget {
+    /// Why the entity is forgotten, as every output words it.
+    pub fn why(&self) -> &'static str {
+        match (self.address.kind.is_singleton(), self.reason) {
+            (true, Reason::DestroyRequested) => "left in place: singletons cannot be deleted",
+            (true, _) => {
+                "no longer in the desired state; left in place: singletons cannot be deleted"
+            }
+            (false, Reason::DestroyRequested) => "already deleted outside m3ter-reconcile",
+            (false, _) => "deleted outside m3ter-reconcile and no longer desired",
+        }
+    }
+
+    /// Whether the live entity stays in the org (a singleton): the plan
+    /// says so among its actions, as no drift entry explains it.
+    pub fn left_in_place(&self) -> bool {
+        self.address.kind.is_singleton()
+    }
 }
 
 /// Counts for the summary line. A replace counts as add and destroy; an

@@ -132,7 +132,7 @@ fn plan_without_desired(
     changes.extend(plan_deletes(desired, state, &idx, opts, &in_scope)?);
 
     plan.changes = changes;
-    plan.forget = forgets(&plan, desired);
+    plan.forget = forgets(&plan, desired, state);
     let managed = state.resources.len();
     if let Some(touched) = plan.mass_change(managed) {
         plan.warnings
@@ -172,6 +172,8 @@ struct Evaluation {
 /// address), the latter without entities that state already owns.
 struct LiveIndex<'a> {
     by_id: HashMap<(Kind, &'a str), &'a Value>,
+    /// The one live entity of each singleton kind the org has written.
+    singletons: HashMap<Kind, &'a Value>,
     by_key: HashMap<Kind, HashMap<String, Vec<&'a Value>>>,
 }
 
@@ -189,8 +191,14 @@ impl<'a> LiveIndex<'a> {
                 }
             }
         }
+        let singletons = Kind::ALL
+            .into_iter()
+            .filter(|k| k.is_singleton())
+            .filter_map(|k| Some((k, live.of(k).first()?)))
+            .collect();
         let mut idx = LiveIndex {
             by_id,
+            singletons,
             by_key: HashMap::new(),
         };
         for kind in Kind::ALL {
@@ -214,7 +222,12 @@ impl<'a> LiveIndex<'a> {
         idx
     }
 
+    /// The live entity of `kind` with this id; for a singleton kind, its
+    /// one entity (see [`LiveSnapshot::by_id`]).
     fn get(&self, kind: Kind, id: &str) -> Option<&'a Value> {
+        if kind.is_singleton() {
+            return self.singletons.get(&kind).copied();
+        }
         self.by_id.get(&(kind, id)).copied()
     }
 
@@ -345,6 +358,9 @@ fn evaluate(
     };
 
     let Some(live) = live else {
+        if kind.is_singleton() {
+            return Ok(unwritten_singleton(entity, in_state.is_some()));
+        }
         return Ok(Evaluation {
             change: Some(Change {
                 action: Action::Create,
@@ -415,8 +431,10 @@ fn evaluate(
 
     // Fields managed before and no longer desired: reset to the server
     // default by leaving them out of the PUT (only if live still has them).
+    // Not for a singleton: its PUT starts from the live entity, so a field
+    // YAML stops writing keeps its live value and is no longer managed.
     let mut resets = Vec::new();
-    if let (Some(rs), false) = (in_state, import) {
+    if let (Some(rs), false, false) = (in_state, import, kind.is_singleton()) {
         for field in rs.applied.keys() {
             let still = entity.fields.get(field).is_some_and(|v| !v.is_null())
                 || entity.refs.contains_key(field);
@@ -475,6 +493,44 @@ fn evaluate(
     Ok(Evaluation { change, planned_id })
 }
 
+/// A desired singleton the org has never written (no live entity: the API
+/// answers 404): its written fields are all differences, and the PUT that
+/// writes them sends no `version`. Adopted (an import) when state does not
+/// know it yet; it is never created, as every org has one.
+fn unwritten_singleton(entity: &DesiredEntity, in_state: bool) -> Evaluation {
+    let after = managed_fields(entity, false);
+    let diff: Vec<FieldDiff> = after
+        .iter()
+        .map(|(field, want)| FieldDiff {
+            field: field.clone(),
+            before: None,
+            after: Some(want.clone()),
+            known_after_apply: false,
+            forces_replacement: false,
+        })
+        .collect();
+    let change = (!diff.is_empty()).then(|| Change {
+        action: if in_state {
+            Action::Update
+        } else {
+            Action::Import
+        },
+        address: entity.address.clone(),
+        id: None,
+        version: None,
+        before: Some(Map::new()),
+        after: Some(after),
+        diff,
+        resets: Vec::new(),
+        adopted: !in_state,
+        reason: None,
+    });
+    Evaluation {
+        change,
+        planned_id: PlannedId::Unknown,
+    }
+}
+
 fn plan_deletes(
     desired: &DesiredState,
     state: &State,
@@ -485,7 +541,9 @@ fn plan_deletes(
     let mut doomed = BTreeSet::new();
     for (addr, rs) in &state.resources {
         let wanted = desired.entities.get(addr);
-        if !in_scope(addr) || (!opts.destroy && wanted.is_some()) {
+        // A singleton cannot be deleted: it is forgotten instead
+        // (`forgets`).
+        if !in_scope(addr) || (!opts.destroy && wanted.is_some()) || addr.kind.is_singleton() {
             continue;
         }
         if wanted.is_some_and(|e| e.lifecycle.prevent_destroy) {
@@ -535,13 +593,14 @@ fn plan_deletes(
 /// The drift entries of entities deleted outside this tool that the plan
 /// does not create again (they are no longer desired, or this is a destroy
 /// plan): state forgets them, as there is nothing left to delete.
-fn forgets(plan: &Plan, desired: &DesiredState) -> Vec<Forget> {
+fn forgets(plan: &Plan, desired: &DesiredState, state: &State) -> Vec<Forget> {
     let reason = if plan.destroy {
         Reason::DestroyRequested
     } else {
         Reason::RemovedFromDesired
     };
-    plan.drift
+    let mut out: Vec<Forget> = plan
+        .drift
         .iter()
         .filter(|d| d.after.is_none() && plan.change(&d.address).is_none())
         .filter(|d| plan.destroy || !desired.entities.contains_key(&d.address))
@@ -550,7 +609,25 @@ fn forgets(plan: &Plan, desired: &DesiredState) -> Vec<Forget> {
             id: d.id.clone(),
             reason,
         })
-        .collect()
+        .collect();
+    // Singletons no longer desired (or all of them, for destroy) are left
+    // in place in the org: no request, state stops managing them.
+    for (addr, rs) in &state.resources {
+        let in_scope = plan.targets.as_ref().is_none_or(|t| t.contains(addr));
+        let leaving = plan.destroy || !desired.entities.contains_key(addr);
+        if addr.kind.is_singleton()
+            && in_scope
+            && leaving
+            && !out.iter().any(|f| &f.address == addr)
+        {
+            out.push(Forget {
+                address: addr.clone(),
+                id: rs.id.clone(),
+                reason,
+            });
+        }
+    }
+    out
 }
 
 /// For each state resource: its live entity is gone, or differs from the

@@ -49,6 +49,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
             ));
         }
     } else if plan.changes.is_empty() && plan.moved.is_empty() {
+        out.left_in_place(plan);
         out.line(NO_CHANGES);
     } else {
         out.line(ACTIONS_HEADER);
@@ -62,6 +63,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         for c in &plan.changes {
             out.change(c);
         }
+        out.left_in_place(plan);
         let s = plan.summary();
         out.line(&format!(
             "Plan: {} to import, {} to add, {} to change, {} to destroy.",
@@ -478,16 +480,25 @@ impl Out {
                 self.block("-/+", &addr, &attr_lines(kind, &attrs));
             }
             Action::Import => {
-                let id = json!(c.id);
-                let id = Attr::new("id", Some(id.clone()), Some(id));
+                // A singleton the org never wrote has no id yet.
+                let id = c.id.as_ref().map(|id| {
+                    let id = json!(id);
+                    Attr::new("id", Some(id.clone()), Some(id))
+                });
+                let note = kind.is_singleton().then_some(
+                    "  # (a singleton: every org has one, so it is adopted, never created)",
+                );
                 if c.import_with_changes() {
                     self.comment(&addr, "will be imported and updated in-place");
-                    let mut attrs = vec![id];
+                    note.into_iter().for_each(|n| self.line(n));
+                    let mut attrs: Vec<Attr> = id.into_iter().collect();
                     attrs.extend(Self::diff_fields(c));
                     self.block("~", &addr, &attr_lines(kind, &attrs));
                 } else {
                     self.comment(&addr, "will be imported");
-                    self.block("", &addr, &attr_lines(kind, &[id]));
+                    note.into_iter().for_each(|n| self.line(n));
+                    let attrs: Vec<Attr> = id.into_iter().collect();
+                    self.block("", &addr, &attr_lines(kind, &attrs));
                 }
             }
             Action::Delete => {
@@ -507,6 +518,20 @@ impl Out {
                     .unwrap_or_default();
                 self.block("-", &addr, &attr_lines(kind, &attrs));
             }
+        }
+    }
+
+    /// The singletons the plan stops managing: no request, so no action
+    /// block; one line each, as nothing else would tell.
+    fn left_in_place(&mut self, plan: &Plan) {
+        let mut any = false;
+        for f in plan.forget.iter().filter(|f| f.left_in_place()) {
+            let addr = f.address.to_string();
+            self.comment(&addr, &format!("will be forgotten ({})", f.why()));
+            any = true;
+        }
+        if any {
+            self.line("");
         }
     }
 

@@ -524,7 +524,7 @@ fn promote_kind_takes_what_it_depends_on_and_deletes_only_that_kind() {
     ]);
     assert_eq!(code(&out), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out).contains("not a kind; the kinds are: product,"),
+        stderr(&out).contains("not a kind; the kinds are: ") && stderr(&out).contains(" product,"),
         "{}",
         text(&out)
     );

@@ -42,7 +42,7 @@ pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
         let mut doc = Map::new();
         doc.insert(
             kind.section().to_string(),
-            Value::Array(entities.iter().cloned().map(Value::Object).collect()),
+            crate::desired::export::section_value(*kind, entities),
         );
         let yaml = serde_saphyr::to_string(&Value::Object(doc))
             .with_context(|| format!("cannot write {} as YAML", kind.section()))?;

@@ -203,15 +203,10 @@ impl Section {
             )
         }));
         rows.extend(plan.forget.iter().map(|f| {
-            let why = if f.reason == Reason::DestroyRequested {
-                "already deleted outside m3ter-reconcile; dropped from state"
-            } else {
-                "deleted outside m3ter-reconcile and no longer desired; dropped from state"
-            };
             format!(
                 "| forget | {} | {} |\n",
                 code(&f.address.to_string()),
-                escape(why)
+                escape(&format!("{}; dropped from state", f.why()))
             )
         }));
         Section {

@@ -16,9 +16,12 @@ use crate::schema::{Field, Type};
 mod account;
 mod account_plan;
 mod aggregation;
+mod bill_config;
 mod compound_aggregation;
 mod counter;
+mod custom_fields;
 mod meter;
+mod organization_config;
 mod plan;
 mod plan_template;
 mod pricing;
@@ -31,11 +34,14 @@ mod product;
 )]
 #[serde(rename_all = "camelCase")]
 pub enum Kind {
+    CustomFields,
     Product,
     Counter,
     Meter,
     Aggregation,
     CompoundAggregation,
+    OrganizationConfig,
+    BillConfig,
     PlanTemplate,
     Plan,
     Pricing,
@@ -45,11 +51,14 @@ pub enum Kind {
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
 const SPECS: &[&KindSpec] = &[
+    &custom_fields::SPEC,
     &product::SPEC,
     &counter::SPEC,
     &meter::SPEC,
     &aggregation::SPEC,
     &compound_aggregation::SPEC,
+    &organization_config::SPEC,
+    &bill_config::SPEC,
     &plan_template::SPEC,
     &plan::SPEC,
     &pricing::SPEC,

@@ -23,6 +23,7 @@ use crate::Kind;
 mod account;
 mod aggregation;
 mod currency;
+mod custom_fields;
 mod dates;
 mod meter;
 mod pricing;
@@ -31,6 +32,7 @@ mod pricing;
 mod fixture;
 
 pub use currency::ISO_4217;
+pub use custom_fields::{entity_type as custom_fields_entity_type, sets_governed_fields};
 
 /// A request body under its API field names.
 pub type Body = Map<String, Value>;
@@ -206,6 +208,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "SPEC AccountPlan: a bespoke plan only for its own account",
     ),
     (
+        custom_fields::DECLARED,
+        Severity::Error,
+        "DOCS custom fields: an entity-level field needs an org-level default of its name first",
+    ),
+    (
         account::OVERLAP,
         Severity::Error,
         "SPEC AccountPlan: one active account plan per product per account",
@@ -216,6 +223,7 @@ pub const RULES: &[(&str, Severity, &str)] = &[
 pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
     let mut out = Vec::new();
     dates::check(subject.body, &mut out);
+    custom_fields::check(subject, catalog, &mut out);
     match subject.kind {
         Kind::Meter => meter::check(subject.body, &mut out),
         Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
