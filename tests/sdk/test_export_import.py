@@ -29,12 +29,30 @@ from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, sto
 _NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
 
 
+# The singletons, written once by the SDK: they exist in every org, so they export and import too.
+SINGLETONS = {
+    "organizationConfig": lambda c: c.organization_config.update(
+        currency="USD",
+        day_epoch="2024-01-01",
+        days_before_bill_due=30,
+        month_epoch="2024-01-01",
+        timezone="UTC",
+        week_epoch="2024-01-01",
+        year_epoch="2024-01-01",
+    ),
+    "customFields": lambda c: c.custom_fields.update(account={"tier": "silver"}),
+    "billConfig": lambda c: c.bill_config.update(bill_lock_date="2024-03-01"),
+}
+
+
 @pytest.fixture(scope="module")
 def org() -> Iterator[tuple[Emulator, m3ter.M3ter, Setup]]:
-    """A fresh emulator holding one full setup, built by the SDK."""
+    """A fresh emulator holding one full setup and the singletons, written by the SDK."""
     emu = Emulator()
     client = emu.client()
     setup = build_setup(client)
+    for write in SINGLETONS.values():
+        write(client)
     yield emu, client, setup
     stop_and_check(emu)
 
@@ -88,14 +106,16 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
     assert out.returncode == 0, f"export failed:\n{out.stdout}\n{out.stderr}"
     files = sorted((tmp_path / "exported").glob("*.yaml"))
     assert files, "export wrote no file"
+    assert {f.stem for f in files} >= set(SINGLETONS), [f.name for f in files]
 
     # A new state: every entity is an import, nothing else.
     fresh = ["-d", "exported", "--state", "state/fresh.json"]
     plan = plan_json(emu, tmp_path, *fresh)
     summary = plan["summary"]
     assert (summary["add"], summary["change"], summary["destroy"]) == (0, 0, 0), actions(plan)
-    assert summary["import"] >= entities, actions(plan)
+    assert summary["import"] == entities + len(SINGLETONS), actions(plan)
     assert {a for _, a in actions(plan)} == {"import"}, actions(plan)
+    assert {addr for addr, _ in actions(plan)} >= set(SINGLETONS), "a singleton's address is its bare kind"
 
     out = run(emu, tmp_path, "apply", "--auto-approve", "--rate-limit", "0", *fresh)
     assert out.returncode == 0, f"apply of the imports failed:\n{out.stdout}\n{out.stderr}"
@@ -130,7 +150,10 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
     ]
     assert len(renamed) == len(renamed_kinds), renamed
 
-    # Destroy removes every entity the tool manages, dependents first.
+    # Destroy removes every entity the tool manages, dependents first, and leaves the singletons.
     out = run(emu, tmp_path, "destroy", "--auto-approve", "--rate-limit", "0", *fresh)
     assert out.returncode == 0, f"destroy failed:\n{out.stdout}\n{out.stderr}"
     assert managed(client) == {kind: [] for kind in KINDS}
+    for name in SINGLETONS:
+        assert f"{name}: forgotten (left in place" in out.stdout, out.stdout
+    assert client.organization_config.retrieve().timezone == "UTC"
