@@ -193,7 +193,12 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     (
         currency::ISO,
         Severity::Error,
-        "SPEC PlanTemplate.currency: an ISO currency code",
+        "SPEC PlanTemplate.currency: an ISO currency code (when no currencies are declared)",
+    ),
+    (
+        currency::KNOWN,
+        Severity::Error,
+        "OURS: a currency field names a currency of the org's picklist, when it has any",
     ),
     (
         account::PARENT_LOOP,
@@ -216,16 +221,13 @@ pub const RULES: &[(&str, Severity, &str)] = &[
 pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
     let mut out = Vec::new();
     dates::check(subject.body, &mut out);
+    currency::check(subject.kind, subject.body, catalog, &mut out);
     match subject.kind {
         Kind::Meter => meter::check(subject.body, &mut out),
         Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
         Kind::CompoundAggregation => aggregation::check_compound(subject.body, catalog, &mut out),
-        Kind::PlanTemplate => currency::check(subject.body, &mut out),
         Kind::Pricing => pricing::check(subject.body, catalog, &mut out),
-        Kind::Account => {
-            account::check_parent(subject, catalog, &mut out);
-            currency::check(subject.body, &mut out);
-        }
+        Kind::Account => account::check_parent(subject, catalog, &mut out),
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
         // Kinds whose rules are plain have none here.
         _ => {}
