@@ -62,8 +62,10 @@ fn a_live_account_plan_on_a_plan_group_is_imported_by_its_key() {
     let (status, ap) = emu.api(
         "POST",
         "accountplans",
-        Some(json!({"accountId": account["id"], "planGroupId": group["id"],
-                    "startDate": "2025-01-01T00:00:00Z"})),
+        Some(
+            json!({"accountId": account["id"], "planGroupId": group["id"],
+                    "startDate": "2025-01-01T00:00:00Z"}),
+        ),
     );
     assert_eq!(status, 200, "{ap}");
 

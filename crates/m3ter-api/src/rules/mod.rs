@@ -25,6 +25,7 @@ mod aggregation;
 mod currency;
 mod dates;
 mod meter;
+mod plan_group;
 mod pricing;
 
 #[cfg(test)]
@@ -201,6 +202,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "OURS: a currency field names a currency of the org's picklist, when it has any",
     ),
     (
+        plan_group::LINK_CURRENCY,
+        Severity::Error,
+        "OURS (the issue): a plan group's plans bill in the group's currency",
+    ),
+    (
         account::PARENT_LOOP,
         Severity::Error,
         "OURS: a parent chain that loops has no root to bill",
@@ -226,7 +232,9 @@ pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
         Kind::Meter => meter::check(subject.body, &mut out),
         Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
         Kind::CompoundAggregation => aggregation::check_compound(subject.body, catalog, &mut out),
-        Kind::Pricing => pricing::check(subject.body, catalog, &mut out),
+        // Counter pricings have bands too (no overage bands nor segments).
+        Kind::Pricing | Kind::CounterPricing => pricing::check(subject.body, catalog, &mut out),
+        Kind::PlanGroupLink => plan_group::check_link(subject, catalog, &mut out),
         Kind::Account => account::check_parent(subject, catalog, &mut out),
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
         // Kinds whose rules are plain have none here.
