@@ -27,6 +27,7 @@ mod emulator_ops;
 mod emulator_rules;
 mod emulator_usage;
 mod kind_counter;
+mod kind_counter_pricing;
 mod kind_picklists;
 mod kinds;
 mod plan;
