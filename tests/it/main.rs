@@ -29,6 +29,7 @@ mod emulator_usage;
 mod kind_counter;
 mod kind_counter_pricing;
 mod kind_picklists;
+mod kind_plan_group;
 mod kinds;
 mod plan;
 mod plan_markdown;
