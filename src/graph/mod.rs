@@ -93,16 +93,11 @@ impl Graph {
                 .refs
                 .iter()
                 .map(|(field, a)| (a.clone(), field.clone()))
-                .chain(e.extra_deps.iter().map(|a| {
-                    // Extra dependencies are the aggregations a formula
-                    // names, and the org-level custom fields.
-                    let label = if a.kind == m3ter_api::Kind::CustomFields {
-                        "customFields"
-                    } else {
-                        "calculation"
-                    };
-                    (a.clone(), label.into())
-                }))
+                .chain(
+                    e.extra_deps
+                        .iter()
+                        .map(|a| (a.clone(), e.extra_dep_label(a).into())),
+                )
                 .collect();
             (e.address.clone(), e.source.clone(), deps)
         }))

@@ -19,10 +19,14 @@ mod aggregation;
 mod bill_config;
 mod compound_aggregation;
 mod counter;
+mod counter_pricing;
 mod custom_fields;
 mod meter;
 mod organization_config;
+mod picklist;
 mod plan;
+mod plan_group;
+mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
@@ -40,11 +44,18 @@ pub enum Kind {
     Meter,
     Aggregation,
     CompoundAggregation,
+    Currency,
+    TransactionType,
+    CreditReason,
+    DebitReason,
     OrganizationConfig,
     BillConfig,
     PlanTemplate,
     Plan,
     Pricing,
+    CounterPricing,
+    PlanGroup,
+    PlanGroupLink,
     Account,
     AccountPlan,
 }
@@ -57,11 +68,18 @@ const SPECS: &[&KindSpec] = &[
     &meter::SPEC,
     &aggregation::SPEC,
     &compound_aggregation::SPEC,
+    &picklist::CURRENCY,
+    &picklist::TRANSACTION_TYPE,
+    &picklist::CREDIT_REASON,
+    &picklist::DEBIT_REASON,
     &organization_config::SPEC,
     &bill_config::SPEC,
     &plan_template::SPEC,
     &plan::SPEC,
     &pricing::SPEC,
+    &counter_pricing::SPEC,
+    &plan_group::SPEC,
+    &plan_group_link::SPEC,
     &account::SPEC,
     &account_plan::SPEC,
 ];
@@ -204,6 +222,9 @@ pub enum Match {
         via: &'static str,
         field: &'static str,
     },
+    /// A `true`/`false` value: the entity's boolean field, absent meaning
+    /// `false`, equals it (picklists' `archived`).
+    Flag(&'static str),
     /// Named behaviour: active at the date or date-time given
     /// (`startDate` ≤ t < `endDate`).
     ActiveAt,
@@ -350,6 +371,18 @@ impl Kind {
                     yaml_key: yaml_key_of(f.name),
                     target,
                 }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Fields that name an entity by its code ([`Type::CodeRef`]): (API
+    /// field, target kind), e.g. `("currency", Kind::Currency)`.
+    pub fn code_refs(self) -> Vec<(&'static str, Kind)> {
+        self.fields()
+            .iter()
+            .filter_map(|f| match f.ty {
+                Type::CodeRef(target, _) => Some((f.name, target)),
                 _ => None,
             })
             .collect()
