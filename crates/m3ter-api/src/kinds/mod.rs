@@ -16,8 +16,12 @@ use crate::schema::{Field, Type};
 mod account;
 mod account_plan;
 mod aggregation;
+mod balance;
+mod commitment;
 mod compound_aggregation;
+mod contract;
 mod counter;
+mod counter_adjustment;
 mod meter;
 mod plan;
 mod plan_template;
@@ -40,7 +44,11 @@ pub enum Kind {
     Plan,
     Pricing,
     Account,
+    Contract,
     AccountPlan,
+    Commitment,
+    Balance,
+    CounterAdjustment,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -54,7 +62,11 @@ const SPECS: &[&KindSpec] = &[
     &plan::SPEC,
     &pricing::SPEC,
     &account::SPEC,
+    &contract::SPEC,
     &account_plan::SPEC,
+    &commitment::SPEC,
+    &balance::SPEC,
+    &counter_adjustment::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
