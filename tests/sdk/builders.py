@@ -44,7 +44,11 @@ KINDS = [
     "plan",
     "pricing",
     "account",
+    "contract",
     "account_plan",
+    "commitment",
+    "balance",
+    "counter_adjustment",
 ]
 
 
@@ -67,7 +71,11 @@ class Setup:
     plan: Any
     pricing: Any
     account: Any
+    contract: Any
     account_plan: Any
+    commitment: Any
+    balance: Any
+    counter_adjustment: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -89,7 +97,8 @@ def build_setup(
     account_plan_start: str = "2024-12-01T00:00:00Z",
 ) -> Setup:
     """Creates product → counter, meter → aggregation → compound aggregation → template → plan →
-    pricing, an account and its account plan, in dependency order, and returns them."""
+    pricing, an account with its contract, account plan, commitment, balance and counter
+    adjustment, in dependency order, and returns them."""
     tag = tag or new_tag()
     product = client.products.create(code=f"prod_{tag}", name=f"Product {tag}")
     counter = client.counters.create(code=f"seats_{tag}", name=f"Seats {tag}", unit="seats", product_id=product.id)
@@ -141,8 +150,39 @@ def build_setup(
         email_address=f"billing+{tag}@example.com",
         address={"addressLine1": "1 Main St", "locality": "Springfield", "country": "US"},
     )
+    # The account-level entities are dated 2030, after every period the billing tests bill, so
+    # that a setup's bills stay those of its plan alone.
+    contract = client.contracts.create(
+        account_id=account.id,
+        code=f"contract_{tag}",
+        name=f"Contract {tag}",
+        start_date="2030-01-01",
+        end_date="2031-01-01",
+    )
     account_plan = client.account_plans.create(
         account_id=account.id, plan_id=plan.id, start_date=account_plan_start
+    )
+    commitment = client.commitments.create(
+        account_id=account.id,
+        contract_id=contract.id,
+        currency="USD",
+        amount=1000,
+        start_date="2030-01-01",
+        end_date="2031-01-01",
+        product_ids=[product.id],
+        line_item_types=["USAGE"],
+    )
+    balance = client.balances.create(
+        account_id=account.id,
+        code=f"balance_{tag}",
+        name=f"Balance {tag}",
+        currency="USD",
+        start_date="2030-01-01T00:00:00Z",
+        end_date="2031-01-01T00:00:00Z",
+        contract_id=contract.id,
+    )
+    counter_adjustment = client.counter_adjustments.create(
+        account_id=account.id, counter_id=counter.id, date="2030-01-01", value=5
     )
     return Setup(
         tag=tag,
@@ -155,7 +195,11 @@ def build_setup(
         plan=plan,
         pricing=pricing,
         account=account,
+        contract=contract,
         account_plan=account_plan,
+        commitment=commitment,
+        balance=balance,
+        counter_adjustment=counter_adjustment,
     )
 
 
