@@ -94,7 +94,9 @@ pub(super) const SPEC: KindSpec = KindSpec {
             param: "accountId",
             field: "accountId",
         }],
-        scope: &[],
+        // One commitment at a time per account (rules::commitment): a new
+        // one waits for the deletes of the account's others.
+        scope: &[&["accountId"]],
     },
     response_only: &["amountSpent"],
     filters: &[
