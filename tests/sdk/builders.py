@@ -51,7 +51,11 @@ KINDS = [
     "plan_group",
     "plan_group_link",
     "account",
+    "contract",
     "account_plan",
+    "commitment",
+    "balance",
+    "counter_adjustment",
 ]
 
 
@@ -98,7 +102,11 @@ class Setup:
     plan_group: Any
     plan_group_link: Any
     account: Any
+    contract: Any
     account_plan: Any
+    commitment: Any
+    balance: Any
+    counter_adjustment: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -121,8 +129,9 @@ def build_setup(
 ) -> Setup:
     """Creates product → counter, meter → aggregation → compound aggregation, the four picklist
     entries, template → plan → pricing and counter pricing, a plan group with the plan linked, an
-    account and its account plan, in dependency order, and returns them. The setup's own currency
-    is used by nothing (the templates use the shared ones)."""
+    account with its contract, account plan, commitment, balance and counter adjustment, in
+    dependency order, and returns them. The setup's own currency is used by nothing (the templates
+    use the shared ones)."""
     tag = tag or new_tag()
     ensure_shared_currencies(client)
     product = client.products.create(code=f"prod_{tag}", name=f"Product {tag}")
@@ -192,8 +201,39 @@ def build_setup(
         email_address=f"billing+{tag}@example.com",
         address={"addressLine1": "1 Main St", "locality": "Springfield", "country": "US"},
     )
+    # The account-level entities are dated 2030, after every period the billing tests bill, so
+    # that a setup's bills stay those of its plan alone.
+    contract = client.contracts.create(
+        account_id=account.id,
+        code=f"contract_{tag}",
+        name=f"Contract {tag}",
+        start_date="2030-01-01",
+        end_date="2031-01-01",
+    )
     account_plan = client.account_plans.create(
         account_id=account.id, plan_id=plan.id, start_date=account_plan_start
+    )
+    commitment = client.commitments.create(
+        account_id=account.id,
+        contract_id=contract.id,
+        currency="USD",
+        amount=1000,
+        start_date="2030-01-01",
+        end_date="2031-01-01",
+        product_ids=[product.id],
+        line_item_types=["USAGE"],
+    )
+    balance = client.balances.create(
+        account_id=account.id,
+        code=f"balance_{tag}",
+        name=f"Balance {tag}",
+        currency="USD",
+        start_date="2030-01-01T00:00:00Z",
+        end_date="2031-01-01T00:00:00Z",
+        contract_id=contract.id,
+    )
+    counter_adjustment = client.counter_adjustments.create(
+        account_id=account.id, counter_id=counter.id, date="2030-01-01", value=5
     )
     return Setup(
         tag=tag,
@@ -213,7 +253,11 @@ def build_setup(
         plan_group=plan_group,
         plan_group_link=plan_group_link,
         account=account,
+        contract=contract,
         account_plan=account_plan,
+        commitment=commitment,
+        balance=balance,
+        counter_adjustment=counter_adjustment,
     )
 
 

@@ -75,6 +75,17 @@ def test_create_echoes_request_fields(setup: Setup) -> None:
     assert (acc.code, acc.email_address) == (f"acct_{tag}", f"billing+{tag}@example.com")
     assert (acc.address.address_line1, acc.address.locality, acc.address.country) == ("1 Main St", "Springfield", "US")
 
+    ct = s.contract
+    assert (ct.account_id, ct.code, str(ct.start_date), str(ct.end_date)) == (
+        s.account.id, f"contract_{tag}", "2030-01-01", "2031-01-01")
+    cm = s.commitment
+    assert (cm.account_id, cm.contract_id, cm.currency, cm.amount) == (s.account.id, s.contract.id, "USD", 1000)
+    assert (cm.product_ids, cm.line_item_types) == ([s.product.id], ["USAGE"])
+    b = s.balance
+    assert (b.account_id, b.code, b.currency, b.contract_id) == (s.account.id, f"balance_{tag}", "USD", s.contract.id)
+    ca = s.counter_adjustment
+    assert (ca.account_id, ca.counter_id, str(ca.date), ca.value) == (s.account.id, s.counter.id, "2030-01-01", 5)
+
     ap = s.account_plan
     assert (ap.account_id, ap.plan_id) == (s.account.id, s.plan.id)
     assert instant(ap.start_date) == datetime(2024, 12, 1, tzinfo=timezone.utc)
@@ -98,7 +109,11 @@ def test_retrieve_returns_what_create_returned(client: m3ter.M3ter, setup: Setup
 @pytest.mark.parametrize("kind", KINDS)
 def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> None:
     created = getattr(setup, kind)
-    page = resource(client, kind).list(ids=[created.id])
+    if kind == "counter_adjustment":
+        # Counter adjustments document no `ids` filter: their account and counter narrow to it.
+        page = resource(client, kind).list(account_id=created.account_id, counter_id=created.counter_id)
+    else:
+        page = resource(client, kind).list(ids=[created.id])
     assert [e.id for e in page.data] == [created.id]
     assert not page.next_token
 
@@ -273,6 +288,56 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             lambda e: instant(e.end_date),
             datetime(2030, 1, 1, tzinfo=timezone.utc),
         ),
+        "contract": (
+            dict(
+                account_id=s.account.id,
+                code=s.contract.code,
+                name="Renamed contract",
+                start_date="2030-01-01",
+                end_date="2032-01-01",
+                purchase_order_number="PO-7",
+            ),
+            lambda e: (e.name, str(e.end_date), e.purchase_order_number),
+            ("Renamed contract", "2032-01-01", "PO-7"),
+        ),
+        "commitment": (
+            # Without `contract_id` and `product_ids`: a full PUT that leaves them out clears them.
+            dict(
+                account_id=s.account.id,
+                currency="USD",
+                amount=2500,
+                start_date="2030-01-01",
+                end_date="2031-01-01",
+                overage_surcharge_percent=10,
+            ),
+            lambda e: (e.amount, e.overage_surcharge_percent, e.contract_id, e.product_ids, e.amount_spent),
+            (2500, 10, None, None, 0),
+        ),
+        "balance": (
+            dict(
+                account_id=s.account.id,
+                code=s.balance.code,
+                name="Renamed balance",
+                currency="USD",
+                start_date="2030-01-01T00:00:00Z",
+                end_date="2031-01-01T00:00:00Z",
+                rollover_amount=50,
+                rollover_end_date="2031-06-01T00:00:00Z",
+            ),
+            lambda e: (e.name, e.rollover_amount, instant(e.rollover_end_date), e.contract_id, e.amount),
+            ("Renamed balance", 50, datetime(2031, 6, 1, tzinfo=timezone.utc), None, 0),
+        ),
+        "counter_adjustment": (
+            dict(
+                account_id=s.account.id,
+                counter_id=s.counter.id,
+                date="2030-01-01",
+                value=12,
+                purchase_order_number="PO-9",
+            ),
+            lambda e: (e.value, e.purchase_order_number),
+            (12, "PO-9"),
+        ),
     }
 
 
@@ -377,6 +442,8 @@ def test_delete_refuses_to_orphan_dependents(client: m3ter.M3ter) -> None:
         ("meter", s.meter, s.aggregation),
         ("plan", s.plan, s.pricing),
         ("account", s.account, s.account_plan),
+        ("contract", s.contract, s.commitment),
+        ("counter", s.counter, s.counter_adjustment),
     ]
     for kind, target, dependent in cases:
         with pytest.raises(m3ter.BadRequestError) as err:

@@ -16,9 +16,13 @@ use crate::schema::{Field, Type};
 mod account;
 mod account_plan;
 mod aggregation;
+mod balance;
 mod bill_config;
+mod commitment;
 mod compound_aggregation;
+mod contract;
 mod counter;
+mod counter_adjustment;
 mod counter_pricing;
 mod custom_fields;
 mod meter;
@@ -57,7 +61,11 @@ pub enum Kind {
     PlanGroup,
     PlanGroupLink,
     Account,
+    Contract,
     AccountPlan,
+    Commitment,
+    Balance,
+    CounterAdjustment,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -81,7 +89,11 @@ const SPECS: &[&KindSpec] = &[
     &plan_group::SPEC,
     &plan_group_link::SPEC,
     &account::SPEC,
+    &contract::SPEC,
     &account_plan::SPEC,
+    &commitment::SPEC,
+    &balance::SPEC,
+    &counter_adjustment::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one

@@ -5,7 +5,8 @@
 use super::{Kind, KindSpec};
 use crate::identity::{Identity, Key};
 use crate::schema::{
-    CREDIT_TYPES, Field, INT_GT0, NUM, NUM_GT0, STATEMENT_MODES, Type, int, opt, req, s,
+    CREDIT_TYPES, CURRENCY_NON_EMPTY, Field, INT_GT0, NUM, NUM_GT0, STATEMENT_MODES, Type, int,
+    opt, req, s,
 };
 
 const CURRENCY_CONVERSION: &[Field] = &[
@@ -19,15 +20,14 @@ const CURRENCY_CONVERSION: &[Field] = &[
 /// then compare as dates. `autoApproveBillsGracePeriodUnit` and
 /// `externalInvoiceDate` are strings in the request and enums in the
 /// response; their descriptions list the values, so they are enums.
-/// `currency` is a currency code; it stays a plain string until the
-/// currency kind can be referenced by code.
+/// `currency` names a currency picklist entry by its code.
 const FIELDS: &[Field] = &[
     req("timezone", Type::Text),
     req("yearEpoch", Type::Date),
     req("monthEpoch", Type::Date),
     req("weekEpoch", Type::Date),
     req("dayEpoch", Type::Date),
-    req("currency", s(1, usize::MAX)),
+    req("currency", CURRENCY_NON_EMPTY),
     opt(
         "currencyConversions",
         Type::Array {

@@ -97,6 +97,15 @@ const CODE3: Type = s(3, 3);
 pub(crate) const CURRENCY_CODE: Type = Type::CodeRef(Kind::Currency, &CODE3);
 /// A currency field with no documented length (account `currency`).
 pub(crate) const CURRENCY_TEXT: Type = Type::CodeRef(Kind::Currency, &Type::Text);
+/// A required currency field of at least one character and no documented
+/// maximum (commitment, balance, organization config `currency`).
+pub(crate) const CURRENCY_NON_EMPTY: Type = Type::CodeRef(
+    Kind::Currency,
+    &Type::Str {
+        min: 1,
+        max: usize::MAX,
+    },
+);
 pub(crate) const NUM_GE0: Type = Type::Number {
     min: Some(0.0),
     exclusive_min: false,
