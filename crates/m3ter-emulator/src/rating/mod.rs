@@ -1009,4 +1009,132 @@ mod tests {
         assert_eq!(bill.lines[1]["subtotal"], json!(0.1));
         assert_eq!(bill.total, d("0.43"));
     }
+
+    fn put(store: &mut Store, kind: Kind, value: Value) {
+        let seq = store.next_seq();
+        store.apply(Change::Put {
+            table: kind.collection().into(),
+            seq,
+            value: obj(value),
+        });
+    }
+
+    fn december() -> Window {
+        Window {
+            from: parse_date_time("2024-12-01T00:00:00Z").unwrap(),
+            to: parse_date_time("2025-01-01T00:00:00Z").unwrap(),
+        }
+    }
+
+    fn types_and_subtotals(bill: &LineItems) -> Vec<(String, Decimal)> {
+        bill.lines
+            .iter()
+            .map(|l| {
+                let t = l["lineItemType"].as_str().unwrap().to_owned();
+                (t, l.get("subtotal").and_then(decimal).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_group_rates_its_plans_then_tops_up_and_draws_a_commitment() {
+        let mut store = priced_store(1.0);
+        put(
+            &mut store,
+            Kind::Counter,
+            json!({"id": "seats", "code": "seats", "name": "Seats", "unit": "seat"}),
+        );
+        put(
+            &mut store,
+            Kind::CounterPricing,
+            json!({"id": "cp", "planId": "plan", "counterId": "seats",
+            "startDate": "2024-01-01T00:00:00Z",
+            "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 10}]}),
+        );
+        put(
+            &mut store,
+            Kind::CounterAdjustment,
+            json!({"id": "a1", "accountId": "acc",
+            "counterId": "seats", "date": "2024-12-01", "value": 2}),
+        );
+        put(
+            &mut store,
+            Kind::PlanGroup,
+            json!({"id": "grp", "currency": "USD", "minimumSpend": 50}),
+        );
+        put(
+            &mut store,
+            Kind::PlanGroupLink,
+            json!({"id": "l", "planGroupId": "grp", "planId": "plan"}),
+        );
+        put(
+            &mut store,
+            Kind::Commitment,
+            json!({"id": "c", "accountId": "acc", "currency": "USD",
+            "amount": 30, "startDate": "2024-12-01", "endDate": "2025-12-01",
+            "feeDates": [{"date": "2024-12-01", "amount": 30,
+                "servicePeriodStartDate": "2024-12-01T00:00:00Z",
+                "servicePeriodEndDate": "2025-12-01T00:00:00Z"}]}),
+        );
+        let account_plan = obj(json!({"accountId": "acc", "planGroupId": "grp",
+                                      "startDate": "2024-12-01T00:00:00Z"}));
+        let m = obj(json!({"meterId": "meter", "accountId": "acc",
+                           "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
+        let bill = rate(&store, "acc", &[account_plan], &[&m], december());
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let s = |t: &str, a: &str| (t.to_owned(), d(a));
+        assert_eq!(
+            types_and_subtotals(&bill),
+            [
+                s("USAGE", "7"),
+                s("COUNTER_RUNNING_TOTAL_CHARGE", "20"),
+                s("STANDING_CHARGE", "0.1"),
+                // 50 − (7 + 20): the standing charge does not count.
+                s("MINIMUM_SPEND", "23"),
+                s("COMMITMENT_FEE", "30"),
+                // 7 + 20 + 0.1 + 23 = 50.1, of which the commitment covers 30.
+                s("COMMITMENT_CONSUMED", "-30"),
+            ]
+        );
+        assert!(bill.lines[..4].iter().all(|l| l["planGroupId"] == "grp"));
+        assert_eq!(bill.lines[5]["commitmentId"], "c");
+        assert_eq!(bill.total, d("50.1"));
+    }
+
+    #[test]
+    fn a_balance_draws_from_its_transactions_less_earlier_bills() {
+        let mut store = priced_store(1.0);
+        put(
+            &mut store,
+            Kind::Balance,
+            json!({"id": "b", "accountId": "acc", "currency": "USD",
+            "startDate": "2024-01-01T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"}),
+        );
+        for amount in [5, 4] {
+            let seq = store.next_seq();
+            store.apply(Change::Put {
+                table: Table::BalanceTransactions.name().into(),
+                seq,
+                value: obj(json!({"id": format!("t{amount}"), "balanceId": "b", "amount": amount})),
+            });
+        }
+        // November's bill drew 6 of the 9.
+        let seq = store.next_seq();
+        store.apply(Change::Put {
+            table: Table::Bills.name().into(),
+            seq,
+            value: obj(json!({"id": "nov", "accountId": "acc",
+                "endDateTimeUTC": "2024-12-01T00:00:00Z",
+                "lineItems": [{"lineItemType": "BALANCE_CONSUMED", "balanceId": "b", "subtotal": -6.0}]})),
+        });
+        let account_plan = obj(json!({"accountId": "acc", "planId": "plan",
+                                      "startDate": "2024-12-01T00:00:00Z"}));
+        let m = obj(json!({"meterId": "meter", "accountId": "acc",
+                           "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
+        let bill = rate(&store, "acc", &[account_plan], &[&m], december());
+        let last = bill.lines.last().unwrap();
+        assert_eq!(last["lineItemType"], "BALANCE_CONSUMED");
+        assert_eq!(last["subtotal"], json!(-3.0));
+        assert_eq!(bill.total, "4.1".parse::<Decimal>().unwrap(), "7 + 0.1 − 3");
+    }
 }
