@@ -272,6 +272,7 @@ pub(crate) struct Cycle<'a> {
 }
 
 impl Cycle<'_> {
+    #[cfg(test)]
     pub(crate) const MONTHLY: Cycle<'static> = Cycle {
         frequency: "MONTHLY",
         interval: 1,
@@ -296,12 +297,17 @@ impl Cycle<'_> {
 const MAX_INSTALLMENTS: u32 = 100_000;
 
 /// A commitment's fees in `period`: its `feeDates` whose date is in the
-/// period; without them, its outstanding amount (`amount` −
-/// `amountPrePaid`) in one installment per billing cycle of the term (from
-/// `billEpoch` or `startDate`), dated at the cycle start: the first is
-/// `amountFirstBill` when given, the rest share what remains equally, and
-/// the last takes the rounding, so the installments add up exactly.
-pub(crate) fn commitment_fees(commitment: &Object, period: Window, cycle: Cycle<'_>) -> Vec<Fee> {
+/// period; without them, with a billing plan (its `cycle`), its outstanding
+/// amount (`amount` − `amountPrePaid`) in one installment per billing cycle
+/// of the term (from `billEpoch` or `startDate`), dated at the cycle start:
+/// the first is `amountFirstBill` when given, the rest share what remains
+/// equally, and the last takes the rounding, so the installments add up
+/// exactly. With neither, no fee is billed.
+pub(crate) fn commitment_fees(
+    commitment: &Object,
+    period: Window,
+    cycle: Option<Cycle<'_>>,
+) -> Vec<Fee> {
     if let Some(dates) = commitment.get("feeDates").and_then(Value::as_array)
         && !dates.is_empty()
     {
@@ -321,7 +327,7 @@ pub(crate) fn commitment_fees(commitment: &Object, period: Window, cycle: Cycle<
             .filter(|f| period.contains(f.date))
             .collect();
     }
-    let Some(term) = term(commitment) else {
+    let (Some(term), Some(cycle)) = (term(commitment), cycle) else {
         return Vec::new();
     };
     let outstanding = sub(
@@ -537,7 +543,7 @@ mod tests {
              "servicePeriodEndDate": "2025-01-01T00:00:00Z"},
             {"date": "2025-01-15", "amount": 60, "servicePeriodStartDate": "2025-01-01T00:00:00Z",
              "servicePeriodEndDate": "2025-02-01T00:00:00Z"}]}));
-        let fees = commitment_fees(&c, month("2024-12-01", "2025-01-01"), Cycle::MONTHLY);
+        let fees = commitment_fees(&c, month("2024-12-01", "2025-01-01"), Some(Cycle::MONTHLY));
         assert_eq!(fees.len(), 1);
         assert_eq!(fees[0].amount, d("40"));
         assert_eq!(fees[0].service, month("2024-12-01", "2025-01-01"));
@@ -550,7 +556,7 @@ mod tests {
         let all: Vec<Fee> = ["2024-12-01", "2025-01-01", "2025-02-01"]
             .iter()
             .zip(["2025-01-01", "2025-02-01", "2025-03-01"])
-            .flat_map(|(f, t)| commitment_fees(&c, month(f, t), Cycle::MONTHLY))
+            .flat_map(|(f, t)| commitment_fees(&c, month(f, t), Some(Cycle::MONTHLY)))
             .collect();
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].amount, d("100") / d("3"));
@@ -560,16 +566,16 @@ mod tests {
         let c = commitment(
             json!({"endDate": "2025-03-01", "amountPrePaid": 10, "amountFirstBill": 30}),
         );
-        let first = commitment_fees(&c, month("2024-12-01", "2025-01-01"), Cycle::MONTHLY);
+        let first = commitment_fees(&c, month("2024-12-01", "2025-01-01"), Some(Cycle::MONTHLY));
         assert_eq!(first[0].amount, d("30"));
-        let second = commitment_fees(&c, month("2025-01-01", "2025-02-01"), Cycle::MONTHLY);
+        let second = commitment_fees(&c, month("2025-01-01", "2025-02-01"), Some(Cycle::MONTHLY));
         assert_eq!(second[0].amount, d("30"), "(100 - 10 - 30) / 2");
         // A quarterly plan: one fee for the three months.
         let quarterly = Cycle {
             frequency: "MONTHLY",
             interval: 3,
         };
-        let fees = commitment_fees(&c, month("2024-12-01", "2025-01-01"), quarterly);
+        let fees = commitment_fees(&c, month("2024-12-01", "2025-01-01"), Some(quarterly));
         assert_eq!(fees[0].amount, d("90"));
         assert_eq!(fees[0].service, month("2024-12-01", "2025-03-01"));
     }

@@ -164,7 +164,7 @@ fn account_level(
             .and_then(|p| str_of(&p.value, "planTemplateId"))
             .and_then(|id| store.kind(Kind::PlanTemplate).get(id))
             .map(|t| &t.value);
-        let cycle = template.map_or(Cycle::MONTHLY, |t| Cycle {
+        let cycle = template.map(|t| Cycle {
             frequency: str_of(t, "billFrequency").unwrap_or("MONTHLY"),
             interval: t
                 .get("billFrequencyInterval")
