@@ -324,6 +324,43 @@ mod tests {
     }
 
     #[test]
+    fn counter_pricing_and_plan_group_link_keys_follow_the_documented_format() {
+        let e = entity(
+            json!({"startDate": "2025-01-01T00:00:00Z"}),
+            &[("planId", "pro"), ("counterId", "seats")],
+        );
+        assert_eq!(
+            key_of(Kind::CounterPricing, &e).as_deref(),
+            Some("pro/seats@2025-01-01")
+        );
+        let e = entity(
+            json!({"startDate": "2025-01-01"}),
+            &[("planTemplateId", "std"), ("counterId", "seats")],
+        );
+        assert_eq!(
+            key_of(Kind::CounterPricing, &e).as_deref(),
+            Some("template:std/seats@2025-01-01")
+        );
+        let coded = entity(
+            json!({"code": "seat_price", "startDate": "2025-01-01"}),
+            &[("planId", "pro"), ("counterId", "seats")],
+        );
+        assert_eq!(
+            key_of(Kind::CounterPricing, &coded).as_deref(),
+            Some("seat_price")
+        );
+        let e = entity(json!({}), &[("planGroupId", "bundle"), ("planId", "pro")]);
+        assert_eq!(
+            key_of(Kind::PlanGroupLink, &e).as_deref(),
+            Some("bundle/pro")
+        );
+        assert_eq!(
+            Kind::PlanGroupLink.spec().identity.key_fields(),
+            ["planGroupId", "planId"]
+        );
+    }
+
+    #[test]
     fn key_fields_are_the_composite_parts() {
         assert_eq!(
             Kind::Pricing.spec().identity.key_fields(),

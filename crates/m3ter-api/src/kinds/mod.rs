@@ -18,8 +18,12 @@ mod account_plan;
 mod aggregation;
 mod compound_aggregation;
 mod counter;
+mod counter_pricing;
 mod meter;
+mod picklist;
 mod plan;
+mod plan_group;
+mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
@@ -36,9 +40,16 @@ pub enum Kind {
     Meter,
     Aggregation,
     CompoundAggregation,
+    Currency,
+    TransactionType,
+    CreditReason,
+    DebitReason,
     PlanTemplate,
     Plan,
     Pricing,
+    CounterPricing,
+    PlanGroup,
+    PlanGroupLink,
     Account,
     AccountPlan,
 }
@@ -50,9 +61,16 @@ const SPECS: &[&KindSpec] = &[
     &meter::SPEC,
     &aggregation::SPEC,
     &compound_aggregation::SPEC,
+    &picklist::CURRENCY,
+    &picklist::TRANSACTION_TYPE,
+    &picklist::CREDIT_REASON,
+    &picklist::DEBIT_REASON,
     &plan_template::SPEC,
     &plan::SPEC,
     &pricing::SPEC,
+    &counter_pricing::SPEC,
+    &plan_group::SPEC,
+    &plan_group_link::SPEC,
     &account::SPEC,
     &account_plan::SPEC,
 ];

@@ -64,9 +64,10 @@ fn every_reference_target_is_a_kind_of_the_table() {
 fn references_come_before_their_dependents_in_all() {
     for k in Kind::ALL {
         for r in k.references() {
-            // Self-references (parentAccount) and the bespoke plan's
-            // account are the only forward edges.
-            let ok = r.target <= k || (k == Kind::Plan && r.target == Kind::Account);
+            // Self-references (parentAccount) and the account of a bespoke
+            // plan or plan group are the only forward edges.
+            let bespoke = matches!(k, Kind::Plan | Kind::PlanGroup) && r.target == Kind::Account;
+            let ok = r.target <= k || bespoke;
             assert!(ok, "{k} -> {}", r.target);
         }
     }
@@ -146,7 +147,11 @@ fn code_kinds_require_code_and_composite_kinds_have_date_parts() {
         match spec.identity.key {
             Key::Code => assert!(k.field("code").is_some(), "{k}"),
             Key::CodeOr(parts) => {
-                assert!(parts.iter().any(|p| matches!(p, Part::Date(_))), "{k}");
+                // A kind with a code has a date in its composite key (a
+                // plan's pricings follow each other in time); one without
+                // (plan group links) is identified by its parts alone.
+                let dated = parts.iter().any(|p| matches!(p, Part::Date(_)));
+                assert!(dated || k.field("code").is_none(), "{k}");
                 assert!(!k.has_identity_code());
             }
             Key::Singleton(_) => assert!(spec.singleton, "{k}"),

@@ -134,6 +134,17 @@ pub const BILL_FREQUENCIES: &[&str] =
 pub const PRICING_TYPES: &[&str] = &["DEBIT", "PRODUCT_CREDIT", "GLOBAL_CREDIT"];
 pub const STATEMENT_MODES: &[&str] = &["NONE", "JSON", "JSON_AND_CSV"];
 pub const CREDIT_TYPES: &[&str] = &["PREPAYMENT", "BALANCE"];
+/// A currency's `roundingMode` (Java's `RoundingMode`).
+pub const ROUNDING_MODES: &[&str] = &[
+    "UP",
+    "DOWN",
+    "CEILING",
+    "FLOOR",
+    "HALF_UP",
+    "HALF_DOWN",
+    "HALF_EVEN",
+    "UNNECESSARY",
+];
 pub const CHILD_BILLING_MODES: &[&str] = &["PARENT_SUMMARY", "PARENT_BREAKDOWN", "CHILD"];
 
 /// Fields every config entity response carries that are never sent.
