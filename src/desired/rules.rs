@@ -96,7 +96,12 @@ pub(crate) fn check_all<'a>(
     entities: impl IntoIterator<Item = (&'a Address, &'a PathBuf, &'a Converted)>,
 ) -> Checked {
     let mut out = Checked::default();
-    for (address, file, c) in entities {
+    let entities: Vec<_> = entities.into_iter().collect();
+    // Where each entity is written, for findings about a conflict with
+    // another one (both places are named).
+    let written: BTreeMap<&Address, (&PathBuf, &Converted)> =
+        entities.iter().map(|(a, f, c)| (*a, (*f, *c))).collect();
+    for (address, file, c) in entities.iter().copied() {
         let Some(body) = catalog.body(address) else {
             continue;
         };
@@ -109,7 +114,18 @@ pub(crate) fn check_all<'a>(
             .into_iter()
             .filter(|f| !left_to_graph(f))
         {
-            let d = diagnostic(file, c, &finding);
+            let mut d = diagnostic(file, c, &finding);
+            if let Some((kind, key)) = &finding.other
+                && let Some((other_file, other)) = written.get(&Address::new(*kind, key.clone()))
+            {
+                let pos = other.pos;
+                d.message.push_str(&format!(
+                    " (that {kind} is at {}:{}:{})",
+                    other_file.display(),
+                    pos.line,
+                    pos.column
+                ));
+            }
             match finding.severity {
                 Severity::Error => out.errors.push(d),
                 Severity::Warning => out.warnings.push(d),

@@ -361,6 +361,36 @@ mod tests {
     }
 
     #[test]
+    fn account_level_keys_follow_the_documented_format() {
+        // The API gives commitments no code: always account and start.
+        let e = entity(json!({"startDate": "2025-01-01"}), &[("accountId", "acc")]);
+        assert_eq!(
+            key_of(Kind::Commitment, &e).as_deref(),
+            Some("acc@2025-01-01")
+        );
+        let e = entity(
+            json!({"date": "2025-02-03"}),
+            &[("accountId", "acc"), ("counterId", "seats")],
+        );
+        assert_eq!(
+            key_of(Kind::CounterAdjustment, &e).as_deref(),
+            Some("acc/seats@2025-02-03")
+        );
+        assert_eq!(
+            Kind::CounterAdjustment.spec().identity.key_fields(),
+            ["accountId", "counterId", "date"]
+        );
+        assert_eq!(
+            key_of(
+                Kind::Contract,
+                &entity(json!({"code": "c1"}), &[("accountId", "acc")])
+            )
+            .as_deref(),
+            Some("c1")
+        );
+    }
+
+    #[test]
     fn key_fields_are_the_composite_parts() {
         assert_eq!(
             Kind::Pricing.spec().identity.key_fields(),

@@ -384,6 +384,18 @@ pub fn parse_date_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|d| d.with_timezone(&chrono::Utc))
 }
 
+/// The instant a date or date-time field means: a date-time as written, a
+/// date (`YYYY-MM-DD`, as contracts and commitments have) as its midnight
+/// UTC. Comparing windows of both kinds of field needs one scale.
+pub fn parse_instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    parse_date_time(s).or_else(|| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use m3ter_api::rules::{self, Body, Catalog, Severity, Subject};
 use m3ter_api::schema::DefaultBy;
-use m3ter_api::validate::{Rule, parse_date_time};
+use m3ter_api::validate::{Rule, parse_instant};
 use m3ter_api::{Field, Kind, Type, validate_body};
 
 use super::error::{ApiError, ApiResult};
@@ -102,6 +102,12 @@ pub fn prepare(
         Kind::Plan => plan_rules(store, &mut fields, existing)?,
         Kind::Pricing => pricing_defaults(&mut fields, existing),
         Kind::AccountPlan => account_plan_product(store, &mut fields),
+        Kind::Contract => same_account(kind, &fields, existing)?,
+        Kind::Balance => {
+            same_account(kind, &fields, existing)?;
+            carry_or_zero(&mut fields, existing, "amount");
+        }
+        Kind::Commitment => carry_or_zero(&mut fields, existing, "amountSpent"),
         _ => {}
     }
 
@@ -227,6 +233,30 @@ fn plan_rules(store: &Store, fields: &mut Object, existing: Option<&Object>) -> 
     Ok(())
 }
 
+/// A contract or balance stays with the account it was created for (the
+/// kind table lists `accountId` as immutable): moving one is a new entity.
+fn same_account(kind: Kind, fields: &Object, existing: Option<&Object>) -> ApiResult<()> {
+    if let Some(old) = existing
+        && str_of(old, "accountId") != str_of(fields, "accountId")
+    {
+        return Err(ApiError::bad_request(format!(
+            "`accountId` of a {kind} cannot change after create; create a new {kind} for the \
+             other account instead"
+        )));
+    }
+    Ok(())
+}
+
+/// A response-only running amount (a balance's `amount`, a commitment's
+/// `amountSpent`): 0 when created, then only billing and transactions
+/// change it, so an update keeps it.
+fn carry_or_zero(fields: &mut Object, existing: Option<&Object>, field: &str) {
+    let value = existing
+        .and_then(|e| e.get(field).cloned())
+        .unwrap_or_else(|| json!(0));
+    fields.insert(field.into(), value);
+}
+
 /// Response-only fields of a pricing, and its band ids (the server
 /// defaults were filled in from the kind table by `prepare`).
 fn pricing_defaults(fields: &mut Object, existing: Option<&Object>) {
@@ -279,15 +309,15 @@ fn assign_band_id(band: &mut Object, old: &[Object]) {
 
 /// Whether an entity with `startDate`/`endDate` is active at `t` (end exclusive).
 pub fn active_at(o: &Object, t: DateTime<Utc>) -> bool {
-    let start = str_of(o, "startDate").and_then(parse_date_time);
-    let end = str_of(o, "endDate").and_then(parse_date_time);
+    let start = str_of(o, "startDate").and_then(parse_instant);
+    let end = str_of(o, "endDate").and_then(parse_instant);
     start.is_none_or(|s| s <= t) && end.is_none_or(|e| t < e)
 }
 
 /// Whether `[start, end)` of `o` overlaps `[from, to)` (None = open-ended).
 pub fn overlaps(o: &Object, from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> bool {
-    let start = str_of(o, "startDate").and_then(parse_date_time);
-    let end = str_of(o, "endDate").and_then(parse_date_time);
+    let start = str_of(o, "startDate").and_then(parse_instant);
+    let end = str_of(o, "endDate").and_then(parse_instant);
     let starts_before_to = match (start, to) {
         (Some(s), Some(t)) => s < t,
         _ => true,

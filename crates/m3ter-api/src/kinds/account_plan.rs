@@ -13,7 +13,7 @@ const FIELDS: &[Field] = &[
     opt("endDate", Type::DateTime),
     opt("code", Type::GeneralCode),
     opt("billEpoch", Type::Date),
-    opt("contractId", Type::Uuid),
+    opt("contractId", Type::Ref(Kind::Contract)),
     opt("childBillingMode", Type::Enum(CHILD_BILLING_MODES)),
     opt("customFields", Type::CustomFields),
 ];

@@ -16,8 +16,12 @@ use crate::schema::{Field, Type};
 mod account;
 mod account_plan;
 mod aggregation;
+mod balance;
+mod commitment;
 mod compound_aggregation;
+mod contract;
 mod counter;
+mod counter_adjustment;
 mod counter_pricing;
 mod meter;
 mod picklist;
@@ -51,7 +55,11 @@ pub enum Kind {
     PlanGroup,
     PlanGroupLink,
     Account,
+    Contract,
     AccountPlan,
+    Commitment,
+    Balance,
+    CounterAdjustment,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -72,7 +80,11 @@ const SPECS: &[&KindSpec] = &[
     &plan_group::SPEC,
     &plan_group_link::SPEC,
     &account::SPEC,
+    &contract::SPEC,
     &account_plan::SPEC,
+    &commitment::SPEC,
+    &balance::SPEC,
+    &counter_adjustment::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one

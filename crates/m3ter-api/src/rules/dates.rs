@@ -1,7 +1,8 @@
-//! Date windows: any kind with both `startDate` and `endDate`.
+//! Date windows: any kind with both `startDate` and `endDate` (dates or
+//! date-times).
 
 use super::{Body, Finding, str_of};
-use crate::validate::parse_date_time;
+use crate::validate::parse_instant;
 
 pub(crate) const END_AFTER_START: &str = "dates.endAfterStart";
 
@@ -11,7 +12,7 @@ pub(crate) fn check(body: &Body, out: &mut Vec<Finding>) {
     let (Some(start), Some(end)) = (str_of(body, "startDate"), str_of(body, "endDate")) else {
         return;
     };
-    let (Some(s), Some(e)) = (parse_date_time(start), parse_date_time(end)) else {
+    let (Some(s), Some(e)) = (parse_instant(start), parse_instant(end)) else {
         return; // a malformed date is a field-level violation
     };
     if e <= s {

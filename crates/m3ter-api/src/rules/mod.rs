@@ -22,6 +22,7 @@ use crate::Kind;
 
 mod account;
 mod aggregation;
+mod commitment;
 mod currency;
 mod dates;
 mod meter;
@@ -77,6 +78,10 @@ pub struct Finding {
     pub path: String,
     /// What is wrong and how to fix it, naming entities by code.
     pub message: String,
+    /// The other entity a conflict is with (kind and reference value), so
+    /// that an offline report can point at where it is written too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<(Kind, String)>,
 }
 
 impl Finding {
@@ -86,7 +91,15 @@ impl Finding {
             severity: Severity::Error,
             path: path.into(),
             message,
+            other: None,
         }
+    }
+
+    /// The finding, naming `reference` of `kind` as the other side of the
+    /// conflict.
+    pub(crate) fn with_other(mut self, kind: Kind, reference: &str) -> Self {
+        self.other = Some((kind, reference.to_owned()));
+        self
     }
 
     pub(crate) fn warning(rule: &'static str, path: impl Into<String>, message: String) -> Self {
@@ -95,6 +108,7 @@ impl Finding {
             severity: Severity::Warning,
             path: path.into(),
             message,
+            other: None,
         }
     }
 }
@@ -206,6 +220,16 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "SPEC AccountPlan: a bespoke plan only for its own account",
     ),
     (
+        commitment::OVERLAP,
+        Severity::Error,
+        "OURS (the issue): one commitment at a time per account, so draw-down is unambiguous",
+    ),
+    (
+        commitment::FEE_DATES,
+        Severity::Error,
+        "SPEC CommitmentFee: a service period starts before it ends; OURS: fees are billed within the commitment",
+    ),
+    (
         account::OVERLAP,
         Severity::Error,
         "SPEC AccountPlan: one active account plan per product per account",
@@ -227,6 +251,7 @@ pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
             currency::check(subject.body, &mut out);
         }
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
+        Kind::Commitment => commitment::check(subject, catalog, &mut out),
         // Kinds whose rules are plain have none here.
         _ => {}
     }
