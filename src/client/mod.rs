@@ -187,7 +187,7 @@ impl Client {
                 "`{p}` is not a documented list filter of {kind}"
             )));
         }
-        let url = self.org_url(&self.inner.base, &[kind.collection()]);
+        let url = self.kind_url(kind, None);
         let mut query: Vec<(&str, String)> = filters.to_vec();
         query.push(("pageSize", kind.max_page_size().to_string()));
         let mut all = Vec::new();
@@ -217,7 +217,7 @@ impl Client {
 
     /// One entity by id (retried).
     pub async fn get(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
-        let url = self.org_url(&self.inner.base, &[kind.collection(), id]);
+        let url = self.kind_url(kind, Some(id));
         self.retrying(Method::GET, url, &[], None).await
     }
 
@@ -227,7 +227,7 @@ impl Client {
         kind: Kind,
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
-        let url = self.org_url(&self.inner.base, &[kind.collection()]);
+        let url = self.kind_url(kind, None);
         let body = Value::Object(body.clone());
         self.send(Req {
             method: Method::POST,
@@ -245,7 +245,7 @@ impl Client {
         id: &str,
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
-        let url = self.org_url(&self.inner.base, &[kind.collection(), id]);
+        let url = self.kind_url(kind, Some(id));
         let body = Value::Object(body.clone());
         self.send(Req {
             method: Method::PUT,
@@ -258,7 +258,7 @@ impl Client {
 
     /// `DELETE` an entity: ONE attempt. Answers the deleted entity.
     pub async fn delete_once(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
-        let url = self.org_url(&self.inner.base, &[kind.collection(), id]);
+        let url = self.kind_url(kind, Some(id));
         self.send(Req {
             method: Method::DELETE,
             url,
@@ -326,6 +326,14 @@ impl Client {
     }
 
     /// `{root}/organizations/{orgId}/{segments...}`, segments encoded.
+    /// The URL of a kind's collection, or of one entity in it. A collection
+    /// may be several segments (`picklists/currency`): each is pushed on its
+    /// own, so its `/` stays a separator while an id's is encoded.
+    fn kind_url(&self, kind: Kind, id: Option<&str>) -> Url {
+        let segments: Vec<&str> = kind.collection().split('/').chain(id).collect();
+        self.org_url(&self.inner.base, &segments)
+    }
+
     fn org_url(&self, root: &Url, segments: &[&str]) -> Url {
         let mut url = root.clone();
         if let Ok(mut path) = url.path_segments_mut() {
@@ -596,6 +604,20 @@ mod tests {
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:1/prefix/organizations/org-1/products/a%20b%2Fc"
+        );
+    }
+
+    #[test]
+    fn picklist_urls_keep_the_collection_slash() {
+        let cfg = ClientConfig::new("http://127.0.0.1:1", "org-1", Auth::Token(Secret::new("t")));
+        let c = Client::new(cfg).expect("valid config");
+        assert_eq!(
+            c.kind_url(Kind::Currency, Some("a/b")).as_str(),
+            "http://127.0.0.1:1/organizations/org-1/picklists/currency/a%2Fb"
+        );
+        assert_eq!(
+            c.kind_url(Kind::Product, None).as_str(),
+            "http://127.0.0.1:1/organizations/org-1/products"
         );
     }
 

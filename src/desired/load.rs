@@ -326,6 +326,19 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                 }
             }
         }
+        // A field naming an entity by code (a currency) is a dependency
+        // when the desired state declares that entity; an undeclared code
+        // is the rule `currency.known`'s business.
+        for (field, target) in c.kind.code_refs() {
+            if let Some(Value::String(code)) = c.fields.get(field)
+                && codes.get(&target).is_some_and(|k| k.contains(code))
+            {
+                let dep = Address::new(target, code.clone());
+                if !extra_deps.contains(&dep) {
+                    extra_deps.push(dep);
+                }
+            }
+        }
         resolved.push((address, file, c, refs, extra_deps));
     }
 

@@ -63,8 +63,9 @@ pub struct DesiredEntity {
     pub fields: Map<String, Value>,
     /// Reference field (API name, e.g. `productId`) → address of the target.
     pub refs: BTreeMap<String, Address>,
-    /// Dependencies not held in a reference field (the aggregations a
-    /// compound aggregation's `calculation` names).
+    /// Dependencies not held in a reference field: the aggregations a
+    /// compound aggregation's `calculation` names, and the declared
+    /// entities a code field names (a plan template's `currency`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_deps: Vec<Address>,
     #[serde(default)]
@@ -75,6 +76,22 @@ pub struct DesiredEntity {
 }
 
 impl DesiredEntity {
+    /// The field that makes `dep` (one of [`DesiredEntity::extra_deps`]) a
+    /// dependency, for graph labels: a code field naming it, else the
+    /// compound aggregation's `calculation`.
+    pub fn extra_dep_label(&self, dep: &Address) -> &'static str {
+        self.address
+            .kind
+            .code_refs()
+            .into_iter()
+            .find(|(field, target)| {
+                *target == dep.kind
+                    && self.fields.get(*field).and_then(serde_json::Value::as_str)
+                        == Some(dep.key.as_str())
+            })
+            .map_or("calculation", |(field, _)| field)
+    }
+
     /// Every address this entity depends on (reference targets first).
     pub fn dependencies(&self) -> impl Iterator<Item = &Address> {
         self.refs.values().chain(self.extra_deps.iter())

@@ -113,6 +113,11 @@ fn type_schema(ty: &Type) -> Value {
             s
         }
         Type::Text | Type::Uuid | Type::Ref(_) | Type::Email => json!({"type": "string"}),
+        Type::CodeRef(target, inner) => {
+            let mut s = type_schema(inner);
+            s["description"] = json!(format!("the code of a {target}"));
+            s
+        }
         Type::GeneralCode | Type::IdentCode => {
             json!({"type": "string", "minLength": 1, "maxLength": 80})
         }

@@ -96,7 +96,7 @@ impl Graph {
                 .chain(
                     e.extra_deps
                         .iter()
-                        .map(|a| (a.clone(), "calculation".into())),
+                        .map(|a| (a.clone(), e.extra_dep_label(a).into())),
                 )
                 .collect();
             (e.address.clone(), e.source.clone(), deps)

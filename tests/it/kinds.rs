@@ -41,24 +41,31 @@ fn the_sdk_suite_lists_the_kinds_of_the_table() {
     assert_eq!(sdk, table, "update KINDS in {}", path.display());
 }
 
-/// A live account plan on a plan group (no managed plan) has the key the
-/// loader gives the desired one, `<account>/<planGroupId>@<date>`, so the
-/// plan adopts it instead of creating a second one.
+/// A live account plan on a plan group has the key the loader gives the
+/// desired one, `<account>/<planGroup code>@<date>`, so the plan adopts it
+/// (and the plan group) instead of creating second ones.
 #[test]
 fn a_live_account_plan_on_a_plan_group_is_imported_by_its_key() {
     let emu = EmulatorProcess::start(&[]);
-    let group = "6a1f4c8e-2b7d-4e39-9c51-0d8e7f3a2b14";
     let (status, account) = emu.api(
         "POST",
         "accounts",
         Some(json!({"code": "acme", "name": "Acme", "emailAddress": "billing@acme.test"})),
     );
     assert_eq!(status, 200, "{account}");
+    let (status, group) = emu.api(
+        "POST",
+        "plangroups",
+        Some(json!({"code": "bundle", "name": "Bundle", "currency": "USD"})),
+    );
+    assert_eq!(status, 200, "{group}");
     let (status, ap) = emu.api(
         "POST",
         "accountplans",
-        Some(json!({"accountId": account["id"], "planGroupId": group,
-                    "startDate": "2025-01-01T00:00:00Z"})),
+        Some(
+            json!({"accountId": account["id"], "planGroupId": group["id"],
+                    "startDate": "2025-01-01T00:00:00Z"}),
+        ),
     );
     assert_eq!(status, 200, "{ap}");
 
@@ -67,10 +74,9 @@ fn a_live_account_plan_on_a_plan_group_is_imported_by_its_key() {
     std::fs::create_dir_all(&desired).expect("mkdir");
     std::fs::write(
         desired.join("main.yaml"),
-        format!(
-            "accounts:\n  - code: acme\n    name: Acme\n    emailAddress: billing@acme.test\n\
-             accountPlans:\n  - account: acme\n    planGroupId: {group}\n    startDate: 2025-01-01T00:00:00Z\n"
-        ),
+        "accounts:\n  - code: acme\n    name: Acme\n    emailAddress: billing@acme.test\n\
+         planGroups:\n  - code: bundle\n    name: Bundle\n    currency: USD\n\
+         accountPlans:\n  - account: acme\n    planGroup: bundle\n    startDate: 2025-01-01T00:00:00Z\n",
     )
     .expect("write desired state");
 
@@ -89,10 +95,13 @@ fn a_live_account_plan_on_a_plan_group_is_imported_by_its_key() {
             )
         })
         .collect();
-    let key = format!("accountPlan.acme/{group}@2025-01-01");
     assert_eq!(
         actions,
-        [("account.acme", "import"), (key.as_str(), "import")],
+        [
+            ("planGroup.bundle", "import"),
+            ("account.acme", "import"),
+            ("accountPlan.acme/bundle@2025-01-01", "import")
+        ],
         "{}",
         text(&out)
     );
@@ -102,11 +111,6 @@ fn a_live_account_plan_on_a_plan_group_is_imported_by_its_key() {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
-    assert_eq!(
-        ids,
-        [
-            account["id"].as_str().unwrap_or(""),
-            ap["id"].as_str().unwrap_or("")
-        ]
-    );
+    let id = |v: &Value| v["id"].as_str().unwrap_or("").to_owned();
+    assert_eq!(ids, [id(&group), id(&account), id(&ap)]);
 }

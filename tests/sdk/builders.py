@@ -40,17 +40,41 @@ KINDS = [
     "meter",
     "aggregation",
     "compound_aggregation",
+    "currency",
+    "transaction_type",
+    "credit_reason",
+    "debit_reason",
     "plan_template",
     "plan",
     "pricing",
+    "counter_pricing",
+    "plan_group",
+    "plan_group_link",
     "account",
     "account_plan",
 ]
 
 
+# SDK attributes that are not the kind plus "s".
+_RESOURCES = {"currency": "currencies"}
+
+# The currencies the suite's plan templates and plan groups use. Once the org's currency picklist
+# has any entry, a currency field must name one of its entries (rule `currency.known`), so every
+# setup makes sure these exist; they are shared by the session and never deleted.
+SHARED_CURRENCIES = ("USD", "EUR", "GBP")
+
+
 def resource(client: m3ter.M3ter, kind: str) -> Any:
     """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
-    return getattr(client, kind + "s")
+    return getattr(client, _RESOURCES.get(kind, kind + "s"))
+
+
+def ensure_shared_currencies(client: m3ter.M3ter) -> None:
+    """Creates the missing ones of `SHARED_CURRENCIES` in the org's picklist."""
+    have = {c.code for c in client.currencies.list(codes=list(SHARED_CURRENCIES))}
+    for code in SHARED_CURRENCIES:
+        if code not in have:
+            client.currencies.create(code=code, name=code, max_decimal_places=2, rounding_mode="HALF_UP")
 
 
 @dataclass
@@ -63,9 +87,16 @@ class Setup:
     meter: Any
     aggregation: Any
     compound_aggregation: Any
+    currency: Any
+    transaction_type: Any
+    credit_reason: Any
+    debit_reason: Any
     plan_template: Any
     plan: Any
     pricing: Any
+    counter_pricing: Any
+    plan_group: Any
+    plan_group_link: Any
     account: Any
     account_plan: Any
 
@@ -88,9 +119,12 @@ def build_setup(
     standing_charge: float = 10.0,
     account_plan_start: str = "2024-12-01T00:00:00Z",
 ) -> Setup:
-    """Creates product → counter, meter → aggregation → compound aggregation → template → plan →
-    pricing, an account and its account plan, in dependency order, and returns them."""
+    """Creates product → counter, meter → aggregation → compound aggregation, the four picklist
+    entries, template → plan → pricing and counter pricing, a plan group with the plan linked, an
+    account and its account plan, in dependency order, and returns them. The setup's own currency
+    is used by nothing (the templates use the shared ones)."""
     tag = tag or new_tag()
+    ensure_shared_currencies(client)
     product = client.products.create(code=f"prod_{tag}", name=f"Product {tag}")
     counter = client.counters.create(code=f"seats_{tag}", name=f"Seats {tag}", unit="seats", product_id=product.id)
     meter = client.meters.create(
@@ -119,6 +153,12 @@ def build_setup(
         quantity_per_unit=1,
         unit="units",
     )
+    currency = client.currencies.create(
+        code=f"cur_{tag}", name=f"Currency {tag}", max_decimal_places=3, rounding_mode="HALF_EVEN"
+    )
+    transaction_type = client.transaction_types.create(code=f"tt_{tag}", name=f"Transaction type {tag}")
+    credit_reason = client.credit_reasons.create(code=f"cr_{tag}", name=f"Credit reason {tag}")
+    debit_reason = client.debit_reasons.create(code=f"dr_{tag}", name=f"Debit reason {tag}")
     template = client.plan_templates.create(
         code=f"tmpl_{tag}",
         name=f"Template {tag}",
@@ -135,6 +175,17 @@ def build_setup(
         cumulative=True,
         pricing_bands=PRICING_BANDS,
     )
+    counter_pricing = client.counter_pricings.create(
+        plan_id=plan.id,
+        counter_id=counter.id,
+        start_date="2024-01-01T00:00:00Z",
+        pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 5}],
+        pro_rate_running_total=True,
+    )
+    plan_group = client.plan_groups.create(
+        code=f"group_{tag}", name=f"Group {tag}", currency="USD", minimum_spend=100, standing_charge=1
+    )
+    plan_group_link = client.plan_group_links.create(plan_group_id=plan_group.id, plan_id=plan.id)
     account = client.accounts.create(
         code=f"acct_{tag}",
         name=f"Account {tag}",
@@ -151,9 +202,16 @@ def build_setup(
         meter=meter,
         aggregation=aggregation,
         compound_aggregation=compound,
+        currency=currency,
+        transaction_type=transaction_type,
+        credit_reason=credit_reason,
+        debit_reason=debit_reason,
         plan_template=template,
         plan=plan,
         pricing=pricing,
+        counter_pricing=counter_pricing,
+        plan_group=plan_group,
+        plan_group_link=plan_group_link,
         account=account,
         account_plan=account_plan,
     )

@@ -195,6 +195,63 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             lambda e: ([(b.lower_limit, b.fixed_price, b.unit_price) for b in e.pricing_bands], e.description),
             ([(0, 0, 0.25)], "cheaper"),
         ),
+        "currency": (
+            dict(code=s.currency.code, name="Renamed currency", max_decimal_places=0, archived=True),
+            lambda e: (e.name, e.max_decimal_places, e.rounding_mode, e.archived),
+            # A full PUT that leaves `roundingMode` out clears it.
+            ("Renamed currency", 0, None, True),
+        ),
+        "transaction_type": (
+            dict(code=s.transaction_type.code, name="Renamed type", archived=True),
+            lambda e: (e.name, e.archived),
+            ("Renamed type", True),
+        ),
+        "credit_reason": (
+            dict(code=s.credit_reason.code, name="Renamed credit reason"),
+            lambda e: (e.name, e.archived),
+            ("Renamed credit reason", None),
+        ),
+        "debit_reason": (
+            dict(code=s.debit_reason.code, name="Renamed debit reason", archived=False),
+            lambda e: (e.name, e.archived),
+            ("Renamed debit reason", False),
+        ),
+        "counter_pricing": (
+            dict(
+                plan_id=s.plan.id,
+                counter_id=s.counter.id,
+                start_date="2024-01-01T00:00:00Z",
+                pricing_bands=[{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 4}],
+                running_total_bill_in_advance=True,
+                description="cheaper seats",
+            ),
+            lambda e: (
+                [(b.lower_limit, b.unit_price) for b in e.pricing_bands],
+                e.running_total_bill_in_advance,
+                e.pro_rate_running_total,
+                e.description,
+            ),
+            # `proRateRunningTotal` is left out of the PUT: a full replacement clears it.
+            ([(0, 4)], True, None, "cheaper seats"),
+        ),
+        "plan_group": (
+            dict(
+                code=s.plan_group.code,
+                name="Renamed group",
+                # EUR like the updated plan template's, so the link's update below stays valid.
+                currency="EUR",
+                minimum_spend=250,
+                minimum_spend_description="at least",
+            ),
+            lambda e: (e.name, e.currency, e.minimum_spend, e.minimum_spend_description, e.standing_charge),
+            ("Renamed group", "EUR", 250, "at least", None),
+        ),
+        "plan_group_link": (
+            # A link holds nothing but its two ends: the PUT sends them again.
+            dict(plan_group_id=s.plan_group.id, plan_id=s.plan.id),
+            lambda e: (e.plan_group_id, e.plan_id),
+            (s.plan_group.id, s.plan.id),
+        ),
         "account": (
             dict(
                 code=s.account.code,

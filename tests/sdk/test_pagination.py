@@ -150,6 +150,9 @@ def test_every_kind_pages_newest_first() -> None:
         for kind in KINDS:
             created = [getattr(s, kind).id for s in setups]
             listed = [e.id for e in resource(sdk, kind).list(page_size=1)]
+            if kind == "currency":
+                # The shared currencies every setup makes sure of come first.
+                listed = [i for i in listed if i in created]
             assert listed == list(reversed(created)), kind
     finally:
         stop_and_check(emu)

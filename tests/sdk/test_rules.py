@@ -164,3 +164,50 @@ def test_parent_account_cycles_are_refused(client: m3ter.M3ter) -> None:
         "parentAccountId",
     )
     assert client.accounts.retrieve(parent.id).parent_account_id is None
+
+
+def test_plan_group_link_needs_a_plan_in_the_group_currency(client: m3ter.M3ter, setup: Setup) -> None:
+    gbp = client.plan_groups.create(code=unique("gbp_group"), name="GBP group", currency="GBP")
+    message = expect_400(
+        lambda: client.plan_group_links.create(plan_group_id=gbp.id, plan_id=setup.plan.id),
+        "GBP",
+    )
+    assert "USD" in message and setup.plan.code in message, message
+    assert [link.id for link in client.plan_group_links.list(plan_group=gbp.id)] == []
+    client.plan_groups.delete(gbp.id)
+
+
+def test_currency_fields_name_picklist_currencies(client: m3ter.M3ter, setup: Setup) -> None:
+    # The session's picklist has entries (builders.SHARED_CURRENCIES), so an ISO code that is
+    # not among them is refused, with the currencies it has.
+    message = expect_400(
+        lambda: client.plan_groups.create(code=unique("jpy_group"), name="JPY", currency="JPY"),
+        "JPY",
+    )
+    assert "USD" in message, message
+    # A currency in use cannot be deleted.
+    usd = client.currencies.list(codes=["USD"]).data[0]
+    expect_400(lambda: client.currencies.delete(usd.id), usd.id, "references it")
+    assert client.currencies.retrieve(usd.id).id == usd.id
+
+
+def test_picklist_filters(client: m3ter.M3ter, setup: Setup) -> None:
+    code = unique("old")
+    old = client.transaction_types.create(code=code, name="Old", archived=True)
+    archived = [t.id for t in client.transaction_types.list(archived=True)]
+    live = [t.id for t in client.transaction_types.list(archived=False)]
+    assert old.id in archived and old.id not in live
+    assert setup.transaction_type.id in live and setup.transaction_type.id not in archived
+    assert [t.id for t in client.transaction_types.list(codes=[code])] == [old.id]
+    client.transaction_types.delete(old.id)
+
+
+def test_counter_pricing_needs_exactly_one_owner(client: m3ter.M3ter, setup: Setup) -> None:
+    band = [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]
+    for owners in ({}, {"plan_id": setup.plan.id, "plan_template_id": setup.plan_template.id}):
+        expect_400(
+            lambda: client.counter_pricings.create(
+                counter_id=setup.counter.id, start_date="2025-01-01T00:00:00Z", pricing_bands=band, **owners
+            ),
+            "planId",
+        )

@@ -312,14 +312,14 @@ mod tests {
             key_of(Kind::AccountPlan, &e).as_deref(),
             Some("acc/plan@2024-12-01")
         );
-        // A plan group is no managed kind: its id stands in for the code.
+        // A plan group by its code, like a plan.
         let e = entity(
-            json!({"startDate": "2024-12-01", "planGroupId": "g-1"}),
-            &[("accountId", "acc")],
+            json!({"startDate": "2024-12-01"}),
+            &[("accountId", "acc"), ("planGroupId", "bundle")],
         );
         assert_eq!(
             key_of(Kind::AccountPlan, &e).as_deref(),
-            Some("acc/g-1@2024-12-01")
+            Some("acc/bundle@2024-12-01")
         );
     }
 

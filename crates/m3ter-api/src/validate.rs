@@ -166,6 +166,9 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
                 }
             }
         },
+        // A code, checked as the field's own type: whether it names a
+        // known entity is the rule `currency.known` (rules::currency).
+        Type::CodeRef(_, inner) => check_value(inner, v, path, refs, out),
         Type::Uuid => check_uuid(v, path, &mut bad),
         Type::Ref(_) => {
             if refs == RefMode::Uuid {

@@ -216,6 +216,8 @@ struct Filter {
     /// (reference field, its target kind, field of the target, accepted
     /// values): aggregations by their meter's product.
     via: Vec<(&'static str, Kind, &'static str, HashSet<String>)>,
+    /// (boolean field, wanted value), absent counting as `false`.
+    flags: Vec<(&'static str, bool)>,
     /// Active at this instant (startDate ≤ t < endDate).
     active_at: Option<DateTime<Utc>>,
 }
@@ -244,6 +246,11 @@ impl Filter {
                 Match::Via { via, field } => {
                     if let Some(target) = kind.ref_target(via) {
                         f.via.push((via, target, field, set(vals)));
+                    }
+                }
+                Match::Flag(field) => {
+                    if let Some(want) = q.flag(spec.param)? {
+                        f.flags.push((field, want));
                     }
                 }
                 Match::ActiveAt => {
@@ -279,6 +286,9 @@ impl Filter {
                     .and_then(|id| store.kind(*target).get(id))
                     .and_then(|e| text(&e.value, field))
                     .is_some_and(|v| vals.contains(v))
+            })
+            && self.flags.iter().all(|(field, want)| {
+                o.get(*field).and_then(Value::as_bool).unwrap_or(false) == *want
             })
             && self.active_at.is_none_or(|t| rules::active_at(o, t))
     }

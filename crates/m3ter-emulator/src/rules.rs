@@ -363,6 +363,25 @@ pub fn first_dependent(store: &Store, kind: Kind, id: &str) -> Option<String> {
             }
         }
     }
+    // Fields that hold a code rather than an id (a plan template's
+    // `currency`) depend on the entity with that code just as much.
+    let code = store
+        .kind(kind)
+        .get(id)
+        .and_then(|e| str_of(&e.value, "code"));
+    if let Some(code) = code {
+        for k in Kind::ALL {
+            for (field, _) in k.code_refs().into_iter().filter(|(_, t)| *t == kind) {
+                let user = store
+                    .kind(k)
+                    .iter_newest_first()
+                    .find(|e| str_of(&e.value, field) == Some(code));
+                if let Some(e) = user {
+                    return Some(describe(k, &e.value));
+                }
+            }
+        }
+    }
     if kind == Kind::Aggregation {
         let code = store
             .kind(kind)

@@ -37,7 +37,8 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
 
 /// The graph as JSON, with the DOT output's edges: from the dependency to
 /// the entity that refers to it (the order apply creates them in), labelled
-/// with the referring field (API name, or `calculation`). Sorted.
+/// with the referring field (API name, `calculation`, or a code field such
+/// as `currency`). Sorted.
 fn graph_json(desired: &DesiredState) -> Value {
     let nodes: Vec<Value> = desired
         .entities
@@ -52,7 +53,7 @@ fn graph_json(desired: &DesiredState) -> Value {
             e.refs
                 .iter()
                 .map(|(field, dep)| (dep, field.as_str()))
-                .chain(e.extra_deps.iter().map(|dep| (dep, "calculation")))
+                .chain(e.extra_deps.iter().map(|dep| (dep, e.extra_dep_label(dep))))
                 .map(move |(dep, field)| (dep.to_string(), to.clone(), field))
         })
         .collect();

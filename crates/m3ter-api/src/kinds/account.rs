@@ -2,7 +2,9 @@
 
 use super::{CODES, IDS, Kind, KindSpec};
 use crate::identity::{AdoptParam, Identity, Key};
-use crate::schema::{CREDIT_TYPES, Field, INT_GT0, STATEMENT_MODES, Type, opt, req, s};
+use crate::schema::{
+    CREDIT_TYPES, CURRENCY_TEXT, Field, INT_GT0, STATEMENT_MODES, Type, opt, req, s,
+};
 
 const ADDRESS: &[Field] = &[
     opt("addressLine1", s(0, 50)),
@@ -23,7 +25,7 @@ const FIELDS: &[Field] = &[
     opt("parentAccountId", Type::Ref(Kind::Account)),
     opt("billEpoch", Type::Date),
     opt("purchaseOrderNumber", s(0, 100)),
-    opt("currency", Type::Text),
+    opt("currency", CURRENCY_TEXT),
     opt("daysBeforeBillDue", INT_GT0),
     opt("statementDefinitionId", Type::Text),
     opt("autoGenerateStatementMode", Type::Enum(STATEMENT_MODES)),

@@ -1,5 +1,6 @@
 //! Account plan: a plan (or plan group) attached to an account from a start
-//! date; keyed `<account>/<plan>@<date>` unless it has its own code.
+//! date; keyed `<account>/<plan or plan group>@<date>` unless it has its own
+//! code.
 
 use super::{Filter, IDS, Kind, KindSpec, Match, by_field};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
@@ -8,7 +9,7 @@ use crate::schema::{CHILD_BILLING_MODES, Field, Type, opt, req};
 const FIELDS: &[Field] = &[
     req("accountId", Type::Ref(Kind::Account)),
     opt("planId", Type::Ref(Kind::Plan)),
-    opt("planGroupId", Type::Uuid),
+    opt("planGroupId", Type::Ref(Kind::PlanGroup)),
     req("startDate", Type::DateTime),
     opt("endDate", Type::DateTime),
     opt("code", Type::GeneralCode),
@@ -26,7 +27,6 @@ pub(super) const SPEC: KindSpec = KindSpec {
                 prefix: "",
             }]),
             Part::Text("/"),
-            // A plan group is not managed: its id stands in for a code.
             Part::OneOf(&[
                 Alt {
                     field: "planId",

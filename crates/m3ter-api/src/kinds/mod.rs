@@ -225,6 +225,9 @@ pub enum Match {
         via: &'static str,
         field: &'static str,
     },
+    /// A `true`/`false` value: the entity's boolean field, absent meaning
+    /// `false`, equals it (picklists' `archived`).
+    Flag(&'static str),
     /// Named behaviour: active at the date or date-time given
     /// (`startDate` ≤ t < `endDate`).
     ActiveAt,
@@ -371,6 +374,18 @@ impl Kind {
                     yaml_key: yaml_key_of(f.name),
                     target,
                 }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Fields that name an entity by its code ([`Type::CodeRef`]): (API
+    /// field, target kind), e.g. `("currency", Kind::Currency)`.
+    pub fn code_refs(self) -> Vec<(&'static str, Kind)> {
+        self.fields()
+            .iter()
+            .filter_map(|f| match f.ty {
+                Type::CodeRef(target, _) => Some((f.name, target)),
                 _ => None,
             })
             .collect()

@@ -3,7 +3,7 @@
 //! code. The three plain lists share one schema (`AbstractPickListRequest`);
 //! currency adds decimal places and rounding.
 
-use super::{CODES, IDS, Kind, KindSpec};
+use super::{CODES, Filter, IDS, Kind, KindSpec, Match};
 use crate::identity::{AdoptParam, Identity, Key};
 use crate::schema::{Field, ROUNDING_MODES, Type, int, opt, req, s};
 
@@ -24,8 +24,16 @@ const CURRENCY_FIELDS: &[Field] = &[
     opt("roundingMode", Type::Enum(ROUNDING_MODES)),
 ];
 
+/// `archived=true|false`: the archived entries, or the others.
+const ARCHIVED: Filter = Filter {
+    param: "archived",
+    multi: false,
+    matches: Match::Flag("archived"),
+    needs: None,
+};
+
 /// What every picklist shares: keyed by code, adopted by `codes`, filtered
-/// by `ids` and `codes`, pages of at most 100.
+/// by `ids`, `codes` and `archived`, pages of at most 100.
 const fn picklist(
     kind: Kind,
     name: &'static str,
@@ -42,7 +50,7 @@ const fn picklist(
             }],
             scope: &[],
         },
-        filters: &[IDS, CODES],
+        filters: &[IDS, CODES, ARCHIVED],
         ..KindSpec::new(kind, name, section, collection, fields)
     }
 }

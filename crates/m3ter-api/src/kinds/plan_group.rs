@@ -3,13 +3,13 @@
 
 use super::{IDS, Kind, KindSpec, by_field};
 use crate::identity::{AdoptParam, Identity, Key};
-use crate::schema::{Field, NUM_GE0, Type, opt, req, s};
+use crate::schema::{CURRENCY_CODE, Field, NUM_GE0, Type, opt, req, s};
 
 const FIELDS: &[Field] = &[
     req("name", s(1, 200)),
     // The API makes `code` optional; the tool keys plan groups by it.
     opt("code", Type::GeneralCode),
-    req("currency", s(3, 3)),
+    req("currency", CURRENCY_CODE),
     opt("minimumSpend", NUM_GE0),
     opt("minimumSpendDescription", s(0, 200)),
     opt("minimumSpendBillInAdvance", Type::Bool),

@@ -2,12 +2,14 @@
 
 use super::{IDS, Kind, KindSpec, by_field};
 use crate::identity::{AdoptParam, Identity, Key};
-use crate::schema::{BILL_FREQUENCIES, Field, INT_GE0, NUM_GE0, Type, int, opt, req, s};
+use crate::schema::{
+    BILL_FREQUENCIES, CURRENCY_CODE, Field, INT_GE0, NUM_GE0, Type, int, opt, req, s,
+};
 
 const FIELDS: &[Field] = &[
     req("productId", Type::Ref(Kind::Product)),
     req("name", s(1, 200)),
-    req("currency", s(3, 3)),
+    req("currency", CURRENCY_CODE),
     req("standingCharge", NUM_GE0),
     req("billFrequency", Type::Enum(BILL_FREQUENCIES)),
     opt("billFrequencyInterval", int(1, 365)),

@@ -117,6 +117,10 @@ fn table_fields_name_schema_fields() {
                 Match::IncludeAll { scope } => {
                     assert!(k.filter(scope).is_some(), "{k}: includeall scope {scope}")
                 }
+                Match::Flag(f) => assert!(
+                    k.field(f).is_some_and(|f| matches!(f.ty, Type::Bool)),
+                    "{k}: flag {f} is no boolean field"
+                ),
                 Match::ActiveAt => {}
             }
             if let Some(n) = filter.needs {

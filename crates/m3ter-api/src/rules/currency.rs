@@ -1,9 +1,16 @@
-//! ISO 4217 currency codes: plan template `currency` (SPEC: "ISO code") and
-//! account `currency`.
+//! Currency fields (`Type::CodeRef(Kind::Currency, …)`: plan template,
+//! plan group and account `currency`, …) hold a currency's code. Which
+//! codes are right depends on whether the org's currency picklist is
+//! managed alongside: when the catalog has currencies (the desired state
+//! declares `currencies`, or the emulator's org has picklist entries), the
+//! code must be one of them; when it has none, the picklist is managed
+//! elsewhere and any ISO 4217 code is accepted (SPEC: "ISO code").
 
-use super::{Body, Finding, str_of};
+use super::{Body, Catalog, Finding, did_you_mean, list, str_of};
+use crate::Kind;
 
 pub(crate) const ISO: &str = "currency.iso4217";
+pub(crate) const KNOWN: &str = "currency.known";
 
 /// The ISO 4217 alphabetic codes in the current list (funds, precious
 /// metals and the test/no-currency codes included, as the standard lists
@@ -25,10 +32,42 @@ pub const ISO_4217: &[&str] = &[
     "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ];
 
-pub(crate) fn check(body: &Body, out: &mut Vec<Finding>) {
-    let Some(currency) = str_of(body, "currency") else {
-        return;
-    };
+/// Checks every currency field of `kind` in `body`.
+pub(crate) fn check(kind: Kind, body: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+    let fields = kind.code_refs();
+    let fields = fields.iter().filter(|(_, t)| *t == Kind::Currency);
+    for (field, _) in fields {
+        let Some(code) = str_of(body, field) else {
+            continue;
+        };
+        let declared = catalog.each(Kind::Currency);
+        if declared.is_empty() {
+            iso(field, code, out);
+            continue;
+        }
+        let mut codes: Vec<&str> = declared
+            .iter()
+            .filter_map(|(_, b)| str_of(b, "code"))
+            .collect();
+        if codes.contains(&code) {
+            continue;
+        }
+        codes.sort_unstable();
+        out.push(Finding::error(
+            KNOWN,
+            *field,
+            format!(
+                "`{field}` \"{code}\" is not a currency of the org's picklist{}; \
+                 the currencies are {}: use one of them, or add a currency with code \"{code}\"",
+                did_you_mean(code, &codes),
+                list(&codes)
+            ),
+        ));
+    }
+}
+
+/// No picklist to check against: the code must be ISO 4217.
+fn iso(field: &str, currency: &str, out: &mut Vec<Finding>) {
     if ISO_4217.binary_search(&currency).is_ok() {
         return;
     }
@@ -40,8 +79,8 @@ pub(crate) fn check(body: &Body, out: &mut Vec<Finding>) {
     };
     out.push(Finding::error(
         ISO,
-        "currency",
-        format!("`currency` \"{currency}\" is not an ISO 4217 currency code; {hint}"),
+        field,
+        format!("`{field}` \"{currency}\" is not an ISO 4217 currency code; {hint}"),
     ));
 }
 
@@ -71,6 +110,43 @@ mod tests {
                 + &f.render(
                     Kind::Account,
                     &body(json!({"code": "a", "currency": "ABC"}))
+                )
+        );
+    }
+
+    #[test]
+    fn declared_currencies_are_the_only_ones() {
+        let f = Fixture::default()
+            .with(
+                Kind::Currency,
+                "USD",
+                json!({"code": "USD", "name": "Dollar"}),
+            )
+            .with(
+                Kind::Currency,
+                "GBP",
+                json!({"code": "GBP", "name": "Pound"}),
+            );
+        let ok = body(json!({"name": "G", "currency": "GBP"}));
+        assert_eq!(f.render(Kind::PlanGroup, &ok), "");
+        // A declared code need not be ISO: the picklist is the authority.
+        let credits = Fixture::default().with(
+            Kind::Currency,
+            "CREDITS",
+            json!({"code": "CREDITS", "name": "Credits"}),
+        );
+        assert_eq!(
+            credits.render(
+                Kind::Account,
+                &body(json!({"code": "a", "currency": "CREDITS"}))
+            ),
+            ""
+        );
+        insta::assert_snapshot!(
+            f.render(Kind::PlanTemplate, &body(json!({"currency": "USX"})))
+                + &f.render(
+                    Kind::PlanGroup,
+                    &body(json!({"name": "G", "currency": "EUR"}))
                 )
         );
     }

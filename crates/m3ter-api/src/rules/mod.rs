@@ -26,6 +26,7 @@ mod commitment;
 mod currency;
 mod dates;
 mod meter;
+mod plan_group;
 mod pricing;
 
 #[cfg(test)]
@@ -207,7 +208,17 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     (
         currency::ISO,
         Severity::Error,
-        "SPEC PlanTemplate.currency: an ISO currency code",
+        "SPEC PlanTemplate.currency: an ISO currency code (when no currencies are declared)",
+    ),
+    (
+        currency::KNOWN,
+        Severity::Error,
+        "OURS: a currency field names a currency of the org's picklist, when it has any",
+    ),
+    (
+        plan_group::LINK_CURRENCY,
+        Severity::Error,
+        "OURS (the issue): a plan group's plans bill in the group's currency",
     ),
     (
         account::PARENT_LOOP,
@@ -240,16 +251,15 @@ pub const RULES: &[(&str, Severity, &str)] = &[
 pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
     let mut out = Vec::new();
     dates::check(subject.body, &mut out);
+    currency::check(subject.kind, subject.body, catalog, &mut out);
     match subject.kind {
         Kind::Meter => meter::check(subject.body, &mut out),
         Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
         Kind::CompoundAggregation => aggregation::check_compound(subject.body, catalog, &mut out),
-        Kind::PlanTemplate => currency::check(subject.body, &mut out),
-        Kind::Pricing => pricing::check(subject.body, catalog, &mut out),
-        Kind::Account => {
-            account::check_parent(subject, catalog, &mut out);
-            currency::check(subject.body, &mut out);
-        }
+        // Counter pricings have bands too (no overage bands nor segments).
+        Kind::Pricing | Kind::CounterPricing => pricing::check(subject.body, catalog, &mut out),
+        Kind::PlanGroupLink => plan_group::check_link(subject, catalog, &mut out),
+        Kind::Account => account::check_parent(subject, catalog, &mut out),
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
         Kind::Commitment => commitment::check(subject, catalog, &mut out),
         // Kinds whose rules are plain have none here.

@@ -28,6 +28,12 @@ pub enum Type {
     Uuid,
     /// A 36-character UUID of an entity of the given kind (a reference).
     Ref(Kind),
+    /// The code (not the id) of an entity of the given kind, with the
+    /// limits of the given type: the API field holds the code itself
+    /// (`currency: USD`), so nothing is translated. When the desired state
+    /// declares entities of that kind, the named one must be among them and
+    /// becomes a dependency (`Kind::code_refs`, docs/emulator.md).
+    CodeRef(Kind, &'static Type),
     /// A JSON number with an optional lower bound.
     Number {
         min: Option<f64>,
@@ -83,6 +89,14 @@ pub(crate) const fn opt(name: &'static str, ty: Type) -> Field {
 pub(crate) const fn s(min: usize, max: usize) -> Type {
     Type::Str { min, max }
 }
+/// An ISO 4217 code as plan templates and plan groups hold it: exactly 3
+/// characters.
+const CODE3: Type = s(3, 3);
+/// A currency field of exactly 3 characters, naming a `currency` picklist
+/// entry by its code.
+pub(crate) const CURRENCY_CODE: Type = Type::CodeRef(Kind::Currency, &CODE3);
+/// A currency field with no documented length (account `currency`).
+pub(crate) const CURRENCY_TEXT: Type = Type::CodeRef(Kind::Currency, &Type::Text);
 pub(crate) const NUM_GE0: Type = Type::Number {
     min: Some(0.0),
     exclusive_min: false,

@@ -1,0 +1,94 @@
+//! The steps of a kind's end-to-end test (`tests/it/kind_*.rs`): write a
+//! desired state, plan it as JSON, apply, validate, destroy, export, each by
+//! the real binary against an emulator process.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+use super::cli::{EmulatorProcess, m3ter, text};
+
+/// Writes `yaml` as the whole desired state (`desired-state/main.yaml`).
+pub fn write_desired(dir: &Path, yaml: &str) {
+    let d = dir.join("desired-state");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("main.yaml"), yaml).expect("write desired state");
+}
+
+/// `m3ter plan --json ARGS` (exit 0 or 2): (address, action) per change,
+/// in the plan's order, and the summary.
+pub fn plan(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> (Vec<(String, String)>, Value) {
+    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
+    all.extend_from_slice(args);
+    let out = m3ter(dir, emu, &all);
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
+    let plan: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let changes = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or("").to_string(),
+                c["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    (changes, plan["summary"].clone())
+}
+
+/// `m3ter apply --auto-approve`, which must succeed.
+pub fn apply(dir: &Path, emu: &EmulatorProcess) {
+    let out = m3ter(dir, emu, &["apply", "--auto-approve", "--rate-limit", "0"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `m3ter destroy --auto-approve`, which must succeed.
+pub fn destroy(dir: &Path, emu: &EmulatorProcess) {
+    let out = m3ter(
+        dir,
+        emu,
+        &["destroy", "--auto-approve", "--rate-limit", "0"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `m3ter validate`, which must fail with exit 1; returns its stderr and
+/// stdout.
+pub fn validate_fails(dir: &Path, emu: &EmulatorProcess) -> String {
+    let out: Output = m3ter(dir, emu, &["validate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    text(&out)
+}
+
+/// `m3ter export --out exported`, then a plan of the export with a fresh
+/// state: its summary (an export round trip is imports only).
+pub fn export_round_trip(dir: &Path, emu: &EmulatorProcess) -> Value {
+    let out = m3ter(dir, emu, &["export", "--out", "exported"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, s) = plan(dir, emu, &["-d", "exported", "--state", "state/fresh.json"]);
+    s
+}
+
+/// Owned (address, action) pairs, to compare with [`plan`]'s.
+pub fn changes(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// A plan summary.
+pub fn summary(import: u64, add: u64, change: u64, destroy: u64) -> Value {
+    json!({"import": import, "add": add, "change": change, "destroy": destroy})
+}
+
+/// The position of `action` on `address` in a plan's changes (panics when
+/// absent), to check order.
+pub fn position(changes: &[(String, String)], address: &str, action: &str) -> usize {
+    changes
+        .iter()
+        .position(|(a, b)| a == address && b == action)
+        .unwrap_or_else(|| panic!("no {action} of {address} in {changes:?}"))
+}
