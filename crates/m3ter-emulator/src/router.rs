@@ -58,6 +58,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     )
     .route("/organizations/{orgId}/measurements", post(ingest::submit))
     .route(
+        "/organizations/{orgId}/balances/{balanceId}/transactions",
+        get(billing::transactions::list_transactions)
+            .post(billing::transactions::create_transaction),
+    )
+    .route(
         "/organizations/{orgId}/billjobs",
         get(billing::list_jobs).post(billing::create_job),
     )

@@ -17,16 +17,18 @@ use super::error::{ApiError, ApiResult};
 pub(crate) type Object = Map<String, Value>;
 
 /// The tables of the emulator: one per config kind of the kind table, bill
-/// jobs and bills.
+/// jobs, bills and balance transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
     Config(Kind),
     BillJobs,
     Bills,
+    /// `/balances/{id}/transactions`: the amounts a balance holds.
+    BalanceTransactions,
 }
 
 /// Number of tables.
-const TABLES: usize = Kind::ALL.len() + 2;
+const TABLES: usize = Kind::ALL.len() + 3;
 
 impl Table {
     /// Every table, config kinds first (in kind-table order).
@@ -37,7 +39,8 @@ impl Table {
             all[i] = Table::Config(Kind::ALL[i]);
             i += 1;
         }
-        all[TABLES - 1] = Table::Bills;
+        all[TABLES - 2] = Table::Bills;
+        all[TABLES - 1] = Table::BalanceTransactions;
         all
     };
 
@@ -47,6 +50,7 @@ impl Table {
             Table::Config(k) => k.collection(),
             Table::BillJobs => "billjobs",
             Table::Bills => "bills",
+            Table::BalanceTransactions => "balancetransactions",
         }
     }
 
@@ -59,8 +63,9 @@ impl Table {
     fn index(self) -> usize {
         match self {
             Table::Config(k) => k as usize,
-            Table::BillJobs => TABLES - 2,
-            Table::Bills => TABLES - 1,
+            Table::BillJobs => TABLES - 3,
+            Table::Bills => TABLES - 2,
+            Table::BalanceTransactions => TABLES - 1,
         }
     }
 }

@@ -48,7 +48,9 @@ fn implemented(method: &Method, template: &str, name: &str) -> bool {
     let known: &[&str] = match rest {
         "billjobs" => BILL_JOBS,
         "bills" => BILLS,
-        "accounts/{id}/children" | "bills/{id}/lineitems" => PAGING,
+        "accounts/{id}/children" | "bills/{id}/lineitems" | "balances/{balanceId}/transactions" => {
+            PAGING
+        }
         coll => match Kind::from_collection(coll) {
             Some(kind) => {
                 return PAGING.contains(&name) || kind.filters().iter().any(|f| f.param == name);

@@ -4,6 +4,7 @@
 //! their exact total); the bill endpoints are in [`bills`].
 
 pub(crate) mod bills;
+pub(crate) mod transactions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -591,11 +592,17 @@ fn account_lines(
                 .get(str_of(&p.value, "planTemplateId")?)
         })
         .find_map(|t| str_of(&t.value, "currency").map(str::to_owned))
+        .or_else(|| {
+            plans
+                .iter()
+                .filter_map(|ap| store.kind(Kind::PlanGroup).get(str_of(ap, "planGroupId")?))
+                .find_map(|g| str_of(&g.value, "currency").map(str::to_owned))
+        })
         .or_else(|| str_of(account, "currency").map(str::to_owned))
         .unwrap_or_else(|| "USD".to_owned());
     let measurements = usage.get(account_id).map_or(&[][..], Vec::as_slice);
     let period = Window { from, to };
-    let LineItems { lines, total } = rating::rate(store, &plans, measurements, period);
+    let LineItems { lines, total } = rating::rate(store, account_id, &plans, measurements, period);
     (lines, total, currency)
 }
 

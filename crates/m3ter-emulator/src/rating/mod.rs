@@ -3,9 +3,13 @@
 //! not public; these rules are ours.
 //!
 //! Per account plan active in the period, over the overlap of the two:
-//! one USAGE line per rated pricing (even at 0), then MINIMUM_SPEND top-ups
-//! (per pricing, then per plan) and a prorated STANDING_CHARGE, the last two
-//! only when non-zero. Amounts stay exact (no rounding to cents): prices,
+//! one USAGE line per rated pricing (even at 0), then the counter lines
+//! ([`counters`]), then MINIMUM_SPEND top-ups (per pricing, then per plan)
+//! and a prorated STANDING_CHARGE, the last two only when non-zero. An
+//! account plan of a plan group rates each plan linked to the group, then
+//! the group's own minimum spend and standing charge. Then the account's
+//! commitment fees and the draws of its commitments and balances
+//! ([`drawdown`]). Amounts stay exact (no rounding to cents): prices,
 //! quantities and amounts are decimals ([`crate::money`]).
 
 use std::collections::{HashMap, HashSet};
@@ -17,10 +21,15 @@ use m3ter_api::Kind;
 use m3ter_api::schema::NUMERIC_CATEGORIES;
 use m3ter_api::validate::parse_date_time;
 
-use super::money::{self, Decimal, add, decimal, div, mul, sub};
-use super::rules::timestamp;
-use super::store::{Object, Store};
+use crate::money::{self, Decimal, add, decimal, div, mul, sub};
+use crate::rules::timestamp;
+use crate::store::{Object, Store, Table};
 use m3ter_api::calc as expr;
+
+mod counters;
+mod drawdown;
+
+use drawdown::{Cycle, Drawn, Ledger, commitment_fees, draw};
 
 const NUMBER_MAPS: &[&str] = &["measure", "cost", "income"];
 const STRING_MAPS: &[&str] = &["who", "what", "where", "other", "metadata"];
@@ -34,6 +43,15 @@ fn num_of(o: &Object, key: &str) -> Option<Decimal> {
 fn time_of(o: &Object, key: &str) -> Option<DateTime<Utc>> {
     str_of(o, key).and_then(parse_date_time)
 }
+/// A date-time field, or a date field as its midnight UTC.
+fn instant(o: &Object, key: &str) -> Option<DateTime<Utc>> {
+    let s = str_of(o, key)?;
+    parse_date_time(s).or_else(|| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+    })
+}
 
 /// A half-open time window `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +61,7 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    fn contains(&self, t: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from <= t && t < self.to
     }
     fn millis(&self) -> Decimal {
@@ -62,6 +80,7 @@ pub(crate) struct LineItems {
 /// the account's own.
 pub(crate) fn rate(
     store: &Store,
+    account_id: &str,
     account_plans: &[Object],
     measurements: &[&Object],
     period: Window,
@@ -69,7 +88,6 @@ pub(crate) fn rate(
     let mut plans: Vec<&Object> = account_plans.iter().collect();
     plans.sort_by_key(|ap| time_of(ap, "startDate"));
     let mut lines = Vec::new();
-    let mut total = Decimal::ZERO;
     for ap in plans {
         let from = time_of(ap, "startDate").map_or(period.from, |s| s.max(period.from));
         let to = time_of(ap, "endDate").map_or(period.to, |e| e.min(period.to));
@@ -79,23 +97,191 @@ pub(crate) fn rate(
         let window = Window { from, to };
         let mut ctx = Context {
             store,
+            account_id,
             measurements,
             window,
             quantities: HashMap::new(),
         };
-        for (line, subtotal) in ctx.rate_account_plan(ap, period) {
-            total = add(total, subtotal);
-            lines.push(line);
+        let plan = str_of(ap, "planId").and_then(|id| store.kind(Kind::Plan).get(id));
+        let group = str_of(ap, "planGroupId").and_then(|id| store.kind(Kind::PlanGroup).get(id));
+        if let Some(plan) = plan {
+            lines.extend(ctx.rate_plan(&plan.value, period, None));
+        } else if let Some(group) = group {
+            lines.extend(ctx.rate_group(&group.value, period));
         }
     }
-    for (i, line) in lines.iter_mut().enumerate() {
+    let lines = account_level(store, account_id, lines, period);
+    let mut total = Decimal::ZERO;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, (mut line, subtotal)) in lines.into_iter().enumerate() {
+        total = add(total, subtotal);
         line.insert("sequenceNumber".into(), json!(i + 1));
+        out.push(line);
     }
-    LineItems { lines, total }
+    LineItems { lines: out, total }
+}
+
+/// The account's entities of `kind`, oldest first, in `startDate` order
+/// where they have one.
+fn of_account<'s>(store: &'s Store, kind: Kind, account_id: &str) -> Vec<&'s Object> {
+    let mut v: Vec<&Object> = store
+        .kind(kind)
+        .iter_newest_first()
+        .map(|e| &e.value)
+        .filter(|o| str_of(o, "accountId") == Some(account_id))
+        .collect();
+    v.reverse();
+    v.sort_by_key(|o| instant(o, "startDate"));
+    v
+}
+
+/// Appends the account-level lines (commitment fees, then the draws of
+/// commitments and balances: [`drawdown`]) to the plans' lines.
+fn account_level(
+    store: &Store,
+    account_id: &str,
+    lines: Vec<(Object, Decimal)>,
+    period: Window,
+) -> Vec<(Object, Decimal)> {
+    let commitments = of_account(store, Kind::Commitment, account_id);
+    let balances = of_account(store, Kind::Balance, account_id);
+    let mut ledger = Ledger::new(lines);
+    let base = |currency: &str| {
+        let currency = currency.to_owned();
+        move |kind: &str, subtotal: Decimal, service: Window| {
+            let clipped = Window {
+                from: service.from.max(period.from),
+                to: service.to.min(period.to),
+            };
+            base_line(kind, subtotal, &currency, clipped)
+        }
+    };
+    for c in &commitments {
+        let currency = str_of(c, "currency").unwrap_or("USD");
+        let billing_plan = str_of(c, "billingPlanId");
+        let template = billing_plan
+            .and_then(|id| store.kind(Kind::Plan).get(id))
+            .and_then(|p| str_of(&p.value, "planTemplateId"))
+            .and_then(|id| store.kind(Kind::PlanTemplate).get(id))
+            .map(|t| &t.value);
+        let cycle = template.map(|t| Cycle {
+            frequency: str_of(t, "billFrequency").unwrap_or("MONTHLY"),
+            interval: t
+                .get("billFrequencyInterval")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+        });
+        for fee in commitment_fees(c, period, cycle) {
+            // The fee's own service period, not clipped to the bill's.
+            let mut line = base_line("COMMITMENT_FEE", fee.amount, currency, fee.service);
+            let desc = str_of(c, "commitmentFeeDescription").unwrap_or("Commitment fee");
+            line.insert("description".into(), json!(desc));
+            line.insert("commitmentId".into(), c["id"].clone());
+            if let Some(plan) = billing_plan {
+                line.insert("planId".into(), json!(plan));
+            }
+            ledger.push(line, fee.amount, false);
+        }
+    }
+    for c in &commitments {
+        let amount = num_of(c, "amount").unwrap_or_default();
+        let left = sub(
+            amount,
+            drawn_before(store, account_id, period, Drawn::Commitment, c),
+        );
+        let base = base(str_of(c, "currency").unwrap_or("USD"));
+        draw(&mut ledger, Drawn::Commitment, c, left, &base);
+    }
+    for b in &balances {
+        let amount = balance_amount(store, b);
+        let left = sub(
+            amount,
+            drawn_before(store, account_id, period, Drawn::Balance, b),
+        );
+        let base = base(str_of(b, "currency").unwrap_or("USD"));
+        draw(&mut ledger, Drawn::Balance, b, left, &base);
+    }
+    ledger.lines
+}
+
+/// What the account's bills for periods ending by `period`'s start drew
+/// from `entity` (its COMMITMENT_CONSUMED or BALANCE_CONSUMED lines).
+fn drawn_before(
+    store: &Store,
+    account_id: &str,
+    period: Window,
+    what: Drawn,
+    entity: &Object,
+) -> Decimal {
+    let id = str_of(entity, "id");
+    let mut drawn = Decimal::ZERO;
+    for bill in store.table(Table::Bills).iter_newest_first() {
+        let bill = &bill.value;
+        if str_of(bill, "accountId") != Some(account_id)
+            || time_of(bill, "endDateTimeUTC").is_none_or(|end| end > period.from)
+        {
+            continue;
+        }
+        let lines = bill.get("lineItems").and_then(Value::as_array);
+        for l in lines.into_iter().flatten().filter_map(Value::as_object) {
+            if str_of(l, "lineItemType") == Some(what.consumed())
+                && str_of(l, what.id_field()) == id
+            {
+                drawn = sub(drawn, num_of(l, "subtotal").unwrap_or_default());
+            }
+        }
+    }
+    drawn
+}
+
+/// A balance's amount: the sum of its transactions.
+pub(crate) fn balance_amount(store: &Store, balance: &Object) -> Decimal {
+    let id = str_of(balance, "id");
+    store
+        .table(Table::BalanceTransactions)
+        .iter_newest_first()
+        .filter(|t| str_of(&t.value, "balanceId") == id)
+        .fold(Decimal::ZERO, |acc, t| {
+            add(acc, num_of(&t.value, "amount").unwrap_or_default())
+        })
+}
+
+/// `amount × part / whole`, multiplied first so that 62 × 16 days / 31
+/// days is exactly 32.
+pub(crate) fn prorate(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal {
+    amount
+        .checked_mul(part)
+        .and_then(|x| x.checked_div(whole))
+        .unwrap_or_else(|| mul(amount, div(part, whole)))
+}
+
+/// A line item with the fields every type shares, for `service`.
+pub(crate) fn base_line(kind: &str, subtotal: Decimal, currency: &str, service: Window) -> Object {
+    let subtotal = money::number(subtotal);
+    let mut l = Object::new();
+    l.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+    l.insert("lineItemType".into(), json!(kind));
+    l.insert("description".into(), json!(kind));
+    l.insert("quantity".into(), json!(1));
+    l.insert("units".into(), json!(1));
+    l.insert("unit".into(), json!(""));
+    l.insert("subtotal".into(), subtotal.clone());
+    l.insert("currency".into(), json!(currency));
+    l.insert("conversionRate".into(), json!(1));
+    l.insert("convertedSubtotal".into(), subtotal.clone());
+    l.insert("averageUnitPrice".into(), subtotal);
+    l.insert(
+        "servicePeriodStartDate".into(),
+        json!(timestamp(service.from)),
+    );
+    l.insert("servicePeriodEndDate".into(), json!(timestamp(service.to)));
+    l
 }
 
 struct Context<'a> {
     store: &'a Store,
+    account_id: &'a str,
     /// The account's measurements (all times; filtered by window here).
     measurements: &'a [&'a Object],
     window: Window,
@@ -110,14 +296,66 @@ struct Common<'a> {
     currency: String,
 }
 
+/// Lines that a minimum spend does not count: standing charges.
+fn counts_for_minimum(line: &Object) -> bool {
+    str_of(line, "lineItemType") != Some("STANDING_CHARGE")
+}
+
 impl<'a> Context<'a> {
-    /// The account plan's lines, each with its exact subtotal.
-    fn rate_account_plan(&mut self, ap: &Object, period: Window) -> Vec<(Object, Decimal)> {
+    /// The lines of a plan group attached to the account: every linked
+    /// plan's lines, then the group's MINIMUM_SPEND top-up (of those lines
+    /// but their standing charges) and its prorated STANDING_CHARGE.
+    fn rate_group(&mut self, group: &Object, period: Window) -> Vec<(Object, Decimal)> {
         let store = self.store;
-        let Some(plan) = str_of(ap, "planId").and_then(|id| store.kind(Kind::Plan).get(id)) else {
-            return Vec::new();
+        let mut links: Vec<&Object> = store
+            .kind(Kind::PlanGroupLink)
+            .iter_newest_first()
+            .map(|e| &e.value)
+            .filter(|l| str_of(l, "planGroupId") == str_of(group, "id"))
+            .collect();
+        links.reverse(); // oldest first: a stable line order
+        let mut lines = Vec::new();
+        for link in links {
+            if let Some(plan) = str_of(link, "planId").and_then(|id| store.kind(Kind::Plan).get(id))
+            {
+                lines.extend(self.rate_plan(&plan.value, period, Some(group)));
+            }
+        }
+        let charged = lines
+            .iter()
+            .filter(|(l, _)| counts_for_minimum(l))
+            .fold(Decimal::ZERO, |acc, (_, s)| add(acc, *s));
+        let currency = str_of(group, "currency").unwrap_or("USD");
+        let group_line = |kind: &str, subtotal: Decimal, desc: &str| {
+            let mut line = base_line(kind, subtotal, currency, self.window);
+            line.insert("description".into(), json!(desc));
+            line.insert("planGroupId".into(), group["id"].clone());
+            line
         };
-        let plan = &plan.value;
+        let minimum = num_of(group, "minimumSpend").unwrap_or_default();
+        if minimum > charged {
+            let top_up = sub(minimum, charged);
+            let desc = str_of(group, "minimumSpendDescription").unwrap_or("Minimum spend");
+            lines.push((group_line("MINIMUM_SPEND", top_up, desc), top_up));
+        }
+        let charge = num_of(group, "standingCharge").unwrap_or_default();
+        let prorated = prorate(charge, self.window.millis(), period.millis());
+        if !prorated.is_zero() {
+            let desc = str_of(group, "standingChargeDescription").unwrap_or("Standing charge");
+            lines.push((group_line("STANDING_CHARGE", prorated, desc), prorated));
+        }
+        lines
+    }
+
+    /// A plan's lines over the window, each with its exact subtotal; in a
+    /// plan group, each names the group.
+    fn rate_plan(
+        &mut self,
+        plan: &Object,
+        period: Window,
+        group: Option<&Object>,
+    ) -> Vec<(Object, Decimal)> {
+        let store = self.store;
         let Some(template) =
             str_of(plan, "planTemplateId").and_then(|id| store.kind(Kind::PlanTemplate).get(id))
         else {
@@ -133,7 +371,12 @@ impl<'a> Context<'a> {
         };
         let mut lines = Vec::new();
         let mut usage_total = Decimal::ZERO;
-        for pricing in self.pricings(plan, template) {
+        let pricings = self.choose(Kind::Pricing, plan, template, &|p| {
+            let target = str_of(p, "aggregationId").or_else(|| str_of(p, "compoundAggregationId"));
+            let segment = p.get("segment").map(Value::to_string).unwrap_or_default();
+            (target.unwrap_or_default().to_owned(), segment)
+        });
+        for pricing in pricings {
             let (usage, subtotal) = self.usage_line(&common, pricing);
             usage_total = add(usage_total, subtotal);
             lines.push((usage, subtotal));
@@ -147,6 +390,10 @@ impl<'a> Context<'a> {
                 usage_total = add(usage_total, top_up);
                 lines.push((line, top_up));
             }
+        }
+        for (line, subtotal) in self.counter_lines(&common, plan, template, period) {
+            usage_total = add(usage_total, subtotal);
+            lines.push((line, subtotal));
         }
         let minimum = num_of(plan, "minimumSpend")
             .or_else(|| num_of(template, "minimumSpend"))
@@ -165,11 +412,7 @@ impl<'a> Context<'a> {
             .unwrap_or_default();
         let (active, whole) = (self.window.millis(), period.millis());
         let fraction = div(active, whole);
-        // Multiply before dividing: 62 × 16 days / 31 days is exactly 32.
-        let prorated = charge
-            .checked_mul(active)
-            .and_then(|x| x.checked_div(whole))
-            .unwrap_or_else(|| mul(charge, fraction));
+        let prorated = prorate(charge, active, whole);
         if !prorated.is_zero() {
             let mut line = self.line(&common, "STANDING_CHARGE", prorated);
             let desc = str_of(plan, "standingChargeDescription")
@@ -180,19 +423,91 @@ impl<'a> Context<'a> {
             line.insert("units".into(), money::number(fraction));
             lines.push((line, prorated));
         }
+        if let Some(group) = group {
+            for (line, _) in &mut lines {
+                line.insert("planGroupId".into(), group["id"].clone());
+            }
+        }
         lines
     }
 
-    /// The pricings that rate this plan in the window: per aggregation and
-    /// segment, plan-level pricings replace template-level ones; the one in
-    /// effect at the window start wins, else the earliest starting inside
-    /// it; only DEBIT pricings are rated.
-    fn pricings(&self, plan: &Object, template: &Object) -> Vec<&'a Object> {
+    /// The plan's counter lines ([`counters`]): per counter, the counter
+    /// pricing chosen as for pricings, over the account's adjustments.
+    fn counter_lines(
+        &self,
+        c: &Common<'_>,
+        plan: &Object,
+        template: &Object,
+        period: Window,
+    ) -> Vec<(Object, Decimal)> {
+        let store = self.store;
+        let chosen = self.choose(Kind::CounterPricing, plan, template, &|p| {
+            (
+                str_of(p, "counterId").unwrap_or_default().to_owned(),
+                String::new(),
+            )
+        });
+        let mut lines = Vec::new();
+        for pricing in chosen {
+            let counter_id = str_of(pricing, "counterId");
+            let counter = counter_id
+                .and_then(|id| store.kind(Kind::Counter).get(id))
+                .map(|e| &e.value);
+            let adjustments: Vec<&Object> = store
+                .kind(Kind::CounterAdjustment)
+                .iter_newest_first()
+                .map(|e| &e.value)
+                .filter(|a| {
+                    str_of(a, "accountId") == Some(self.account_id)
+                        && str_of(a, "counterId") == counter_id
+                })
+                .collect();
+            let name = counter.and_then(|k| str_of(k, "name"));
+            let unit = counter.and_then(|k| str_of(k, "unit")).unwrap_or_default();
+            for ch in counters::counter_charges(pricing, &adjustments, self.window, period) {
+                let mut line = self.line(c, ch.line_type, ch.subtotal);
+                let desc = str_of(pricing, "description").or(name).unwrap_or("Counter");
+                line.insert("description".into(), json!(desc));
+                line.insert("quantity".into(), money::number(ch.units));
+                line.insert("units".into(), money::number(ch.units));
+                line.insert("unit".into(), json!(unit));
+                line.insert(
+                    "averageUnitPrice".into(),
+                    money::number(div(ch.subtotal, ch.units)),
+                );
+                line.insert("counterId".into(), json!(counter_id));
+                line.insert("pricingId".into(), pricing["id"].clone());
+                line.insert(
+                    "servicePeriodStartDate".into(),
+                    json!(timestamp(ch.service.from)),
+                );
+                line.insert(
+                    "servicePeriodEndDate".into(),
+                    json!(timestamp(ch.service.to)),
+                );
+                lines.push((line, ch.subtotal));
+            }
+        }
+        lines
+    }
+
+    /// The pricings of `kind` (pricings or counter pricings) that rate this
+    /// plan in the window: per `key` (aggregation and segment, or counter),
+    /// plan-level pricings replace template-level ones; the one in effect
+    /// at the window start wins, else the earliest starting inside it; only
+    /// DEBIT pricings are rated.
+    fn choose(
+        &self,
+        kind: Kind,
+        plan: &Object,
+        template: &Object,
+        key: &dyn Fn(&Object) -> (String, String),
+    ) -> Vec<&'a Object> {
         let w = self.window;
         let all: Vec<&Object> = {
             let mut v: Vec<&Object> = self
                 .store
-                .kind(Kind::Pricing)
+                .kind(kind)
                 .iter_newest_first()
                 .map(|e| &e.value)
                 .collect();
@@ -214,11 +529,6 @@ impl<'a> Context<'a> {
             } else {
                 None
             }
-        };
-        let key = |p: &Object| {
-            let target = str_of(p, "aggregationId").or_else(|| str_of(p, "compoundAggregationId"));
-            let segment = p.get("segment").map(Value::to_string).unwrap_or_default();
-            (target.unwrap_or_default().to_owned(), segment)
         };
         let mut keys: Vec<(String, String)> = Vec::new();
         let mut seen = HashSet::new();
@@ -253,21 +563,9 @@ impl<'a> Context<'a> {
         chosen
     }
 
-    /// A line item with the fields every type shares.
+    /// A line item of a plan, with its product and plan.
     fn line(&self, c: &Common<'_>, kind: &str, subtotal: Decimal) -> Object {
-        let subtotal = money::number(subtotal);
-        let mut l = Object::new();
-        l.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
-        l.insert("lineItemType".into(), json!(kind));
-        l.insert("description".into(), json!(kind));
-        l.insert("quantity".into(), json!(1));
-        l.insert("units".into(), json!(1));
-        l.insert("unit".into(), json!(""));
-        l.insert("subtotal".into(), subtotal.clone());
-        l.insert("currency".into(), json!(c.currency));
-        l.insert("conversionRate".into(), json!(1));
-        l.insert("convertedSubtotal".into(), subtotal.clone());
-        l.insert("averageUnitPrice".into(), subtotal);
+        let mut l = base_line(kind, subtotal, &c.currency, self.window);
         if let Some(p) = c.product {
             l.insert("productId".into(), p["id"].clone());
             l.insert(
@@ -280,14 +578,6 @@ impl<'a> Context<'a> {
             );
         }
         l.insert("planId".into(), c.plan["id"].clone());
-        l.insert(
-            "servicePeriodStartDate".into(),
-            json!(timestamp(self.window.from)),
-        );
-        l.insert(
-            "servicePeriodEndDate".into(),
-            json!(timestamp(self.window.to)),
-        );
         l
     }
 
@@ -708,7 +998,7 @@ mod tests {
             from: parse_date_time("2024-12-01T00:00:00Z").unwrap(),
             to: parse_date_time("2025-01-01T00:00:00Z").unwrap(),
         };
-        let bill = rate(&store, &[account_plan], &usage, period);
+        let bill = rate(&store, "acc", &[account_plan], &usage, period);
         let usage_line = &bill.lines[0];
         assert_eq!(usage_line["lineItemType"], "USAGE");
         // In f64: 0.30000000000000004 units, a subtotal of
@@ -718,5 +1008,133 @@ mod tests {
         assert_eq!(bill.lines[1]["lineItemType"], "STANDING_CHARGE");
         assert_eq!(bill.lines[1]["subtotal"], json!(0.1));
         assert_eq!(bill.total, d("0.43"));
+    }
+
+    fn put(store: &mut Store, kind: Kind, value: Value) {
+        let seq = store.next_seq();
+        store.apply(Change::Put {
+            table: kind.collection().into(),
+            seq,
+            value: obj(value),
+        });
+    }
+
+    fn december() -> Window {
+        Window {
+            from: parse_date_time("2024-12-01T00:00:00Z").unwrap(),
+            to: parse_date_time("2025-01-01T00:00:00Z").unwrap(),
+        }
+    }
+
+    fn types_and_subtotals(bill: &LineItems) -> Vec<(String, Decimal)> {
+        bill.lines
+            .iter()
+            .map(|l| {
+                let t = l["lineItemType"].as_str().unwrap().to_owned();
+                (t, l.get("subtotal").and_then(decimal).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_group_rates_its_plans_then_tops_up_and_draws_a_commitment() {
+        let mut store = priced_store(1.0);
+        put(
+            &mut store,
+            Kind::Counter,
+            json!({"id": "seats", "code": "seats", "name": "Seats", "unit": "seat"}),
+        );
+        put(
+            &mut store,
+            Kind::CounterPricing,
+            json!({"id": "cp", "planId": "plan", "counterId": "seats",
+            "startDate": "2024-01-01T00:00:00Z",
+            "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 10}]}),
+        );
+        put(
+            &mut store,
+            Kind::CounterAdjustment,
+            json!({"id": "a1", "accountId": "acc",
+            "counterId": "seats", "date": "2024-12-01", "value": 2}),
+        );
+        put(
+            &mut store,
+            Kind::PlanGroup,
+            json!({"id": "grp", "currency": "USD", "minimumSpend": 50}),
+        );
+        put(
+            &mut store,
+            Kind::PlanGroupLink,
+            json!({"id": "l", "planGroupId": "grp", "planId": "plan"}),
+        );
+        put(
+            &mut store,
+            Kind::Commitment,
+            json!({"id": "c", "accountId": "acc", "currency": "USD",
+            "amount": 30, "startDate": "2024-12-01", "endDate": "2025-12-01",
+            "feeDates": [{"date": "2024-12-01", "amount": 30,
+                "servicePeriodStartDate": "2024-12-01T00:00:00Z",
+                "servicePeriodEndDate": "2025-12-01T00:00:00Z"}]}),
+        );
+        let account_plan = obj(json!({"accountId": "acc", "planGroupId": "grp",
+                                      "startDate": "2024-12-01T00:00:00Z"}));
+        let m = obj(json!({"meterId": "meter", "accountId": "acc",
+                           "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
+        let bill = rate(&store, "acc", &[account_plan], &[&m], december());
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let s = |t: &str, a: &str| (t.to_owned(), d(a));
+        assert_eq!(
+            types_and_subtotals(&bill),
+            [
+                s("USAGE", "7"),
+                s("COUNTER_RUNNING_TOTAL_CHARGE", "20"),
+                s("STANDING_CHARGE", "0.1"),
+                // 50 − (7 + 20): the standing charge does not count.
+                s("MINIMUM_SPEND", "23"),
+                s("COMMITMENT_FEE", "30"),
+                // 7 + 20 + 0.1 + 23 = 50.1, of which the commitment covers 30.
+                s("COMMITMENT_CONSUMED", "-30"),
+            ]
+        );
+        assert!(bill.lines[..4].iter().all(|l| l["planGroupId"] == "grp"));
+        assert_eq!(bill.lines[5]["commitmentId"], "c");
+        assert_eq!(bill.total, d("50.1"));
+    }
+
+    #[test]
+    fn a_balance_draws_from_its_transactions_less_earlier_bills() {
+        let mut store = priced_store(1.0);
+        put(
+            &mut store,
+            Kind::Balance,
+            json!({"id": "b", "accountId": "acc", "currency": "USD",
+            "startDate": "2024-01-01T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"}),
+        );
+        for amount in [5, 4] {
+            let seq = store.next_seq();
+            store.apply(Change::Put {
+                table: Table::BalanceTransactions.name().into(),
+                seq,
+                value: obj(json!({"id": format!("t{amount}"), "balanceId": "b", "amount": amount})),
+            });
+        }
+        // November's bill drew 6 of the 9.
+        let seq = store.next_seq();
+        store.apply(Change::Put {
+            table: Table::Bills.name().into(),
+            seq,
+            value: obj(json!({"id": "nov", "accountId": "acc",
+                "endDateTimeUTC": "2024-12-01T00:00:00Z",
+                "lineItems": [{"lineItemType": "BALANCE_CONSUMED", "balanceId": "b", "subtotal": -6.0}]})),
+        });
+        let account_plan = obj(json!({"accountId": "acc", "planId": "plan",
+                                      "startDate": "2024-12-01T00:00:00Z"}));
+        let m = obj(json!({"meterId": "meter", "accountId": "acc",
+                           "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
+        let bill = rate(&store, "acc", &[account_plan], &[&m], december());
+        let last = bill.lines.last().unwrap();
+        assert_eq!(last["lineItemType"], "BALANCE_CONSUMED");
+        assert_eq!(last["subtotal"], json!(-3.0));
+        assert_eq!(bill.total, "4.1".parse::<Decimal>().unwrap(), "7 + 0.1 − 3");
     }
 }
