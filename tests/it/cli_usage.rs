@@ -675,3 +675,78 @@ fn a_failed_bill_job_create_is_sent_once() {
     }
     assert_eq!(refused, 1, "one seed answers 429");
 }
+
+/// The whole shipped example, `billing.yaml` included, converges with
+/// `apply --local` and its December bill for Mickey Mouse Inc has the lines
+/// the new kinds give. No usage is ingested, so every amount follows from
+/// the YAML: 3 seats at 12.40 from 1 December, 2 more from the 17th (15 of
+/// 31 days), the commitment's fee, and the commitment consuming the rest.
+#[test]
+fn the_full_example_converges_and_bills_its_new_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::cli::copy_full_example(dir.path());
+    let out = m3ter_local(dir.path(), &["apply", "--local", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Apply complete! 0 imported, 21 added, 0 changed, 0 destroyed."),
+        "{}",
+        text(&out)
+    );
+    let out = m3ter_local(dir.path(), &["plan", "--local"]);
+    assert!(stdout(&out).contains("No changes."), "{}", text(&out));
+    let out = m3ter_local(
+        dir.path(),
+        &[
+            "bill",
+            "run",
+            "--local",
+            "--bill-date",
+            "2025-01-01",
+            "--last-date-in-period",
+            "2024-12-31",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = m3ter_local(
+        dir.path(),
+        &[
+            "bill",
+            "list",
+            "--local",
+            "--json",
+            "--account",
+            "mickey_mouse_inc_api_6",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let bills: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let lines = bills[0]["lineItems"]
+        .as_array()
+        .expect("line items")
+        .clone();
+    let amount = |kind: &str| -> f64 {
+        let found: Vec<f64> = lines
+            .iter()
+            .filter(|l| l["lineItemType"] == kind)
+            .map(|l| l["subtotal"].as_f64().expect("subtotal"))
+            .collect();
+        assert_eq!(found.len(), 1, "one {kind} line in {lines:?}");
+        found[0]
+    };
+    let cents = |x: f64| (x * 100.0).round() as i64;
+    let seat = 12.40;
+    let running = 3.0 * seat;
+    let debit = 2.0 * seat * 15.0 / 31.0;
+    assert_eq!(
+        cents(amount("COUNTER_RUNNING_TOTAL_CHARGE")),
+        cents(running)
+    );
+    assert_eq!(cents(amount("COUNTER_ADJUSTMENT_DEBIT")), cents(debit));
+    // 1,200 over twelve monthly fees.
+    assert_eq!(cents(amount("COMMITMENT_FEE")), cents(1200.0 / 12.0));
+    // The commitment pays for what the account used: no usage, so the seats.
+    assert_eq!(
+        cents(amount("COMMITMENT_CONSUMED")),
+        -(cents(running) + cents(debit))
+    );
+}

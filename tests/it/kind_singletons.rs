@@ -357,7 +357,9 @@ fn refused(files: &[(&str, &str)], message: &str) {
         .as_object()
         .expect("requests")
         .keys()
-        .filter(|k| k.contains("/organizations/"))
+        // `plan` reads the org while it loads the desired state, so under
+        // load a GET may go out before the error; nothing is ever written.
+        .filter(|k| k.contains("/organizations/") && !k.starts_with("GET "))
         .count();
     assert_eq!(org, 0, "{requests}");
 }
