@@ -158,6 +158,9 @@ pub enum Reason {
     DestroyRequested,
     /// `--replace ADDR`.
     ReplaceRequested,
+    /// `m3ter destroy` of an entity a singleton references (the org
+    /// config's currency): singletons stay, so it stays too, forgotten.
+    NamedBySingleton,
 }
 
 /// One field that differs (a top-level request field, under its API name).
@@ -281,6 +284,9 @@ impl Forget {
             (true, _) => {
                 "no longer in the desired state; left in place: singletons cannot be deleted"
             }
+            (false, Reason::NamedBySingleton) => {
+                "left in place: a singleton, which stays in the org, references it"
+            }
             (false, Reason::DestroyRequested) => "already deleted outside m3ter-reconcile",
             (false, _) => "deleted outside m3ter-reconcile and no longer desired",
         }
@@ -289,7 +295,7 @@ impl Forget {
     /// Whether the live entity stays in the org (a singleton): the plan
     /// says so among its actions, as no drift entry explains it.
     pub fn left_in_place(&self) -> bool {
-        self.address.kind.is_singleton()
+        self.address.kind.is_singleton() || self.reason == Reason::NamedBySingleton
     }
 }
 

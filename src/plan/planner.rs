@@ -538,8 +538,12 @@ fn plan_deletes(
     opts: &PlanOptions,
     in_scope: &impl Fn(&Address) -> bool,
 ) -> Result<Vec<Change>, PlanError> {
+    let kept = named_by_singletons(state, opts.destroy);
     let mut doomed = BTreeSet::new();
     for (addr, rs) in &state.resources {
+        if kept.contains(addr) {
+            continue;
+        }
         let wanted = desired.entities.get(addr);
         // A singleton cannot be deleted: it is forgotten instead
         // (`forgets`).
@@ -590,6 +594,33 @@ fn plan_deletes(
     Ok(out)
 }
 
+/// On destroy, what the singletons in state reference (the org config's
+/// currency), and what that references in turn: singletons stay in the
+/// org, and the server refuses to delete what they still name, so these
+/// are forgotten instead of deleted.
+fn named_by_singletons(state: &State, destroy: bool) -> BTreeSet<Address> {
+    let mut kept = BTreeSet::new();
+    if !destroy {
+        return kept;
+    }
+    let mut todo: Vec<&Address> = state
+        .resources
+        .iter()
+        .filter(|(a, _)| a.kind.is_singleton())
+        .flat_map(|(_, rs)| rs.depends_on.iter())
+        .collect();
+    while let Some(addr) = todo.pop() {
+        if addr.kind.is_singleton() || !kept.insert(addr.clone()) {
+            continue;
+        }
+        if let Some(rs) = state.resources.get(addr) {
+            todo.extend(rs.depends_on.iter());
+        }
+    }
+    kept.retain(|a| state.resources.contains_key(a));
+    kept
+}
+
 /// The drift entries of entities deleted outside this tool that the plan
 /// does not create again (they are no longer desired, or this is a destroy
 /// plan): state forgets them, as there is nothing left to delete.
@@ -610,6 +641,17 @@ fn forgets(plan: &Plan, desired: &DesiredState, state: &State) -> Vec<Forget> {
             reason,
         })
         .collect();
+    // What those singletons reference stays with them on destroy.
+    for addr in named_by_singletons(state, plan.destroy) {
+        let in_scope = plan.targets.as_ref().is_none_or(|t| t.contains(&addr));
+        if in_scope && !out.iter().any(|f| f.address == addr) {
+            out.push(Forget {
+                id: state.resources[&addr].id.clone(),
+                address: addr,
+                reason: Reason::NamedBySingleton,
+            });
+        }
+    }
     // Singletons no longer desired (or all of them, for destroy) are left
     // in place in the org: no request, state stops managing them.
     for (addr, rs) in &state.resources {
