@@ -4,15 +4,10 @@
 
 use super::{DefaultBy, FieldDefault, Filter, IDS, Kind, KindSpec, Literal, Match, by_field};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
-use crate::schema::{Field, NUM, NUM_GE0, Type, opt, req, s};
+use crate::schema::{Field, Type, opt, req, s};
 
-const BAND: &[Field] = &[
-    req("lowerLimit", NUM_GE0),
-    req("fixedPrice", NUM),
-    req("unitPrice", NUM),
-    opt("id", Type::Text),
-    opt("creditTypeId", Type::Text),
-];
+// The spec's `PricingBand`, the same object as a pricing's bands.
+use super::pricing::BAND;
 
 const FIELDS: &[Field] = &[
     opt("planId", Type::Ref(Kind::Plan)),

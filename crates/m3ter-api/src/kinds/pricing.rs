@@ -6,7 +6,8 @@ use super::{DefaultBy, FieldDefault, Filter, IDS, Kind, KindSpec, Literal, Match
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
 use crate::schema::{Field, NUM, NUM_GE0, PRICING_TYPES, Type, opt, req, s};
 
-const BAND: &[Field] = &[
+/// The spec's `PricingBand` (pricings and counter pricings).
+pub(super) const BAND: &[Field] = &[
     req("lowerLimit", NUM_GE0),
     req("fixedPrice", NUM),
     req("unitPrice", NUM),
