@@ -680,7 +680,8 @@ fn a_failed_bill_job_create_is_sent_once() {
 /// `apply --local` and its December bill for Mickey Mouse Inc has the lines
 /// the new kinds give. No usage is ingested, so every amount follows from
 /// the YAML: 3 seats at 12.40 from 1 December, 2 more from the 17th (15 of
-/// 31 days), the commitment's fee, and the commitment consuming the rest.
+/// 31 days), the commitment's fee, and the commitment consuming the rest;
+/// Goofy Corp, on the plan group with no charges, pays the group's minimum.
 #[test]
 fn the_full_example_converges_and_bills_its_new_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -688,7 +689,7 @@ fn the_full_example_converges_and_bills_its_new_lines() {
     let out = m3ter_local(dir.path(), &["apply", "--local", "--auto-approve"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        stdout(&out).contains("Apply complete! 0 imported, 21 added, 0 changed, 0 destroyed."),
+        stdout(&out).contains("Apply complete! 0 imported, 23 added, 0 changed, 0 destroyed."),
         "{}",
         text(&out)
     );
@@ -749,4 +750,31 @@ fn the_full_example_converges_and_bills_its_new_lines() {
         cents(amount("COMMITMENT_CONSUMED")),
         -(cents(running) + cents(debit))
     );
+
+    let out = m3ter_local(
+        dir.path(),
+        &[
+            "bill",
+            "list",
+            "--local",
+            "--json",
+            "--account",
+            "goofy_corp_api_6",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let bills: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let lines = bills[0]["lineItems"].as_array().expect("line items");
+    let charged: i64 = lines
+        .iter()
+        .filter(|l| l["lineItemType"] != "MINIMUM_SPEND")
+        .map(|l| cents(l["subtotal"].as_f64().expect("subtotal")))
+        .sum();
+    let top_up: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["lineItemType"] == "MINIMUM_SPEND")
+        .map(|l| cents(l["subtotal"].as_f64().expect("subtotal")))
+        .collect();
+    // The group's minimum of 2,000 less what its plans charged.
+    assert_eq!(top_up, vec![cents(2000.0) - charged], "{lines:?}");
 }

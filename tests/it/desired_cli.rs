@@ -108,13 +108,13 @@ fn p(rel: &str) -> String {
 fn the_example_is_valid() {
     let out = Case::example().validate();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    // The seed's 14 entities and billing.yaml's 7.
-    assert_eq!(out.stdout, "Success! 21 entities valid.\n");
+    // The seed's 14 entities and billing.yaml's 9.
+    assert_eq!(out.stdout, "Success! 23 entities valid.\n");
 
     let out = Case::example().run(&["validate", "--json"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(v, serde_json::json!({"valid": true, "entities": 21}));
+    assert_eq!(v, serde_json::json!({"valid": true, "entities": 23}));
 }
 
 #[test]
@@ -128,10 +128,11 @@ fn graph_prints_dot_with_one_edge_per_reference() {
     assert!(out.stdout.contains(
         "\"account.pluto_llp_api_6\" -> \"accountPlan.pluto_llp_api_6/lambda_plan_api_6@2024-12-01\" [label = \"accountId\"];"
     ));
-    // The seed's 15 references, and billing.yaml's 11: counter → product;
+    // The seed's 15 references, and billing.yaml's 13: counter → product;
     // counter pricing → plan, counter; each of two adjustments → account,
-    // counter; link → plan group, plan; commitment → account, billing plan.
-    assert_eq!(out.stdout.matches(" -> ").count(), 26);
+    // counter; link → plan group, plan; Goofy's account plan → account,
+    // plan group; commitment → account, billing plan.
+    assert_eq!(out.stdout.matches(" -> ").count(), 28);
 }
 
 #[test]

@@ -59,8 +59,8 @@ fn messages(d: &Diagnostics) -> Vec<String> {
 #[test]
 fn the_example_resolves_to_fields_and_references() {
     let state = example(&[]);
-    // The seed's 14 entities and billing.yaml's 7.
-    assert_eq!(state.entities.len(), 21);
+    // The seed's 14 entities and billing.yaml's 9.
+    assert_eq!(state.entities.len(), 23);
 
     let pricing =
         &state.entities[&a("pricing.lambda_plan_api_6/duration_aggregation_api_6@2024-11-01")];
