@@ -2,7 +2,7 @@
 //! date; keyed `<account>/<plan or plan group>@<date>` unless it has its own
 //! code.
 
-use super::{Filter, IDS, Kind, KindSpec, Match, by_field};
+use super::{ACTIVE_AT, Filter, IDS, Kind, KindSpec, Match, by_field};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
 use crate::schema::{CHILD_BILLING_MODES, Field, Type, opt, req};
 
@@ -64,12 +64,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
             ..by_field("product", "productId", false)
         },
         by_field("contract", "contractId", false),
-        Filter {
-            param: "date",
-            multi: false,
-            matches: Match::ActiveAt,
-            needs: None,
-        },
+        ACTIVE_AT,
         Filter {
             param: "includeall",
             multi: false,

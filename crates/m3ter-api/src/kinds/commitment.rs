@@ -2,7 +2,7 @@
 //! period, drawn down by its charges; the API gives it no code, so it is
 //! keyed `<account>@<startDate>`.
 
-use super::{Filter, IDS, Kind, KindSpec, Match, by_field};
+use super::{ACTIVE_AT, IDS, Kind, KindSpec, by_field};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
 use crate::schema::{
     CHILD_BILLING_MODES, CURRENCY_NON_EMPTY, Field, NUM, NUM_GE0, NUM_GT0, Type, int, opt, req, s,
@@ -98,12 +98,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
     filters: &[
         by_field("accountId", "accountId", false),
         by_field("contractId", "contractId", false),
-        Filter {
-            param: "date",
-            multi: false,
-            matches: Match::ActiveAt,
-            needs: None,
-        },
+        ACTIVE_AT,
         IDS,
     ],
     ..KindSpec::new(

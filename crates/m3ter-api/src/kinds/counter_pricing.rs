@@ -2,12 +2,12 @@
 //! a start date (seats, priced per unit of the counter's running total);
 //! keyed `<plan>/<counter>@<date>` unless it has its own code.
 
-use super::{DefaultBy, FieldDefault, Filter, IDS, Kind, KindSpec, Literal, Match, by_field};
-use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
+// A counter pricing is a pricing of a counter: the same bands, owner, key
+// prefix, adoption lookup and default.
+use super::pricing::{BAND, BY_OWNER, OWNER, OWNER_KEY, TIERED};
+use super::{ACTIVE_AT, IDS, Kind, KindSpec, by_field};
+use crate::identity::{Alt, Identity, Key, Part};
 use crate::schema::{Field, Type, opt, req, s};
-
-// The spec's `PricingBand`, the same object as a pricing's bands.
-use super::pricing::BAND;
 
 const FIELDS: &[Field] = &[
     opt("planId", Type::Ref(Kind::Plan)),
@@ -33,22 +33,11 @@ const FIELDS: &[Field] = &[
     opt("proRateAdjustmentCredit", Type::Bool),
 ];
 
-const OWNER: &[&str] = &["planId", "planTemplateId"];
-
 pub(super) const SPEC: KindSpec = KindSpec {
     max_page_size: 200,
     identity: Identity {
         key: Key::CodeOr(&[
-            Part::OneOf(&[
-                Alt {
-                    field: "planId",
-                    prefix: "",
-                },
-                Alt {
-                    field: "planTemplateId",
-                    prefix: "template:",
-                },
-            ]),
+            OWNER_KEY,
             Part::Text("/"),
             Part::OneOf(&[Alt {
                 field: "counterId",
@@ -57,36 +46,15 @@ pub(super) const SPEC: KindSpec = KindSpec {
             Part::Text("@"),
             Part::Date("startDate"),
         ]),
-        // Exactly one of the two is set, so this filters by the owner.
-        adopt: &[
-            AdoptParam::Field {
-                param: "planId",
-                field: "planId",
-            },
-            AdoptParam::Field {
-                param: "planTemplateId",
-                field: "planTemplateId",
-            },
-        ],
+        adopt: BY_OWNER,
         // One counter pricing per plan and counter at a time, as pricings.
         scope: &[OWNER, &["counterId"]],
     },
-    // As for pricings: tiered unless it says otherwise (the spec's request
-    // and response docs disagree; docs/emulator.md).
-    defaults: &[FieldDefault {
-        field: "cumulative",
-        value: Literal::Bool(true),
-        by: DefaultBy::Server,
-    }],
+    defaults: &[TIERED],
     exactly_one_of: &[("planId", "planTemplateId")],
     bands: &["pricingBands"],
     filters: &[
-        Filter {
-            param: "date",
-            multi: false,
-            matches: Match::ActiveAt,
-            needs: None,
-        },
+        ACTIVE_AT,
         by_field("planId", "planId", false),
         by_field("planTemplateId", "planTemplateId", false),
         IDS,

@@ -259,6 +259,14 @@ pub(crate) const fn by_field(param: &'static str, field: &'static str, multi: bo
 pub(crate) const IDS: Filter = by_field("ids", "id", true);
 /// The `codes` filter.
 pub(crate) const CODES: Filter = by_field("codes", "code", true);
+/// The `date` filter of kinds with a validity window: active at that date
+/// or date-time.
+pub(crate) const ACTIVE_AT: Filter = Filter {
+    param: "date",
+    multi: false,
+    matches: Match::ActiveAt,
+    needs: None,
+};
 
 impl Kind {
     /// Every kind, in an order where a kind's references come before it

@@ -2,7 +2,7 @@
 //! template from a start date; keyed `<plan>/<aggregation>@<date>[#segment]`
 //! unless it has its own code.
 
-use super::{DefaultBy, FieldDefault, Filter, IDS, Kind, KindSpec, Literal, Match, by_field};
+use super::{ACTIVE_AT, DefaultBy, FieldDefault, IDS, Kind, KindSpec, Literal, by_field};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
 use crate::schema::{Field, NUM, NUM_GE0, PRICING_TYPES, Type, opt, req, s};
 
@@ -53,22 +53,49 @@ const FIELDS: &[Field] = &[
     ),
 ];
 
-const OWNER: &[&str] = &["planId", "planTemplateId"];
+/// The plan or plan template a (counter) pricing belongs to: exactly one
+/// of the two.
+pub(super) const OWNER: &[&str] = &["planId", "planTemplateId"];
+
+/// The owner's part of a (counter) pricing's key: the plan's code, or
+/// `template:` and the plan template's.
+pub(super) const OWNER_KEY: Part = Part::OneOf(&[
+    Alt {
+        field: "planId",
+        prefix: "",
+    },
+    Alt {
+        field: "planTemplateId",
+        prefix: "template:",
+    },
+]);
+
+/// The adoption lookup of a (counter) pricing: its owner's list. Exactly
+/// one of the two fields is set, so this filters by the owner.
+pub(super) const BY_OWNER: &[AdoptParam] = &[
+    AdoptParam::Field {
+        param: "planId",
+        field: "planId",
+    },
+    AdoptParam::Field {
+        param: "planTemplateId",
+        field: "planTemplateId",
+    },
+];
+
+/// Tiered unless it says otherwise (the spec's request and response docs
+/// disagree; docs/emulator.md).
+pub(super) const TIERED: FieldDefault = FieldDefault {
+    field: "cumulative",
+    value: Literal::Bool(true),
+    by: DefaultBy::Server,
+};
 const AGGREGATION: &[&str] = &["aggregationId", "compoundAggregationId"];
 
 pub(super) const SPEC: KindSpec = KindSpec {
     identity: Identity {
         key: Key::CodeOr(&[
-            Part::OneOf(&[
-                Alt {
-                    field: "planId",
-                    prefix: "",
-                },
-                Alt {
-                    field: "planTemplateId",
-                    prefix: "template:",
-                },
-            ]),
+            OWNER_KEY,
             Part::Text("/"),
             Part::OneOf(&[
                 Alt {
@@ -84,25 +111,11 @@ pub(super) const SPEC: KindSpec = KindSpec {
             Part::Date("startDate"),
             Part::Segment("segment"),
         ]),
-        // Exactly one of the two is set, so this filters by the owner.
-        adopt: &[
-            AdoptParam::Field {
-                param: "planId",
-                field: "planId",
-            },
-            AdoptParam::Field {
-                param: "planTemplateId",
-                field: "planTemplateId",
-            },
-        ],
+        adopt: BY_OWNER,
         scope: &[OWNER, AGGREGATION],
     },
     defaults: &[
-        FieldDefault {
-            field: "cumulative",
-            value: Literal::Bool(true),
-            by: DefaultBy::Server,
-        },
+        TIERED,
         FieldDefault {
             field: "type",
             value: Literal::Str("DEBIT"),
@@ -116,12 +129,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
     ],
     bands: &["pricingBands", "overagePricingBands"],
     filters: &[
-        Filter {
-            param: "date",
-            multi: false,
-            matches: Match::ActiveAt,
-            needs: None,
-        },
+        ACTIVE_AT,
         by_field("planId", "planId", false),
         by_field("planTemplateId", "planTemplateId", false),
         by_field("aggregationId", "aggregationId", false),
