@@ -125,14 +125,12 @@ pub(super) fn put(table: Table, seq: u64, value: Object) -> Change {
     }
 }
 
-/// `POST /billjobs`.
-pub(crate) async fn create_job(
-    State(s): State<Arc<Shared>>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
+/// Checks a request body against `schema`: 400 with every violation. An
+/// unknown field counts only in strict mode, as for config entities.
+fn check_request(schema: &'static [Field], body: &Object, strict: bool) -> ApiResult<()> {
     let mut violations = Vec::new();
     check_value(
-        &Type::Object(BILL_JOB),
+        &Type::Object(schema),
         &Value::Object(body.clone()),
         "",
         RefMode::Uuid,
@@ -140,12 +138,23 @@ pub(crate) async fn create_job(
     );
     let msgs: Vec<String> = violations
         .into_iter()
-        .filter(|v| s.config.strict || v.rule != Rule::Unknown)
+        .filter(|v| strict || v.rule != Rule::Unknown)
+        // Top-level paths come out as "`.field`".
         .map(|v| v.message.replace("`.", "`"))
         .collect();
-    if !msgs.is_empty() {
-        return Err(ApiError::bad_request(msgs.join("; ")));
+    if msgs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(msgs.join("; ")))
     }
+}
+
+/// `POST /billjobs`.
+pub(crate) async fn create_job(
+    State(s): State<Arc<Shared>>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    check_request(BILL_JOB, &body, s.config.strict)?;
     let accounts = body.get("accountIds").and_then(Value::as_array).cloned();
     let job = enqueue(&s, &body, "CREATE", |store| {
         for (i, id) in accounts.iter().flatten().enumerate() {

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use m3ter_api::Kind;
 use m3ter_api::schema::{Field, Type};
-use m3ter_api::validate::{RefMode, Rule, check_value};
 
-use super::{put, stamp, str_of};
+use super::{check_request, put, stamp, str_of};
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Query, list_body, ok_json};
@@ -83,22 +82,7 @@ pub(crate) async fn create_transaction(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let id = balance_id(&params);
-    let mut violations = Vec::new();
-    check_value(
-        &Type::Object(TRANSACTION),
-        &Value::Object(body.clone()),
-        "",
-        RefMode::Uuid,
-        &mut violations,
-    );
-    let msgs: Vec<String> = violations
-        .into_iter()
-        .filter(|v| s.config.strict || v.rule != Rule::Unknown)
-        .map(|v| v.message.replace("`.", "`"))
-        .collect();
-    if !msgs.is_empty() {
-        return Err(ApiError::bad_request(msgs.join("; ")));
-    }
+    check_request(TRANSACTION, &body, s.config.strict)?;
     let now = timestamp(Utc::now());
     let actor = s.actor.clone();
     let tx = s.commit(|store| {
