@@ -7,18 +7,14 @@ use std::path::Path;
 
 use crate::common;
 use common::cli::{EmulatorProcess, m3ter, stdout, text};
+use common::kind_flow;
+pub(crate) use common::kind_flow::{summary, write_desired};
 use serde_json::{Value, json};
 
 /// A product and two accounts: what the account-level kinds hang off.
 pub(crate) const BASE: &str = "products:\n  - code: saas\n    name: SaaS\n\
      accounts:\n  - code: acme\n    name: Acme\n    emailAddress: billing@acme.example\n\
      \x20 - code: globex\n    name: Globex\n    emailAddress: billing@globex.example\n";
-
-pub(crate) fn write_desired(dir: &Path, yaml: &str) {
-    let d = dir.join("desired-state");
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("main.yaml"), yaml).expect("write desired state");
-}
 
 /// `m3ter plan --json ARGS` (exit 0 or 2); returns (address, action) per
 /// change, sorted, and the summary.
@@ -27,25 +23,9 @@ pub(crate) fn plan(
     emu: &EmulatorProcess,
     args: &[&str],
 ) -> (Vec<(String, String)>, Value) {
-    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
-    all.extend_from_slice(args);
-    let out = m3ter(dir, emu, &all);
-    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
-    let plan: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    let mut changes: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or("").to_string(),
-                c["action"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let (mut changes, summary) = kind_flow::plan(dir, emu, args);
     changes.sort();
-    (changes, plan["summary"].clone())
+    (changes, summary)
 }
 
 /// `m3ter apply` one change at a time; returns its stdout (the progress
@@ -82,10 +62,6 @@ pub(crate) fn changes(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect();
     v.sort();
     v
-}
-
-pub(crate) fn summary(import: u64, add: u64, change: u64, destroy: u64) -> Value {
-    json!({"import": import, "add": add, "change": change, "destroy": destroy})
 }
 
 /// `POST` to the emulator, which must accept it.

@@ -3,10 +3,9 @@
 //! through create, no-op, update, delete, adopt, import, export and destroy,
 //! and the emulator's own checks of the collection.
 
-use std::path::Path;
-
 use crate::common;
 use common::cli::{EmulatorProcess, m3ter, text};
+use common::kind_flow::{apply, changes, plan, summary, write_desired};
 use serde_json::{Value, json};
 
 /// A product and one counter on it, named `name`.
@@ -15,50 +14,6 @@ fn desired(name: &str) -> String {
         "products:\n  - code: saas\n    name: SaaS\n\
          counters:\n  - code: seats\n    name: {name}\n    unit: seats\n    product: saas\n"
     )
-}
-
-fn write_desired(dir: &Path, yaml: &str) {
-    let d = dir.join("desired-state");
-    std::fs::create_dir_all(&d).expect("mkdir");
-    std::fs::write(d.join("main.yaml"), yaml).expect("write desired state");
-}
-
-/// `m3ter plan --json ARGS` (exit 0 or 2); returns (address, action) per
-/// change and the summary.
-fn plan(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> (Vec<(String, String)>, Value) {
-    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
-    all.extend_from_slice(args);
-    let out = m3ter(dir, emu, &all);
-    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
-    let plan: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    let changes = plan["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or("").to_string(),
-                c["action"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    (changes, plan["summary"].clone())
-}
-
-fn apply(dir: &Path, emu: &EmulatorProcess) {
-    let out = m3ter(dir, emu, &["apply", "--auto-approve", "--rate-limit", "0"]);
-    assert!(out.status.success(), "{}", text(&out));
-}
-
-fn changes(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-fn summary(import: u64, add: u64, change: u64, destroy: u64) -> Value {
-    json!({"import": import, "add": add, "change": change, "destroy": destroy})
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::common;
 use common::cli::{EmulatorProcess, m3ter, text};
+use common::kind_flow::{apply, changes, plan_doc as plan, summary};
 use serde_json::{Value, json};
 
 /// Every field `organizationConfig` requires, so a first PUT (on an org
@@ -21,45 +22,6 @@ fn write(dir: &Path, file: &str, yaml: &str) {
     let d = dir.join("desired-state");
     std::fs::create_dir_all(&d).expect("mkdir");
     std::fs::write(d.join(file), yaml).expect("write desired state");
-}
-
-/// `m3ter plan --json ARGS` (exit 0 or 2): (address, action) per change,
-/// the summary and the whole document.
-fn plan(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> (Vec<(String, String)>, Value, Value) {
-    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
-    all.extend_from_slice(args);
-    let out = m3ter(dir, emu, &all);
-    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    let changes = doc["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or("").to_string(),
-                c["action"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    (changes, doc["summary"].clone(), doc)
-}
-
-fn apply(dir: &Path, emu: &EmulatorProcess) -> String {
-    let out = m3ter(dir, emu, &["apply", "--auto-approve", "--rate-limit", "0"]);
-    assert!(out.status.success(), "{}", text(&out));
-    text(&out)
-}
-
-fn changes(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-fn summary(import: u64, add: u64, change: u64, destroy: u64) -> Value {
-    json!({"import": import, "add": add, "change": change, "destroy": destroy})
 }
 
 /// The live singleton of `collection` (it must exist).

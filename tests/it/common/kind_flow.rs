@@ -19,6 +19,16 @@ pub fn write_desired(dir: &Path, yaml: &str) {
 /// `m3ter plan --json ARGS` (exit 0 or 2): (address, action) per change,
 /// in the plan's order, and the summary.
 pub fn plan(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> (Vec<(String, String)>, Value) {
+    let (changes, summary, _) = plan_doc(dir, emu, args);
+    (changes, summary)
+}
+
+/// [`plan`], and the whole plan document.
+pub fn plan_doc(
+    dir: &Path,
+    emu: &EmulatorProcess,
+    args: &[&str],
+) -> (Vec<(String, String)>, Value, Value) {
     let mut all = vec!["plan", "--json", "--rate-limit", "0"];
     all.extend_from_slice(args);
     let out = m3ter(dir, emu, &all);
@@ -36,13 +46,14 @@ pub fn plan(dir: &Path, emu: &EmulatorProcess, args: &[&str]) -> (Vec<(String, S
             )
         })
         .collect();
-    (changes, plan["summary"].clone())
+    (changes, plan["summary"].clone(), plan)
 }
 
-/// `m3ter apply --auto-approve`, which must succeed.
-pub fn apply(dir: &Path, emu: &EmulatorProcess) {
+/// `m3ter apply --auto-approve`, which must succeed; its stdout and stderr.
+pub fn apply(dir: &Path, emu: &EmulatorProcess) -> String {
     let out = m3ter(dir, emu, &["apply", "--auto-approve", "--rate-limit", "0"]);
     assert!(out.status.success(), "{}", text(&out));
+    text(&out)
 }
 
 /// `m3ter destroy --auto-approve`, which must succeed.
