@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::dates::windows_overlap;
 use super::{Body, Catalog, Finding, Subject, code_or, str_of};
 use crate::Kind;
 use crate::validate::parse_date_time;
@@ -108,14 +109,13 @@ pub(crate) fn check_account_plan(
         }
         let other_start = str_of(other, "startDate");
         let other_end = str_of(other, "endDate");
-        let starts_before_we_end = match (other_start.and_then(parse_date_time), end) {
-            (Some(s), Some(e)) => s < e,
-            _ => true,
-        };
-        let ends_after_we_start = other_end
-            .and_then(parse_date_time)
-            .is_none_or(|e| start < e);
-        if starts_before_we_end && ends_after_we_start {
+        if windows_overlap(
+            (Some(start), end),
+            (
+                other_start.and_then(parse_date_time),
+                other_end.and_then(parse_date_time),
+            ),
+        ) {
             let product_code = code_or(catalog.get(Kind::Product, product), product);
             out.push(Finding::error(
                 OVERLAP,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::dates::windows_overlap;
 use super::{Body, Catalog, Finding, Subject, code_or, str_of};
 use crate::Kind;
 use crate::validate::parse_instant;
@@ -45,7 +46,10 @@ fn overlap(
             continue;
         };
         // Both ends exclusive: one may start the day the other ends.
-        if other_start < end && start < other_end {
+        if windows_overlap(
+            (Some(start), Some(end)),
+            (Some(other_start), Some(other_end)),
+        ) {
             let account_code = code_or(catalog.get(Kind::Account, account), account);
             out.push(
                 Finding::error(

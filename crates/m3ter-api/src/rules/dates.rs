@@ -8,6 +8,20 @@ pub(crate) const END_AFTER_START: &str = "dates.endAfterStart";
 
 /// `endDate` must come after `startDate`: the end is exclusive, so an equal
 /// end makes an empty window.
+/// Whether two validity windows share an instant. Ends are exclusive (one
+/// may start when the other ends); a missing start is open to the past, a
+/// missing end to the future.
+pub(crate) fn windows_overlap<T: PartialOrd>(
+    a: (Option<T>, Option<T>),
+    b: (Option<T>, Option<T>),
+) -> bool {
+    let before = |start: &Option<T>, end: &Option<T>| match (start, end) {
+        (Some(s), Some(e)) => s < e,
+        _ => true,
+    };
+    before(&a.0, &b.1) && before(&b.0, &a.1)
+}
+
 pub(crate) fn check(body: &Body, out: &mut Vec<Finding>) {
     let (Some(start), Some(end)) = (str_of(body, "startDate"), str_of(body, "endDate")) else {
         return;
