@@ -18,6 +18,7 @@ pub mod graph;
 pub mod live;
 pub mod pipeline;
 pub mod plan;
+pub mod sensitive;
 mod signals;
 pub mod state;
 pub mod usage;

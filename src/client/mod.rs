@@ -201,7 +201,7 @@ impl Client {
                 message: "a list page must be an object with a `data` array".into(),
             })?;
             let empty = data.is_empty();
-            all.extend(data);
+            all.extend(data.into_iter().map(|e| hidden(kind, e)));
             // A missing or empty token ends the listing, and so does an empty
             // page (as the official SDKs do), so a server that keeps handing
             // out tokens cannot loop us forever.
@@ -250,7 +250,8 @@ impl Client {
     /// One entity by id (retried).
     pub async fn get(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
         let url = self.kind_url(kind, Some(id));
-        self.retrying(Method::GET, url, &[], None).await
+        let v = self.retrying(Method::GET, url, &[], None).await?;
+        Ok(hidden(kind, v))
     }
 
     /// `POST` a new entity: ONE attempt (plus one re-authentication).
@@ -260,14 +261,16 @@ impl Client {
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
         let url = self.kind_url(kind, None);
-        let body = Value::Object(body.clone());
-        self.send(Req {
-            method: Method::POST,
-            url,
-            query: &[],
-            body: Some(&body),
-        })
-        .await
+        let body = Value::Object(unsealed(kind, body)?);
+        let v = self
+            .send(Req {
+                method: Method::POST,
+                url,
+                query: &[],
+                body: Some(&body),
+            })
+            .await?;
+        Ok(hidden(kind, v))
     }
 
     /// `PUT` a full entity (the body carries `version`): ONE attempt.
@@ -278,26 +281,30 @@ impl Client {
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
         let url = self.kind_url(kind, Some(id));
-        let body = Value::Object(body.clone());
-        self.send(Req {
-            method: Method::PUT,
-            url,
-            query: &[],
-            body: Some(&body),
-        })
-        .await
+        let body = Value::Object(unsealed(kind, body)?);
+        let v = self
+            .send(Req {
+                method: Method::PUT,
+                url,
+                query: &[],
+                body: Some(&body),
+            })
+            .await?;
+        Ok(hidden(kind, v))
     }
 
     /// `DELETE` an entity: ONE attempt. Answers the deleted entity.
     pub async fn delete_once(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
         let url = self.kind_url(kind, Some(id));
-        self.send(Req {
-            method: Method::DELETE,
-            url,
-            query: &[],
-            body: None,
-        })
-        .await
+        let v = self
+            .send(Req {
+                method: Method::DELETE,
+                url,
+                query: &[],
+                body: None,
+            })
+            .await?;
+        Ok(hidden(kind, v))
     }
 
     /// Any call under `/organizations/{orgId}/` (bill jobs, bills, line
@@ -540,6 +547,19 @@ impl Client {
     }
 }
 
+/// A response of `kind` with its secrets hidden: what the API returns for
+/// them is never kept (`crate::sensitive`).
+fn hidden(kind: Kind, mut v: Value) -> Value {
+    crate::sensitive::hide_live(kind, &mut v);
+    v
+}
+
+/// A request body of `kind` with its secrets' values in place of their
+/// markers: the last step before the wire, after anything that logs.
+fn unsealed(kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    crate::sensitive::unseal(kind, body).map_err(|e| ApiError::Config(e.to_string()))
+}
+
 fn is_auth_status(e: &ApiError) -> bool {
     matches!(e.status(), Some(401 | 403))
 }
@@ -572,7 +592,8 @@ fn error_message(bytes: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<Value>(bytes)
         && let Some(m) = v.get("message").and_then(Value::as_str)
     {
-        return m.to_string();
+        // A server may echo what it was sent, secrets included.
+        return crate::sensitive::scrub(m).into_owned();
     }
     if bytes.is_empty() {
         "no message".to_string()
@@ -583,7 +604,8 @@ fn error_message(bytes: &[u8]) -> String {
 
 fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
+    let text = crate::sensitive::scrub(text.trim()).into_owned();
+    let text = text.as_str();
     match text.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),

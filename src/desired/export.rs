@@ -2,7 +2,9 @@
 //!
 //! The reverse of loading: request-schema fields only, reference UUIDs
 //! turned back into the target's code under the reference key
-//! (`productId` → `product`), server-assigned band ids dropped.
+//! (`productId` → `product`), server-assigned band ids dropped. Secrets,
+//! which the API never returns, become `${env.NAME}` placeholders
+//! (`crate::sensitive::placeholders`), listed in [`Export::secrets`].
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,9 @@ pub struct Export {
     pub sections: BTreeMap<Kind, Vec<Map<String, Value>>>,
     /// Entities left out, with the reason.
     pub skipped: Vec<String>,
+    /// Section → the environment variables its `${env.NAME}` placeholders
+    /// name: to be set to the secrets before `plan`.
+    pub secrets: BTreeMap<Kind, Vec<String>>,
 }
 
 /// Converts every live entity of the snapshot.
@@ -27,7 +32,13 @@ pub fn export(live: &LiveSnapshot) -> Export {
         let mut entities = Vec::new();
         for entity in live.of(kind) {
             match to_desired(kind, entity, live) {
-                Ok(e) => entities.push(e),
+                Ok(mut e) => {
+                    let names = secret_placeholders(kind, &mut e);
+                    if !names.is_empty() {
+                        out.secrets.entry(kind).or_default().extend(names);
+                    }
+                    entities.push(e);
+                }
                 Err(why) => out.skipped.push(why),
             }
         }
@@ -46,6 +57,21 @@ pub fn section_value(kind: Kind, entities: &[Map<String, Value>]) -> Value {
         [one] if kind.is_singleton() => Value::Object(one.clone()),
         _ => Value::Array(entities.iter().cloned().map(Value::Object).collect()),
     }
+}
+
+/// Puts `${env.NAME}` where the entity's secrets go; the names, by the
+/// entity's address (its code, for the kinds with secrets).
+fn secret_placeholders(kind: Kind, e: &mut Map<String, Value>) -> Vec<String> {
+    if kind.sensitive_paths().is_empty() {
+        return Vec::new();
+    }
+    let key = e.get("code").and_then(Value::as_str).unwrap_or("entity").to_string();
+    let mut v = Value::Object(std::mem::take(e));
+    let names = crate::sensitive::placeholders(&crate::address::Address::new(kind, key), &mut v);
+    if let Value::Object(m) = v {
+        *e = m;
+    }
+    names
 }
 
 fn sort_key(e: &Map<String, Value>) -> String {

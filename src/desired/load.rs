@@ -83,6 +83,9 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     // Phase 3: entities.
     let mut converted = Vec::new();
     for mut w in written {
+        // Secrets first: their markers contain no `${`, and substitution
+        // refuses sensitive variables anywhere else.
+        crate::sensitive::take(w.kind, &w.file, &mut w.node, &variables, &mut diags);
         variables.substitute(&w.file, &mut w.node, &mut diags);
         if let Some(c) = convert_entity(w.kind, &w.file, &w.node, &mut diags) {
             converted.push((w.file, c));

@@ -60,9 +60,7 @@ fn entity_schema(kind: Kind) -> Value {
         if needed && !defaulted {
             required.push(Value::String(name.to_string()));
         }
-        if kind.sensitive_fields().contains(&field.name) {
-            schema["writeOnly"] = json!(true);
-        }
+        mark_sensitive(kind, field.name, &mut schema);
         props.insert(name.to_string(), schema);
     }
     props.insert(
@@ -82,6 +80,25 @@ fn entity_schema(kind: Kind) -> Value {
         "required": required,
         "properties": props,
     })
+}
+
+/// Marks the secrets in `field`'s schema `writeOnly`, each with the only
+/// ways to write it (README "Secrets").
+fn mark_sensitive(kind: Kind, field: &str, schema: &mut Value) {
+    for path in kind.sensitive_paths() {
+        let mut parts = path.split('.');
+        if parts.next() != Some(field) {
+            continue;
+        }
+        let mut at = &mut *schema;
+        for part in parts {
+            at = &mut at["properties"][part];
+        }
+        at["writeOnly"] = json!(true);
+        at["description"] = json!(
+            "sensitive: `${var.NAME}` of a variable declared `{sensitive: true}`, or `${env.NAME}`"
+        );
+    }
 }
 
 /// The desired-state key of reference field `field`.

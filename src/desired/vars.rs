@@ -4,6 +4,10 @@
 //!
 //! Precedence, lowest first: the declared default, the var files (in the
 //! order given, a later file winning), the environment, `--var`.
+//!
+//! A variable declared `name: {sensitive: true}` holds a secret (README
+//! "Secrets"): it has no default, it is never recorded in state, and it may
+//! only be the whole value of a sensitive field (`crate::sensitive`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +88,8 @@ impl VarValue {
 pub(crate) struct Declaration {
     /// `None`: required, no default.
     default: Option<VarValue>,
+    /// Declared `{sensitive: true}`.
+    sensitive: bool,
     file: PathBuf,
     pos: Pos,
 }
@@ -125,7 +131,18 @@ impl Declarations {
                 ));
                 continue;
             }
+            let mut sensitive = false;
             let default = match &value.value {
+                Node::Map(entries) => match sensitive_declaration(file, &name.value, entries) {
+                    Ok(()) => {
+                        sensitive = true;
+                        None
+                    }
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                },
                 Node::Null => None,
                 Node::String(s) => Some(VarValue::String(s.clone())),
                 Node::Number(n) => Some(VarValue::Number(n.clone())),
@@ -160,6 +177,7 @@ impl Declarations {
                 name.value.clone(),
                 Declaration {
                     default,
+                    sensitive,
                     file: file.to_path_buf(),
                     pos: name.pos,
                 },
@@ -259,7 +277,13 @@ impl Declarations {
             };
             values.insert(name.clone(), value);
         }
-        Variables { values }
+        let sensitive = self
+            .0
+            .iter()
+            .filter(|(_, d)| d.sensitive)
+            .map(|(n, _)| n.clone())
+            .collect();
+        Variables { values, sensitive }
     }
 
     /// Reads one `--var-file`: a YAML mapping of declared names to values.
@@ -352,6 +376,45 @@ impl Declarations {
     }
 }
 
+/// Checks a `name: {sensitive: true}` declaration: that one key, `true`.
+/// A default would be a literal secret in YAML, so there is none.
+fn sensitive_declaration(
+    file: &Path,
+    name: &str,
+    entries: &[(At<String>, At<Node>)],
+) -> Result<(), Diagnostic> {
+    let hint = format!(
+        "write `{name}: {{sensitive: true}}` and set it with ${ENV_PREFIX}{name}, `--var {name}=…` or a --var-file"
+    );
+    let mut flagged = false;
+    for (key, value) in entries {
+        match (key.value.as_str(), &value.value) {
+            ("sensitive", Node::Bool(true)) => flagged = true,
+            ("default", _) => {
+                return Err(Diagnostic::at(
+                    file,
+                    key.pos,
+                    format!("sensitive variable `{name}` cannot have a default: it would be a secret written in YAML"),
+                )
+                .with_hint(hint));
+            }
+            _ => {
+                return Err(Diagnostic::at(
+                    file,
+                    key.pos,
+                    format!("a variable declared as a mapping takes only `sensitive: true`, found `{}` in `{name}`", key.value),
+                )
+                .with_hint(hint));
+            }
+        }
+    }
+    if flagged {
+        Ok(())
+    } else {
+        Err(Diagnostic::at(file, entries.first().map_or(Pos::default(), |e| e.0.pos), format!("variable `{name}` is declared as a mapping without `sensitive: true`")).with_hint(hint))
+    }
+}
+
 /// Checks a var file's value against the declaration: a string or a number;
 /// a variable whose default is a number takes a number, one whose default
 /// is a string takes a string (quote a number to pass it as text); a
@@ -412,6 +475,8 @@ fn is_name(s: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
     values: BTreeMap<String, VarValue>,
+    /// The names declared `{sensitive: true}`.
+    sensitive: std::collections::BTreeSet<String>,
 }
 
 /// The result of interpolating one string.
@@ -434,13 +499,36 @@ impl Variables {
     /// Variables with the given values (for tests and callers that resolve
     /// values themselves).
     pub fn new(values: BTreeMap<String, VarValue>) -> Self {
-        Variables { values }
+        Variables {
+            values,
+            sensitive: Default::default(),
+        }
     }
 
-    /// Every value as JSON (a string or a number), by name.
+    /// The value of sensitive variable `name`: `Err` says why there is
+    /// none (undeclared, or declared without `sensitive: true`).
+    pub(crate) fn secret(&self, name: &str) -> Result<String, InterpolationError> {
+        if !self.values.contains_key(name) {
+            return Err(self.lookup(name).err().unwrap_or_else(|| InterpolationError {
+                message: format!("undefined variable `{name}`"),
+                hint: None,
+            }));
+        }
+        if !self.sensitive.contains(name) {
+            return Err(InterpolationError {
+                message: format!("variable `{name}` is not declared sensitive, so its value would be shown and recorded"),
+                hint: Some(format!("declare it `{name}: {{sensitive: true}}` under `variables:`")),
+            });
+        }
+        Ok(self.values[name].as_text())
+    }
+
+    /// Every value as JSON (a string or a number), by name; sensitive ones
+    /// are left out (they are never recorded).
     pub fn to_json(&self) -> BTreeMap<String, serde_json::Value> {
         self.values
             .iter()
+            .filter(|(name, _)| !self.sensitive.contains(*name))
             .map(|(name, v)| {
                 let json = match v {
                     VarValue::String(s) => serde_json::Value::String(s.clone()),
@@ -481,7 +569,11 @@ impl Variables {
                     .filter(|n| is_name(n))
                     .ok_or_else(|| InterpolationError {
                         message: format!("`${{{inner}}}` is not a variable reference"),
-                        hint: Some("write `${var.NAME}`, or `$${` for a literal `${`".into()),
+                        hint: Some(if inner.starts_with("env.") {
+                            "`${env.NAME}` is only for sensitive fields, as their whole value (README \"Secrets\"); elsewhere write `${var.NAME}`".into()
+                        } else {
+                            "write `${var.NAME}`, or `$${` for a literal `${`".into()
+                        }),
                     })?;
                 out.push_str(&self.lookup(name)?.as_text());
                 rest = &after[end + 1..];
@@ -495,6 +587,12 @@ impl Variables {
     }
 
     fn lookup(&self, name: &str) -> Result<&VarValue, InterpolationError> {
+        if self.sensitive.contains(name) {
+            return Err(InterpolationError {
+                message: format!("variable `{name}` is sensitive: it can only be the whole value of a sensitive field, where it is never shown"),
+                hint: Some("use a variable that is not sensitive here, or remove the reference".into()),
+            });
+        }
         self.values.get(name).ok_or_else(|| InterpolationError {
             message: format!("undefined variable `{name}`"),
             hint: did_you_mean(name, self.values.keys().map(String::as_str)).or_else(|| {

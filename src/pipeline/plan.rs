@@ -41,6 +41,9 @@ pub fn plan_with(
     // Not needed any more; freeing it is left to the process exit, which is
     // faster at 10,000 entities than dropping it value by value.
     std::mem::forget(graph);
+    let mut desired = desired;
+    // Salted with this state's lineage: its hashes mean nothing elsewhere.
+    crate::sensitive::seal(&mut desired, &state.lineage);
     let mut plan = plan::plan_owned(desired, state, live, &opts)?;
     warn_on_environment_switch(&mut plan, state);
     Ok(plan)

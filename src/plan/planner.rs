@@ -377,6 +377,8 @@ fn evaluate(
             planned_id: PlannedId::Unknown,
         });
     };
+    // Its secrets as last applied: the API never returns them.
+    let live = &*crate::sensitive::as_last_applied(kind, live, in_state.map(|rs| &rs.applied));
     let live_id = str_field(live, "id").unwrap_or_default().to_string();
 
     let ignored = |f: &str| entity.lifecycle.ignore_changes.iter().any(|i| i == f);

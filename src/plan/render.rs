@@ -156,6 +156,7 @@ pub fn json(plan: &Plan) -> Value {
     if !plan.warnings.is_empty() {
         doc["warnings"] = json!(plan.warnings);
     }
+    crate::sensitive::redact(&mut doc);
     doc
 }
 
@@ -205,9 +206,10 @@ fn yaml_name(kind: Kind, field: &str) -> String {
 }
 
 /// A value as people should compare it: object keys sorted, integral
-/// floats written as integers (`100.0` → `100`).
+/// floats written as integers (`100.0` → `100`), secrets `(sensitive)`.
 fn canonical(v: &Value) -> Value {
     match v {
+        Value::String(_) => crate::sensitive::shown(v),
         Value::Number(n) => match n.as_f64() {
             Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => json!(f as i64),
             _ => v.clone(),
@@ -293,7 +295,9 @@ fn display_pair(kind: Kind, field: &str, live: &Value, desired: &Value) -> (Valu
     } else {
         live.clone()
     };
-    (canonical(&live), canonical(desired))
+    let mut shown = canonical(desired);
+    crate::sensitive::mark_changed(kind, field, &live, desired, &mut shown);
+    (canonical(&live), shown)
 }
 
 /// One top-level attribute to render: its API field and both sides.

@@ -34,7 +34,11 @@ pub(crate) async fn list(
         .iter_before(before)
         .filter(|e| filter.matches(&e.value, &store));
     let (data, token) = page(entries, size);
-    Ok(list_body(&data, token))
+    if kind.sensitive_paths().is_empty() {
+        return Ok(list_body(&data, token));
+    }
+    let masked: Vec<Object> = data.iter().map(|o| masked(kind, o)).collect();
+    Ok(list_body(&masked.iter().collect::<Vec<_>>(), token))
 }
 
 /// `POST /organizations/{orgId}/<collection>`.
@@ -55,7 +59,7 @@ pub(crate) async fn create(
         };
         Ok((vec![change], entity))
     })?;
-    Ok(ok_json(entity))
+    Ok(ok_json(masked(kind, &entity)))
 }
 
 /// `GET /organizations/{orgId}/<collection>/{id}`.
@@ -69,7 +73,7 @@ pub(crate) async fn get_one(
         .kind(kind)
         .get(&id)
         .ok_or_else(|| missing(kind, &id))?;
-    Ok(ok_json(&e.value))
+    Ok(ok_json(masked(kind, &e.value)))
 }
 
 /// `PUT /organizations/{orgId}/<collection>/{id}`: full replacement with
@@ -96,7 +100,29 @@ pub(crate) async fn update(
         };
         Ok((vec![change], entity))
     })?;
-    Ok(ok_json(entity))
+    Ok(ok_json(masked(kind, &entity)))
+}
+
+/// How a response shows a stored secret (the spec's response schemas
+/// return credentials, but m3ter never returns a secret in plain text).
+pub(crate) const MASK: &str = "********";
+
+/// `o` as responses show it: every secret of the kind table's `sensitive`
+/// paths that is stored reads [`MASK`].
+fn masked(kind: Kind, o: &Object) -> Object {
+    let mut out = o.clone();
+    for path in kind.sensitive_paths() {
+        let mut parts: Vec<&str> = path.split('.').collect();
+        let Some(last) = parts.pop() else { continue };
+        let mut at = Some(&mut out);
+        for part in parts {
+            at = at.and_then(|m| m.get_mut(part)).and_then(Value::as_object_mut);
+        }
+        if let Some(slot) = at.and_then(|m| m.get_mut(last)).filter(|v| !v.is_null()) {
+            *slot = Value::String(MASK.into());
+        }
+    }
+    out
 }
 
 /// Optimistic locking: an update must send the entity's current `version`.
@@ -200,7 +226,7 @@ pub(crate) async fn delete(
         };
         Ok((vec![change], value))
     })?;
-    Ok(ok_json(entity))
+    Ok(ok_json(masked(kind, &entity)))
 }
 
 fn missing(kind: Kind, id: &str) -> ApiError {

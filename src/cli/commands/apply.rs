@@ -86,6 +86,14 @@ async fn apply_saved(
             session.settings.org_id
         );
     }
+    // The plan holds only the hashes of its secrets: read them again from
+    // their variables and environment, and check them, before any request.
+    crate::sensitive::reload(
+        &plan.desired,
+        &plan.lineage,
+        &crate::desired::VarInputs::from_env(g.vars.clone()),
+    )
+    .with_context(|| format!("cannot apply the plan {}", file.display()))?;
     let mut store = open_locked(session)?;
     let live = read_org(session).await?;
     let why = apply::stale::check(&plan, store.state_mut(), &live);

@@ -47,13 +47,28 @@ pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
         let yaml = serde_saphyr::to_string(&Value::Object(doc))
             .with_context(|| format!("cannot write {} as YAML", kind.section()))?;
         let path = out.join(format!("{}.yaml", kind.section()));
-        let header = "# Exported by `m3ter export` from the live org.\n";
+        let mut header = "# Exported by `m3ter export` from the live org.\n".to_string();
+        if let Some(names) = exported.secrets.get(kind) {
+            header.push_str(
+                "# Secrets are not exported (the API never returns them): set these\n# environment variables to them before `m3ter plan`:\n",
+            );
+            for name in names {
+                header.push_str(&format!("#   {name}\n"));
+            }
+        }
         std::fs::write(&path, format!("{header}{yaml}"))
             .with_context(|| format!("cannot write {}", path.display()))?;
         written.push((path, entities.len()));
     }
     for why in &exported.skipped {
         eprintln!("warning: not exported: {why}");
+    }
+    let secrets: Vec<&String> = exported.secrets.values().flatten().collect();
+    if !secrets.is_empty() {
+        eprintln!(
+            "note: secrets are exported as `${{env.NAME}}` placeholders; set these environment variables to them before `m3ter plan`: {}",
+            secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
     }
     if g.json {
         let files: Vec<Value> = written
@@ -62,7 +77,7 @@ pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
             .collect();
         crate::cli::output::emit(&format!(
             "{}",
-            serde_json::json!({"files": files, "skipped": exported.skipped})
+            serde_json::json!({"files": files, "skipped": exported.skipped, "secrets": secrets})
         ));
     } else {
         for (path, n) in &written {

@@ -148,6 +148,7 @@ fn show(g: &Global, a: &StateAddrArgs) -> anyhow::Result<ExitCode> {
     {
         obj.extend(fields);
     }
+    crate::sensitive::redact(&mut doc);
     crate::cli::output::emit(&serde_json::to_string_pretty(&doc)?.to_string());
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,7 @@ mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
+mod webhook;
 
 /// The configuration kinds the tool manages, in dependency-friendly order
 /// (the order of the table; `Ord` follows it).
@@ -66,6 +67,7 @@ pub enum Kind {
     Commitment,
     Balance,
     CounterAdjustment,
+    Webhook,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -94,6 +96,7 @@ const SPECS: &[&KindSpec] = &[
     &commitment::SPEC,
     &balance::SPEC,
     &counter_adjustment::SPEC,
+    &webhook::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
@@ -124,7 +127,10 @@ pub struct KindSpec {
     pub immutable: &'static [&'static str],
     /// Fields only responses carry (besides [`crate::schema::COMMON_READ_ONLY`]).
     pub response_only: &'static [&'static str],
-    /// Fields whose values are secrets: never shown in plans or state.
+    /// Values that are secrets, as dotted paths from the top-level field
+    /// (`credentials.secret`), each a string: written only as a sensitive
+    /// variable or `${env.NAME}`, never shown, and kept in state as a
+    /// salted hash (README "Secrets").
     pub sensitive: &'static [&'static str],
     /// Pairs of fields of which exactly one must be given.
     pub exactly_one_of: &'static [(&'static str, &'static str)],
@@ -363,9 +369,17 @@ impl Kind {
         self.spec().bands.contains(&field)
     }
 
-    /// Fields whose values are secrets.
-    pub fn sensitive_fields(self) -> &'static [&'static str] {
+    /// Paths of the values that are secrets (`credentials.secret`).
+    pub fn sensitive_paths(self) -> &'static [&'static str] {
         self.spec().sensitive
+    }
+
+    /// Whether the top-level `field` holds a secret, or is an object with
+    /// one inside.
+    pub fn has_sensitive(self, field: &str) -> bool {
+        self.sensitive_paths()
+            .iter()
+            .any(|p| p.split('.').next() == Some(field))
     }
 
     /// Defaults of omitted fields.

@@ -80,9 +80,14 @@ fn table_fields_name_schema_fields() {
     for spec in SPECS {
         let k = spec.kind;
         let known = |f: &str| k.field(f).is_some();
-        let lists = [spec.immutable, spec.sensitive];
-        for f in lists.into_iter().flatten() {
+        for f in spec.immutable {
             assert!(known(f), "{k}: {f}");
+        }
+        for path in spec.sensitive {
+            assert!(
+                crate::schema::path_is_string(k.fields(), path),
+                "{k}: sensitive {path} is no string field"
+            );
         }
         for f in spec.response_only {
             assert!(

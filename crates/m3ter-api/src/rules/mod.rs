@@ -29,6 +29,7 @@ mod dates;
 mod meter;
 mod plan_group;
 mod pricing;
+mod webhook;
 
 #[cfg(test)]
 mod fixture;
@@ -252,6 +253,11 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         Severity::Error,
         "SPEC AccountPlan: one active account plan per product per account",
     ),
+    (
+        webhook::URL,
+        Severity::Error,
+        "SPEC WebhookDestinationRequest.url: where m3ter sends events, so an absolute http(s) URL",
+    ),
 ];
 
 /// Every finding of every rule for `subject`, errors first.
@@ -270,6 +276,7 @@ pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
         Kind::Account => account::check_parent(subject, catalog, &mut out),
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
         Kind::Commitment => commitment::check(subject, catalog, &mut out),
+        Kind::Webhook => webhook::check(subject.body, &mut out),
         // Kinds whose rules are plain have none here.
         _ => {}
     }

@@ -179,3 +179,20 @@ pub const COMMON_READ_ONLY: &[&str] = &[
     "createdBy",
     "lastModifiedBy",
 ];
+
+/// Whether the dotted `path` (`credentials.secret`) names a string field of
+/// `fields`, through object fields: what a sensitive path must be.
+pub fn path_is_string(fields: &[Field], path: &str) -> bool {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let Some(field) = fields.iter().find(|f| f.name == head) else {
+        return false;
+    };
+    match (field.ty, rest) {
+        (Type::Object(inner), Some(rest)) => path_is_string(inner, rest),
+        (Type::Str { .. } | Type::Text, None) => true,
+        _ => false,
+    }
+}
