@@ -35,6 +35,7 @@ mod kind_counter_pricing;
 mod kind_picklists;
 mod kind_plan_group;
 mod kind_singletons;
+mod kind_webhook;
 mod kinds;
 mod plan;
 mod plan_markdown;
