@@ -56,6 +56,7 @@ KINDS = [
     "commitment",
     "balance",
     "counter_adjustment",
+    "webhook",
 ]
 
 
@@ -107,6 +108,7 @@ class Setup:
     commitment: Any
     balance: Any
     counter_adjustment: Any
+    webhook: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -235,6 +237,13 @@ def build_setup(
     counter_adjustment = client.counter_adjustments.create(
         account_id=account.id, counter_id=counter.id, date="2030-01-01", value=5
     )
+    webhook = client.webhooks.create(
+        code=f"hook_{tag}",
+        name=f"Hook {tag}",
+        description="Events of the suite",
+        url=f"https://example.com/hooks/{tag}",
+        credentials={"type": "M3TER_SIGNED_REQUEST", "api_key": f"key-{tag}", "secret": f"secret-{tag}"},
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -258,6 +267,7 @@ def build_setup(
         commitment=commitment,
         balance=balance,
         counter_adjustment=counter_adjustment,
+        webhook=webhook,
     )
 
 

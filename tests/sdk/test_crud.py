@@ -85,6 +85,10 @@ def test_create_echoes_request_fields(setup: Setup) -> None:
     assert (b.account_id, b.code, b.currency, b.contract_id) == (s.account.id, f"balance_{tag}", "USD", s.contract.id)
     ca = s.counter_adjustment
     assert (ca.account_id, ca.counter_id, str(ca.date), ca.value) == (s.account.id, s.counter.id, "2030-01-01", 5)
+    w = s.webhook
+    assert (w.code, w.url, w.credentials.type) == (f"hook_{tag}", f"https://example.com/hooks/{tag}", "M3TER_SIGNED_REQUEST")
+    # Stored, never returned in plain text.
+    assert (w.credentials.api_key, w.credentials.secret) == ("********", "********")
 
     ap = s.account_plan
     assert (ap.account_id, ap.plan_id) == (s.account.id, s.plan.id)
@@ -337,6 +341,19 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             ),
             lambda e: (e.value, e.purchase_order_number),
             (12, "PO-9"),
+        ),
+        "webhook": (
+            # Every PUT carries the credentials again: the API never returns them.
+            dict(
+                code=s.webhook.code,
+                name="Renamed hook",
+                description="Events of the suite",
+                url="https://example.com/hooks/renamed",
+                credentials={"type": "M3TER_SIGNED_REQUEST", "api_key": "key-2", "secret": "secret-2"},
+                active=False,
+            ),
+            lambda e: (e.name, e.url, e.active, e.credentials.api_key, e.credentials.secret),
+            ("Renamed hook", "https://example.com/hooks/renamed", False, "********", "********"),
         ),
     }
 

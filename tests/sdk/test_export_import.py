@@ -6,6 +6,10 @@ state as imports only. After the import, one changed name per kind is exactly on
 `destroy` removes every entity the tool manages but the singletons and what they reference (the org
 config's currency), which it forgets and says so.
 
+Secrets (webhook credentials) come back from the API masked, so the export writes `${env.NAME}`
+placeholders and names the variables; with them set to any value, the plan is still imports only
+(adoption takes the desired secret as the live one).
+
 The tool runs as a real subprocess (the binary under test) against its own emulator process, so the
 org holds only what this test created.
 """
@@ -28,6 +32,11 @@ from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, sto
 # A top-level `name:` of an entity in an exported list (`- name: X`, or `  name: X` under `- code: x`),
 # not a nested one (a meter's data field is indented further).
 _NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
+# An exported secret's placeholder.
+_PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)\}")
+
+# The environment variables the export's placeholders name, set for every later run.
+SECRET_ENV: dict[str, str] = {}
 
 
 # The singletons, written once by the SDK: they exist in every org, so they export and import too.
@@ -68,6 +77,7 @@ def run(emu: Emulator, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
         M3TER_BASE_URL=emu.base_url,
         NO_COLOR="1",
     )
+    env.update(SECRET_ENV)
     return subprocess.run(
         [str(emulator_binary()), *args],
         cwd=cwd,
@@ -109,6 +119,15 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
     files = sorted((tmp_path / "exported").glob("*.yaml"))
     assert files, "export wrote no file"
     assert {f.stem for f in files} >= set(SINGLETONS), [f.name for f in files]
+
+    # Secrets are placeholders, listed in the file and on stderr; set them to anything.
+    hooks = (tmp_path / "exported" / "webhooks.yaml").read_text()
+    names = _PLACEHOLDER.findall(hooks)
+    assert len(names) == 2 * len(before["webhook"]), hooks
+    assert "********" not in hooks and setup.webhook.code in hooks, hooks
+    for name in names:
+        assert f"#   {name}" in hooks and name in out.stderr, (name, out.stderr)
+        SECRET_ENV[name] = f"value-of-{name.lower()}"
 
     # A new state: every entity is an import, nothing else.
     fresh = ["-d", "exported", "--state", "state/fresh.json"]

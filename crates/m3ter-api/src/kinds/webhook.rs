@@ -4,7 +4,7 @@
 
 use super::{IDS, Kind, KindSpec};
 use crate::identity::{AdoptParam, Identity, Key};
-use crate::schema::{Field, Type, opt, req};
+use crate::schema::{Field, INT_GE0, Type, opt, req};
 
 /// At least one character, no documented maximum.
 const NON_EMPTY: Type = Type::Str {
@@ -18,6 +18,8 @@ const CREDENTIALS: &[Field] = &[
     req("apiKey", NON_EMPTY),
     req("secret", NON_EMPTY),
     opt("empty", Type::Bool),
+    // The spec's credentials are an `AbstractRequest` too.
+    opt("version", INT_GE0),
 ];
 
 const FIELDS: &[Field] = &[
