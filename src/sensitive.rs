@@ -358,8 +358,14 @@ pub fn unseal(kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Value
 }
 
 /// A response: each secret of `kind` that the API returned (its parent
-/// object present) reads [`SHOWN`]. What the API sent for it is dropped.
+/// object present) reads [`SHOWN`], and so does each write-only field (which
+/// it never returns). What the API sent for a secret is dropped.
 pub fn hide_live(kind: Kind, v: &mut Value) {
+    if let Some(obj) = v.as_object_mut().filter(|o| o.contains_key("id")) {
+        for field in kind.write_only() {
+            obj.insert((*field).to_string(), Value::String(SHOWN.to_string()));
+        }
+    }
     for path in paths(kind) {
         let parent_present = match path.rsplit_once('.') {
             Some((parent, _)) => get_path(v, parent).is_some_and(Value::is_object),
@@ -379,11 +385,18 @@ pub fn as_last_applied<'a>(
     live: &'a Value,
     applied: Option<&Map<String, Value>>,
 ) -> Cow<'a, Value> {
-    let Some(applied) = applied.filter(|_| !paths(kind).is_empty()) else {
+    let Some(applied) =
+        applied.filter(|_| !paths(kind).is_empty() || !kind.write_only().is_empty())
+    else {
         return Cow::Borrowed(live);
     };
-    let applied = Value::Object(applied.clone());
     let mut out = live.clone();
+    for field in kind.write_only() {
+        if let (Some(was), Some(obj)) = (applied.get(*field), out.as_object_mut()) {
+            obj.insert((*field).to_string(), was.clone());
+        }
+    }
+    let applied = Value::Object(applied.clone());
     for path in paths(kind) {
         let was = get_path(&applied, path).filter(|w| w.as_str().is_some_and(is_marker));
         if let (Some(was), Some(slot)) = (was, get_path(live, path).and(slot(&mut out, path))) {

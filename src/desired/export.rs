@@ -103,7 +103,11 @@ fn to_desired(
     }
     let mut out = Map::new();
     for field in kind.fields() {
-        let Some(value) = entity.get(field.name).filter(|v| !v.is_null()) else {
+        // Absent, or never returned by the API (a write-only field).
+        let Some(value) = entity
+            .get(field.name)
+            .filter(|v| !v.is_null() && !crate::sensitive::is_unknown(v))
+        else {
             continue;
         };
         match field.ty {

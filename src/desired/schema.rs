@@ -184,6 +184,7 @@ fn type_schema(ty: &Type) -> Value {
             "additionalProperties": {"type": ["string", "number"]}
         }),
         Type::StringMap => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        Type::AnyObject => json!({"type": "object"}),
         Type::Array { item, min, max } => {
             let mut s = json!({"type": "array", "items": type_schema(item), "minItems": min});
             if let Some(m) = max {

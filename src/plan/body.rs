@@ -82,7 +82,11 @@ pub fn put_body(
             body.insert(name.to_string(), v);
         } else if resets.iter().any(|r| r == name) {
             continue;
-        } else if let Some(v) = live.get(name).filter(|v| !v.is_null()) {
+        } else if let Some(v) = live
+            .get(name)
+            // Never returned by the API (write-only): nothing to send back.
+            .filter(|v| !v.is_null() && !crate::sensitive::is_unknown(v))
+        {
             body.insert(name.to_string(), v.clone());
         }
     }

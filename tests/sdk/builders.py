@@ -57,6 +57,7 @@ KINDS = [
     "balance",
     "counter_adjustment",
     "webhook",
+    "integration_configuration",
 ]
 
 
@@ -109,6 +110,7 @@ class Setup:
     balance: Any
     counter_adjustment: Any
     webhook: Any
+    integration_configuration: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -244,6 +246,14 @@ def build_setup(
         url=f"https://example.com/hooks/{tag}",
         credentials={"type": "M3TER_SIGNED_REQUEST", "api_key": f"key-{tag}", "secret": f"secret-{tag}"},
     )
+    integration_configuration = client.integration_configurations.create(
+        destination="Webhook",
+        destination_id=webhook.id,
+        entity_type=f"Bill{tag}",
+        name=f"Bills of {tag}",
+        config_data={"format": "json", "batch": {"size": 10}},
+        credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -268,6 +278,7 @@ def build_setup(
         balance=balance,
         counter_adjustment=counter_adjustment,
         webhook=webhook,
+        integration_configuration=integration_configuration,
     )
 
 

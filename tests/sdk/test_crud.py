@@ -89,6 +89,11 @@ def test_create_echoes_request_fields(setup: Setup) -> None:
     assert (w.code, w.url, w.credentials.type) == (f"hook_{tag}", f"https://example.com/hooks/{tag}", "M3TER_SIGNED_REQUEST")
     # Stored, never returned in plain text.
     assert (w.credentials.api_key, w.credentials.secret) == ("********", "********")
+    ic = s.integration_configuration
+    assert (ic.destination, ic.destination_id, ic.entity_type, ic.config_data) == (
+        "Webhook", s.webhook.id, f"Bill{tag}", {"format": "json", "batch": {"size": 10}})
+    # The response schema has no `credentials`: written, never returned.
+    assert "credentials" not in ic.model_dump(by_alias=True, exclude_unset=True)
 
     ap = s.account_plan
     assert (ap.account_id, ap.plan_id) == (s.account.id, s.plan.id)
@@ -116,6 +121,9 @@ def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> N
     if kind == "counter_adjustment":
         # Counter adjustments document no `ids` filter: their account and counter narrow to it.
         page = resource(client, kind).list(account_id=created.account_id, counter_id=created.counter_id)
+    elif kind == "integration_configuration":
+        # Nor do integration configurations: their destination (the setup's webhook) narrows to it.
+        page = resource(client, kind).list(destination_id=created.destination_id)
     else:
         page = resource(client, kind).list(ids=[created.id])
     assert [e.id for e in page.data] == [created.id]
@@ -354,6 +362,19 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             ),
             lambda e: (e.name, e.url, e.active, e.credentials.api_key, e.credentials.secret),
             ("Renamed hook", "https://example.com/hooks/renamed", False, "********", "********"),
+        ),
+        "integration_configuration": (
+            # Without `destination_id`: a full PUT that leaves it out clears it.
+            dict(
+                destination="Webhook",
+                entity_type=s.integration_configuration.entity_type,
+                name="Renamed integration",
+                config_data={"format": "csv"},
+                credentials={"type": "M3TER_SIGNED_REQUEST", "name": "Rotated"},
+            ),
+            # The SDK reads the update's answer as an integration run: observe the wire fields.
+            lambda e: tuple(e.to_dict().get(k) for k in ("name", "configData", "destinationId", "credentials")),
+            ("Renamed integration", {"format": "csv"}, None, None),
         ),
     }
 

@@ -284,6 +284,11 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
                 }
             }
         },
+        Type::AnyObject => {
+            if !v.is_object() {
+                bad(Rule::Type, format!("`{path}` must be an object"));
+            }
+        }
         Type::StringMap => match v.as_object() {
             None => bad(
                 Rule::Type,

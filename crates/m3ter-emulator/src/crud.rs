@@ -34,7 +34,7 @@ pub(crate) async fn list(
         .iter_before(before)
         .filter(|e| filter.matches(&e.value, &store));
     let (data, token) = page(entries, size);
-    if kind.sensitive_paths().is_empty() {
+    if kind.sensitive_paths().is_empty() && kind.write_only().is_empty() {
         return Ok(list_body(&data, token));
     }
     let masked: Vec<Object> = data.iter().map(|o| masked(kind, o)).collect();
@@ -108,9 +108,13 @@ pub(crate) async fn update(
 pub(crate) const MASK: &str = "********";
 
 /// `o` as responses show it: every secret of the kind table's `sensitive`
-/// paths that is stored reads [`MASK`].
+/// paths that is stored reads [`MASK`], and its `write_only` fields are
+/// left out (the response schema does not have them).
 fn masked(kind: Kind, o: &Object) -> Object {
     let mut out = o.clone();
+    for field in kind.write_only() {
+        out.remove(*field);
+    }
     for path in kind.sensitive_paths() {
         let mut parts: Vec<&str> = path.split('.').collect();
         let Some(last) = parts.pop() else { continue };

@@ -25,6 +25,7 @@ mod counter;
 mod counter_adjustment;
 mod counter_pricing;
 mod custom_fields;
+mod integration_configuration;
 mod meter;
 mod organization_config;
 mod picklist;
@@ -68,6 +69,7 @@ pub enum Kind {
     Balance,
     CounterAdjustment,
     Webhook,
+    IntegrationConfiguration,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -97,6 +99,7 @@ const SPECS: &[&KindSpec] = &[
     &balance::SPEC,
     &counter_adjustment::SPEC,
     &webhook::SPEC,
+    &integration_configuration::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
@@ -132,6 +135,10 @@ pub struct KindSpec {
     /// variable or `${env.NAME}`, never shown, and kept in state as a
     /// salted hash (README "Secrets").
     pub sensitive: &'static [&'static str],
+    /// Request fields the response schema does not have: the API never
+    /// returns them, so the emulator leaves them out of responses and the
+    /// plan compares them with the state's last-applied value.
+    pub write_only: &'static [&'static str],
     /// Pairs of fields of which exactly one must be given.
     pub exactly_one_of: &'static [(&'static str, &'static str)],
     /// Arrays of pricing bands: compared in `lowerLimit` order, and the ids
@@ -171,6 +178,7 @@ impl KindSpec {
             immutable: &[],
             response_only: &[],
             sensitive: &[],
+            write_only: &[],
             exactly_one_of: &[],
             bands: &[],
             filters: &[],
@@ -372,6 +380,11 @@ impl Kind {
     /// Paths of the values that are secrets (`credentials.secret`).
     pub fn sensitive_paths(self) -> &'static [&'static str] {
         self.spec().sensitive
+    }
+
+    /// Request fields the API never returns.
+    pub fn write_only(self) -> &'static [&'static str] {
+        self.spec().write_only
     }
 
     /// Whether the top-level `field` holds a secret, or is an object with

@@ -62,6 +62,9 @@ pub enum Type {
         max: Option<usize>,
     },
     Object(&'static [Field]),
+    /// An object of any properties (`additionalProperties: true`), compared
+    /// whole (an integration's `configData`).
+    AnyObject,
 }
 
 /// One field of a request schema.
