@@ -48,7 +48,9 @@ const PREFIX: &str = "(sensitive:";
 static VAULT: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
 fn vault() -> std::sync::MutexGuard<'static, BTreeMap<String, String>> {
-    VAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    VAULT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Why a secret cannot be sent.
@@ -151,13 +153,14 @@ pub(crate) fn take(
 }
 
 fn node_at<'a>(node: &'a mut At<Node>, path: &str) -> Option<&'a mut At<Node>> {
-    path.split('.').try_fold(node, |at, part| match &mut at.value {
-        Node::Map(entries) => entries
-            .iter_mut()
-            .find(|(k, _)| k.value == part)
-            .map(|(_, v)| v),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(node, |at, part| match &mut at.value {
+            Node::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k.value == part)
+                .map(|(_, v)| v),
+            _ => None,
+        })
 }
 
 const HOW: &str = "write `${env.NAME}`, or `${var.NAME}` of a variable declared `NAME: {sensitive: true}` under `variables:`";
@@ -172,7 +175,9 @@ fn read_source(
 ) -> Result<(String, String), (String, String)> {
     let literal = || {
         (
-            format!("`{path}` of a {kind} is sensitive: a literal secret in YAML is refused (its value is not shown here)"),
+            format!(
+                "`{path}` of a {kind} is sensitive: a literal secret in YAML is refused (its value is not shown here)"
+            ),
             HOW.to_string(),
         )
     };
@@ -224,7 +229,10 @@ fn is_name(s: &str) -> bool {
 fn digest(salt: &str, value: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.as_bytes());
     let tag = ring::hmac::sign(&key, value.as_bytes());
-    tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    tag.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Planning: gives every marker of the desired state its hash, keyed by
@@ -278,7 +286,8 @@ pub fn reload(desired: &DesiredState, salt: &str, vars: &VarInputs) -> Result<()
                     get_path(v, rest)
                 }
             });
-            if let Some((source, Some(hash))) = leaf.and_then(Value::as_str).and_then(parse_marker) {
+            if let Some((source, Some(hash))) = leaf.and_then(Value::as_str).and_then(parse_marker)
+            {
                 found.push((&entity.address, *path, source.to_string(), hash.to_string()));
             }
         }
@@ -286,7 +295,9 @@ pub fn reload(desired: &DesiredState, salt: &str, vars: &VarInputs) -> Result<()
     for (address, path, source, hash) in found {
         let Some(value) = source_value(&source, vars) else {
             let hint = match source.split_once('.') {
-                Some(("env", name)) => format!("export {name}=… (the value the plan was made with)"),
+                Some(("env", name)) => {
+                    format!("export {name}=… (the value the plan was made with)")
+                }
                 Some((_, name)) => format!(
                     "set it with {ENV_PREFIX}{name}=… or `--var {name}=…` (the value the plan was made with)"
                 ),
@@ -412,13 +423,22 @@ pub const CHANGED: &str = "(sensitive, changed)";
 /// A diff of top-level `field` as shown: in `shown_after`, each secret
 /// whose marker differs between `before` and `after` reads [`CHANGED`]
 /// (both sides would otherwise read the same).
-pub fn mark_changed(kind: Kind, field: &str, before: &Value, after: &Value, shown_after: &mut Value) {
+pub fn mark_changed(
+    kind: Kind,
+    field: &str,
+    before: &Value,
+    after: &Value,
+    shown_after: &mut Value,
+) {
     for path in paths(kind) {
         let Some(rest) = path.strip_prefix(field).and_then(|r| r.strip_prefix('.')) else {
             continue;
         };
         let (b, a) = (get_path(before, rest), get_path(after, rest));
-        if b != a && a.is_some() && let Some(slot) = slot(shown_after, rest) {
+        if b != a
+            && a.is_some()
+            && let Some(slot) = slot(shown_after, rest)
+        {
             *slot = Value::String(CHANGED.to_string());
         }
     }
@@ -446,7 +466,10 @@ pub fn redact(v: &mut Value) {
 /// body).
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let vault = vault();
-    let hits: Vec<&String> = vault.values().filter(|v| text.contains(v.as_str())).collect();
+    let hits: Vec<&String> = vault
+        .values()
+        .filter(|v| text.contains(v.as_str()))
+        .collect();
     if hits.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -487,7 +510,11 @@ fn env_name(raw: &str) -> String {
             out.push('_');
         }
         prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' });
+        out.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        });
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -503,7 +530,10 @@ mod tests {
     #[test]
     fn markers_parse_and_show() {
         assert_eq!(parse_marker("(sensitive:env.X)"), Some(("env.X", None)));
-        assert_eq!(parse_marker("(sensitive:var.y:ab12)"), Some(("var.y", Some("ab12"))));
+        assert_eq!(
+            parse_marker("(sensitive:var.y:ab12)"),
+            Some(("var.y", Some("ab12")))
+        );
         assert_eq!(parse_marker(SHOWN), None);
         let mut v = json!({"a": ["(sensitive:env.X:00)", "plain"], "b": SHOWN});
         redact(&mut v);
@@ -520,9 +550,13 @@ mod tests {
 
     #[test]
     fn live_secrets_are_hidden_and_replaced_by_the_last_applied() {
-        let mut live = json!({"url": "u", "credentials": {"type": "T", "apiKey": "k", "secret": "********"}});
+        let mut live =
+            json!({"url": "u", "credentials": {"type": "T", "apiKey": "k", "secret": "********"}});
         hide_live(Kind::Webhook, &mut live);
-        assert_eq!(live["credentials"], json!({"type": "T", "apiKey": SHOWN, "secret": SHOWN}));
+        assert_eq!(
+            live["credentials"],
+            json!({"type": "T", "apiKey": SHOWN, "secret": SHOWN})
+        );
         let applied = json!({"credentials": {"type": "T", "apiKey": "(sensitive:env.K:01)", "secret": "(sensitive:env.S:02)"}});
         let known = as_last_applied(Kind::Webhook, &live, applied.as_object());
         assert_eq!(known["credentials"]["secret"], "(sensitive:env.S:02)");
@@ -533,6 +567,9 @@ mod tests {
 
     #[test]
     fn export_names() {
-        assert_eq!(env_name("webhook_orders-hook_credentials.apiKey"), "WEBHOOK_ORDERS_HOOK_CREDENTIALS_API_KEY");
+        assert_eq!(
+            env_name("webhook_orders-hook_credentials.apiKey"),
+            "WEBHOOK_ORDERS_HOOK_CREDENTIALS_API_KEY"
+        );
     }
 }

@@ -65,7 +65,11 @@ fn secret_placeholders(kind: Kind, e: &mut Map<String, Value>) -> Vec<String> {
     if kind.sensitive_paths().is_empty() {
         return Vec::new();
     }
-    let key = e.get("code").and_then(Value::as_str).unwrap_or("entity").to_string();
+    let key = e
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("entity")
+        .to_string();
     let mut v = Value::Object(std::mem::take(e));
     let names = crate::sensitive::placeholders(&crate::address::Address::new(kind, key), &mut v);
     if let Value::Object(m) = v {

@@ -411,7 +411,12 @@ fn sensitive_declaration(
     if flagged {
         Ok(())
     } else {
-        Err(Diagnostic::at(file, entries.first().map_or(Pos::default(), |e| e.0.pos), format!("variable `{name}` is declared as a mapping without `sensitive: true`")).with_hint(hint))
+        Err(Diagnostic::at(
+            file,
+            entries.first().map_or(Pos::default(), |e| e.0.pos),
+            format!("variable `{name}` is declared as a mapping without `sensitive: true`"),
+        )
+        .with_hint(hint))
     }
 }
 
@@ -509,15 +514,22 @@ impl Variables {
     /// none (undeclared, or declared without `sensitive: true`).
     pub(crate) fn secret(&self, name: &str) -> Result<String, InterpolationError> {
         if !self.values.contains_key(name) {
-            return Err(self.lookup(name).err().unwrap_or_else(|| InterpolationError {
-                message: format!("undefined variable `{name}`"),
-                hint: None,
-            }));
+            return Err(self
+                .lookup(name)
+                .err()
+                .unwrap_or_else(|| InterpolationError {
+                    message: format!("undefined variable `{name}`"),
+                    hint: None,
+                }));
         }
         if !self.sensitive.contains(name) {
             return Err(InterpolationError {
-                message: format!("variable `{name}` is not declared sensitive, so its value would be shown and recorded"),
-                hint: Some(format!("declare it `{name}: {{sensitive: true}}` under `variables:`")),
+                message: format!(
+                    "variable `{name}` is not declared sensitive, so its value would be shown and recorded"
+                ),
+                hint: Some(format!(
+                    "declare it `{name}: {{sensitive: true}}` under `variables:`"
+                )),
             });
         }
         Ok(self.values[name].as_text())
@@ -589,8 +601,12 @@ impl Variables {
     fn lookup(&self, name: &str) -> Result<&VarValue, InterpolationError> {
         if self.sensitive.contains(name) {
             return Err(InterpolationError {
-                message: format!("variable `{name}` is sensitive: it can only be the whole value of a sensitive field, where it is never shown"),
-                hint: Some("use a variable that is not sensitive here, or remove the reference".into()),
+                message: format!(
+                    "variable `{name}` is sensitive: it can only be the whole value of a sensitive field, where it is never shown"
+                ),
+                hint: Some(
+                    "use a variable that is not sensitive here, or remove the reference".into(),
+                ),
             });
         }
         self.values.get(name).ok_or_else(|| InterpolationError {

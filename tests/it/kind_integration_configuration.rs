@@ -37,8 +37,15 @@ fn an_integration_configuration_is_created_left_alone_updated_and_deleted() {
     assert_eq!(c, changes(&[(address, "create")]));
     apply(dir.path(), &emu);
     let made = live(&emu);
-    assert_eq!(made["configData"], json!({"mode": "live", "batch": {"size": 10}}), "{made}");
-    assert!(made.get("credentials").is_none(), "write-only: never returned: {made}");
+    assert_eq!(
+        made["configData"],
+        json!({"mode": "live", "batch": {"size": 10}}),
+        "{made}"
+    );
+    assert!(
+        made.get("credentials").is_none(),
+        "write-only: never returned: {made}"
+    );
 
     let (c, s) = plan(dir.path(), &emu, &[]);
     assert_eq!((c, s), (vec![], summary(0, 0, 0, 0)));
@@ -70,9 +77,11 @@ fn a_live_integration_configuration_is_adopted_exported_and_destroyed() {
     let (status, made) = emu.api(
         "POST",
         COLLECTION,
-        Some(json!({"destination": "Stripe", "entityType": "Bill", "name": "Bills to Stripe",
+        Some(
+            json!({"destination": "Stripe", "entityType": "Bill", "name": "Bills to Stripe",
                     "configData": {"mode": "live", "batch": {"size": 10}},
-                    "credentials": {"type": "STRIPE_SIGNED_REQUEST", "name": "Stripe key"}})),
+                    "credentials": {"type": "STRIPE_SIGNED_REQUEST", "name": "Stripe key"}}),
+        ),
     );
     assert_eq!(status, 200, "{made}");
 
@@ -82,7 +91,10 @@ fn a_live_integration_configuration_is_adopted_exported_and_destroyed() {
     let (c, s) = plan(dir.path(), &emu, &[]);
     assert_eq!(
         (c, s),
-        (changes(&[("integrationConfiguration.Stripe/Bill", "import")]), summary(1, 0, 0, 0))
+        (
+            changes(&[("integrationConfiguration.Stripe/Bill", "import")]),
+            summary(1, 0, 0, 0)
+        )
     );
     apply(dir.path(), &emu);
     assert_eq!(live(&emu)["version"], json!(1), "an import sends nothing");
@@ -91,9 +103,16 @@ fn a_live_integration_configuration_is_adopted_exported_and_destroyed() {
     assert_eq!(export_round_trip(dir.path(), &emu), summary(1, 0, 0, 0));
     let yaml = std::fs::read_to_string(dir.path().join("exported/integrationConfigurations.yaml"))
         .expect("file");
-    assert!(yaml.contains("size: 10") && !yaml.contains("credentials"), "{yaml}");
+    assert!(
+        yaml.contains("size: 10") && !yaml.contains("credentials"),
+        "{yaml}"
+    );
 
-    let out = m3ter(dir.path(), &emu, &["destroy", "--auto-approve", "--rate-limit", "0"]);
+    let out = m3ter(
+        dir.path(),
+        &emu,
+        &["destroy", "--auto-approve", "--rate-limit", "0"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(emu.list_all(COLLECTION), Vec::<Value>::new());
 }
@@ -124,6 +143,11 @@ fn the_emulator_validates_and_filters_integration_configurations() {
     }
     let (status, page) = emu.api("GET", &format!("{COLLECTION}?destinationId={dest}"), None);
     assert_eq!(status, 200, "{page}");
-    let types: Vec<&Value> = page["data"].as_array().expect("data").iter().map(|e| &e["entityType"]).collect();
+    let types: Vec<&Value> = page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| &e["entityType"])
+        .collect();
     assert_eq!(types, [&json!("Bill")]);
 }

@@ -39,23 +39,39 @@ fn run(dir: &Path, emu: &EmulatorProcess, env: &[(&str, &str)], args: &[&str]) -
 }
 
 /// `plan --json`: (address, action) pairs and the summary.
-fn plan(dir: &Path, emu: &EmulatorProcess, env: &[(&str, &str)], args: &[&str]) -> (Vec<(String, String)>, Value) {
+fn plan(
+    dir: &Path,
+    emu: &EmulatorProcess,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Vec<(String, String)>, Value) {
     let mut all = vec!["plan", "--json", "--rate-limit", "0"];
     all.extend_from_slice(args);
     let out = run(dir, emu, env, &all);
     assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let doc: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     let list = doc["changes"]
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| (c["address"].as_str().unwrap_or("").to_string(), c["action"].as_str().unwrap_or("").to_string()))
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or("").to_string(),
+                c["action"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     (list, doc["summary"].clone())
 }
 
 fn apply(dir: &Path, emu: &EmulatorProcess, env: &[(&str, &str)]) {
-    let out = run(dir, emu, env, &["apply", "--auto-approve", "--rate-limit", "0"]);
+    let out = run(
+        dir,
+        emu,
+        env,
+        &["apply", "--auto-approve", "--rate-limit", "0"],
+    );
     assert!(out.status.success(), "{}", text(&out));
 }
 
@@ -68,7 +84,10 @@ fn a_webhook_is_created_left_alone_updated_rotated_and_deleted() {
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_A", SECRET)];
-    write_desired(dir.path(), &desired("Orders", "https://example.com/m3ter", "WH_SECRET_A"));
+    write_desired(
+        dir.path(),
+        &desired("Orders", "https://example.com/m3ter", "WH_SECRET_A"),
+    );
 
     let (c, _) = plan(dir.path(), &emu, &env, &[]);
     assert_eq!(c, changes(&[("webhook.orders_hook", "create")]));
@@ -89,7 +108,10 @@ fn a_webhook_is_created_left_alone_updated_rotated_and_deleted() {
     assert_eq!((c, s), (vec![], summary(0, 0, 0, 0)));
 
     // A changed name is one update; the PUT carries the secret again.
-    write_desired(dir.path(), &desired("Order events", "https://example.com/m3ter", "WH_SECRET_A"));
+    write_desired(
+        dir.path(),
+        &desired("Order events", "https://example.com/m3ter", "WH_SECRET_A"),
+    );
     let (c, _) = plan(dir.path(), &emu, &env, &[]);
     assert_eq!(c, changes(&[("webhook.orders_hook", "update")]));
     apply(dir.path(), &emu, &env);
@@ -98,7 +120,13 @@ fn a_webhook_is_created_left_alone_updated_rotated_and_deleted() {
     // A rotated secret (same variable, new value) is one update, then none.
     let rotated = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_A", ROTATED)];
     let (c, s) = plan(dir.path(), &emu, &rotated, &[]);
-    assert_eq!((c, s), (changes(&[("webhook.orders_hook", "update")]), summary(0, 0, 1, 0)));
+    assert_eq!(
+        (c, s),
+        (
+            changes(&[("webhook.orders_hook", "update")]),
+            summary(0, 0, 1, 0)
+        )
+    );
     apply(dir.path(), &emu, &rotated);
     assert_eq!(webhook(&emu)["version"], json!(3));
     let (c, _) = plan(dir.path(), &emu, &rotated, &[]);
@@ -108,7 +136,10 @@ fn a_webhook_is_created_left_alone_updated_rotated_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[], &[]);
     assert_eq!(c, changes(&[("webhook.orders_hook", "delete")]));
     apply(dir.path(), &emu, &[]);
-    assert_eq!(emu.list_all("integrationdestinations/webhooks"), Vec::<Value>::new());
+    assert_eq!(
+        emu.list_all("integrationdestinations/webhooks"),
+        Vec::<Value>::new()
+    );
 }
 
 #[test]
@@ -127,17 +158,33 @@ fn a_live_webhook_is_adopted_exported_with_placeholders_and_destroyed() {
     // Adopted by code with a fresh state; the desired secret is taken as the live one.
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_B", SECRET)];
-    write_desired(dir.path(), &desired("Orders", "https://example.com/m3ter", "WH_SECRET_B"));
+    write_desired(
+        dir.path(),
+        &desired("Orders", "https://example.com/m3ter", "WH_SECRET_B"),
+    );
     let (c, s) = plan(dir.path(), &emu, &env, &[]);
-    assert_eq!((c, s), (changes(&[("webhook.orders_hook", "import")]), summary(1, 0, 0, 0)));
+    assert_eq!(
+        (c, s),
+        (
+            changes(&[("webhook.orders_hook", "import")]),
+            summary(1, 0, 0, 0)
+        )
+    );
     apply(dir.path(), &emu, &env);
-    assert_eq!(webhook(&emu)["version"], json!(1), "an import sends nothing");
+    assert_eq!(
+        webhook(&emu)["version"],
+        json!(1),
+        "an import sends nothing"
+    );
 
     // Export writes placeholders and names them; the export plans as imports only.
     let out = run(dir.path(), &emu, &[], &["export", "--out", "exported"]);
     assert!(out.status.success(), "{}", text(&out));
     let yaml = std::fs::read_to_string(dir.path().join("exported/webhooks.yaml")).expect("file");
-    for name in ["WEBHOOK_ORDERS_HOOK_CREDENTIALS_API_KEY", "WEBHOOK_ORDERS_HOOK_CREDENTIALS_SECRET"] {
+    for name in [
+        "WEBHOOK_ORDERS_HOOK_CREDENTIALS_API_KEY",
+        "WEBHOOK_ORDERS_HOOK_CREDENTIALS_SECRET",
+    ] {
         assert!(yaml.contains(&format!("${{env.{name}}}")), "{yaml}");
         assert!(yaml.contains(&format!("#   {name}")), "{yaml}");
         assert!(text(&out).contains(name), "{}", text(&out));
@@ -149,25 +196,57 @@ fn a_live_webhook_is_adopted_exported_with_placeholders_and_destroyed() {
     ];
     let fresh = ["-d", "exported", "--state", "state/fresh.json"];
     let (c, s) = plan(dir.path(), &emu, &exported_env, &fresh);
-    assert_eq!((c, s), (changes(&[("webhook.orders_hook", "import")]), summary(1, 0, 0, 0)));
-    let out = run(dir.path(), &emu, &exported_env, &["apply", "--auto-approve", "-d", "exported", "--state", "state/fresh.json"]);
+    assert_eq!(
+        (c, s),
+        (
+            changes(&[("webhook.orders_hook", "import")]),
+            summary(1, 0, 0, 0)
+        )
+    );
+    let out = run(
+        dir.path(),
+        &emu,
+        &exported_env,
+        &[
+            "apply",
+            "--auto-approve",
+            "-d",
+            "exported",
+            "--state",
+            "state/fresh.json",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     // After the import, a changed secret is one update.
-    let changed = [exported_env[0], ("WEBHOOK_ORDERS_HOOK_CREDENTIALS_SECRET", ROTATED)];
+    let changed = [
+        exported_env[0],
+        ("WEBHOOK_ORDERS_HOOK_CREDENTIALS_SECRET", ROTATED),
+    ];
     let (_, s) = plan(dir.path(), &emu, &changed, &fresh);
     assert_eq!(s, summary(0, 0, 1, 0));
 
-    let out = run(dir.path(), &emu, &env, &["destroy", "--auto-approve", "--rate-limit", "0"]);
+    let out = run(
+        dir.path(),
+        &emu,
+        &env,
+        &["destroy", "--auto-approve", "--rate-limit", "0"],
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(emu.list_all("integrationdestinations/webhooks"), Vec::<Value>::new());
+    assert_eq!(
+        emu.list_all("integrationdestinations/webhooks"),
+        Vec::<Value>::new()
+    );
 }
+
+/// A desired state, its environment, and the error it must give.
+type BadCase = (String, &'static [(&'static str, &'static str)], &'static str);
 
 /// Each bad input is exit 1 with file:line:column, before any request.
 #[test]
 fn bad_secrets_and_urls_are_refused_offline_with_their_position() {
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases: [(String, &[(&str, &str)], &str); 5] = [
+    let cases: [BadCase; 5] = [
         (
             desired("Orders", "https://example.com", "WH_SECRET_C").replace("${var.hook_key}", KEY),
             &[("M3TER_VAR_hook_key", KEY), ("WH_SECRET_C", SECRET)],
@@ -179,12 +258,14 @@ fn bad_secrets_and_urls_are_refused_offline_with_their_position() {
             "main.yaml:11:15: environment variable `WH_SECRET_UNSET` (for sensitive `credentials.secret`) is not set",
         ),
         (
-            desired("Orders", "https://example.com", "WH_SECRET_C").replace("${var.hook_key}", "${var.nope}"),
+            desired("Orders", "https://example.com", "WH_SECRET_C")
+                .replace("${var.hook_key}", "${var.nope}"),
             &[("M3TER_VAR_hook_key", KEY), ("WH_SECRET_C", SECRET)],
             "main.yaml:10:15: undefined variable `nope`; declare it `nope: {sensitive: true}`",
         ),
         (
-            desired("Orders", "https://example.com", "WH_SECRET_C").replace("{sensitive: true}", "plainvalue"),
+            desired("Orders", "https://example.com", "WH_SECRET_C")
+                .replace("{sensitive: true}", "plainvalue"),
             &[("WH_SECRET_C", SECRET)],
             "main.yaml:10:15: variable `hook_key` is not declared sensitive",
         ),
@@ -203,7 +284,9 @@ fn bad_secrets_and_urls_are_refused_offline_with_their_position() {
         };
         requests
             .iter()
-            .filter(|(route, _)| cmd == "validate" || !route.starts_with("GET") && route.contains("/organizations"))
+            .filter(|(route, _)| {
+                cmd == "validate" || !route.starts_with("GET") && route.contains("/organizations")
+            })
             .filter(|(route, _)| !route.contains("_emulator"))
             .map(|(_, n)| n.as_u64().unwrap_or(0))
             .sum()
@@ -214,19 +297,40 @@ fn bad_secrets_and_urls_are_refused_offline_with_their_position() {
             let before = sent(cmd);
             let out = run(dir.path(), &emu, env, &[cmd]);
             assert_eq!(out.status.code(), Some(1), "{cmd}: {}", text(&out));
-            assert!(text(&out).contains(want), "{cmd}: want {want:?} in {}", text(&out));
-            assert!(!text(&out).contains(KEY) && !text(&out).contains(SECRET), "{}", text(&out));
+            assert!(
+                text(&out).contains(want),
+                "{cmd}: want {want:?} in {}",
+                text(&out)
+            );
+            assert!(
+                !text(&out).contains(KEY) && !text(&out).contains(SECRET),
+                "{}",
+                text(&out)
+            );
             assert_eq!(sent(cmd), before, "{cmd} sent a request");
         }
     }
     // A sensitive variable anywhere but a sensitive field is refused too.
     write_desired(
         dir.path(),
-        &desired("Orders ${var.hook_key}", "https://example.com", "WH_SECRET_C"),
+        &desired(
+            "Orders ${var.hook_key}",
+            "https://example.com",
+            "WH_SECRET_C",
+        ),
     );
-    let out = run(dir.path(), &emu, &[("M3TER_VAR_hook_key", KEY), ("WH_SECRET_C", SECRET)], &["validate"]);
+    let out = run(
+        dir.path(),
+        &emu,
+        &[("M3TER_VAR_hook_key", KEY), ("WH_SECRET_C", SECRET)],
+        &["validate"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("main.yaml:5:11: variable `hook_key` is sensitive"), "{}", text(&out));
+    assert!(
+        text(&out).contains("main.yaml:5:11: variable `hook_key` is sensitive"),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains(KEY), "{}", text(&out));
 
     // Online, the same URL rule answers 400.
@@ -237,7 +341,13 @@ fn bad_secrets_and_urls_are_refused_offline_with_their_position() {
                     "credentials": {"type": "M3TER_SIGNED_REQUEST", "apiKey": KEY, "secret": SECRET}})),
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap_or("").contains("`url` is not a valid webhook URL"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`url` is not a valid webhook URL"),
+        "{body}"
+    );
     assert!(!body.to_string().contains(SECRET), "{body}");
 }
 
@@ -254,7 +364,11 @@ fn traced_emulator(log: &Path) -> EmulatorProcess {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("first line");
-    let base_url = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
     EmulatorProcess { child, base_url }
 }
 
@@ -266,7 +380,10 @@ fn files_text(dir: &Path, out: &mut Vec<(String, String)>) {
             files_text(&path, out);
         } else {
             let bytes = std::fs::read(&path).expect("read file");
-            out.push((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+            out.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
         }
     }
 }
@@ -281,15 +398,30 @@ fn the_secret_grep_finds_nothing() {
     let emu_log = logs.path().join("emulator.log");
     let emu = traced_emulator(&emu_log);
     let dir = tempfile::tempdir().expect("tempdir");
-    write_desired(dir.path(), &desired("Orders", "https://example.com/m3ter", "WH_SECRET_D"));
-    let first = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_D", SECRET), ("RUST_LOG", "trace")];
-    let rotated = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_D", ROTATED), ("RUST_LOG", "trace")];
+    write_desired(
+        dir.path(),
+        &desired("Orders", "https://example.com/m3ter", "WH_SECRET_D"),
+    );
+    let first = [
+        ("M3TER_VAR_hook_key", KEY),
+        ("WH_SECRET_D", SECRET),
+        ("RUST_LOG", "trace"),
+    ];
+    let rotated = [
+        ("M3TER_VAR_hook_key", KEY),
+        ("WH_SECRET_D", ROTATED),
+        ("RUST_LOG", "trace"),
+    ];
     let mut outputs: Vec<(String, String)> = Vec::new();
     let mut step = |env: &[(&str, &str)], args: &[&str], ok: &[i32]| -> String {
         let mut all = args.to_vec();
         all.push("-vv");
         let out = run(dir.path(), &emu, env, &all);
-        assert!(out.status.code().is_some_and(|c| ok.contains(&c)), "{args:?}: {}", text(&out));
+        assert!(
+            out.status.code().is_some_and(|c| ok.contains(&c)),
+            "{args:?}: {}",
+            text(&out)
+        );
         outputs.push((format!("{args:?}"), text(&out)));
         text(&out)
     };
@@ -301,10 +433,17 @@ fn the_secret_grep_finds_nothing() {
     step(&first, &["plan", "-o", "saved.plan"], &[0, 2]);
     step(&first, &["show", "saved.plan"], &[0]);
     step(&first, &["show", "saved.plan", "--format", "json"], &[0]);
-    step(&first, &["show", "saved.plan", "--format", "markdown"], &[0]);
+    step(
+        &first,
+        &["show", "saved.plan", "--format", "markdown"],
+        &[0],
+    );
     // The saved plan re-reads its secrets: another value is refused, unsent.
     let refused = step(&rotated, &["apply", "saved.plan"], &[1]);
-    assert!(refused.contains("changed since the plan was made"), "{refused}");
+    assert!(
+        refused.contains("changed since the plan was made"),
+        "{refused}"
+    );
     let applied = step(&first, &["apply", "saved.plan"], &[0]);
     assert!(applied.contains("http"), "trace logging was on: {applied}");
     step(&first, &["show"], &[0]);
@@ -315,21 +454,38 @@ fn the_secret_grep_finds_nothing() {
     let noop = step(&first, &["plan", "--json", "--detailed-exitcode"], &[0]);
     assert!(noop.contains("\"changes\":[]"), "{noop}");
     let one = step(&rotated, &["plan", "--json", "--detailed-exitcode"], &[2]);
-    assert!(one.contains("\"change\":1") && one.contains("\"update\""), "{one}");
+    assert!(
+        one.contains("\"change\":1") && one.contains("\"update\""),
+        "{one}"
+    );
     step(&rotated, &["plan"], &[0]);
     step(&rotated, &["apply", "--auto-approve"], &[0]);
     step(&rotated, &["refresh"], &[0]);
     step(&rotated, &["export", "--out", "exported"], &[0]);
-    step(&rotated, &["export", "--out", "exported-json", "--json"], &[0]);
+    step(
+        &rotated,
+        &["export", "--out", "exported-json", "--json"],
+        &[0],
+    );
     step(&rotated, &["destroy", "--auto-approve"], &[0]);
 
     let mut files = Vec::new();
     files_text(dir.path(), &mut files);
-    assert!(files.iter().any(|(p, _)| p.ends_with("saved.plan")), "{files:?}");
-    assert!(files.iter().any(|(p, t)| p.ends_with("webhooks.yaml") && t.contains("${env.")));
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("saved.plan")),
+        "{files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .any(|(p, t)| p.ends_with("webhooks.yaml") && t.contains("${env."))
+    );
     drop(emu); // ends the emulator, so its log is complete
     let emu_text = std::fs::read_to_string(&emu_log).expect("emulator log");
-    let everything = outputs.into_iter().chain(files).chain([("emulator.log".to_string(), emu_text)]);
+    let everything = outputs
+        .into_iter()
+        .chain(files)
+        .chain([("emulator.log".to_string(), emu_text)]);
     let mut leaks = Vec::new();
     for (what, body) in everything {
         for secret in [KEY, SECRET, ROTATED] {

@@ -120,7 +120,9 @@ fn masked(kind: Kind, o: &Object) -> Object {
         let Some(last) = parts.pop() else { continue };
         let mut at = Some(&mut out);
         for part in parts {
-            at = at.and_then(|m| m.get_mut(part)).and_then(Value::as_object_mut);
+            at = at
+                .and_then(|m| m.get_mut(part))
+                .and_then(Value::as_object_mut);
         }
         if let Some(slot) = at.and_then(|m| m.get_mut(last)).filter(|v| !v.is_null()) {
             *slot = Value::String(MASK.into());

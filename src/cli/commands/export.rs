@@ -67,7 +67,11 @@ pub fn run(g: &Global, a: &ExportArgs) -> anyhow::Result<ExitCode> {
     if !secrets.is_empty() {
         eprintln!(
             "note: secrets are exported as `${{env.NAME}}` placeholders; set these environment variables to them before `m3ter plan`: {}",
-            secrets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            secrets
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if g.json {

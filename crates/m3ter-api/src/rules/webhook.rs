@@ -67,7 +67,10 @@ mod tests {
             ("https://", "it has no host"),
             ("https:///path", "it has no host"),
             ("https://exa mple.com", "it contains whitespace"),
-            ("https://example.com:http/", "the port is not a number from 0 to 65535"),
+            (
+                "https://example.com:http/",
+                "the port is not a number from 0 to 65535",
+            ),
         ] {
             assert_eq!(invalid(bad), Some(why), "{bad}");
         }
