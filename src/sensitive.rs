@@ -36,7 +36,7 @@ use m3ter_api::Kind;
 use crate::address::Address;
 use crate::desired::diagnostic::{Diagnostic, Diagnostics};
 use crate::desired::node::{At, Node};
-use crate::desired::vars::{ENV_PREFIX, VarInputs, Variables};
+use crate::desired::vars::{ENV_PREFIX, VarInputs, Variables, is_name};
 use crate::desired::{DesiredEntity, DesiredState};
 
 /// How a secret is shown everywhere, and what a live one reads as.
@@ -215,14 +215,6 @@ fn read_source(
         };
     }
     Err(literal())
-}
-
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// HMAC-SHA256 of `value` keyed by `salt`, hex, 128 bits.

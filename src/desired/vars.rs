@@ -468,7 +468,7 @@ fn parse_number(text: &str) -> Option<Number> {
 }
 
 /// A variable name: letters, digits and `_`, not starting with a digit.
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common;
 use common::cli::{EmulatorProcess, bin, m3ter_cmd, text};
-use common::kind_flow::{changes, summary, write_desired};
+use common::kind_flow::{changes, plan_doc_env, summary, write_desired};
 use serde_json::{Value, json};
 
 const KEY: &str = "apikey-Zq81xWv2-distinct";
@@ -38,31 +38,15 @@ fn run(dir: &Path, emu: &EmulatorProcess, env: &[(&str, &str)], args: &[&str]) -
     cmd.output().expect("m3ter runs")
 }
 
-/// `plan --json`: (address, action) pairs and the summary.
+/// `plan --json` with `env`: (address, action) pairs and the summary.
 fn plan(
     dir: &Path,
     emu: &EmulatorProcess,
     env: &[(&str, &str)],
     args: &[&str],
 ) -> (Vec<(String, String)>, Value) {
-    let mut all = vec!["plan", "--json", "--rate-limit", "0"];
-    all.extend_from_slice(args);
-    let out = run(dir, emu, env, &all);
-    assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
-    let doc: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    let list = doc["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap_or("").to_string(),
-                c["action"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    (list, doc["summary"].clone())
+    let (changes, summary, _) = plan_doc_env(dir, emu, env, args);
+    (changes, summary)
 }
 
 fn apply(dir: &Path, emu: &EmulatorProcess, env: &[(&str, &str)]) {
@@ -239,7 +223,11 @@ fn a_live_webhook_is_adopted_exported_with_placeholders_and_destroyed() {
 }
 
 /// A desired state, its environment, and the error it must give.
-type BadCase = (String, &'static [(&'static str, &'static str)], &'static str);
+type BadCase = (
+    String,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 /// Each bad input is exit 1 with file:line:column, before any request.
 #[test]

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use super::cli::{EmulatorProcess, m3ter, text};
+use super::cli::{EmulatorProcess, m3ter, m3ter_cmd, text};
 
 /// Writes `yaml` as the whole desired state (`desired-state/main.yaml`).
 pub fn write_desired(dir: &Path, yaml: &str) {
@@ -29,9 +29,22 @@ pub fn plan_doc(
     emu: &EmulatorProcess,
     args: &[&str],
 ) -> (Vec<(String, String)>, Value, Value) {
+    plan_doc_env(dir, emu, &[], args)
+}
+
+/// [`plan_doc`] with these environment variables set (the secrets of a
+/// desired state).
+pub fn plan_doc_env(
+    dir: &Path,
+    emu: &EmulatorProcess,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Vec<(String, String)>, Value, Value) {
     let mut all = vec!["plan", "--json", "--rate-limit", "0"];
     all.extend_from_slice(args);
-    let out = m3ter(dir, emu, &all);
+    let mut cmd = m3ter_cmd(dir, emu, &all);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("m3ter runs");
     assert!(matches!(out.status.code(), Some(0 | 2)), "{}", text(&out));
     let plan: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
