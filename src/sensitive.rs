@@ -436,6 +436,48 @@ pub fn mark_changed(
     }
 }
 
+/// What state must record of an entity adopted by `m3ter import`, which
+/// manages no field yet: its secrets' markers and its write-only fields,
+/// the only record there is of them (else a later change of one would go
+/// unnoticed). `None` when the kind has neither.
+pub fn unreturned(entity: &DesiredEntity) -> Option<Map<String, Value>> {
+    let kind = entity.address.kind;
+    let fields = Value::Object(entity.fields.clone());
+    let mut out = Value::Object(Map::new());
+    for field in kind.write_only() {
+        if let Some(v) = entity.fields.get(*field) {
+            put_path(&mut out, field, v.clone());
+        }
+    }
+    for path in paths(kind) {
+        if let Some(v) = get_path(&fields, path) {
+            put_path(&mut out, path, v.clone());
+        }
+    }
+    let Value::Object(out) = out else {
+        return None;
+    };
+    (!out.is_empty()).then_some(out)
+}
+
+/// Sets `path` in `v`, creating the objects above it.
+fn put_path(v: &mut Value, path: &str, value: Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    match path.split_once('.') {
+        None => {
+            obj.insert(path.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let child = obj
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            put_path(child, rest, value);
+        }
+    }
+}
+
 /// `v` as outputs show it: every marker is [`SHOWN`].
 pub fn shown(v: &Value) -> Value {
     let mut out = v.clone();
@@ -555,6 +597,31 @@ mod tests {
         assert_eq!(known["url"], "u");
         let adopted = as_last_applied(Kind::Webhook, &live, None);
         assert!(is_unknown(&adopted["credentials"]["apiKey"]));
+    }
+
+    #[test]
+    fn server_messages_are_scrubbed_of_held_secrets() {
+        vault().insert("env.SCRUB_TEST".into(), "s3cr3t-scrub-value".into());
+        assert_eq!(
+            scrub("bad body {\"secret\": \"s3cr3t-scrub-value\"}"),
+            "bad body {\"secret\": \"(sensitive)\"}"
+        );
+        assert!(matches!(scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn unsealing_puts_the_value_at_the_path_only() {
+        vault().insert("env.UNSEAL_TEST".into(), "wire-value".into());
+        let body = json!({"name": "(sensitive:env.UNSEAL_TEST:00)",
+                          "credentials": {"type": "T", "secret": "(sensitive:env.UNSEAL_TEST:00)"}});
+        let sent = unseal(Kind::Webhook, body.as_object().unwrap()).unwrap();
+        assert_eq!(sent["credentials"]["secret"], "wire-value");
+        assert_eq!(
+            sent["name"], "(sensitive:env.UNSEAL_TEST:00)",
+            "not a sensitive path"
+        );
+        let unknown = json!({"credentials": {"secret": SHOWN}});
+        assert!(unseal(Kind::Webhook, unknown.as_object().unwrap()).is_err());
     }
 
     #[test]

@@ -95,6 +95,11 @@ pub async fn import(
         .map(str::to_string);
     let mut desired = desired.unwrap_or_default();
     desired.entities.retain(|a, _| a == address);
+    crate::sensitive::seal(&mut desired, &state.lineage);
+    let unreturned = desired
+        .entities
+        .get(address)
+        .and_then(crate::sensitive::unreturned);
     let plan = Plan {
         format_version: FORMAT_VERSION,
         org_id: state.org_id.clone(),
@@ -110,7 +115,9 @@ pub async fn import(
             id: Some(live_id.clone()),
             version: Some(version),
             before: None,
-            after: None,
+            // Only what the API never returns: the first plan takes it as
+            // last applied (an adoption sends nothing).
+            after: unreturned,
             diff: Vec::new(),
             resets: Vec::new(),
             adopted: true,

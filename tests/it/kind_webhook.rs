@@ -222,6 +222,46 @@ fn a_live_webhook_is_adopted_exported_with_placeholders_and_destroyed() {
     );
 }
 
+/// `m3ter import ADDR ID` records the desired secrets' hashes (the only
+/// record of them): the next plan is empty, a rotated secret one update.
+#[test]
+fn an_imported_webhook_notices_a_rotated_secret() {
+    let emu = EmulatorProcess::start(&[]);
+    let (status, made) = emu.api(
+        "POST",
+        "integrationdestinations/webhooks",
+        Some(json!({"code": "orders_hook", "name": "Orders", "description": "Order events",
+                    "url": "https://example.com/m3ter",
+                    "credentials": {"type": "M3TER_SIGNED_REQUEST", "apiKey": KEY, "secret": SECRET}})),
+    );
+    assert_eq!(status, 200, "{made}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_desired(
+        dir.path(),
+        &desired("Orders", "https://example.com/m3ter", "WH_SECRET_E"),
+    );
+    let env = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_E", SECRET)];
+    let id = made["id"].as_str().expect("id");
+    let out = run(
+        dir.path(),
+        &emu,
+        &env,
+        &["import", "webhook.orders_hook", id],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (c, _) = plan(dir.path(), &emu, &env, &[]);
+    assert_eq!(c, vec![]);
+    let rotated = [("M3TER_VAR_hook_key", KEY), ("WH_SECRET_E", ROTATED)];
+    let (c, s) = plan(dir.path(), &emu, &rotated, &[]);
+    assert_eq!(
+        (c, s),
+        (
+            changes(&[("webhook.orders_hook", "update")]),
+            summary(0, 0, 1, 0)
+        )
+    );
+}
+
 /// A desired state, its environment, and the error it must give.
 type BadCase = (
     String,
