@@ -497,6 +497,35 @@ fn the_secret_grep_finds_nothing() {
     );
     step(&rotated, &["destroy", "--auto-approve"], &[0]);
 
+    // The retry and error paths: an emulator that fails a third of the
+    // requests (500, 503, 429, dropped connections, commit-then-fail).
+    let faulty = EmulatorProcess::start(&[
+        "--fault-rate",
+        "0.3",
+        "--fault-seed",
+        "11",
+        "--retry-after",
+        "0",
+    ]);
+    for args in [
+        &["apply", "--auto-approve", "--state", "state/faulty.json"][..],
+        &["apply", "--auto-approve", "--state", "state/faulty.json"],
+    ] {
+        let mut all = args.to_vec();
+        all.push("-vv");
+        let out = run(dir.path(), &faulty, &first, &all);
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "{args:?}: {}",
+            text(&out)
+        );
+        outputs.push((format!("faulty {args:?}"), text(&out)));
+    }
+    assert!(
+        outputs.iter().any(|(_, t)| t.contains("retrying")),
+        "the faults exercised the retry path"
+    );
+
     let mut files = Vec::new();
     files_text(dir.path(), &mut files);
     assert!(
