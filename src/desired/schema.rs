@@ -15,9 +15,13 @@ pub fn json_schema() -> Value {
     sections.insert(
         "variables".into(),
         json!({
-            "description": "name: default (string or number); null = required, no default",
+            "description": "name: default (string or number); null = required, no default; {sensitive: true} = a secret, no default",
             "type": "object",
-            "additionalProperties": {"type": ["string", "number", "null"]}
+            "additionalProperties": {"anyOf": [
+                {"type": ["string", "number", "null"]},
+                {"type": "object", "additionalProperties": false, "required": ["sensitive"],
+                 "properties": {"sensitive": {"const": true}}}
+            ]}
         }),
     );
     for kind in Kind::ALL {
@@ -94,10 +98,12 @@ fn mark_sensitive(kind: Kind, field: &str, schema: &mut Value) {
         for part in parts {
             at = &mut at["properties"][part];
         }
-        at["writeOnly"] = json!(true);
-        at["description"] = json!(
-            "sensitive: `${var.NAME}` of a variable declared `{sensitive: true}`, or `${env.NAME}`"
-        );
+        *at = json!({
+            "type": "string",
+            "pattern": "^\\$\\{(var|env)\\.[A-Za-z_][A-Za-z0-9_]*\\}$",
+            "writeOnly": true,
+            "description": "sensitive: `${var.NAME}` of a variable declared `{sensitive: true}`, or `${env.NAME}`"
+        });
     }
 }
 
