@@ -766,6 +766,47 @@ mod tests {
     }
 
     #[test]
+    fn sensitive_variables_are_never_recorded_nor_interpolated() {
+        let (d, diags) = declarations("key: {sensitive: true}\nsuffix: api_6\n");
+        assert!(diags.is_empty(), "{diags}");
+        let inputs = VarInputs {
+            cli: vec!["key=s3cr3t".into()],
+            env: vec![],
+            files: vec![],
+        };
+        let mut diags = Diagnostics::default();
+        let v = d.resolve(&inputs, &mut diags);
+        assert!(diags.is_empty(), "{diags}");
+        assert_eq!(v.secret("key").unwrap(), "s3cr3t");
+        assert!(v.secret("suffix").is_err());
+        assert_eq!(v.to_json().keys().collect::<Vec<_>>(), ["suffix"]);
+        let e = v.interpolate("name ${var.key}").unwrap_err();
+        assert!(
+            e.message.starts_with("variable `key` is sensitive"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn sensitive_declarations_take_no_default() {
+        for (yaml, want) in [
+            (
+                "k: {sensitive: true, default: x}\n",
+                "sensitive variable `k` cannot have a default",
+            ),
+            ("k: {secret: true}\n", "takes only `sensitive: true`"),
+            ("k: {sensitive: false}\n", "takes only `sensitive: true`"),
+        ] {
+            let (_, diags) = declarations(yaml);
+            let text = diags.to_string();
+            assert!(text.contains(want), "{yaml}: {text}");
+            assert!(!text.contains("x;"), "{text}");
+        }
+    }
+
+    #[test]
     fn a_variable_declared_twice_names_both_places() {
         let mut d = Declarations::default();
         let mut diags = Diagnostics::default();
