@@ -302,14 +302,17 @@ pub fn reload(desired: &DesiredState, salt: &str, vars: &VarInputs) -> Result<()
                 hint,
             });
         };
-        if digest(salt, &value) != hash {
+        // Held before the check, so that even the refusal's message (and
+        // the command it suggests) is scrubbed of it.
+        let matches = digest(salt, &value) == hash;
+        vault().insert(source.clone(), value);
+        if !matches {
             return Err(SensitiveError::Changed {
                 address: address.clone(),
                 path: path.to_string(),
                 from: source,
             });
         }
-        vault().insert(source, value);
     }
     Ok(())
 }
@@ -512,6 +515,12 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
         out = out.replace(v.as_str(), SHOWN);
     }
     Cow::Owned(out)
+}
+
+/// Whether `value` is a secret this process holds (a `--var` to leave out
+/// of a suggested command).
+pub fn is_held(value: &str) -> bool {
+    vault().values().any(|v| v == value)
 }
 
 /// `export`: writes `${env.NAME}` at each secret of `kind` in `v` (the API

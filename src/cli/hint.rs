@@ -139,7 +139,13 @@ fn render(inv: &Invocation, suggestion: &str) -> String {
         let already = words
             .iter()
             .any(|w| w == flag || w.strip_prefix(flag).is_some_and(|r| r.starts_with('=')));
-        if already || !accepted.contains(*flag) {
+        // A `--var` that set a sensitive variable is never repeated: the
+        // message would show the secret.
+        let secret = value
+            .as_deref()
+            .and_then(|v| v.split_once('='))
+            .is_some_and(|(_, v)| crate::sensitive::is_held(v));
+        if already || secret || !accepted.contains(*flag) {
             continue;
         }
         out.push(' ');

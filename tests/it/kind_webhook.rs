@@ -472,6 +472,15 @@ fn the_secret_grep_finds_nothing() {
         refused.contains("changed since the plan was made"),
         "{refused}"
     );
+    // The command that refusal suggests repeats the flags typed, but never
+    // a `--var` that set a secret.
+    let typed = format!("hook_key={KEY}");
+    let refused = step(
+        &[("WH_SECRET_D", ROTATED), ("RUST_LOG", "trace")],
+        &["apply", "saved.plan", "--var", typed.as_str()],
+        &[1],
+    );
+    assert!(refused.contains("`m3ter plan -o FILE"), "{refused}");
     let applied = step(&first, &["apply", "saved.plan"], &[0]);
     assert!(applied.contains("http"), "trace logging was on: {applied}");
     step(&first, &["show"], &[0]);
