@@ -793,7 +793,7 @@ mod tests {
         let mut store = StateStore::open(&path, "org-1", "http://x", true).expect("open");
         for i in 0..1000 {
             store.state_mut().resources.insert(
-                Address::new(Kind::Product, &format!("p{i:04}")),
+                Address::new(Kind::Product, format!("p{i:04}")),
                 entity(&format!("id-{i:04}")),
             );
         }
@@ -803,7 +803,7 @@ mod tests {
         let mut sizes = Vec::new();
         for i in 0..3 {
             let before = std::fs::metadata(&journal).expect("journal").len();
-            let a = Address::new(Kind::Meter, &format!("m{i}"));
+            let a = Address::new(Kind::Meter, format!("m{i}"));
             assert_eq!(put(&mut store, &a, &format!("meter-{i}")), 2 + i);
             sizes.push(std::fs::metadata(&journal).expect("journal").len() - before);
         }
