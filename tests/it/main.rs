@@ -34,6 +34,7 @@ mod kind_counter_adjustment;
 mod kind_counter_pricing;
 mod kind_integration_configuration;
 mod kind_picklists;
+mod kind_permission_policy;
 mod kind_plan_group;
 mod kind_singletons;
 mod kind_webhook;

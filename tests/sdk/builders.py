@@ -58,11 +58,12 @@ KINDS = [
     "counter_adjustment",
     "webhook",
     "integration_configuration",
+    "permission_policy",
 ]
 
 
 # SDK attributes that are not the kind plus "s".
-_RESOURCES = {"currency": "currencies"}
+_RESOURCES = {"currency": "currencies", "permission_policy": "permission_policies"}
 
 # The currencies the suite's plan templates and plan groups use. Once the org's currency picklist
 # has any entry, a currency field must name one of its entries (rule `currency.known`), so every
@@ -111,6 +112,7 @@ class Setup:
     counter_adjustment: Any
     webhook: Any
     integration_configuration: Any
+    permission_policy: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -254,6 +256,10 @@ def build_setup(
         config_data={"format": "json", "batch": {"size": 10}},
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
+    permission_policy = client.permission_policies.create(
+        name=f"Readers {tag}",
+        permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -279,6 +285,7 @@ def build_setup(
         counter_adjustment=counter_adjustment,
         webhook=webhook,
         integration_configuration=integration_configuration,
+        permission_policy=permission_policy,
     )
 
 

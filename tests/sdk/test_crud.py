@@ -124,6 +124,11 @@ def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> N
     elif kind == "integration_configuration":
         # Nor do integration configurations: their destination (the setup's webhook) narrows to it.
         page = resource(client, kind).list(destination_id=created.destination_id)
+    elif kind == "permission_policy":
+        # Permission policies document no filter at all: the setup's is among them, once.
+        ids = [e.id for e in resource(client, kind).list()]
+        assert ids.count(created.id) == 1, ids
+        return
     else:
         page = resource(client, kind).list(ids=[created.id])
     assert [e.id for e in page.data] == [created.id]
@@ -375,6 +380,16 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             # The SDK reads the update's answer as an integration run: observe the wire fields.
             lambda e: tuple(e.to_dict().get(k) for k in ("name", "configData", "destinationId", "credentials")),
             ("Renamed integration", {"format": "csv"}, None, None),
+        ),
+        "permission_policy": (
+            dict(
+                name=f"Writers {s.tag}",
+                permission_policy=[
+                    {"effect": "DENY", "action": ["CONFIG_DELETE", "CONFIG_UPDATE"], "resource": ["config:*"]}
+                ],
+            ),
+            lambda e: (e.name, [(p.effect, p.action, p.resource) for p in e.permission_policy]),
+            (f"Writers {s.tag}", [("DENY", ["CONFIG_DELETE", "CONFIG_UPDATE"], ["config:*"])]),
         ),
     }
 

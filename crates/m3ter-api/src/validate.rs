@@ -221,8 +221,9 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
             Some(s) => bad(
                 Rule::Enum,
                 format!(
-                    "`{path}` must be one of {} (got \"{s}\")",
-                    values.join(", ")
+                    "`{path}` must be one of {} (got \"{s}\"){}",
+                    values.join(", "),
+                    crate::rules::enum_suggestion(s, values)
                 ),
             ),
             None => bad(

@@ -28,6 +28,7 @@ mod custom_fields;
 mod integration_configuration;
 mod meter;
 mod organization_config;
+mod permission_policy;
 mod picklist;
 mod plan;
 mod plan_group;
@@ -70,6 +71,7 @@ pub enum Kind {
     CounterAdjustment,
     Webhook,
     IntegrationConfiguration,
+    PermissionPolicy,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -100,6 +102,7 @@ const SPECS: &[&KindSpec] = &[
     &counter_adjustment::SPEC,
     &webhook::SPEC,
     &integration_configuration::SPEC,
+    &permission_policy::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
