@@ -32,6 +32,7 @@ mod kind_contract;
 mod kind_counter;
 mod kind_counter_adjustment;
 mod kind_counter_pricing;
+mod kind_external_mapping;
 mod kind_integration_configuration;
 mod kind_picklists;
 mod kind_permission_policy;

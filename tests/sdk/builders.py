@@ -59,6 +59,7 @@ KINDS = [
     "webhook",
     "integration_configuration",
     "permission_policy",
+    "external_mapping",
 ]
 
 
@@ -113,6 +114,7 @@ class Setup:
     webhook: Any
     integration_configuration: Any
     permission_policy: Any
+    external_mapping: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -260,6 +262,13 @@ def build_setup(
         name=f"Readers {tag}",
         permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
     )
+    external_mapping = client.external_mappings.create(
+        m3ter_entity="Account",
+        m3ter_id=account.id,
+        external_system="Stripe",
+        external_table="Customer",
+        external_id=f"cus_{tag}",
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -286,6 +295,7 @@ def build_setup(
         webhook=webhook,
         integration_configuration=integration_configuration,
         permission_policy=permission_policy,
+        external_mapping=external_mapping,
     )
 
 
