@@ -234,8 +234,10 @@ fn any_ref(
                 cx.file,
                 value.pos,
                 format!(
-                    "`{}` names {address}, but a {} cannot point at a {}",
-                    any.yaml_key, cx.kind, address.kind
+                    "`{}` names {address}, a {}, which {} cannot map",
+                    any.yaml_key,
+                    address.kind,
+                    cx.kind.section()
                 ),
             )
             .with_hint(format!("the kinds it may name are: {}", kinds.join(", "))),
@@ -283,6 +285,13 @@ fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
     for v in validate_body(c.kind, &body, RefMode::Skip) {
         if v.rule == Rule::Unknown {
             // Reported while converting, with a suggestion.
+            continue;
+        }
+        if v.rule == Rule::Required
+            && c.kind.any_refs().iter().any(|(_, a)| a.kind_field == v.path)
+        {
+            // Filled in from the reference's address: its absence is the
+            // reference's, reported under the reference's YAML key.
             continue;
         }
         if v.rule == Rule::Required && c.kind.is_singleton() {

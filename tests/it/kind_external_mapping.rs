@@ -133,7 +133,7 @@ fn a_mapping_of_an_entity_not_in_the_desired_state_is_refused_before_any_request
     assert!(
         out.contains("desired-state/main.yaml:6:13:")
             && out.contains("refers to account.acem, which is not in the desired state")
-            && out.contains("did you mean `acme`?"),
+            && out.contains("did you mean `account.acme`?"),
         "{out}"
     );
     assert_eq!(org_requests(&emu, |_| true), 0, "validate makes no request");
@@ -143,6 +143,15 @@ fn a_mapping_of_an_entity_not_in_the_desired_state_is_refused_before_any_request
     let writes = org_requests(&emu, |route| !route.starts_with("GET "));
     assert_eq!(writes, 0, "no write: {}", text(&out));
 
+    // No entity at all: one error, under the YAML key.
+    write_desired(
+        dir.path(),
+        "externalMappings:\n  - externalSystem: Stripe\n    externalTable: Customer\n    externalId: c\n",
+    );
+    let out = validate_fails(dir.path(), &emu);
+    assert!(out.contains("`entity` is required"), "{out}");
+    assert!(!out.contains("m3terEntity") && !out.contains("m3terId"), "{out}");
+
     // A kind a mapping cannot name, and the derived fields written by hand.
     write_desired(
         dir.path(),
@@ -151,7 +160,8 @@ fn a_mapping_of_an_entity_not_in_the_desired_state_is_refused_before_any_request
     );
     let out = validate_fails(dir.path(), &emu);
     assert!(
-        out.contains("main.yaml:3:13: `entity` names webhook.orders, but a externalMapping cannot point at a webhook")
+        out.contains("main.yaml:3:13: `entity` names webhook.orders, a webhook, which externalMappings cannot map")
+            && out.contains("the kinds it may name are: account, aggregation,")
             && out.contains("main.yaml:7:5: `m3terEntity` is not written in desired state"),
         "{out}"
     );
