@@ -288,7 +288,10 @@ fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
             continue;
         }
         if v.rule == Rule::Required
-            && c.kind.any_refs().iter().any(|(_, a)| a.kind_field == v.path)
+            && c.kind
+                .any_refs()
+                .iter()
+                .any(|(_, a)| a.kind_field == v.path)
         {
             // Filled in from the reference's address: its absence is the
             // reference's, reported under the reference's YAML key.

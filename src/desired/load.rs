@@ -350,9 +350,8 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                     )
                     .with_hint_opt(if by_address(c.kind, r.reference.field) {
                         // Written as an address: suggest one.
-                        closest(&r.code, known.into_iter().flatten().map(String::as_str)).map(
-                            |k| format!("did you mean `{}`?", Address::new(target.kind, k)),
-                        )
+                        closest(&r.code, known.into_iter().flatten().map(String::as_str))
+                            .map(|k| format!("did you mean `{}`?", Address::new(target.kind, k)))
                     } else {
                         did_you_mean(&r.code, known.into_iter().flatten().map(String::as_str))
                     }),

@@ -277,7 +277,10 @@ fn deleted_fields(
     address_by_id: &HashMap<(Kind, &str), &Address>,
 ) -> Map<String, Value> {
     let mut out = request_fields(kind, live);
-    let targets = kind.references().into_iter().map(|r| (r.field, Some(r.target)));
+    let targets = kind
+        .references()
+        .into_iter()
+        .map(|r| (r.field, Some(r.target)));
     let any = kind
         .any_refs()
         .into_iter()

@@ -150,7 +150,10 @@ fn a_mapping_of_an_entity_not_in_the_desired_state_is_refused_before_any_request
     );
     let out = validate_fails(dir.path(), &emu);
     assert!(out.contains("`entity` is required"), "{out}");
-    assert!(!out.contains("m3terEntity") && !out.contains("m3terId"), "{out}");
+    assert!(
+        !out.contains("m3terEntity") && !out.contains("m3terId"),
+        "{out}"
+    );
 
     // A kind a mapping cannot name, and the derived fields written by hand.
     write_desired(
@@ -174,8 +177,10 @@ fn the_emulator_checks_the_mapped_entity() {
     let (status, body) = emu.api(
         "POST",
         COLLECTION,
-        Some(json!({"m3terEntity": "Account", "m3terId": "6a1f4c8e-2b7d-4e39-9c51-0d8e7f3a2b14",
-                    "externalSystem": "Stripe", "externalTable": "Customer", "externalId": "c"})),
+        Some(
+            json!({"m3terEntity": "Account", "m3terId": "6a1f4c8e-2b7d-4e39-9c51-0d8e7f3a2b14",
+                    "externalSystem": "Stripe", "externalTable": "Customer", "externalId": "c"}),
+        ),
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("refers to no account"), "{body}");

@@ -54,8 +54,16 @@ fn a_permission_policy_is_created_left_alone_updated_and_deleted() {
     apply(dir.path(), &emu);
     let updated = live(&emu);
     assert_eq!(
-        (&updated["id"], &updated["version"], &updated["permissionPolicy"][0]["action"]),
-        (&made["id"], &json!(2), &json!(["CONFIG_RETRIEVE", "CONFIG_EXPORT"])),
+        (
+            &updated["id"],
+            &updated["version"],
+            &updated["permissionPolicy"][0]["action"]
+        ),
+        (
+            &made["id"],
+            &json!(2),
+            &json!(["CONFIG_RETRIEVE", "CONFIG_EXPORT"])
+        ),
         "{updated}"
     );
     let (c, _) = plan(dir.path(), &emu, &[]);

@@ -137,7 +137,10 @@ fn composite(spec: &KindSpec, parts: &[Part], src: &impl KeySource) -> Option<St
                             let target = any.kind_named(name)?;
                             src.code(a.field, target).map(|c| format!("{target}.{c}"))
                         }
-                        _ => src.value(a.field).and_then(Value::as_str).map(str::to_owned),
+                        _ => src
+                            .value(a.field)
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                     };
                     value.map(|v| (a.prefix, v))
                 });
