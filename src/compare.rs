@@ -194,6 +194,11 @@ pub fn without_account_level(live: &LiveSnapshot) -> (LiveSnapshot, usize) {
                         .get(f.name)
                         .and_then(Value::as_str)
                         .is_some_and(|t| dropped.contains(&(target, t.to_string()))),
+                    Type::AnyRef(_) => kind.any_ref_target(f.name, e).is_some_and(|target| {
+                        e.get(f.name)
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| dropped.contains(&(target, t.to_string())))
+                    }),
                     _ => false,
                 });
                 if refers {

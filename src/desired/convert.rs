@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Lifecycle;
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use super::node::{At, Node, Pos};
-use m3ter_api::schema::{COMMON_READ_ONLY, DefaultBy, Field, Kind, Reference, Type};
+use m3ter_api::schema::{AnyRef, COMMON_READ_ONLY, DefaultBy, Field, Kind, Reference, Type};
 use m3ter_api::validate::{RefMode, Rule, parse_date_time, validate_body};
 
 /// A reference written in YAML (`product: aws_lambda`), not yet resolved.
@@ -92,10 +92,32 @@ pub(crate) fn convert_entity(
         diags,
         paths: &mut out.paths,
     };
+    let any_refs = kind.any_refs();
     for (key, value) in entries {
         let name = key.value.as_str();
         if name == "lifecycle" {
             out.lifecycle = lifecycle(&mut cx, &references, value);
+        } else if let Some((field, any)) = any_refs.iter().find(|(_, a)| a.yaml_key == name) {
+            if let Some((r, kind_name)) = any_ref(&mut cx, field, any, value) {
+                out.fields
+                    .insert(any.kind_field.to_string(), Value::String(kind_name.into()));
+                out.refs.push(r);
+            }
+        } else if let Some((_, any)) = any_refs
+            .iter()
+            .find(|(f, a)| *f == name || a.kind_field == name)
+        {
+            cx.diags.push(
+                Diagnostic::at(
+                    file,
+                    key.pos,
+                    format!(
+                        "`{name}` is not written in desired state: it follows from the address under `{}`",
+                        any.yaml_key
+                    ),
+                )
+                .with_hint(format!("use `{}: <kind>.<code>`", any.yaml_key)),
+            );
         } else if let Some(r) = references.iter().find(|r| r.yaml_key == name) {
             match &value.value {
                 Node::Null => {}
@@ -149,9 +171,11 @@ pub(crate) fn convert_entity(
             let known = kind
                 .fields()
                 .iter()
-                .filter(|f| !matches!(f.ty, Type::Ref(_)))
+                .filter(|f| !matches!(f.ty, Type::Ref(_) | Type::AnyRef(_)))
+                .filter(|f| !any_refs.iter().any(|(_, a)| a.kind_field == f.name))
                 .map(|f| f.name)
                 .chain(references.iter().map(|r| r.yaml_key))
+                .chain(any_refs.iter().map(|(_, a)| a.yaml_key))
                 .chain(["lifecycle"]);
             let known: Vec<&str> = known.collect();
             // A near miss is named; otherwise every field is, so the fix
@@ -175,6 +199,79 @@ pub(crate) fn convert_entity(
     Some(out)
 }
 
+/// A [`Type::AnyRef`] written as an address (`entity: account.acme`): the
+/// reference to resolve, and the kind field's value for the address's kind
+/// (`Account`); `None` after reporting a value that is not such an address.
+fn any_ref(
+    cx: &mut Cx<'_>,
+    field: &'static str,
+    any: &'static AnyRef,
+    value: &At<Node>,
+) -> Option<(RefUse, &'static str)> {
+    let kinds: Vec<String> = any.kinds.iter().map(|(k, _)| k.to_string()).collect();
+    let address = match &value.value {
+        Node::String(s) => s.parse::<crate::address::Address>().ok(),
+        _ => None,
+    };
+    let Some(address) = address else {
+        cx.diags.push(
+            Diagnostic::at(
+                cx.file,
+                value.pos,
+                format!(
+                    "`{}` must be the address of an entity (`account.acme`), found {}",
+                    any.yaml_key,
+                    value.value.describe()
+                ),
+            )
+            .with_hint(format!("the kinds it may name are: {}", kinds.join(", "))),
+        );
+        return None;
+    };
+    let Some(kind_name) = any.name_of(address.kind) else {
+        cx.diags.push(
+            Diagnostic::at(
+                cx.file,
+                value.pos,
+                format!(
+                    "`{}` names {address}, a {}, which {} cannot map",
+                    any.yaml_key,
+                    address.kind,
+                    cx.kind.section()
+                ),
+            )
+            .with_hint(format!("the kinds it may name are: {}", kinds.join(", "))),
+        );
+        return None;
+    };
+    let reference = Reference {
+        field,
+        yaml_key: any.yaml_key,
+        target: address.kind,
+    };
+    Some((
+        RefUse {
+            reference,
+            code: address.key,
+            pos: value.pos,
+        },
+        kind_name,
+    ))
+}
+
+/// The kind's references as desired state writes them, for messages: its
+/// [`Kind::references`] and its [`Type::AnyRef`] fields (under their YAML
+/// key; the target named is only the first kind they may point at).
+pub(crate) fn written_references(kind: Kind) -> Vec<Reference> {
+    let mut out = kind.references();
+    out.extend(kind.any_refs().into_iter().map(|(field, any)| Reference {
+        field,
+        yaml_key: any.yaml_key,
+        target: any.kinds[0].0,
+    }));
+    out
+}
+
 /// Checks the converted fields with the API's rules and reports each
 /// violation at the position of the value it is about.
 fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
@@ -184,10 +281,20 @@ fn validate(c: &Converted, file: &Path, diags: &mut Diagnostics) {
     for r in &c.refs {
         body.insert(r.reference.field.into(), Value::String(r.code.clone()));
     }
-    let references = c.kind.references();
+    let references = written_references(c.kind);
     for v in validate_body(c.kind, &body, RefMode::Skip) {
         if v.rule == Rule::Unknown {
             // Reported while converting, with a suggestion.
+            continue;
+        }
+        if v.rule == Rule::Required
+            && c.kind
+                .any_refs()
+                .iter()
+                .any(|(_, a)| a.kind_field == v.path)
+        {
+            // Filled in from the reference's address: its absence is the
+            // reference's, reported under the reference's YAML key.
             continue;
         }
         if v.rule == Rule::Required && c.kind.is_singleton() {

@@ -106,7 +106,12 @@ fn to_desired(
         ));
     }
     let mut out = Map::new();
+    let any_refs = kind.any_refs();
     for field in kind.fields() {
+        if any_refs.iter().any(|(_, a)| a.kind_field == field.name) {
+            // Written as the kind of the address under the reference's key.
+            continue;
+        }
         // Absent, or never returned by the API (a write-only field).
         let Some(value) = entity
             .get(field.name)
@@ -129,6 +134,29 @@ fn to_desired(
                     })?;
                 let key = field.name.strip_suffix("Id").unwrap_or(field.name);
                 out.insert(key.to_string(), Value::String(code.to_string()));
+            }
+            Type::AnyRef(any) => {
+                let target_id = value.as_str().unwrap_or_default();
+                let named = entity.get(any.kind_field).and_then(Value::as_str);
+                let target = named.and_then(|n| any.kind_named(n)).ok_or_else(|| {
+                    format!(
+                        "{kind} {id}: `{}` is {}, which is not an entity kind desired state can refer to",
+                        any.kind_field,
+                        named.unwrap_or("missing")
+                    )
+                })?;
+                let code = live
+                    .by_id(target, target_id)
+                    .and_then(|t| t.get("code"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        format!(
+                            "{kind} {id}: `{}` points at {target} {target_id}, which is not in the org",
+                            field.name
+                        )
+                    })?;
+                let address = crate::address::Address::new(target, code);
+                out.insert(any.yaml_key.to_string(), Value::String(address.to_string()));
             }
             _ if kind.is_bands(field.name) => {
                 out.insert(field.name.to_string(), without_band_ids(value));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::convert::{Converted, convert_entity};
-use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use super::diagnostic::{Diagnostic, Diagnostics, closest, did_you_mean};
 use super::moved;
 use super::node::{At, Node, Pos, parse_documents};
 use super::rules::{Offline, check_all};
@@ -348,10 +348,13 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                             r.reference.yaml_key, target
                         ),
                     )
-                    .with_hint_opt(did_you_mean(
-                        &r.code,
-                        known.into_iter().flatten().map(String::as_str),
-                    )),
+                    .with_hint_opt(if by_address(c.kind, r.reference.field) {
+                        // Written as an address: suggest one.
+                        closest(&r.code, known.into_iter().flatten().map(String::as_str))
+                            .map(|k| format!("did you mean `{}`?", Address::new(target.kind, k)))
+                    } else {
+                        did_you_mean(&r.code, known.into_iter().flatten().map(String::as_str))
+                    }),
                 );
             }
         }
@@ -453,4 +456,10 @@ impl identity::KeySource for Converted {
     fn code(&self, field: &str, _target: Kind) -> Option<&str> {
         self.ref_for(field).map(|r| r.code.as_str())
     }
+}
+
+/// Whether `field` of `kind` is written as an address (a
+/// [`m3ter_api::Type::AnyRef`]) rather than as a code.
+fn by_address(kind: Kind, field: &str) -> bool {
+    kind.any_refs().iter().any(|(f, _)| *f == field)
 }

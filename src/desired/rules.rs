@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::convert::{Converted, yaml_names};
+use super::convert::{Converted, written_references, yaml_names};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use crate::address::Address;
 use m3ter_api::Kind;
@@ -156,7 +156,7 @@ fn diagnostic(file: &Path, c: &Converted, f: &Finding) -> Diagnostic {
         c.ref_for(&f.path)
             .map_or_else(|| c.pos_of(&f.path), |r| r.pos)
     };
-    let references = c.kind.references();
+    let references = written_references(c.kind);
     Diagnostic::at(
         file,
         pos,

@@ -45,12 +45,26 @@ pub fn json_schema() -> Value {
 fn entity_schema(kind: Kind) -> Value {
     let mut props = Map::new();
     let mut required: Vec<Value> = Vec::new();
+    let any_refs = kind.any_refs();
     for field in kind.fields() {
+        if any_refs.iter().any(|(_, a)| a.kind_field == field.name) {
+            // Filled in by the loader from the address's kind.
+            continue;
+        }
         let (name, mut schema) = match field.ty {
             Type::Ref(target) => (
                 yaml_key(kind, field.name),
                 json!({"type": "string", "description": format!("the code of a {target}")}),
             ),
+            Type::AnyRef(any) => {
+                let kinds: Vec<String> = any.kinds.iter().map(|(k, _)| k.to_string()).collect();
+                (
+                    any.yaml_key,
+                    json!({"type": "string", "description": format!(
+                        "the address of a {} (`kind.code`)", kinds.join(", ")
+                    )}),
+                )
+            }
             _ => (field.name, type_schema(&field.ty)),
         };
         // References that must be given are required under their YAML key;
@@ -141,7 +155,9 @@ fn type_schema(ty: &Type) -> Value {
             }
             s
         }
-        Type::Text | Type::Uuid | Type::Ref(_) | Type::Email => json!({"type": "string"}),
+        Type::Text | Type::Uuid | Type::Ref(_) | Type::AnyRef(_) | Type::Email => {
+            json!({"type": "string"})
+        }
         Type::CodeRef(target, inner) => {
             let mut s = type_schema(inner);
             s["description"] = json!(format!("the code of a {target}"));

@@ -53,7 +53,7 @@ pub fn resolve_refs(
         .iter()
         .map(|(k, v)| {
             let v = match kind.field(k).map(|f| f.ty) {
-                Some(Type::Ref(_)) => resolve(k, v, &ids)?,
+                Some(Type::Ref(_) | Type::AnyRef(_)) => resolve(k, v, &ids)?,
                 _ => v.clone(),
             };
             Ok((k.clone(), v))
@@ -76,7 +76,7 @@ pub fn put_body(
         let name = field.name;
         if let Some(v) = managed.get(name).filter(|v| !v.is_null()) {
             let v = match field.ty {
-                Type::Ref(_) => resolve(name, v, &ids)?,
+                Type::Ref(_) | Type::AnyRef(_) => resolve(name, v, &ids)?,
                 _ => v.clone(),
             };
             body.insert(name.to_string(), v);

@@ -277,11 +277,19 @@ fn deleted_fields(
     address_by_id: &HashMap<(Kind, &str), &Address>,
 ) -> Map<String, Value> {
     let mut out = request_fields(kind, live);
-    for r in kind.references() {
-        if let Some(Value::String(id)) = out.get(r.field)
-            && let Some(a) = address_by_id.get(&(r.target, id.as_str()))
+    let targets = kind
+        .references()
+        .into_iter()
+        .map(|r| (r.field, Some(r.target)));
+    let any = kind
+        .any_refs()
+        .into_iter()
+        .map(|(f, _)| (f, kind.any_ref_target(f, live)));
+    for (field, target) in targets.chain(any) {
+        if let Some(Value::String(id)) = out.get(field)
+            && let Some(a) = target.and_then(|t| address_by_id.get(&(t, id.as_str())))
         {
-            out.insert(r.field.to_string(), Value::String(a.to_string()));
+            out.insert(field.to_string(), Value::String(a.to_string()));
         }
     }
     out

@@ -192,14 +192,17 @@ fn drift_text(d: &Drift) -> String {
 }
 
 fn is_ref(kind: Kind, field: &str) -> bool {
-    matches!(kind.field(field).map(|f| f.ty), Some(Type::Ref(_)))
+    matches!(
+        kind.field(field).map(|f| f.ty),
+        Some(Type::Ref(_) | Type::AnyRef(_))
+    )
 }
 
 /// A top-level field under the name desired state writes it with: a
 /// reference by its YAML key (`productId` → `product`, the mapping the YAML
 /// converter uses), anything else as it is. `--json` keeps the API names.
 fn yaml_name(kind: Kind, field: &str) -> String {
-    kind.references()
+    crate::desired::convert::written_references(kind)
         .iter()
         .find(|r| r.field == field)
         .map_or_else(|| field.to_string(), |r| r.yaml_key.to_string())

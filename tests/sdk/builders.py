@@ -58,11 +58,13 @@ KINDS = [
     "counter_adjustment",
     "webhook",
     "integration_configuration",
+    "permission_policy",
+    "external_mapping",
 ]
 
 
 # SDK attributes that are not the kind plus "s".
-_RESOURCES = {"currency": "currencies"}
+_RESOURCES = {"currency": "currencies", "permission_policy": "permission_policies"}
 
 # The currencies the suite's plan templates and plan groups use. Once the org's currency picklist
 # has any entry, a currency field must name one of its entries (rule `currency.known`), so every
@@ -111,6 +113,8 @@ class Setup:
     counter_adjustment: Any
     webhook: Any
     integration_configuration: Any
+    permission_policy: Any
+    external_mapping: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -254,6 +258,17 @@ def build_setup(
         config_data={"format": "json", "batch": {"size": 10}},
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
+    permission_policy = client.permission_policies.create(
+        name=f"Readers {tag}",
+        permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
+    )
+    external_mapping = client.external_mappings.create(
+        m3ter_entity="Account",
+        m3ter_id=account.id,
+        external_system="Stripe",
+        external_table="Customer",
+        external_id=f"cus_{tag}",
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -279,6 +294,8 @@ def build_setup(
         counter_adjustment=counter_adjustment,
         webhook=webhook,
         integration_configuration=integration_configuration,
+        permission_policy=permission_policy,
+        external_mapping=external_mapping,
     )
 
 

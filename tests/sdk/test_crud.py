@@ -124,6 +124,14 @@ def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> N
     elif kind == "integration_configuration":
         # Nor do integration configurations: their destination (the setup's webhook) narrows to it.
         page = resource(client, kind).list(destination_id=created.destination_id)
+    elif kind == "external_mapping":
+        # Nor do external mappings: the mapped entity's id narrows to it.
+        page = resource(client, kind).list(m3ter_ids=[created.m3ter_id])
+    elif kind == "permission_policy":
+        # Permission policies document no filter at all: the setup's is among them, once.
+        ids = [e.id for e in resource(client, kind).list()]
+        assert ids.count(created.id) == 1, ids
+        return
     else:
         page = resource(client, kind).list(ids=[created.id])
     assert [e.id for e in page.data] == [created.id]
@@ -375,6 +383,27 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             # The SDK reads the update's answer as an integration run: observe the wire fields.
             lambda e: tuple(e.to_dict().get(k) for k in ("name", "configData", "destinationId", "credentials")),
             ("Renamed integration", {"format": "csv"}, None, None),
+        ),
+        "external_mapping": (
+            dict(
+                m3ter_entity="Account",
+                m3ter_id=s.account.id,
+                external_system="Stripe",
+                external_table="Customer",
+                external_id=f"cus_renamed_{s.tag}",
+            ),
+            lambda e: (e.m3ter_entity, e.m3ter_id, e.external_id),
+            ("Account", s.account.id, f"cus_renamed_{s.tag}"),
+        ),
+        "permission_policy": (
+            dict(
+                name=f"Writers {s.tag}",
+                permission_policy=[
+                    {"effect": "DENY", "action": ["CONFIG_DELETE", "CONFIG_UPDATE"], "resource": ["config:*"]}
+                ],
+            ),
+            lambda e: (e.name, [(p.effect, p.action, p.resource) for p in e.permission_policy]),
+            (f"Writers {s.tag}", [("DENY", ["CONFIG_DELETE", "CONFIG_UPDATE"], ["config:*"])]),
         ),
     }
 

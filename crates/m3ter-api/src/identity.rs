@@ -130,8 +130,17 @@ fn composite(spec: &KindSpec, parts: &[Part], src: &impl KeySource) -> Option<St
             Part::OneOf(alts) => {
                 let mut set = alts.iter().filter_map(|a| {
                     let value = match spec.fields.iter().find(|f| f.name == a.field)?.ty {
-                        crate::Type::Ref(target) => src.code(a.field, target),
-                        _ => src.value(a.field).and_then(Value::as_str),
+                        crate::Type::Ref(target) => src.code(a.field, target).map(str::to_owned),
+                        // The target's address: its kind is in the kind field.
+                        crate::Type::AnyRef(any) => {
+                            let name = src.value(any.kind_field)?.as_str()?;
+                            let target = any.kind_named(name)?;
+                            src.code(a.field, target).map(|c| format!("{target}.{c}"))
+                        }
+                        _ => src
+                            .value(a.field)
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                     };
                     value.map(|v| (a.prefix, v))
                 });
@@ -140,7 +149,7 @@ fn composite(spec: &KindSpec, parts: &[Part], src: &impl KeySource) -> Option<St
                     return None;
                 }
                 key.push_str(prefix);
-                key.push_str(value);
+                key.push_str(&value);
             }
             Part::Date(f) => key.push_str(&utc_date(src.value(f)?.as_str()?)),
             Part::Segment(f) => {

@@ -170,7 +170,7 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
         // known entity is the rule `currency.known` (rules::currency).
         Type::CodeRef(_, inner) => check_value(inner, v, path, refs, out),
         Type::Uuid => check_uuid(v, path, &mut bad),
-        Type::Ref(_) => {
+        Type::Ref(_) | Type::AnyRef(_) => {
             if refs == RefMode::Uuid {
                 check_uuid(v, path, &mut bad);
             }
@@ -221,8 +221,9 @@ pub fn check_value(ty: &Type, v: &Value, path: &str, refs: RefMode, out: &mut Ve
             Some(s) => bad(
                 Rule::Enum,
                 format!(
-                    "`{path}` must be one of {} (got \"{s}\")",
-                    values.join(", ")
+                    "`{path}` must be one of {} (got \"{s}\"){}",
+                    values.join(", "),
+                    crate::rules::enum_suggestion(s, values)
                 ),
             ),
             None => bad(

@@ -75,6 +75,21 @@ pub fn prepare(
             )));
         }
     }
+    // A reference to one of several kinds: checked when its kind field
+    // names a kind the emulator models (another m3ter entity name is stored
+    // as given).
+    for (field, any) in kind.any_refs() {
+        let named = str_of(&fields, any.kind_field).and_then(|n| any.kind_named(n));
+        if let (Some(id), Some(target)) = (str_of(&fields, field), named)
+            && store.kind(target).get(id).is_none()
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{field}` refers to no {target} with id {id} (`{}` is {}); create it first or fix the id",
+                any.kind_field,
+                any.name_of(target).unwrap_or_default()
+            )));
+        }
+    }
     if let Some(code) = str_of(&fields, "code")
         && let Some(other) = store.kind(kind).id_by_code(code)
         && Some(other) != own_id

@@ -116,3 +116,16 @@ pub fn position(changes: &[(String, String)], address: &str, action: &str) -> us
         .position(|(a, b)| a == address && b == action)
         .unwrap_or_else(|| panic!("no {action} of {address} in {changes:?}"))
 }
+
+/// Requests the emulator has answered on `/organizations/` routes whose
+/// `METHOD /template` key `keep` accepts (to check that bad input is
+/// refused before any request).
+pub fn org_requests(emu: &EmulatorProcess, keep: impl Fn(&str) -> bool) -> u64 {
+    emu.stats()["requests"]
+        .as_object()
+        .expect("requests")
+        .iter()
+        .filter(|(route, _)| route.contains("/organizations/") && keep(route))
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum()
+}

@@ -25,9 +25,11 @@ mod counter;
 mod counter_adjustment;
 mod counter_pricing;
 mod custom_fields;
+mod external_mapping;
 mod integration_configuration;
 mod meter;
 mod organization_config;
+mod permission_policy;
 mod picklist;
 mod plan;
 mod plan_group;
@@ -70,6 +72,8 @@ pub enum Kind {
     CounterAdjustment,
     Webhook,
     IntegrationConfiguration,
+    PermissionPolicy,
+    ExternalMapping,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -100,6 +104,8 @@ const SPECS: &[&KindSpec] = &[
     &counter_adjustment::SPEC,
     &webhook::SPEC,
     &integration_configuration::SPEC,
+    &permission_policy::SPEC,
+    &external_mapping::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
@@ -433,6 +439,27 @@ impl Kind {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Fields that point at an entity of one of several kinds
+    /// ([`Type::AnyRef`]): (API field, its description).
+    pub fn any_refs(self) -> Vec<(&'static str, &'static crate::schema::AnyRef)> {
+        self.fields()
+            .iter()
+            .filter_map(|f| match f.ty {
+                Type::AnyRef(any) => Some((f.name, any)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The kind a live entity's [`Type::AnyRef`] field `field` points at:
+    /// the one its kind field names.
+    pub fn any_ref_target(self, field: &str, entity: &Value) -> Option<Kind> {
+        let Type::AnyRef(any) = self.field(field)?.ty else {
+            return None;
+        };
+        any.kind_named(entity.get(any.kind_field)?.as_str()?)
     }
 
     /// The kind a reference field points at, if `field` is one.

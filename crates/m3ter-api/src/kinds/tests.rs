@@ -60,6 +60,23 @@ fn every_reference_target_is_a_kind_of_the_table() {
     }
 }
 
+/// A reference to one of several kinds names a kind field of its own kind,
+/// and targets keyed by code that come before it (creation order).
+#[test]
+fn any_kind_references_point_back_at_code_keyed_kinds() {
+    for k in Kind::ALL {
+        for (field, any) in k.any_refs() {
+            assert!(k.field(any.kind_field).is_some(), "{k}.{field}");
+            assert!(!any.kinds.is_empty(), "{k}.{field}");
+            for (target, name) in any.kinds {
+                assert!(target.has_identity_code(), "{k}.{field} -> {target}");
+                assert!(*target < k, "{k}.{field} -> {target}");
+                assert_eq!(any.kind_named(name), Some(*target));
+            }
+        }
+    }
+}
+
 #[test]
 fn references_come_before_their_dependents_in_all() {
     for k in Kind::ALL {

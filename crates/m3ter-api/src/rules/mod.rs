@@ -315,6 +315,25 @@ pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// ` (did you mean `X`?)` for a value outside an enum: the member it spells
+/// in another case or with `:`/`-` for `_` (m3ter's documentation writes
+/// permission actions `config:create` where the spec's enum has
+/// `CONFIG_CREATE`), else the nearest likely typo, else nothing. The same
+/// text online (the emulator's 400) and offline (`validate`).
+pub(crate) fn enum_suggestion(word: &str, values: &[&str]) -> String {
+    let normal = word.to_ascii_uppercase().replace([':', '-'], "_");
+    if let Some(v) = values.iter().find(|v| **v == normal) {
+        return format!(" (did you mean `{v}`?)");
+    }
+    values
+        .iter()
+        .map(|v| (edit_distance(&normal, &v.to_ascii_uppercase()), *v))
+        .filter(|(d, v)| *d <= (v.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| format!(" (did you mean `{v}`?)"))
+        .unwrap_or_default()
+}
+
 /// Levenshtein distance over characters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -350,6 +369,20 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), RULES.len());
+    }
+
+    #[test]
+    fn enum_values_are_suggested_across_case_and_separators() {
+        let actions = ["CONFIG_CREATE", "CONFIG_RETRIEVE", "ALL"];
+        assert_eq!(
+            enum_suggestion("config:create", &actions),
+            " (did you mean `CONFIG_CREATE`?)"
+        );
+        assert_eq!(
+            enum_suggestion("CONFIG_RETREIVE", &actions),
+            " (did you mean `CONFIG_RETRIEVE`?)"
+        );
+        assert_eq!(enum_suggestion("billing:everything", &actions), "");
     }
 
     #[test]

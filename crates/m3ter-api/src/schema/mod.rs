@@ -34,6 +34,12 @@ pub enum Type {
     /// declares entities of that kind, the named one must be among them and
     /// becomes a dependency (`Kind::code_refs`, docs/emulator.md).
     CodeRef(Kind, &'static Type),
+    /// The UUID of an entity of any of several kinds, the kind named by a
+    /// sibling field (an external mapping's `m3terId`, whose kind is its
+    /// `m3terEntity`). In YAML it is written as the target's address under
+    /// [`AnyRef::yaml_key`] (`entity: account.acme`); the loader fills in
+    /// the kind field from the address's kind.
+    AnyRef(&'static AnyRef),
     /// A JSON number with an optional lower bound.
     Number {
         min: Option<f64>,
@@ -65,6 +71,31 @@ pub enum Type {
     /// An object of any properties (`additionalProperties: true`), compared
     /// whole (an integration's `configData`).
     AnyObject,
+}
+
+/// A reference to an entity of one of several kinds ([`Type::AnyRef`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyRef {
+    /// The sibling field that names the target's kind (`m3terEntity`).
+    pub kind_field: &'static str,
+    /// The desired-state key the address is written under (`entity`).
+    pub yaml_key: &'static str,
+    /// The kinds it may point at, each with the name the kind field gives
+    /// it (`(Kind::Account, "Account")`). Only kinds keyed by `code`, so
+    /// that a live target's address follows from its code.
+    pub kinds: &'static [(Kind, &'static str)],
+}
+
+impl AnyRef {
+    /// The kind the kind field's value `name` stands for.
+    pub fn kind_named(&self, name: &str) -> Option<Kind> {
+        self.kinds.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+    }
+
+    /// The kind field's value for `kind`.
+    pub fn name_of(&self, kind: Kind) -> Option<&'static str> {
+        self.kinds.iter().find(|(k, _)| *k == kind).map(|(_, n)| *n)
+    }
 }
 
 /// One field of a request schema.
