@@ -27,6 +27,7 @@ mod counter_pricing;
 mod custom_fields;
 mod integration_configuration;
 mod meter;
+mod notification_configuration;
 mod organization_config;
 mod picklist;
 mod plan;
@@ -35,6 +36,7 @@ mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
+mod scheduled_event_configuration;
 mod webhook;
 
 /// The configuration kinds the tool manages, in dependency-friendly order
@@ -70,6 +72,8 @@ pub enum Kind {
     CounterAdjustment,
     Webhook,
     IntegrationConfiguration,
+    ScheduledEventConfiguration,
+    NotificationConfiguration,
 }
 
 /// The table: one spec per kind, in [`Kind`] declaration order.
@@ -100,6 +104,8 @@ const SPECS: &[&KindSpec] = &[
     &counter_adjustment::SPEC,
     &webhook::SPEC,
     &integration_configuration::SPEC,
+    &scheduled_event_configuration::SPEC,
+    &notification_configuration::SPEC,
 ];
 
 /// Everything the tool, the emulator and the JSON Schema know about one
