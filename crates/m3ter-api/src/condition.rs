@@ -365,6 +365,14 @@ impl Parser {
             "true" => return Ok(Cond::Bool(true)),
             "false" => return Ok(Cond::Bool(false)),
             "null" => return Ok(Cond::Null),
+            // A keyword where an operand belongs (`a >= AND b`).
+            "AND" | "OR" => {
+                self.pos = start;
+                return Err(self.unexpected(
+                    &format!("`{name}`"),
+                    Some("a number, a string, a name or `(`"),
+                ));
+            }
             _ => {}
         }
         self.skip_ws();
