@@ -58,6 +58,8 @@ KINDS = [
     "counter_adjustment",
     "webhook",
     "integration_configuration",
+    "scheduled_event_configuration",
+    "notification_configuration",
 ]
 
 
@@ -111,6 +113,8 @@ class Setup:
     counter_adjustment: Any
     webhook: Any
     integration_configuration: Any
+    scheduled_event_configuration: Any
+    notification_configuration: Any
 
     def delete_all(self, client: m3ter.M3ter) -> None:
         """Deletes everything, dependents first (the emulator refuses to orphan references): the
@@ -254,6 +258,18 @@ def build_setup(
         config_data={"format": "json", "batch": {"size": 10}},
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
+    scheduled_event_configuration = client.scheduled_event_configurations.create(
+        name=f"scheduled.bill.due_{tag}", entity="Bill", field="dueDate", offset=10
+    )
+    # Based on the scheduled event: an event type of the org, with the bill's fields.
+    notification_configuration = client.notification_configurations.create(
+        code=f"notify_{tag}",
+        name=f"Bill due {tag}",
+        description="Ten days past due",
+        event_name=scheduled_event_configuration.name,
+        calculation="new.billTotal > 100 AND new.locked == false",
+        active=True,
+    )
     return Setup(
         tag=tag,
         product=product,
@@ -279,6 +295,8 @@ def build_setup(
         counter_adjustment=counter_adjustment,
         webhook=webhook,
         integration_configuration=integration_configuration,
+        scheduled_event_configuration=scheduled_event_configuration,
+        notification_configuration=notification_configuration,
     )
 
 

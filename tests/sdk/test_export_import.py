@@ -2,7 +2,8 @@
 
 An org populated by the official SDK with one entity of every kind the tool manages (`builders.KINDS`,
 so each kind added to the builders joins this test), exported with `m3ter export`, plans into a new
-state as imports only. After the import, one changed name per kind is exactly one update per kind, and
+state as imports only. After the import, one changed name per kind is exactly one update per kind (a
+scheduled event configuration, keyed by its name, changes its offset instead), and
 `destroy` removes every entity the tool manages but the singletons and what they reference (the org
 config's currency), which it forgets and says so.
 
@@ -32,6 +33,10 @@ from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, sto
 # A top-level `name:` of an entity in an exported list (`- name: X`, or `  name: X` under `- code: x`),
 # not a nested one (a meter's data field is indented further).
 _NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
+# A scheduled event configuration's name is its key and the event type notifications name: a new
+# name is a replace, and the notifications on it would name a missing event. Its offset changes instead.
+_OFFSET_LINE = re.compile(r"^  offset: (-?[0-9]+)$", re.MULTILINE)
+KEYED_BY_NAME = {"scheduledEventConfigurations"}
 # An exported secret's placeholder.
 _PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)\}")
 
@@ -145,8 +150,15 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
 
     # One changed name per exported file that has names: one update per kind, nothing else.
     renamed_kinds = set()
+    changed_kinds = set()
     for path in files:
         text = path.read_text()
+        if path.stem in KEYED_BY_NAME:
+            first = _OFFSET_LINE.search(text)
+            assert first is not None, text
+            path.write_text(text[: first.start(1)] + str(int(first.group(1)) + 1) + text[first.end(1) :])
+            changed_kinds.add(path.stem)
+            continue
         first = _NAME_LINE.search(text)
         if first is None:
             continue
@@ -158,7 +170,8 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
     changes = actions(plan)
     assert all(action == "update" for _, action in changes), changes
     updated_kinds = [address.split(".", 1)[0] for address, _ in changes]
-    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds), (changes, renamed_kinds)
+    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds | changed_kinds), (
+        changes, renamed_kinds, changed_kinds)
 
     # Every kind changes at once: past the tool's mass-change guard, hence --force.
     out = run(emu, tmp_path, "apply", "--auto-approve", "--force", "--rate-limit", "0", *fresh)
