@@ -3,7 +3,7 @@
 //! (`NotificationRequest`); keyed by code. The calculation is checked
 //! against the event's fields (`crate::condition`, `crate::events`).
 
-use super::{IDS, Kind, KindSpec, by_field};
+use super::{Filter, IDS, Kind, KindSpec, Match, by_field};
 use crate::identity::{AdoptParam, Identity, Key};
 use crate::schema::{Field, Type, opt, req};
 
@@ -39,10 +39,10 @@ pub(super) const SPEC: KindSpec = KindSpec {
     filters: &[
         IDS,
         by_field("eventName", "eventName", false),
-        super::Filter {
+        Filter {
             param: "active",
             multi: false,
-            matches: super::Match::Flag("active"),
+            matches: Match::Flag("active"),
             needs: None,
         },
     ],
