@@ -186,7 +186,8 @@ fn bad_calculations_and_events_are_refused_offline_and_online() {
 /// events; `GET /events/fields` their fields, typed.
 #[test]
 fn the_emulator_serves_event_types_and_fields() {
-    let emu = EmulatorProcess::start(&[]);
+    // `--strict`: `eventName` is the one parameter these routes read.
+    let emu = EmulatorProcess::start(&["--strict"]);
     let (status, types) = emu.api("GET", "events/types", None);
     assert_eq!(status, 200, "{types}");
     let list = types["events"].as_array().expect("events");
@@ -236,4 +237,14 @@ fn the_emulator_serves_event_types_and_fields() {
     );
     let (status, body) = emu.api("GET", "events/fields?eventName=nope.created", None);
     assert_eq!(status, 400, "{body}");
+    let (status, body) = emu.api("GET", "events/types?pageSize=5", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("pageSize"), "{body}");
+
+    // Without `eventName`: every type, each with its fields (none documented for failures).
+    let (status, all) = emu.api("GET", "events/fields", None);
+    assert_eq!(status, 200);
+    let all = all["events"].as_object().expect("events");
+    assert_eq!(all.len(), 107, "106 system types and the scheduled event");
+    assert_eq!(all["ingest.validation.failure"], json!({}));
 }
