@@ -28,7 +28,14 @@ def test_a_scheduled_event_becomes_an_event_type_with_its_entitys_fields(client:
     n = client.notification_configurations.create(
         code=unique("n"), name="Due", description="Due soon", event_name=name, calculation="new.billTotal > 0"
     )
-    assert client.notification_configurations.list(event_name=name).data[0].id == n.id
+    assert [e.id for e in client.notification_configurations.list(event_name=name).data] == [n.id]
+    # `active`: absent counts as false.
+    assert n.id in [e.id for e in client.notification_configurations.list(active=False, page_size=100).data]
+    client.notification_configurations.update(
+        n.id, code=n.code, name="Due", description="Due soon", event_name=name, active=True, version=n.version
+    )
+    assert n.id in [e.id for e in client.notification_configurations.list(active=True, page_size=100).data]
+    assert n.id not in [e.id for e in client.notification_configurations.list(active=False, page_size=100).data]
     client.notification_configurations.delete(n.id)
     client.scheduled_event_configurations.delete(made.id)
 
