@@ -14,7 +14,8 @@ pub(crate) const CALCULATION: &str = "notificationConfiguration.calculation";
 /// configuration; `calculation` parses, names only that event's fields,
 /// and is a condition rather than a number or a string.
 pub(crate) fn check(body: &Body, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
-    let calculation = str_of(body, "calculation");
+    // An empty calculation is none: the event alone triggers.
+    let calculation = str_of(body, "calculation").filter(|c| !c.trim().is_empty());
     let Some(event) = str_of(body, "eventName") else {
         return; // missing or not a string: a field-level violation
     };
@@ -152,9 +153,11 @@ mod tests {
             "new.customFields.tier == 'gold'",
         );
         assert_eq!(findings(custom, &world), Vec::<String>::new());
-        // Without a calculation, any known event will do.
+        // Without a calculation (or with an empty one), any known event will do.
         let always = json!({"eventName": "ingest.validation.failure", "alwaysFireEvent": true});
         assert_eq!(findings(always, &world), Vec::<String>::new());
+        let empty = notification("configuration.product.created", " ");
+        assert_eq!(findings(empty, &world), Vec::<String>::new());
     }
 
     #[test]
