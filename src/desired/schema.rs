@@ -160,7 +160,13 @@ fn type_schema(ty: &Type) -> Value {
         }
         Type::CodeRef(target, inner) => {
             let mut s = type_schema(inner);
-            s["description"] = json!(format!("the code of a {target}"));
+            // A kind keyed by code is named by its code; another by its key
+            // (a scheduled event configuration by its name).
+            s["description"] = json!(if target.has_identity_code() {
+                format!("the code of a {target}")
+            } else {
+                format!("the key of a {target}, or another value the field allows")
+            });
             s
         }
         Type::GeneralCode | Type::IdentCode => {

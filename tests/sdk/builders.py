@@ -58,6 +58,8 @@ KINDS = [
     "counter_adjustment",
     "webhook",
     "integration_configuration",
+    "scheduled_event_configuration",
+    "notification_configuration",
     "permission_policy",
     "external_mapping",
 ]
@@ -113,6 +115,8 @@ class Setup:
     counter_adjustment: Any
     webhook: Any
     integration_configuration: Any
+    scheduled_event_configuration: Any
+    notification_configuration: Any
     permission_policy: Any
     external_mapping: Any
 
@@ -258,6 +262,18 @@ def build_setup(
         config_data={"format": "json", "batch": {"size": 10}},
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
+    scheduled_event_configuration = client.scheduled_event_configurations.create(
+        name=f"scheduled.bill.due_{tag}", entity="Bill", field="dueDate", offset=10
+    )
+    # Based on the scheduled event: an event type of the org, with the bill's fields.
+    notification_configuration = client.notification_configurations.create(
+        code=f"notify_{tag}",
+        name=f"Bill due {tag}",
+        description="Ten days past due",
+        event_name=scheduled_event_configuration.name,
+        calculation="new.billTotal > 100 AND new.locked == false",
+        active=True,
+    )
     permission_policy = client.permission_policies.create(
         name=f"Readers {tag}",
         permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
@@ -294,6 +310,8 @@ def build_setup(
         counter_adjustment=counter_adjustment,
         webhook=webhook,
         integration_configuration=integration_configuration,
+        scheduled_event_configuration=scheduled_event_configuration,
+        notification_configuration=notification_configuration,
         permission_policy=permission_policy,
         external_mapping=external_mapping,
     )

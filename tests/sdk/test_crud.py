@@ -94,6 +94,11 @@ def test_create_echoes_request_fields(setup: Setup) -> None:
         "Webhook", s.webhook.id, f"Bill{tag}", {"format": "json", "batch": {"size": 10}})
     # The response schema has no `credentials`: written, never returned.
     assert "credentials" not in ic.model_dump(by_alias=True, exclude_unset=True)
+    se = s.scheduled_event_configuration
+    assert (se.name, se.entity, se.field, se.offset) == (f"scheduled.bill.due_{tag}", "Bill", "dueDate", 10)
+    n = s.notification_configuration
+    assert (n.code, n.event_name, n.calculation, n.active) == (
+        f"notify_{tag}", se.name, "new.billTotal > 100 AND new.locked == false", True)
 
     ap = s.account_plan
     assert (ap.account_id, ap.plan_id) == (s.account.id, s.plan.id)
@@ -383,6 +388,24 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             # The SDK reads the update's answer as an integration run: observe the wire fields.
             lambda e: tuple(e.to_dict().get(k) for k in ("name", "configData", "destinationId", "credentials")),
             ("Renamed integration", {"format": "csv"}, None, None),
+        ),
+        "scheduled_event_configuration": (
+            dict(name=s.scheduled_event_configuration.name, entity="Bill", field="endDate", offset=-2),
+            lambda e: (e.name, e.entity, e.field, e.offset),
+            (s.scheduled_event_configuration.name, "Bill", "endDate", -2),
+        ),
+        "notification_configuration": (
+            dict(
+                code=s.notification_configuration.code,
+                name="Renamed notification",
+                description="Ten days past due",
+                event_name="configuration.commitment.updated",
+                calculation="new.amountSpent >= new.amount * 0.9 AND old.amountSpent < old.amount * 0.9",
+                active=False,
+                always_fire_event=False,
+            ),
+            lambda e: (e.name, e.event_name, e.active, e.always_fire_event),
+            ("Renamed notification", "configuration.commitment.updated", False, False),
         ),
         "external_mapping": (
             dict(

@@ -3,7 +3,8 @@
 An org populated by the official SDK with one entity of every kind the tool manages (`builders.KINDS`,
 so each kind added to the builders joins this test), exported with `m3ter export`, plans into a new
 state as imports only. After the import, one changed name per kind is exactly one update per kind (a
-kind keyed by its name, having no code, is one create and one delete instead), and
+permission policy, keyed by its name, is renamed with a `moved:` entry, as a code change is; a
+scheduled event configuration, whose name is its key and an event type, changes its offset instead), and
 `destroy` removes every entity the tool manages but the singletons and what they reference (the org
 config's currency), which it forgets and says so.
 
@@ -33,12 +34,15 @@ from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, sto
 # A top-level `name:` of an entity in an exported list (`- name: X`, or `  name: X` under `- code: x`),
 # not a nested one (a meter's data field is indented further).
 _NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
+# A scheduled event configuration's name is its key and the event type notifications name: a new
+# name is a replace, and the notifications on it would name a missing event. Its offset changes instead.
+_OFFSET_LINE = re.compile(r"^  offset: (-?[0-9]+)$", re.MULTILINE)
+KEYED_BY_NAME = {"scheduledEventConfigurations"}
+# A permission policy has no code: its name is its key, so a rename says where the entity moved
+# (README "Renaming an entity"), and stays one update of the same id.
+MOVED_BY_NAME = {"permissionPolicies": "permissionPolicy"}
 # An exported secret's placeholder.
 _PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)\}")
-
-# Kinds keyed by their name (the API gives them no code), as address prefixes and export files.
-NAME_KEYED = ("permissionPolicy[", "permissionPolicy.")
-NAME_KEYED_FILES = {"permissionPolicies"}
 
 # The environment variables the export's placeholders name, set for every later run.
 SECRET_ENV: dict[str, str] = {}
@@ -150,29 +154,37 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
 
     # One changed name per exported file that has names: one update per kind, nothing else.
     renamed_kinds = set()
+    changed_kinds = set()
+    moved: list[dict[str, str]] = []
     for path in files:
         text = path.read_text()
+        if path.stem in KEYED_BY_NAME:
+            first = _OFFSET_LINE.search(text)
+            assert first is not None, text
+            path.write_text(text[: first.start(1)] + str(int(first.group(1)) + 1) + text[first.end(1) :])
+            changed_kinds.add(path.stem)
+            continue
         first = _NAME_LINE.search(text)
         if first is None:
             continue
         text = text[: first.end(2)] + " (renamed)" + text[first.end(2) :]
         path.write_text(text)
         renamed_kinds.add(path.stem)
+        if path.stem in MOVED_BY_NAME:
+            name = json.dumps(first.group(2).strip().strip("'\""))
+            renamed_name = json.dumps(json.loads(name) + " (renamed)")
+            kind = MOVED_BY_NAME[path.stem]
+            moved.append({"from": f"{kind}[{name}]", "to": f"{kind}[{renamed_name}]"})
     assert renamed_kinds, "no exported file had a name to change"
+    assert len(moved) == len(MOVED_BY_NAME), moved
+    # JSON is YAML: one `moved:` file, beside the exported ones.
+    (tmp_path / "exported" / "moved.yaml").write_text(json.dumps({"moved": moved}))
     plan = plan_json(emu, tmp_path, *fresh)
     changes = actions(plan)
-    # A kind the API gives no code is keyed by its name: renaming it is a new entity under the new
-    # name and the old one deleted (README "Desired state"), one create and one delete of that kind.
-    keyed = [(a, c) for a, c in changes if not a.startswith(NAME_KEYED)]
-    by_name = sorted(c for a, c in changes if a.startswith(NAME_KEYED))
-    renamed_by_name = [k for k in renamed_kinds if k in NAME_KEYED_FILES]
-    assert by_name == ["create", "delete"] * len(renamed_by_name), changes
-    assert all(action == "update" for _, action in keyed), changes
-    updated_kinds = [address.split(".", 1)[0] for address, _ in keyed]
-    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds) - len(renamed_by_name), (
-        changes,
-        renamed_kinds,
-    )
+    assert all(action == "update" for _, action in changes), changes
+    updated_kinds = [address.split(".", 1)[0] for address, _ in changes]
+    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds | changed_kinds), (
+        changes, renamed_kinds, changed_kinds)
 
     # Every kind changes at once: past the tool's mass-change guard, hence --force.
     out = run(emu, tmp_path, "apply", "--auto-approve", "--force", "--rate-limit", "0", *fresh)

@@ -192,11 +192,13 @@ struct Parser {
     pos: usize,
 }
 
-fn is_name_start(c: char) -> bool {
+/// A name starts with a letter, `_` or `$` (shared with `crate::condition`).
+pub(crate) fn is_name_start(c: char) -> bool {
     c.is_alphabetic() || c == '_' || c == '$'
 }
 
-fn is_name_char(c: char) -> bool {
+/// A name goes on with letters, digits, `_`, `$` and `.`.
+pub(crate) fn is_name_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '$' | '.')
 }
 

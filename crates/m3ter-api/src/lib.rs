@@ -7,6 +7,8 @@
 //! them, so one table edit changes all three consistently.
 
 pub mod calc;
+pub mod condition;
+pub mod events;
 pub mod identity;
 pub mod kinds;
 pub mod rules;

@@ -27,6 +27,7 @@ mod billing;
 mod conn;
 mod crud;
 mod error;
+mod events;
 mod extract;
 mod faults;
 mod ingest;

@@ -18,7 +18,7 @@ use m3ter_api::Kind;
 use crate::error::ApiError;
 use crate::faults::{Fault, dropped_connection};
 use crate::surface::{NOT_SERVED, check_query};
-use crate::{Shared, auth, billing, crud, ingest};
+use crate::{Shared, auth, billing, crud, events, ingest};
 
 /// Builds the router of the emulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -57,6 +57,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         get(crud::list_children),
     )
     .route("/organizations/{orgId}/measurements", post(ingest::submit))
+    .route("/organizations/{orgId}/events/types", get(events::types))
+    .route("/organizations/{orgId}/events/fields", get(events::fields))
     .route(
         "/organizations/{orgId}/balances/{balanceId}/transactions",
         get(billing::transactions::list_transactions)

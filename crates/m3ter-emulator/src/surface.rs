@@ -47,6 +47,7 @@ fn implemented(method: &Method, template: &str, name: &str) -> bool {
     };
     let known: &[&str] = match rest {
         "billjobs" => BILL_JOBS,
+        "events/fields" => &["eventName"],
         "bills" => BILLS,
         "accounts/{id}/children" | "bills/{id}/lineitems" | "balances/{balanceId}/transactions" => {
             PAGING

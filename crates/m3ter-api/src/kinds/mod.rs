@@ -28,6 +28,7 @@ mod custom_fields;
 mod external_mapping;
 mod integration_configuration;
 mod meter;
+mod notification_configuration;
 mod organization_config;
 mod permission_policy;
 mod picklist;
@@ -37,6 +38,7 @@ mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
+mod scheduled_event_configuration;
 mod webhook;
 
 /// The configuration kinds the tool manages, in dependency-friendly order
@@ -72,6 +74,8 @@ pub enum Kind {
     CounterAdjustment,
     Webhook,
     IntegrationConfiguration,
+    ScheduledEventConfiguration,
+    NotificationConfiguration,
     PermissionPolicy,
     ExternalMapping,
 }
@@ -104,6 +108,8 @@ const SPECS: &[&KindSpec] = &[
     &counter_adjustment::SPEC,
     &webhook::SPEC,
     &integration_configuration::SPEC,
+    &scheduled_event_configuration::SPEC,
+    &notification_configuration::SPEC,
     &permission_policy::SPEC,
     &external_mapping::SPEC,
 ];

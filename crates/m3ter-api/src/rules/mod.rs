@@ -27,8 +27,10 @@ mod currency;
 mod custom_fields;
 mod dates;
 mod meter;
+mod notification;
 mod plan_group;
 mod pricing;
+mod scheduled_event;
 mod webhook;
 
 #[cfg(test)]
@@ -258,6 +260,26 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         Severity::Error,
         "SPEC WebhookDestinationRequest.url: where m3ter sends events, so an absolute http(s) URL",
     ),
+    (
+        scheduled_event::FIELD,
+        Severity::Error,
+        "SPEC ScheduledEventConfigurationRequest.field: a DateTime field of the referenced entity",
+    ),
+    (
+        scheduled_event::NAME,
+        Severity::Error,
+        "SPEC ScheduledEventConfigurationRequest.name: `scheduled.<entity>.<custom event name>`",
+    ),
+    (
+        notification::EVENT_NAME,
+        Severity::Error,
+        "SPEC NotificationRequest.eventName: an Event type (GET /events/types) or a scheduled event",
+    ),
+    (
+        notification::CALCULATION,
+        Severity::Error,
+        "SPEC NotificationRequest.calculation, DOCS calculation engine: a boolean over the event's fields",
+    ),
 ];
 
 /// Every finding of every rule for `subject`, errors first.
@@ -277,6 +299,8 @@ pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
         Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
         Kind::Commitment => commitment::check(subject, catalog, &mut out),
         Kind::Webhook => webhook::check(subject.body, &mut out),
+        Kind::ScheduledEventConfiguration => scheduled_event::check(subject.body, &mut out),
+        Kind::NotificationConfiguration => notification::check(subject.body, catalog, &mut out),
         // Kinds whose rules are plain have none here.
         _ => {}
     }

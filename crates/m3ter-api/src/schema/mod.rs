@@ -31,8 +31,11 @@ pub enum Type {
     /// The code (not the id) of an entity of the given kind, with the
     /// limits of the given type: the API field holds the code itself
     /// (`currency: USD`), so nothing is translated. When the desired state
-    /// declares entities of that kind, the named one must be among them and
-    /// becomes a dependency (`Kind::code_refs`, docs/emulator.md).
+    /// declares an entity of that kind with that key, it becomes a
+    /// dependency (`Kind::code_refs`, docs/emulator.md); whether an
+    /// undeclared one is allowed is the kind's rule (`currency.known`; a
+    /// notification's `eventName` names a scheduled event configuration by
+    /// its key, its name, or else a system event type).
     CodeRef(Kind, &'static Type),
     /// The UUID of an entity of any of several kinds, the kind named by a
     /// sibling field (an external mapping's `m3terId`, whose kind is its
