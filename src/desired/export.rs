@@ -122,11 +122,7 @@ fn to_desired(
         match field.ty {
             Type::Ref(target) => {
                 let target_id = value.as_str().unwrap_or_default();
-                let code = live
-                    .by_id(target, target_id)
-                    .and_then(|t| t.get("code"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
+                let code = code_of(live, target, target_id).ok_or_else(|| {
                         format!(
                             "{kind} {id}: `{}` points at {target} {target_id}, which has no code in the org",
                             field.name
@@ -145,16 +141,12 @@ fn to_desired(
                         named.unwrap_or("missing")
                     )
                 })?;
-                let code = live
-                    .by_id(target, target_id)
-                    .and_then(|t| t.get("code"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        format!(
-                            "{kind} {id}: `{}` points at {target} {target_id}, which is not in the org",
-                            field.name
-                        )
-                    })?;
+                let code = code_of(live, target, target_id).ok_or_else(|| {
+                    format!(
+                        "{kind} {id}: `{}` points at {target} {target_id}, which is not in the org",
+                        field.name
+                    )
+                })?;
                 let address = crate::address::Address::new(target, code);
                 out.insert(any.yaml_key.to_string(), Value::String(address.to_string()));
             }
@@ -167,6 +159,13 @@ fn to_desired(
         }
     }
     Ok(out)
+}
+
+/// The code of the live entity `id` of kind `target`, when the org has it.
+fn code_of<'a>(live: &'a LiveSnapshot, target: Kind, id: &str) -> Option<&'a str> {
+    live.by_id(target, id)
+        .and_then(|t| t.get("code"))
+        .and_then(Value::as_str)
 }
 
 fn without_band_ids(bands: &Value) -> Value {

@@ -197,9 +197,9 @@ fn overlapping_commitments_of_one_account_are_refused_offline_and_online() {
     // `plan` reads the org while it loads the YAML (see cli::commands::plan),
     // so the promise for it is "no change": no write of any kind. `validate`
     // makes no request at all.
-    let writes: u64 = org_requests(&emu, |route| !route.starts_with("GET "));
+    let writes: u64 = common::kind_flow::org_requests(&emu, |route| !route.starts_with("GET "));
     assert_eq!(writes, 0, "bad input is refused before any write: {err}");
-    let before = org_requests(&emu, |_| true);
+    let before = common::kind_flow::org_requests(&emu, |_| true);
     let out = m3ter(d, &emu, &["validate"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -208,7 +208,7 @@ fn overlapping_commitments_of_one_account_are_refused_offline_and_online() {
         text(&out)
     );
     assert_eq!(
-        org_requests(&emu, |_| true),
+        common::kind_flow::org_requests(&emu, |_| true),
         before,
         "validate makes no request"
     );
@@ -230,16 +230,4 @@ fn overlapping_commitments_of_one_account_are_refused_offline_and_online() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("overlaps"), "{body}");
-}
-
-/// Requests the emulator has answered on `/organizations/` routes whose
-/// `METHOD /template` key `keep` accepts.
-fn org_requests(emu: &EmulatorProcess, keep: impl Fn(&str) -> bool) -> u64 {
-    emu.stats()["requests"]
-        .as_object()
-        .expect("requests")
-        .iter()
-        .filter(|(route, _)| route.contains("/organizations/") && keep(route))
-        .map(|(_, n)| n.as_u64().unwrap_or(0))
-        .sum()
 }
