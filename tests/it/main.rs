@@ -5,6 +5,7 @@ mod common;
 
 mod ci_example;
 mod cli_apply;
+mod cli_apply_crash;
 mod cli_apply_faults;
 mod cli_apply_order;
 mod cli_apply_retries;
