@@ -38,7 +38,11 @@ fn journal_progress(dir: &Path) -> Option<(u64, usize)> {
     let bytes = std::fs::read(journal_path(dir)).ok()?;
     let header = bytes.split(|&b| b == b'\n').next()?;
     let header: Value = serde_json::from_slice(header).ok()?;
-    let records = bytes.iter().filter(|&&c| c == b'\n').count().saturating_sub(1);
+    let records = bytes
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count()
+        .saturating_sub(1);
     Some((header["baseSerial"].as_u64()?, records))
 }
 
@@ -155,7 +159,10 @@ fn sigkilled_applies_leave_a_journal_that_the_next_run_replays() {
         let held = apply_killed_after(dir.path(), &emu, records);
         assert!(held >= records, "round {round}: {held} records");
         let made = posts(&emu) as usize;
-        assert!(made < n, "round {round}: the apply finished ({made} creates)");
+        assert!(
+            made < n,
+            "round {round}: the apply finished ({made} creates)"
+        );
         assert!(
             journal_path(dir.path()).exists(),
             "round {round}: no journal after the kill"
@@ -205,7 +212,10 @@ fn sigkilled_applies_leave_a_journal_that_the_next_run_replays() {
     assert!(dups.is_empty(), "duplicates {dups:?}");
     assert_eq!(total(&counts), n, "{counts:?}");
     // Compacted at the end: the file alone is complete, the journal gone.
-    assert!(!journal_path(dir.path()).exists(), "journal left after a whole run");
+    assert!(
+        !journal_path(dir.path()).exists(),
+        "journal left after a whole run"
+    );
     let ids: BTreeSet<String> = file_ids(dir.path()).into_values().collect();
     assert_eq!(ids, live_ids(&emu), "state file vs org");
     let plan = m3ter(

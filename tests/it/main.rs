@@ -12,6 +12,7 @@ mod cli_apply_retries;
 mod cli_conventions;
 mod cli_destroy;
 mod cli_export;
+mod cli_ingest_memory;
 mod cli_plan;
 mod cli_promote;
 mod cli_smoke;
