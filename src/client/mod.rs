@@ -195,7 +195,7 @@ impl Client {
             let page = self
                 .retrying(Method::GET, url.clone(), &query, None)
                 .await?;
-            let (data, next) = split_page(&page).ok_or_else(|| ApiError::Decode {
+            let (data, next) = split_page(page).ok_or_else(|| ApiError::Decode {
                 method: "GET".into(),
                 path: url.path().to_string(),
                 message: "a list page must be an object with a `data` array".into(),
@@ -612,13 +612,19 @@ fn excerpt(bytes: &[u8]) -> String {
     }
 }
 
-/// `(data, nextToken)` of a list page.
-fn split_page(page: &Value) -> Option<(Vec<Value>, Option<String>)> {
-    let data = page.get("data")?.as_array()?.clone();
-    let next = page
-        .get("nextToken")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+/// `(data, nextToken)` of a list page, moved out of it: the entities are
+/// not copied, so a page is never held twice.
+fn split_page(page: Value) -> Option<(Vec<Value>, Option<String>)> {
+    let Value::Object(mut page) = page else {
+        return None;
+    };
+    let Some(Value::Array(data)) = page.remove("data") else {
+        return None;
+    };
+    let next = match page.remove("nextToken") {
+        Some(Value::String(t)) => Some(t),
+        _ => None,
+    };
     Some((data, next))
 }
 
