@@ -7,7 +7,7 @@
 //! emulator would receive with each id replaced by the key of the entity it
 //! names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -18,9 +18,18 @@ use crate::address::Address;
 use m3ter_api::Kind;
 use m3ter_api::rules::{Body, Catalog, Finding, Severity, Subject, check};
 
+/// Fields the rules look siblings up by ([`Catalog::each_where`]): indexed,
+/// so a rule run on each of 10,000 account plans does not scan them all.
+const INDEXED: [(Kind, &str); 2] = [
+    (Kind::AccountPlan, "accountId"),
+    (Kind::Commitment, "accountId"),
+];
+
 /// The desired state as the rules see it: per kind, key → body.
 pub(crate) struct Offline {
     bodies: BTreeMap<Kind, BTreeMap<String, Body>>,
+    /// For each of [`INDEXED`]: field value → keys of the entities with it.
+    by_field: HashMap<(Kind, &'static str), HashMap<String, Vec<String>>>,
 }
 
 impl Offline {
@@ -36,7 +45,17 @@ impl Offline {
                 .or_default()
                 .insert(address.key.clone(), body_of(c, refs));
         }
-        Offline { bodies }
+        let mut by_field: HashMap<(Kind, &'static str), HashMap<String, Vec<String>>> =
+            HashMap::new();
+        for (kind, field) in INDEXED {
+            let index = by_field.entry((kind, field)).or_default();
+            for (key, body) in bodies.get(&kind).into_iter().flatten() {
+                if let Some(v) = body.get(field).and_then(Value::as_str) {
+                    index.entry(v.to_string()).or_default().push(key.clone());
+                }
+            }
+        }
+        Offline { bodies, by_field }
     }
 
     fn body(&self, address: &Address) -> Option<&Body> {
@@ -68,6 +87,28 @@ impl Catalog for Offline {
         }
         let (key, body) = self.bodies.get(&kind)?.get_key_value(code)?;
         Some((key.as_str(), body))
+    }
+
+    fn each_where(&self, kind: Kind, field: &str, value: &str) -> Vec<(&str, &Body)> {
+        let Some(index) = self.by_field.get(&(kind, field)) else {
+            return self
+                .each(kind)
+                .into_iter()
+                .filter(|(_, b)| b.get(field).and_then(Value::as_str) == Some(value))
+                .collect();
+        };
+        let Some(bodies) = self.bodies.get(&kind) else {
+            return Vec::new();
+        };
+        index
+            .get(value)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let (key, body) = bodies.get_key_value(key)?;
+                Some((key.as_str(), body))
+            })
+            .collect()
     }
 }
 
