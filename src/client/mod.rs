@@ -177,6 +177,18 @@ impl Client {
         kind: Kind,
         filters: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
+        self.list_all_with(kind, filters, |v| v).await
+    }
+
+    /// [`Client::list_all`] with each entity passed through `keep` as its
+    /// page is read (after its secrets are hidden), so what a caller does
+    /// not keep is freed page by page.
+    pub async fn list_all_with(
+        &self,
+        kind: Kind,
+        filters: &[(&str, String)],
+        keep: impl Fn(Value) -> Value,
+    ) -> Result<Vec<Value>, ApiError> {
         if let Some((p, _)) = filters
             .iter()
             .find(|(p, _)| !kind.filters().iter().any(|f| f.param == *p))
@@ -201,7 +213,7 @@ impl Client {
                 message: "a list page must be an object with a `data` array".into(),
             })?;
             let empty = data.is_empty();
-            all.extend(data.into_iter().map(|e| hidden(kind, e)));
+            all.extend(data.into_iter().map(|e| keep(hidden(kind, e))));
             // A missing or empty token ends the listing, and so does an empty
             // page (as the official SDKs do), so a server that keeps handing
             // out tokens cannot loop us forever.

@@ -93,6 +93,43 @@ impl LiveSnapshot {
     }
 }
 
+/// Audit fields every entity response carries and nothing in this tool
+/// reads (never compared, shown or exported): not kept.
+const AUDIT_FIELDS: [&str; 4] = ["dtCreated", "dtLastModified", "createdBy", "lastModifiedBy"];
+
+/// A live entity as a snapshot keeps it, at about half the memory of the
+/// response: without its [`AUDIT_FIELDS`], and every object rebuilt at its
+/// exact size (a parsed object keeps the spare room of its growth, about a
+/// third). Order is kept.
+pub(crate) fn compact(v: Value) -> Value {
+    compact_at(v, true)
+}
+
+fn compact_at(v: Value, top: bool) -> Value {
+    match v {
+        Value::Object(map) => {
+            let fields: Vec<(String, Value)> = map
+                .into_iter()
+                .filter(|(k, _)| !top || !AUDIT_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k, compact_at(v, false)))
+                .collect();
+            let mut out = serde_json::Map::with_capacity(fields.len());
+            out.extend(fields);
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| compact_at(v, false))
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+                .into_vec(),
+        ),
+        Value::String(s) => Value::String(s.into_boxed_str().into_string()),
+        other => other,
+    }
+}
+
 fn id_of(e: &Value) -> Option<&str> {
     e.get("id").and_then(Value::as_str)
 }
@@ -101,6 +138,18 @@ fn id_of(e: &Value) -> Option<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn compact_drops_audit_fields_only_at_the_top_and_keeps_order() {
+        let v = json!({"id": "a", "version": 2, "dtCreated": "x", "name": "N",
+            "createdBy": "u", "address": {"createdBy": "kept", "city": "C"},
+            "bands": [{"lowerLimit": 0}], "lastModifiedBy": "u", "dtLastModified": "y"});
+        let c = compact(v);
+        assert_eq!(
+            serde_json::to_string(&c).expect("json"),
+            r#"{"id":"a","version":2,"name":"N","address":{"createdBy":"kept","city":"C"},"bands":[{"lowerLimit":0}]}"#
+        );
+    }
 
     #[test]
     fn by_id_uses_the_index_and_survives_direct_edits() {
