@@ -81,7 +81,8 @@ pub(crate) fn with_refs(fields: &mut Body, refs: &BTreeMap<String, Address>) -> 
         .collect()
 }
 
-/// Undoes [`with_refs`]: the fields as they were, in their order.
+/// Undoes [`with_refs`]: the fields as they were, in their order, in a map
+/// of their exact size (the insertions may have doubled its room).
 pub(crate) fn without_refs(fields: &mut Body, saved: Saved) {
     for (field, before) in saved.into_iter().rev() {
         match before {
@@ -93,6 +94,7 @@ pub(crate) fn without_refs(fields: &mut Body, saved: Saved) {
             }
         }
     }
+    *fields = crate::live::exact_map(std::mem::take(fields));
 }
 
 impl Catalog for Offline<'_> {

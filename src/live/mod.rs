@@ -7,7 +7,7 @@ pub use refresh::{RefreshReport, accept_live, refresh};
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use m3ter_api::Kind;
 
@@ -99,35 +99,41 @@ const AUDIT_FIELDS: [&str; 4] = ["dtCreated", "dtLastModified", "createdBy", "la
 
 /// A live entity as a snapshot keeps it, at about half the memory of the
 /// response: without its [`AUDIT_FIELDS`], and every object rebuilt at its
-/// exact size (a parsed object keeps the spare room of its growth, about a
-/// third). Order is kept.
+/// exact size (see [`exact`]). Order is kept.
 pub(crate) fn compact(v: Value) -> Value {
-    compact_at(v, true)
+    match v {
+        Value::Object(map) => Value::Object(exact_map(
+            map.into_iter()
+                .filter(|(k, _)| !AUDIT_FIELDS.contains(&k.as_str())),
+        )),
+        other => exact(other),
+    }
 }
 
-fn compact_at(v: Value, top: bool) -> Value {
+/// `v` with every object and array rebuilt at its exact size: a parsed or
+/// grown one keeps the spare room of its growth (about a third).
+pub(crate) fn exact(v: Value) -> Value {
     match v {
-        Value::Object(map) => {
-            let fields: Vec<(String, Value)> = map
-                .into_iter()
-                .filter(|(k, _)| !top || !AUDIT_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k, compact_at(v, false)))
-                .collect();
-            let mut out = serde_json::Map::with_capacity(fields.len());
-            out.extend(fields);
-            Value::Object(out)
-        }
+        Value::Object(map) => Value::Object(exact_map(map)),
         Value::Array(items) => Value::Array(
             items
                 .into_iter()
-                .map(|v| compact_at(v, false))
+                .map(exact)
                 .collect::<Vec<_>>()
                 .into_boxed_slice()
                 .into_vec(),
         ),
-        Value::String(s) => Value::String(s.into_boxed_str().into_string()),
         other => other,
     }
+}
+
+/// The fields of an object, each [`exact`], in a map of exactly their
+/// number.
+pub(crate) fn exact_map(fields: impl IntoIterator<Item = (String, Value)>) -> Map<String, Value> {
+    let fields: Vec<(String, Value)> = fields.into_iter().map(|(k, v)| (k, exact(v))).collect();
+    let mut out = Map::with_capacity(fields.len());
+    out.extend(fields);
+    out
 }
 
 fn id_of(e: &Value) -> Option<&str> {
