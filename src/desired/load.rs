@@ -412,7 +412,7 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
             .iter_mut()
             .map(|(_, _, c, refs, _)| with_refs(&mut c.fields, refs))
             .collect();
-        let catalog = Offline::new(resolved.iter().map(|(a, _, c, _, _)| (&*a, &c.fields)));
+        let catalog = Offline::new(resolved.iter().map(|(a, _, c, _, _)| (a, &c.fields)));
         let checked = check_all(&catalog, resolved.iter().map(|(a, f, c, _, _)| (a, f, c)));
         drop(catalog);
         checked.errors.0.into_iter().for_each(|d| diags.push(d));
