@@ -177,6 +177,18 @@ impl Client {
         kind: Kind,
         filters: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
+        self.list_all_with(kind, filters, |v| v).await
+    }
+
+    /// [`Client::list_all`] with each entity passed through `keep` as its
+    /// page is read (after its secrets are hidden), so what a caller does
+    /// not keep is freed page by page.
+    pub async fn list_all_with(
+        &self,
+        kind: Kind,
+        filters: &[(&str, String)],
+        keep: impl Fn(Value) -> Value,
+    ) -> Result<Vec<Value>, ApiError> {
         if let Some((p, _)) = filters
             .iter()
             .find(|(p, _)| !kind.filters().iter().any(|f| f.param == *p))
@@ -195,13 +207,13 @@ impl Client {
             let page = self
                 .retrying(Method::GET, url.clone(), &query, None)
                 .await?;
-            let (data, next) = split_page(&page).ok_or_else(|| ApiError::Decode {
+            let (data, next) = split_page(page).ok_or_else(|| ApiError::Decode {
                 method: "GET".into(),
                 path: url.path().to_string(),
                 message: "a list page must be an object with a `data` array".into(),
             })?;
             let empty = data.is_empty();
-            all.extend(data.into_iter().map(|e| hidden(kind, e)));
+            all.extend(data.into_iter().map(|e| keep(hidden(kind, e))));
             // A missing or empty token ends the listing, and so does an empty
             // page (as the official SDKs do), so a server that keeps handing
             // out tokens cannot loop us forever.
@@ -612,13 +624,19 @@ fn excerpt(bytes: &[u8]) -> String {
     }
 }
 
-/// `(data, nextToken)` of a list page.
-fn split_page(page: &Value) -> Option<(Vec<Value>, Option<String>)> {
-    let data = page.get("data")?.as_array()?.clone();
-    let next = page
-        .get("nextToken")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+/// `(data, nextToken)` of a list page, moved out of it: the entities are
+/// not copied, so a page is never held twice.
+fn split_page(page: Value) -> Option<(Vec<Value>, Option<String>)> {
+    let Value::Object(mut page) = page else {
+        return None;
+    };
+    let Some(Value::Array(data)) = page.remove("data") else {
+        return None;
+    };
+    let next = match page.remove("nextToken") {
+        Some(Value::String(t)) => Some(t),
+        _ => None,
+    };
     Some((data, next))
 }
 

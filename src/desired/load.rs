@@ -15,7 +15,7 @@ use super::convert::{Converted, convert_entity};
 use super::diagnostic::{Diagnostic, Diagnostics, closest, did_you_mean};
 use super::moved;
 use super::node::{At, Node, Pos, parse_documents};
-use super::rules::{Offline, check_all};
+use super::rules::{Offline, Saved, check_all, with_refs, without_refs};
 use super::vars::{Declarations, VarInputs};
 use super::{DesiredEntity, DesiredState, Source};
 use crate::address::Address;
@@ -409,10 +409,20 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
     // resolved: a missing target would only repeat as rule findings.
     let mut warnings = Vec::new();
     if diags.is_empty() {
-        let catalog = Offline::new(resolved.iter().map(|(a, _, c, r, _)| (a, c, r)));
+        // Each body is the entity's own fields with its references written
+        // in for the checks (no copy of the state), taken out again after.
+        let saved: Vec<Saved> = resolved
+            .iter_mut()
+            .map(|(_, _, c, refs, _)| with_refs(&mut c.fields, refs))
+            .collect();
+        let catalog = Offline::new(resolved.iter().map(|(a, _, c, _, _)| (a, &c.fields)));
         let checked = check_all(&catalog, resolved.iter().map(|(a, f, c, _, _)| (a, f, c)));
+        drop(catalog);
         checked.errors.0.into_iter().for_each(|d| diags.push(d));
         warnings = checked.warnings;
+        for ((_, _, c, _, _), saved) in resolved.iter_mut().zip(saved) {
+            without_refs(&mut c.fields, saved);
+        }
     }
 
     let mut state = DesiredState {

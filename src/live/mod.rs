@@ -7,7 +7,7 @@ pub use refresh::{RefreshReport, accept_live, refresh};
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use m3ter_api::Kind;
 
@@ -93,6 +93,49 @@ impl LiveSnapshot {
     }
 }
 
+/// Audit fields every entity response carries and nothing in this tool
+/// reads (never compared, shown or exported): not kept.
+const AUDIT_FIELDS: [&str; 4] = ["dtCreated", "dtLastModified", "createdBy", "lastModifiedBy"];
+
+/// A live entity as a snapshot keeps it, at about half the memory of the
+/// response: without its [`AUDIT_FIELDS`], and every object rebuilt at its
+/// exact size (see [`exact`]). Order is kept.
+pub(crate) fn compact(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(exact_map(
+            map.into_iter()
+                .filter(|(k, _)| !AUDIT_FIELDS.contains(&k.as_str())),
+        )),
+        other => exact(other),
+    }
+}
+
+/// `v` with every object and array rebuilt at its exact size: a parsed or
+/// grown one keeps the spare room of its growth (about a third).
+pub(crate) fn exact(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(exact_map(map)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(exact)
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+                .into_vec(),
+        ),
+        other => other,
+    }
+}
+
+/// The fields of an object, each [`exact`], in a map of exactly their
+/// number.
+pub(crate) fn exact_map(fields: impl IntoIterator<Item = (String, Value)>) -> Map<String, Value> {
+    let fields: Vec<(String, Value)> = fields.into_iter().map(|(k, v)| (k, exact(v))).collect();
+    let mut out = Map::with_capacity(fields.len());
+    out.extend(fields);
+    out
+}
+
 fn id_of(e: &Value) -> Option<&str> {
     e.get("id").and_then(Value::as_str)
 }
@@ -101,6 +144,18 @@ fn id_of(e: &Value) -> Option<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn compact_drops_audit_fields_only_at_the_top_and_keeps_order() {
+        let v = json!({"id": "a", "version": 2, "dtCreated": "x", "name": "N",
+            "createdBy": "u", "address": {"createdBy": "kept", "city": "C"},
+            "bands": [{"lowerLimit": 0}], "lastModifiedBy": "u", "dtLastModified": "y"});
+        let c = compact(v);
+        assert_eq!(
+            serde_json::to_string(&c).expect("json"),
+            r#"{"id":"a","version":2,"name":"N","address":{"createdBy":"kept","city":"C"},"bands":[{"lowerLimit":0}]}"#
+        );
+    }
 
     #[test]
     fn by_id_uses_the_index_and_survives_direct_edits() {

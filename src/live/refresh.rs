@@ -24,9 +24,9 @@ pub async fn refresh(client: &Client) -> Result<LiveSnapshot, ApiError> {
                 client
                     .get_singleton(kind)
                     .await
-                    .map(|one| one.into_iter().collect())
+                    .map(|one| one.into_iter().map(super::compact).collect())
             } else {
-                client.list_all(kind, &[]).await
+                client.list_all_with(kind, &[], super::compact).await
             };
             (kind, read)
         });

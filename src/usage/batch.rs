@@ -10,7 +10,7 @@ pub const MAX_MEASUREMENTS: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 512_000;
 
 /// `{"measurements":[` and `]}` around the comma-joined items.
-const ENVELOPE_BYTES: usize = r#"{"measurements":[]}"#.len();
+pub const ENVELOPE_BYTES: usize = r#"{"measurements":[]}"#.len();
 
 /// One request body, ready to send (and to resend unchanged on a retry, so
 /// the server sees the same `uid`s).

@@ -5,6 +5,8 @@
 //! Every measurement is checked here, so a typo fails with the file, line
 //! and field before anything is sent, instead of being half-ingested.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -47,28 +49,38 @@ pub struct Sourced {
     pub value: Value,
 }
 
-/// Reads and checks every measurement of `path`. A measurement without a
-/// `uid` gets a fresh UUID, so that a retried batch cannot count it twice.
+/// Reads and checks every measurement of `path` into memory. A measurement
+/// without a `uid` gets a fresh UUID, so that a retried batch cannot count
+/// it twice. For a file of any size, stream it with [`open_measurements`].
 pub fn read_measurements(path: &Path) -> Result<Vec<Sourced>, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let is_csv = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let out = if is_csv {
-        parse_csv(path, &text)?
-    } else {
-        parse_jsonl(path, &text)?
-    };
+    let out = open_measurements(path)?.collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         return Err(FileError::Empty {
             path: path.to_path_buf(),
         });
     }
     Ok(out)
+}
+
+/// Opens `path` for streaming: its measurements one at a time, each checked
+/// as it is read (JSON Lines, or CSV when the name ends in `.csv`), so a
+/// file of any size is read in constant memory.
+pub fn open_measurements(path: &Path) -> Result<Measurements<BufReader<File>>, FileError> {
+    let read = |source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(read)?;
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let input = BufReader::with_capacity(1 << 16, file);
+    if is_csv {
+        Measurements::csv(path, input)
+    } else {
+        Ok(Measurements::jsonl(path, input))
+    }
 }
 
 fn at(path: &Path, line: usize, message: String) -> FileError {
@@ -81,105 +93,214 @@ fn at(path: &Path, line: usize, message: String) -> FileError {
 
 /// JSON Lines; blank lines are skipped.
 pub fn parse_jsonl(path: &Path, text: &str) -> Result<Vec<Sourced>, FileError> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let value: Value = serde_json::from_str(raw).map_err(|e| {
-            at(
-                path,
-                line,
-                format!("not a JSON object: {e} (the file is read as JSON Lines: one measurement object per line; name a CSV file *.csv)"),
-            )
-        })?;
-        let Value::Object(obj) = value else {
-            return Err(at(path, line, "a measurement must be a JSON object".into()));
-        };
-        let obj = check(obj).map_err(|m| at(path, line, m))?;
-        out.push(Sourced {
-            line,
-            value: Value::Object(obj),
-        });
-    }
-    Ok(out)
+    Measurements::jsonl(path, text.as_bytes()).collect()
 }
 
 /// CSV with a header; columns other than uid, meter, account, ts and ets
 /// are numeric `measure` fields (an empty cell leaves the field out).
 pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<Sourced>, FileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| at(path, 1, format!("unreadable CSV header: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    for required in ["meter", "account", "ts"] {
-        if !header.iter().any(|h| h == required) {
+    Measurements::csv(path, text.as_bytes())?.collect()
+}
+
+/// The checked measurements of one input, read lazily (see
+/// [`open_measurements`]). After an error it yields nothing more.
+pub struct Measurements<R: BufRead> {
+    path: PathBuf,
+    format: Format<R>,
+    done: bool,
+}
+
+enum Format<R: BufRead> {
+    Jsonl {
+        input: R,
+        /// Number of the line read last.
+        line: usize,
+        /// Reused for every line.
+        buf: String,
+    },
+    Csv {
+        records: csv::StringRecordsIntoIter<R>,
+        header: Vec<String>,
+    },
+}
+
+impl<R: BufRead> Measurements<R> {
+    /// JSON Lines from `input` (`path` names it in errors).
+    pub fn jsonl(path: &Path, input: R) -> Self {
+        Measurements {
+            path: path.to_path_buf(),
+            format: Format::Jsonl {
+                input,
+                line: 0,
+                buf: String::new(),
+            },
+            done: false,
+        }
+    }
+
+    /// CSV from `input`; reads and checks its header now.
+    pub fn csv(path: &Path, input: R) -> Result<Self, FileError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(input);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| at(path, 1, format!("unreadable CSV header: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        for required in ["meter", "account", "ts"] {
+            if !header.iter().any(|h| h == required) {
+                return Err(at(
+                    path,
+                    1,
+                    format!(
+                        "the CSV header has no `{required}` column (expected uid,meter,account,ts,<measure fields...>)"
+                    ),
+                ));
+            }
+        }
+        if let Some(dup) = header
+            .iter()
+            .enumerate()
+            .find(|(i, h)| header[..*i].contains(h))
+        {
             return Err(at(
                 path,
                 1,
-                format!(
-                    "the CSV header has no `{required}` column (expected uid,meter,account,ts,<measure fields...>)"
-                ),
+                format!("column `{}` appears twice in the header", dup.1),
             ));
         }
+        Ok(Measurements {
+            path: path.to_path_buf(),
+            format: Format::Csv {
+                records: reader.into_records(),
+                header,
+            },
+            done: false,
+        })
     }
-    if let Some(dup) = header
-        .iter()
-        .enumerate()
-        .find(|(i, h)| header[..*i].contains(h))
-    {
-        return Err(at(
-            path,
-            1,
-            format!("column `{}` appears twice in the header", dup.1),
-        ));
-    }
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            at(path, line, format!("bad CSV row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        let mut obj = Map::new();
-        let mut measure = Map::new();
-        for (name, cell) in header.iter().zip(record.iter()) {
-            match name.as_str() {
-                "uid" | "meter" | "account" | "ts" | "ets" => {
-                    if !cell.is_empty() {
-                        obj.insert(name.clone(), Value::String(cell.to_string()));
-                    }
-                }
-                field => {
-                    if cell.is_empty() {
-                        continue;
-                    }
-                    let n = number(cell).ok_or_else(|| {
-                        at(path, line, format!("`{field}`: `{cell}` is not a number"))
-                    })?;
-                    measure.insert(field.to_string(), n);
+
+    fn next_jsonl(
+        path: &Path,
+        input: &mut R,
+        line: &mut usize,
+        buf: &mut String,
+    ) -> Option<Result<Sourced, FileError>> {
+        loop {
+            buf.clear();
+            match input.read_line(buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(source) => {
+                    return Some(Err(FileError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    }));
                 }
             }
+            *line += 1;
+            let raw = buf.trim();
+            if raw.is_empty() {
+                continue;
+            }
+            return Some(jsonl_line(path, *line, raw));
         }
-        if !measure.is_empty() {
-            obj.insert("measure".into(), Value::Object(measure));
-        }
-        let obj = check(obj).map_err(|m| at(path, line, m))?;
-        out.push(Sourced {
-            line,
-            value: Value::Object(obj),
-        });
     }
-    Ok(out)
+
+    fn next_csv(
+        path: &Path,
+        records: &mut csv::StringRecordsIntoIter<R>,
+        header: &[String],
+    ) -> Option<Result<Sourced, FileError>> {
+        loop {
+            let record = match records.next()? {
+                Ok(r) => r,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line() as usize);
+                    return Some(Err(at(path, line, format!("bad CSV row: {e}"))));
+                }
+            };
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            return Some(csv_row(path, header, &record));
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Measurements<R> {
+    type Item = Result<Sourced, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = match &mut self.format {
+            Format::Jsonl { input, line, buf } => Self::next_jsonl(&self.path, input, line, buf),
+            Format::Csv { records, header } => Self::next_csv(&self.path, records, header),
+        };
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next
+    }
+}
+
+/// One non-blank JSON Lines line, checked.
+fn jsonl_line(path: &Path, line: usize, raw: &str) -> Result<Sourced, FileError> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| {
+        at(
+            path,
+            line,
+            format!("not a JSON object: {e} (the file is read as JSON Lines: one measurement object per line; name a CSV file *.csv)"),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(at(path, line, "a measurement must be a JSON object".into()));
+    };
+    let obj = check(obj).map_err(|m| at(path, line, m))?;
+    Ok(Sourced {
+        line,
+        value: Value::Object(obj),
+    })
+}
+
+/// One non-empty CSV row, checked.
+fn csv_row(
+    path: &Path,
+    header: &[String],
+    record: &csv::StringRecord,
+) -> Result<Sourced, FileError> {
+    let line = record.position().map_or(0, |p| p.line() as usize);
+    let mut obj = Map::new();
+    let mut measure = Map::new();
+    for (name, cell) in header.iter().zip(record.iter()) {
+        match name.as_str() {
+            "uid" | "meter" | "account" | "ts" | "ets" => {
+                if !cell.is_empty() {
+                    obj.insert(name.clone(), Value::String(cell.to_string()));
+                }
+            }
+            field => {
+                if cell.is_empty() {
+                    continue;
+                }
+                let n = number(cell).ok_or_else(|| {
+                    at(path, line, format!("`{field}`: `{cell}` is not a number"))
+                })?;
+                measure.insert(field.to_string(), n);
+            }
+        }
+    }
+    if !measure.is_empty() {
+        obj.insert("measure".into(), Value::Object(measure));
+    }
+    let obj = check(obj).map_err(|m| at(path, line, m))?;
+    Ok(Sourced {
+        line,
+        value: Value::Object(obj),
+    })
 }
 
 /// An integer when the text is one (so `5` is sent as `5`, not `5.0`).

@@ -11,9 +11,10 @@ pub mod bills;
 pub mod file;
 pub mod generate;
 pub mod submit;
+pub mod uids;
 
 pub use batch::{Batch, BatchError, Batcher, batches};
 pub use bills::{BillError, JobRequest, Polling};
-pub use file::{FileError, read_measurements};
+pub use file::{FileError, Measurements, open_measurements, read_measurements};
 pub use generate::{GenerateSpec, MeasureRange, Window, generate};
 pub use submit::{IngestFailure, IngestSummary, submit};

@@ -5,12 +5,14 @@ mod common;
 
 mod ci_example;
 mod cli_apply;
+mod cli_apply_crash;
 mod cli_apply_faults;
 mod cli_apply_order;
 mod cli_apply_retries;
 mod cli_conventions;
 mod cli_destroy;
 mod cli_export;
+mod cli_ingest_memory;
 mod cli_plan;
 mod cli_promote;
 mod cli_smoke;

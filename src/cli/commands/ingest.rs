@@ -1,8 +1,8 @@
 //! `m3ter ingest`: submit generated or file-read measurements (design §5).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect};
 use crate::client::Client;
-use crate::usage::batch::{MAX_BODY_BYTES, MAX_MEASUREMENTS};
+use crate::usage::batch::{ENVELOPE_BYTES, MAX_BODY_BYTES, MAX_MEASUREMENTS};
 use crate::usage::file::Sourced;
 use crate::usage::submit::DEFAULT_CONCURRENCY;
+use crate::usage::uids::UidSieve;
 use crate::usage::{self, Batcher, GenerateSpec, MeasureRange, Window};
 use m3ter_api::Kind;
 use m3ter_api::validate::general_code;
@@ -78,7 +79,82 @@ pub struct IngestArgs {
 /// Where the measurements come from, checked before anything is sent.
 enum Source {
     Generate(GenerateSpec),
-    File(PathBuf, Vec<Sourced>),
+    /// A file, read once to check it ([`scan`]) and again to send it.
+    File(PathBuf, Scanned),
+}
+
+/// What the checking pass over a file found. The file itself is not kept:
+/// it is read again, lazily, to be sent, so any size fits in memory.
+struct Scanned {
+    count: usize,
+    /// Meter code → first line naming it.
+    meters: BTreeMap<String, usize>,
+    accounts: BTreeSet<String>,
+    uids: UidSieve,
+}
+
+/// Reads and checks every measurement of `path` without keeping them: a
+/// bad line, or one too large for any request, fails here with its line,
+/// before anything is sent.
+fn scan(path: &Path) -> anyhow::Result<Scanned> {
+    let mut found = Scanned {
+        count: 0,
+        meters: BTreeMap::new(),
+        accounts: BTreeSet::new(),
+        uids: UidSieve::for_bytes(std::fs::metadata(path).map_or(0, |m| m.len())),
+    };
+    for m in usage::open_measurements(path)? {
+        let Sourced { line, value } = m?;
+        let bytes = ENVELOPE_BYTES + serialized_len(&value);
+        if bytes >= MAX_BODY_BYTES {
+            anyhow::bail!(
+                "{}:{line}: the measurement serializes to {bytes} bytes; an ingest request must stay under {MAX_BODY_BYTES} bytes",
+                path.display()
+            );
+        }
+        let text = |k: &str| value.get(k).and_then(Value::as_str);
+        if let Some(meter) = text("meter")
+            && !found.meters.contains_key(meter)
+        {
+            found.meters.insert(meter.to_string(), line);
+        }
+        if let Some(account) = text("account")
+            && !found.accounts.contains(account)
+        {
+            found.accounts.insert(account.to_string());
+        }
+        if let Some(uid) = text("uid") {
+            found.uids.add(uid);
+        }
+        found.count += 1;
+    }
+    if found.count == 0 {
+        return Err(usage::FileError::Empty {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(found)
+}
+
+/// Bytes of `v` serialized compactly, as the request carries it, counted
+/// without building the text.
+fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    match serde_json::to_writer(&mut n, v) {
+        Ok(()) => n.0,
+        Err(_) => usize::MAX / 2,
+    }
 }
 
 /// Runs the command.
@@ -96,8 +172,7 @@ pub fn run(g: &Global, a: &IngestArgs) -> anyhow::Result<ExitCode> {
 /// Checks the options (or reads the file) without touching the network.
 fn source(a: &IngestArgs) -> anyhow::Result<Source> {
     if let Some(path) = &a.file {
-        let measurements = usage::read_measurements(path)?;
-        return Ok(Source::File(path.clone(), measurements));
+        return Ok(Source::File(path.clone(), scan(path)?));
     }
     let meter = a
         .meter
@@ -135,39 +210,40 @@ async fn ingest(g: &Global, client: &Client, source: Source) -> anyhow::Result<(
             let batches = Batcher::new(usage::generate(&spec), MAX_MEASUREMENTS, MAX_BODY_BYTES);
             (send(g, client, spec.count, batches).await, 0)
         }
-        Source::File(path, items) => {
-            check_file_meters(client, &path, &items).await?;
-            warn_unknown_accounts(
-                client,
-                items
-                    .iter()
-                    .filter_map(|s| s.value.get("account")?.as_str()),
-            )
-            .await?;
-            let lines: Vec<usize> = items.iter().map(|s| s.line).collect();
-            let measurements: Vec<Value> = items.into_iter().map(|s| s.value).collect();
-            let duplicates = duplicate_uids(&measurements);
+        Source::File(path, scanned) => {
+            check_file_meters(client, &path, &scanned.meters).await?;
+            warn_unknown_accounts(client, scanned.accounts.iter().map(String::as_str)).await?;
+            // Read again and sent as it is read: batches are pulled only as
+            // requests free up, so memory stays bounded by the in-flight ones.
+            let mut uids = scanned.uids.into_count();
+            let mut changed = None;
+            let measurements = usage::open_measurements(&path)?.map_while(|m| match m {
+                Ok(m) => {
+                    if let Some(uid) = m.value.get("uid").and_then(Value::as_str) {
+                        uids.add(uid);
+                    }
+                    Some(m.value)
+                }
+                Err(e) => {
+                    changed = Some(e);
+                    None
+                }
+            });
+            let batches = Batcher::new(measurements, MAX_MEASUREMENTS, MAX_BODY_BYTES);
+            let sent = send(g, client, scanned.count, batches).await;
+            if let Some(e) = changed {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{} changed while it was being sent (it was checked whole first); what was sent before stays ingested",
+                    path.display()
+                )));
+            }
+            let duplicates = uids.repeats();
             if duplicates > 0 {
                 eprintln!(
                     "warning: {duplicates} measurement(s) repeat an earlier uid; m3ter keeps the first and drops the repeats"
                 );
             }
-            let total = measurements.len();
-            // All batched before the first send: an oversized line fails
-            // the run before anything is ingested.
-            let batches = usage::batches(measurements, MAX_MEASUREMENTS, MAX_BODY_BYTES)
-                .map_err(|e| {
-                    let line = lines.get(e.index.saturating_sub(1)).copied().unwrap_or(0);
-                    anyhow::anyhow!(
-                        "{}:{line}: the measurement serializes to {} bytes; an ingest request must stay under {MAX_BODY_BYTES} bytes",
-                        path.display(),
-                        e.bytes
-                    )
-                })?;
-            (
-                send(g, client, total, batches.into_iter().map(Ok)).await,
-                duplicates,
-            )
+            (sent, duplicates)
         }
     };
     let summary = result?;
@@ -306,16 +382,10 @@ async fn measure_fields(
 /// of an unknown meter, which is never what a file meant.
 async fn check_file_meters(
     client: &Client,
-    path: &std::path::Path,
-    items: &[Sourced],
+    path: &Path,
+    first_line: &BTreeMap<String, usize>,
 ) -> anyhow::Result<()> {
-    let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in items {
-        if let Some(m) = s.value.get("meter").and_then(Value::as_str) {
-            first_line.entry(m).or_insert(s.line);
-        }
-    }
-    let codes: Vec<&str> = first_line.keys().copied().collect();
+    let codes: Vec<&str> = first_line.keys().map(String::as_str).collect();
     let mut known: HashSet<String> = HashSet::new();
     for chunk in codes.chunks(50) {
         let found = client
@@ -328,7 +398,7 @@ async fn check_file_meters(
                 .filter_map(|m| m.get("code")?.as_str().map(str::to_string)),
         );
     }
-    if let Some((code, line)) = first_line.iter().find(|(c, _)| !known.contains(**c)) {
+    if let Some((code, line)) = first_line.iter().find(|(c, _)| !known.contains(*c)) {
         anyhow::bail!(
             "{}:{line}: `meter`: no meter with code `{code}` in the org (m3ter would accept its measurements and drop them)",
             path.display()
@@ -367,16 +437,6 @@ async fn warn_unknown_accounts<'a>(
     Ok(())
 }
 
-/// How many measurements repeat a uid seen earlier in the submission.
-fn duplicate_uids(measurements: &[Value]) -> usize {
-    let mut seen = HashSet::new();
-    measurements
-        .iter()
-        .filter_map(|m| m.get("uid").and_then(Value::as_str))
-        .filter(|uid| !seen.insert(*uid))
-        .count()
-}
-
 /// A bar on stderr when it is a terminal (and output is for people).
 fn progress_bar(g: &Global, total: u64) -> indicatif::ProgressBar {
     if g.json || g.quiet || !std::io::stderr().is_terminal() {
@@ -389,20 +449,4 @@ fn progress_bar(g: &Global, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_uids_are_counted_after_the_first() {
-        let ms = vec![
-            json!({"uid": "a"}),
-            json!({"uid": "b"}),
-            json!({"uid": "a"}),
-            json!({"uid": "a"}),
-        ];
-        assert_eq!(duplicate_uids(&ms), 2);
-    }
 }

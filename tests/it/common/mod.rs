@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cli;
 pub mod emu;
 pub mod kind_flow;
+pub mod rss;
 pub mod s3;
 pub mod scenario;
 pub mod world;

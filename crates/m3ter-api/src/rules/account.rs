@@ -94,8 +94,8 @@ pub(crate) fn check_account_plan(
         return;
     };
     let end = str_of(body, "endDate").and_then(parse_date_time);
-    for (reference, other) in catalog.each(Kind::AccountPlan) {
-        if Some(reference) == subject.own || str_of(other, "accountId") != Some(account) {
+    for (reference, other) in catalog.each_where(Kind::AccountPlan, "accountId", account) {
+        if Some(reference) == subject.own {
             continue;
         }
         let Some(other_plan_ref) = str_of(other, "planId") else {

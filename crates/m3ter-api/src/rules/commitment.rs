@@ -36,8 +36,8 @@ fn overlap(
     let Some(account) = str_of(subject.body, "accountId") else {
         return;
     };
-    for (reference, other) in catalog.each(Kind::Commitment) {
-        if Some(reference) == subject.own || str_of(other, "accountId") != Some(account) {
+    for (reference, other) in catalog.each_where(Kind::Commitment, "accountId", account) {
+        if Some(reference) == subject.own {
             continue;
         }
         let (Some(other_start), Some(other_end)) =

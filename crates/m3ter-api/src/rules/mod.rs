@@ -60,6 +60,16 @@ pub trait Catalog {
             .into_iter()
             .find(|(_, b)| b.get("code").and_then(Value::as_str) == Some(code))
     }
+    /// Every entity of `kind` whose string field `field` is `value`, with
+    /// its reference value: what a rule comparing an entity with its
+    /// siblings (the account plans of one account) needs. Override it where
+    /// the field is indexed, or a rule run on every entity is quadratic.
+    fn each_where(&self, kind: Kind, field: &str, value: &str) -> Vec<(&str, &Body)> {
+        self.each(kind)
+            .into_iter()
+            .filter(|(_, b)| b.get(field).and_then(Value::as_str) == Some(value))
+            .collect()
+    }
 }
 
 /// Whether a finding stops the change or only deserves a look.
