@@ -234,7 +234,19 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
             .ok_or_else(|| OpFailure::NoId(change.address.clone()))
     };
     match (change.action, s.phase) {
-        (Action::Delete | Action::Replace, Phase::Delete) => Ok(Op::Delete { kind, id: id()? }),
+        (Action::Delete | Action::Replace, Phase::Delete) => {
+            let id = id()?;
+            // A typed kind is deleted in its type's collection: the one the
+            // org holds it in (the plan's view of it, if it has gone since).
+            let segment = kind.typed().and_then(|t| {
+                live.by_id(kind, &id)
+                    .and_then(|e| e.get(t.field))
+                    .or_else(|| change.before.as_ref().and_then(|b| b.get(t.field)))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            Ok(Op::Delete { kind, segment, id })
+        }
         (Action::Create | Action::Replace, Phase::Write) => {
             let entity = plan
                 .desired

@@ -23,6 +23,8 @@ pub(super) enum Op {
     },
     Delete {
         kind: Kind,
+        /// The segment of a typed kind's collection.
+        segment: Option<String>,
         id: String,
     },
     /// The PUT of a singleton kind's one entity (on the collection path).
@@ -52,7 +54,7 @@ impl Op {
             Op::Create { kind, body } => create(client, kind, &body).await,
             Op::Update { kind, id, body } => update(client, kind, Some(&id), &body).await,
             Op::PutSingleton { kind, body } => update(client, kind, None, &body).await,
-            Op::Delete { kind, id } => delete(client, kind, &id).await,
+            Op::Delete { kind, segment, id } => delete(client, kind, segment.as_deref(), &id).await,
             Op::Adopt => Ok(OpResult::Adopted),
         }
     }
@@ -106,7 +108,13 @@ async fn update(
                 // which moved the version on: fine if the entity now is
                 // what this update wanted.
                 let live = match id {
-                    Some(id) => client.get(kind, id).await,
+                    Some(id) => {
+                        let segment = kind
+                            .typed()
+                            .and_then(|t| body.get(t.field))
+                            .and_then(Value::as_str);
+                        client.get_in(kind, segment, id).await
+                    }
                     None => client
                         .get_singleton(kind)
                         .await
@@ -129,11 +137,16 @@ async fn update(
     }
 }
 
-async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, OpFailure> {
+async fn delete(
+    client: &Client,
+    kind: Kind,
+    segment: Option<&str>,
+    id: &str,
+) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
-        match client.delete_once(kind, id).await {
+        match client.delete_once(kind, segment, id).await {
             Ok(_) => return Ok(OpResult::Deleted),
             // Gone already: an earlier attempt took effect, or someone else
             // deleted it. Either way the plan's goal holds.

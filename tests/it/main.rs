@@ -37,6 +37,7 @@ mod kind_integration_configuration;
 mod kind_permission_policy;
 mod kind_picklists;
 mod kind_plan_group;
+mod kind_resource_group;
 mod kind_singletons;
 mod kind_webhook;
 mod kinds;

@@ -58,6 +58,7 @@ KINDS = [
     "counter_adjustment",
     "webhook",
     "integration_configuration",
+    "resource_group",
     "permission_policy",
     "external_mapping",
 ]
@@ -72,8 +73,37 @@ _RESOURCES = {"currency": "currencies", "permission_policy": "permission_policie
 SHARED_CURRENCIES = ("USD", "EUR", "GBP")
 
 
+# The type of the suite's resource groups (the path segment of `/resourcegroups/{type}`).
+GROUP_TYPE = "account"
+
+
+class TypedResource:
+    """A typed SDK resource (`client.resource_groups`: every call takes the group's `type`) bound to
+    one type, so the kind-generic tests call it like any other. `list` lists that type's groups."""
+
+    def __init__(self, sdk: Any, type_: str) -> None:
+        self._sdk, self._type = sdk, type_
+
+    def create(self, **kw: Any) -> Any:
+        return self._sdk.create(self._type, **kw)
+
+    def list(self, **kw: Any) -> Any:
+        return self._sdk.list(self._type, **kw)
+
+    def retrieve(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.retrieve(id_, type=self._type, **kw)
+
+    def update(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.update(id_, type=self._type, **kw)
+
+    def delete(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.delete(id_, type=self._type, **kw)
+
+
 def resource(client: m3ter.M3ter, kind: str) -> Any:
     """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
+    if kind == "resource_group":
+        return TypedResource(client.resource_groups, GROUP_TYPE)
     return getattr(client, _RESOURCES.get(kind, kind + "s"))
 
 
@@ -113,6 +143,7 @@ class Setup:
     counter_adjustment: Any
     webhook: Any
     integration_configuration: Any
+    resource_group: Any
     permission_policy: Any
     external_mapping: Any
 
@@ -258,6 +289,7 @@ def build_setup(
         config_data={"format": "json", "batch": {"size": 10}},
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
+    resource_group = client.resource_groups.create(GROUP_TYPE, name=f"Group {tag}")
     permission_policy = client.permission_policies.create(
         name=f"Readers {tag}",
         permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
@@ -294,6 +326,7 @@ def build_setup(
         counter_adjustment=counter_adjustment,
         webhook=webhook,
         integration_configuration=integration_configuration,
+        resource_group=resource_group,
         permission_policy=permission_policy,
         external_mapping=external_mapping,
     )

@@ -127,8 +127,9 @@ def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> N
     elif kind == "external_mapping":
         # Nor do external mappings: the mapped entity's id narrows to it.
         page = resource(client, kind).list(m3ter_ids=[created.m3ter_id])
-    elif kind == "permission_policy":
-        # Permission policies document no filter at all: the setup's is among them, once.
+    elif kind in ("permission_policy", "resource_group"):
+        # Permission policies and resource groups document no filter at all: the setup's is among
+        # them (its type's, for a group), once.
         ids = [e.id for e in resource(client, kind).list()]
         assert ids.count(created.id) == 1, ids
         return
@@ -394,6 +395,11 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             ),
             lambda e: (e.m3ter_entity, e.m3ter_id, e.external_id),
             ("Account", s.account.id, f"cus_renamed_{s.tag}"),
+        ),
+        "resource_group": (
+            dict(name=f"Renamed group {s.tag}"),
+            lambda e: e.name,
+            f"Renamed group {s.tag}",
         ),
         "permission_policy": (
             dict(

@@ -51,7 +51,8 @@ fn implemented(method: &Method, template: &str, name: &str) -> bool {
         "accounts/{id}/children" | "bills/{id}/lineitems" | "balances/{balanceId}/transactions" => {
             PAGING
         }
-        coll => match Kind::from_collection(coll) {
+        // A typed kind's lists are `<collection>/{type}`.
+        coll => match Kind::from_collection(coll.strip_suffix("/{type}").unwrap_or(coll)) {
             Some(kind) => {
                 return PAGING.contains(&name) || kind.filters().iter().any(|f| f.param == name);
             }

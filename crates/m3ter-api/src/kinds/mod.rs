@@ -37,6 +37,7 @@ mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
+mod resource_group;
 mod webhook;
 
 /// The configuration kinds the tool manages, in dependency-friendly order
@@ -72,6 +73,7 @@ pub enum Kind {
     CounterAdjustment,
     Webhook,
     IntegrationConfiguration,
+    ResourceGroup,
     PermissionPolicy,
     ExternalMapping,
 }
@@ -104,6 +106,7 @@ const SPECS: &[&KindSpec] = &[
     &counter_adjustment::SPEC,
     &webhook::SPEC,
     &integration_configuration::SPEC,
+    &resource_group::SPEC,
     &permission_policy::SPEC,
     &external_mapping::SPEC,
 ];
@@ -152,6 +155,34 @@ pub struct KindSpec {
     pub bands: &'static [&'static str],
     /// The list filters (query parameters) the API documents.
     pub filters: &'static [Filter],
+    /// A typed collection: one of the kind's fields is a path segment
+    /// after the collection (`resourcegroups/<type>`), not a body field.
+    pub typed: Option<&'static Typed>,
+}
+
+/// A kind whose collection is split by a field's value
+/// (`/resourcegroups/<type>`): the client lists every value's collection,
+/// sends the value in the path and never in a body, and marks the entities
+/// it reads with it; the emulator routes `<collection>/{value}`.
+#[derive(Debug)]
+pub struct Typed {
+    /// The request field holding the segment (`type`).
+    pub field: &'static str,
+    /// Its values, as the path spells them, each with the kind of the
+    /// entities a group of that type holds.
+    pub values: &'static [(&'static str, Kind)],
+}
+
+impl Typed {
+    /// The kind of the entities a value's groups hold.
+    pub fn kind_of(&self, value: &str) -> Option<Kind> {
+        self.values.iter().find(|(v, _)| *v == value).map(|(_, k)| *k)
+    }
+
+    /// The values, as the path spells them.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        self.values.iter().map(|(v, _)| *v)
+    }
 }
 
 impl KindSpec {
@@ -188,6 +219,7 @@ impl KindSpec {
             exactly_one_of: &[],
             bands: &[],
             filters: &[],
+            typed: None,
         }
     }
 }
@@ -473,6 +505,31 @@ impl Kind {
     /// The list filters the API documents for the kind.
     pub fn filters(self) -> &'static [Filter] {
         self.spec().filters
+    }
+
+    /// The collection paths under `/organizations/{orgId}/` that hold the
+    /// kind's entities: its collection, or one per type of a typed kind
+    /// (`resourcegroups/account`, …). A refresh lists each.
+    pub fn list_paths(self) -> Vec<String> {
+        match self.typed() {
+            None => vec![self.collection().to_owned()],
+            Some(t) => t
+                .names()
+                .map(|n| format!("{}/{n}", self.collection()))
+                .collect(),
+        }
+    }
+
+    /// The kind whose entities a [`Kind::list_paths`] path holds.
+    pub fn from_list_path(path: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.list_paths().iter().any(|p| p == path))
+    }
+
+    /// The path field of a typed collection, if the kind has one.
+    pub fn typed(self) -> Option<&'static Typed> {
+        self.spec().typed
     }
 
     /// The documented filter with this parameter.
