@@ -355,6 +355,72 @@ impl Client {
         Ok(hidden(kind, v))
     }
 
+    /// The members of one entity of a kind with a member set
+    /// ([`m3ter_api::kinds::Members`]): every `{targetType, targetId}` of
+    /// its paginated contents list (`POST`, retried: it only reads).
+    pub async fn members(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+    ) -> Result<Vec<Value>, ApiError> {
+        let Some(m) = kind.members() else {
+            return Ok(Vec::new());
+        };
+        let segment = typed_segment(kind, segment)?;
+        let mut url = self.kind_url(kind, segment, Some(id));
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.push(m.contents);
+        }
+        let mut query = vec![("pageSize", m.max_page_size.to_string())];
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .retrying(Method::POST, url.clone(), &query, None)
+                .await?;
+            let (data, next) = split_page(&page).ok_or_else(|| ApiError::Decode {
+                method: "POST".into(),
+                path: url.path().to_string(),
+                message: "a contents page must be an object with a `data` array".into(),
+            })?;
+            let empty = data.is_empty();
+            all.extend(data);
+            match next {
+                Some(token) if !token.is_empty() && !empty => {
+                    query.retain(|(p, _)| *p != "nextToken");
+                    query.push(("nextToken", token));
+                }
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Adds (`add`) or removes one member of an entity: ONE attempt.
+    pub async fn member_once(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+        add: bool,
+        target: &Value,
+    ) -> Result<Value, ApiError> {
+        let Some(m) = kind.members() else {
+            return Err(ApiError::Config(format!("a {kind} has no members")));
+        };
+        let segment = typed_segment(kind, segment)?;
+        let mut url = self.kind_url(kind, segment, Some(id));
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.push(if add { m.add } else { m.remove });
+        }
+        self.send(Req {
+            method: Method::POST,
+            url,
+            query: &[],
+            body: Some(target),
+        })
+        .await
+    }
+
     /// Any call under `/organizations/{orgId}/` (bill jobs, bills, line
     /// items), retried by the policy. `path_under_org` is like
     /// `bills/{id}/lineitems`; its segments are percent-encoded. Retries
@@ -622,10 +688,14 @@ fn typed_body(
     kind: Kind,
     body: &Map<String, Value>,
 ) -> Result<(Option<String>, Map<String, Value>), ApiError> {
-    let Some(t) = kind.typed() else {
-        return Ok((None, body.clone()));
-    };
     let mut body = body.clone();
+    // A member set is managed by calls of its own ([`Client::member_once`]).
+    if let Some(m) = kind.members() {
+        body.remove(m.field);
+    }
+    let Some(t) = kind.typed() else {
+        return Ok((None, body));
+    };
     let segment = body.remove(t.field);
     let segment = typed_segment(kind, segment.as_ref().and_then(Value::as_str))?;
     Ok((segment.map(str::to_owned), body))

@@ -137,3 +137,183 @@ fn an_unknown_type_is_refused_before_any_request() {
     let (status, body) = emu.api("POST", "resourcegroups/acount", Some(json!({"name": "Big"})));
     assert_eq!(status, 404, "{body}");
 }
+
+/// Two accounts and a meter, and `groups` (YAML lines) after them.
+fn with_items(groups: &str) -> String {
+    format!(
+        "products:\n  - code: p\n    name: P\n\
+         meters:\n  - code: m\n    name: M\n    product: p\n    dataFields:\n      \
+         - {{category: MEASURE, code: n, name: N, unit: count}}\n\
+         accounts:\n  - code: acme\n    name: Acme\n    emailAddress: a@example.com\n    currency: USD\n  \
+         - code: beta\n    name: Beta\n    emailAddress: b@example.com\n    currency: USD\n\
+         resourceGroups:\n{groups}"
+    )
+}
+
+/// The members of the live group named `name` of type `account`, as
+/// `(targetType, targetId)`.
+fn members(emu: &EmulatorProcess, name: &str) -> Vec<(String, String)> {
+    let group = emu
+        .list_all(ACCOUNTS)
+        .into_iter()
+        .find(|g| g["name"] == json!(name))
+        .unwrap_or_else(|| panic!("no group {name}"));
+    let (status, v) = emu.api(
+        "POST",
+        &format!("{ACCOUNTS}/{}/contents?pageSize=100", group["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 200, "{v}");
+    let mut out: Vec<(String, String)> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|i| {
+            (
+                i["targetType"].as_str().unwrap_or("").to_string(),
+                i["targetId"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn id_of(emu: &EmulatorProcess, collection: &str, code: &str) -> String {
+    emu.list_all(collection)
+        .into_iter()
+        .find(|e| e["code"] == json!(code))
+        .and_then(|e| e["id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no {collection} {code}"))
+}
+
+#[test]
+fn items_are_added_after_the_create_changed_as_one_update_and_deleted_first() {
+    let emu = EmulatorProcess::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = "resourceGroup.account/Big";
+    let all = "resourceGroup.account/All";
+    write_desired(
+        dir.path(),
+        &with_items(
+            "  - type: account\n    name: Big\n    items: [account.acme]\n  \
+             - type: account\n    name: All\n    items: [resourceGroup.account/Big, account.beta]\n",
+        ),
+    );
+    let (c, _) = plan(dir.path(), &emu, &[]);
+    // Items first: the accounts, then Big, then All (which holds Big).
+    let pos = |a: &str| common::kind_flow::position(&c, a, "create");
+    assert!(pos("account.acme") < pos(big) && pos(big) < pos(all), "{c:?}");
+    apply(dir.path(), &emu);
+    let acme = id_of(&emu, "accounts", "acme");
+    let beta = id_of(&emu, "accounts", "beta");
+    let big_id = emu
+        .list_all(ACCOUNTS)
+        .into_iter()
+        .find(|g| g["name"] == json!("Big"))
+        .and_then(|g| g["id"].as_str().map(str::to_string))
+        .expect("Big");
+    assert_eq!(members(&emu, "Big"), vec![("ITEM".into(), acme.clone())]);
+    assert_eq!(
+        members(&emu, "All"),
+        vec![("GROUP".into(), big_id), ("ITEM".into(), beta.clone())]
+    );
+
+    // One contents call per group on refresh; nothing to change.
+    let before = org_requests(&emu, |r| r.ends_with("/contents"));
+    let (c, s) = plan(dir.path(), &emu, &[]);
+    assert_eq!((c, s), (vec![], summary(0, 0, 0, 0)));
+    assert_eq!(org_requests(&emu, |r| r.ends_with("/contents")) - before, 2);
+
+    // Another item, one removed: one update of the group, shown as its items.
+    write_desired(
+        dir.path(),
+        &with_items(
+            "  - type: account\n    name: Big\n    items: [account.beta]\n  \
+             - type: account\n    name: All\n    items: [resourceGroup.account/Big, account.beta]\n",
+        ),
+    );
+    let (c, _, doc) = common::kind_flow::plan_doc(dir.path(), &emu, &[]);
+    assert_eq!(c, changes(&[(big, "update")]));
+    let diff = doc["changes"][0]["diff"].to_string();
+    assert!(
+        diff.contains("items") && diff.contains("account.acme") && diff.contains("account.beta"),
+        "{diff}"
+    );
+    apply(dir.path(), &emu);
+    assert_eq!(members(&emu, "Big"), vec![("ITEM".into(), beta)]);
+    let (c, _) = plan(dir.path(), &emu, &[]);
+    assert_eq!(c, vec![]);
+
+    // Export writes the items as addresses; a fresh state is imports only.
+    let s = export_round_trip(dir.path(), &emu);
+    assert_eq!(s["import"], json!(6), "{s}");
+    assert_eq!((s["add"].clone(), s["change"].clone()), (json!(0), json!(0)), "{s}");
+    let yaml =
+        std::fs::read_to_string(dir.path().join("exported/resourceGroups.yaml")).expect("file");
+    assert!(
+        yaml.contains("account.beta") && yaml.contains("resourceGroup.account/Big"),
+        "{yaml}"
+    );
+
+    // Deleted before what they hold.
+    let out = common::cli::m3ter(
+        dir.path(),
+        &emu,
+        &["plan", "--destroy", "--json", "--rate-limit", "0"],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", common::cli::text(&out));
+    });
+    let order: Vec<String> = doc["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["address"].as_str().unwrap_or("").to_string())
+        .collect();
+    let at = |a: &str| order.iter().position(|x| x == a).unwrap_or(usize::MAX);
+    assert!(at(all) < at(big) && at(big) < at("account.beta"), "{order:?}");
+    destroy(dir.path(), &emu);
+    assert_eq!(emu.list_all(ACCOUNTS), Vec::<Value>::new());
+}
+
+#[test]
+fn an_item_of_the_wrong_type_is_refused_before_any_request() {
+    let emu = EmulatorProcess::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_desired(
+        dir.path(),
+        &with_items("  - type: account\n    name: Big\n    items: [account.acme, meter.m]\n"),
+    );
+    let out = validate_fails(dir.path(), &emu);
+    assert!(
+        out.contains("desired-state/main.yaml:22:27:")
+            && out.contains("`items[1]` is meter.m, a meter: a group of type `account` holds accounts"),
+        "{out}"
+    );
+    write_desired(
+        dir.path(),
+        &with_items("  - type: account\n    name: Big\n    items: [account.acmee]\n"),
+    );
+    let out = validate_fails(dir.path(), &emu);
+    assert!(
+        out.contains("desired-state/main.yaml:22:13:")
+            && out.contains("not in the desired state")
+            && out.contains("did you mean `account.acme`?"),
+        "{out}"
+    );
+    assert_eq!(org_requests(&emu, |_| true), 0, "validate makes no request");
+
+    // The emulator checks the item's type too.
+    let (status, group) = emu.api("POST", ACCOUNTS, Some(json!({"name": "Big"})));
+    assert_eq!(status, 200, "{group}");
+    let (status, product) = emu.api("POST", "products", Some(json!({"name": "P", "code": "p"})));
+    assert_eq!(status, 200, "{product}");
+    let (status, body) = emu.api(
+        "POST",
+        &format!("{ACCOUNTS}/{}/addresource", group["id"].as_str().unwrap()),
+        Some(json!({"targetType": "ITEM", "targetId": product["id"]})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("is no account"), "{body}");
+}

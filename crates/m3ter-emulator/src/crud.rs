@@ -105,7 +105,11 @@ pub(crate) async fn update(
             .filter(|e| in_segment(kind, &e.value, typed_of(kind, &body)))
             .ok_or_else(|| missing(kind, &id))?;
         check_version(kind, &id, &old.value, &body)?;
-        let entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
+        let mut entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
+        // A PUT replaces the fields, not the members.
+        if let Some(members) = old.value.get(crate::members::STORED) {
+            entity.insert(crate::members::STORED.into(), members.clone());
+        }
         let change = Change::Put {
             table: kind.collection().into(),
             seq: old.seq,
@@ -129,6 +133,7 @@ fn masked(kind: Kind, o: &Object) -> Object {
     if let Some(t) = kind.typed() {
         out.remove(t.field);
     }
+    out.remove(crate::members::STORED);
     for field in kind.write_only() {
         out.remove(*field);
     }
@@ -257,7 +262,7 @@ pub(crate) async fn delete(
 
 /// The `{type}` of a typed kind's route: one of its types, else 404 (no
 /// such collection); `None` for other kinds.
-fn typed_segment(kind: Kind, segment: Option<PathSegment>) -> ApiResult<Option<String>> {
+pub(crate) fn typed_segment(kind: Kind, segment: Option<PathSegment>) -> ApiResult<Option<String>> {
     match (kind.typed(), segment) {
         (None, _) => Ok(None),
         (Some(t), Some(PathSegment(s))) if t.kind_of(&s).is_some() => Ok(Some(s)),
@@ -272,6 +277,10 @@ fn typed_segment(kind: Kind, segment: Option<PathSegment>) -> ApiResult<Option<S
 /// A request body of a typed kind with its type (from the path) in the
 /// typed field, where the shared rules and the store expect it.
 fn typed_body(kind: Kind, segment: Option<PathSegment>, mut body: Object) -> ApiResult<Object> {
+    // A member set is not part of the body (m3ter has calls of its own).
+    if let Some(m) = kind.members() {
+        body.remove(m.field);
+    }
     if let (Some(t), Some(s)) = (kind.typed(), typed_segment(kind, segment)?) {
         body.insert(t.field.into(), Value::String(s));
     }
@@ -285,11 +294,11 @@ fn typed_of<'o>(kind: Kind, o: &'o Object) -> Option<&'o str> {
 
 /// Whether a stored entity is in the `segment` collection (always, for a
 /// kind that is not typed).
-fn in_segment(kind: Kind, o: &Object, segment: Option<&str>) -> bool {
+pub(crate) fn in_segment(kind: Kind, o: &Object, segment: Option<&str>) -> bool {
     kind.typed().is_none() || typed_of(kind, o) == segment
 }
 
-fn missing(kind: Kind, id: &str) -> ApiError {
+pub(crate) fn missing(kind: Kind, id: &str) -> ApiError {
     ApiError::not_found(format!("no {kind} with id {id}"))
 }
 

@@ -30,6 +30,7 @@ mod error;
 mod extract;
 mod faults;
 mod ingest;
+mod members;
 pub mod journal;
 mod money;
 mod rating;

@@ -18,7 +18,7 @@ use m3ter_api::Kind;
 use crate::error::ApiError;
 use crate::faults::{Fault, dropped_connection};
 use crate::surface::{NOT_SERVED, check_query};
-use crate::{Shared, auth, billing, crud, ingest};
+use crate::{Shared, auth, billing, crud, ingest, members};
 
 /// Builds the router of the emulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -56,6 +56,21 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                     .put(move |s, t, p, b| crud::update(s, kind, t, p, b))
                     .delete(move |s, t, p| crud::delete(s, kind, t, p)),
             );
+        if let Some(m) = kind.members() {
+            r = r
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.contents),
+                    post(move |s, t, p, q| members::contents(s, kind, t, p, q)),
+                )
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.add),
+                    post(move |s, t, p, b| members::add(s, kind, t, p, b)),
+                )
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.remove),
+                    post(move |s, t, p, b| members::remove(s, kind, t, p, b)),
+                );
+        }
     }
     r.route(
         "/organizations/{orgId}/accounts/{id}/children",

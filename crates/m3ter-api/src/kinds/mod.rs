@@ -158,7 +158,34 @@ pub struct KindSpec {
     /// A typed collection: one of the kind's fields is a path segment
     /// after the collection (`resourcegroups/<type>`), not a body field.
     pub typed: Option<&'static Typed>,
+    /// A member set managed by calls of its own rather than in the body
+    /// (a resource group's items).
+    pub members: Option<&'static Members>,
 }
+
+/// A kind's member set (a resource group's items): a request field the
+/// client never sends, holding the members' addresses, compared as a set.
+/// Each member is an entity of the kind the group's [`Typed`] value names
+/// (`ITEM`), or another entity of this kind of the same type (`GROUP`);
+/// refresh reads them with one paginated `POST <entity>/<contents>` per
+/// entity, apply adds and removes them with `POST <entity>/<add>` and
+/// `<remove>` (`{"targetType", "targetId"}`) after the create or PUT.
+#[derive(Debug)]
+pub struct Members {
+    /// The field (`items`): an array of addresses in desired state.
+    pub field: &'static str,
+    /// The path segments after the entity's: list, add, remove.
+    pub contents: &'static str,
+    pub add: &'static str,
+    pub remove: &'static str,
+    /// Largest `pageSize` of the contents list.
+    pub max_page_size: u32,
+}
+
+/// The key under which a live entity read by the client keeps its members'
+/// `{targetType, targetId}` by address (never a request field: neither
+/// compared nor sent).
+pub const MEMBER_IDS: &str = "members@ids";
 
 /// A kind whose collection is split by a field's value
 /// (`/resourcegroups/<type>`): the client lists every value's collection,
@@ -220,6 +247,7 @@ impl KindSpec {
             bands: &[],
             filters: &[],
             typed: None,
+            members: None,
         }
     }
 }
@@ -525,6 +553,11 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.list_paths().iter().any(|p| p == path))
+    }
+
+    /// The member set of the kind, if it has one.
+    pub fn members(self) -> Option<&'static Members> {
+        self.spec().members
     }
 
     /// The path field of a typed collection, if the kind has one.

@@ -6,9 +6,9 @@
 //! `<type>/<name>` (`resourceGroup["account/Big customers"]`), so a rename
 //! or a change of type is a replace.
 
-use super::{Kind, KindSpec, Typed};
+use super::{Kind, KindSpec, Members, Typed};
 use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
-use crate::schema::{Field, Type, req, s};
+use crate::schema::{Field, Type, opt, req, s};
 
 /// The group types, as the path spells them, and the kind of their items.
 /// The spec leaves `{type}` a free string; these are the code-keyed kinds
@@ -41,11 +41,38 @@ const TYPE_NAMES: &[&str] = &[
     "product",
 ];
 
+/// An address (`account.acme`, `resourceGroup["account/Big"]`), checked
+/// against the group's type by the loader.
+const ADDRESS: Type = Type::Str {
+    min: 1,
+    max: usize::MAX,
+};
+
 const FIELDS: &[Field] = &[
     // The path's `{type}` ([`TYPES`]): never sent in a body.
     req("type", Type::Enum(TYPE_NAMES)),
     req("name", s(1, 100)),
+    // [`ITEMS`]: managed by `addresource`/`removeresource`, never sent in
+    // a body.
+    opt(
+        "items",
+        Type::Array {
+            item: &ADDRESS,
+            min: 0,
+            max: None,
+        },
+    ),
 ];
+
+/// `ResourceGroupItemRequest` (`targetType` ITEM or GROUP, `targetId`);
+/// the contents list's `pageSize` is at most 100.
+const ITEMS: Members = Members {
+    field: "items",
+    contents: "contents",
+    add: "addresource",
+    remove: "removeresource",
+    max_page_size: 100,
+};
 
 pub(super) const SPEC: KindSpec = KindSpec {
     identity: Identity {
@@ -65,6 +92,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         scope: &[],
     },
     typed: Some(&TYPES),
+    members: Some(&ITEMS),
     ..KindSpec::new(
         Kind::ResourceGroup,
         "resourceGroup",
