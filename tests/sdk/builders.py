@@ -290,6 +290,7 @@ def build_setup(
         credentials={"type": "M3TER_SIGNED_REQUEST", "name": f"Signing {tag}"},
     )
     resource_group = client.resource_groups.create(GROUP_TYPE, name=f"Group {tag}")
+    client.resource_groups.add_resource(resource_group.id, type=GROUP_TYPE, target_id=account.id, target_type="ITEM")
     permission_policy = client.permission_policies.create(
         name=f"Readers {tag}",
         permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
