@@ -241,7 +241,11 @@ fn items_are_added_after_the_create_changed_as_one_update_and_deleted_first() {
         "{diff}"
     );
     apply(dir.path(), &emu);
-    assert_eq!(members(&emu, "Big"), vec![("ITEM".into(), beta)]);
+    assert_eq!(members(&emu, "Big"), vec![("ITEM".into(), beta.clone())]);
+    // The emulator refuses to delete an item a group holds.
+    let (status, body) = emu.api("DELETE", &format!("accounts/{beta}"), None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("whose items hold it"), "{body}");
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, vec![]);
 
