@@ -255,7 +255,11 @@ fn member_calls(
             .get(&address)
             .map(|r| r.id.clone())
             .ok_or_else(|| OpFailure::NoId(address.clone()))?;
-        let target_type = if address.kind == kind { "GROUP" } else { "ITEM" };
+        let target_type = if address.kind == kind {
+            "GROUP"
+        } else {
+            "ITEM"
+        };
         calls.push(MemberCall {
             add: true,
             target: serde_json::json!({"targetType": target_type, "targetId": id}),

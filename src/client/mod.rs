@@ -177,13 +177,10 @@ impl Client {
         kind: Kind,
         filters: &[(&str, String)],
     ) -> Result<Vec<Value>, ApiError> {
-        if let Some((p, _)) = filters
-            .iter()
-            .find(|(p, _)| {
-                !kind.filters().iter().any(|f| f.param == *p)
-                    && kind.typed().is_none_or(|t| t.field != *p)
-            })
-        {
+        if let Some((p, _)) = filters.iter().find(|(p, _)| {
+            !kind.filters().iter().any(|f| f.param == *p)
+                && kind.typed().is_none_or(|t| t.field != *p)
+        }) {
             // The real API ignores unknown parameters, so using one would
             // silently return the whole collection.
             return Err(ApiError::Config(format!(
@@ -191,12 +188,16 @@ impl Client {
             )));
         }
         let Some(typed) = kind.typed() else {
-            return self.list_url(kind, self.kind_url(kind, None, None), filters).await;
+            return self
+                .list_url(kind, self.kind_url(kind, None, None), filters)
+                .await;
         };
         // A typed collection is one list per type (or the one its field's
         // "filter" names), each entity marked with its type.
-        let (wanted, filters): (Vec<_>, Vec<_>) =
-            filters.iter().cloned().partition(|(p, _)| *p == typed.field);
+        let (wanted, filters): (Vec<_>, Vec<_>) = filters
+            .iter()
+            .cloned()
+            .partition(|(p, _)| *p == typed.field);
         let mut all = Vec::new();
         for name in typed.names() {
             if !wanted.is_empty() && !wanted.iter().any(|(_, v)| v == name) {
@@ -291,7 +292,11 @@ impl Client {
         let segment = typed_segment(kind, segment)?;
         let url = self.kind_url(kind, segment, Some(id));
         let v = self.retrying(Method::GET, url, &[], None).await?;
-        Ok(typed_entity(kind, hidden(kind, v), segment.unwrap_or_default()))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.unwrap_or_default(),
+        ))
     }
 
     /// `POST` a new entity: ONE attempt (plus one re-authentication).
@@ -311,7 +316,11 @@ impl Client {
                 body: Some(&body),
             })
             .await?;
-        Ok(typed_entity(kind, hidden(kind, v), segment.as_deref().unwrap_or_default()))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.as_deref().unwrap_or_default(),
+        ))
     }
 
     /// `PUT` a full entity (the body carries `version`): ONE attempt.
@@ -332,7 +341,11 @@ impl Client {
                 body: Some(&body),
             })
             .await?;
-        Ok(typed_entity(kind, hidden(kind, v), segment.as_deref().unwrap_or_default()))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.as_deref().unwrap_or_default(),
+        ))
     }
 
     /// `DELETE` an entity (in the `segment` collection of a typed kind):

@@ -495,13 +495,22 @@ fn members(
                     "`{}[{i}]` is {a}, a {}: a group of type `{group_type}` holds {item_kind}s",
                     m.field, a.kind
                 ),
-                format!("name a {item_kind} (`{item_kind}.<code>`), or change the group's `{}`", typed.field),
+                format!(
+                    "name a {item_kind} (`{item_kind}.<code>`), or change the group's `{}`",
+                    typed.field
+                ),
             )),
             Ok(a) if !codes.get(&a.kind).is_some_and(|k| k.contains(&a.key)) => Some((
-                format!("`{}[{i}]` refers to {a}, which is not in the desired state", m.field),
-                closest(&a.key, codes.get(&a.kind).into_iter().flatten().map(String::as_str))
-                    .map(|k| format!("did you mean `{}`?", Address::new(a.kind, k)))
-                    .unwrap_or_else(|| format!("declare it, or remove it from `{}`", m.field)),
+                format!(
+                    "`{}[{i}]` refers to {a}, which is not in the desired state",
+                    m.field
+                ),
+                closest(
+                    &a.key,
+                    codes.get(&a.kind).into_iter().flatten().map(String::as_str),
+                )
+                .map(|k| format!("did you mean `{}`?", Address::new(a.kind, k)))
+                .unwrap_or_else(|| format!("declare it, or remove it from `{}`", m.field)),
             )),
             Ok(_) => None,
         };

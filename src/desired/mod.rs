@@ -83,7 +83,9 @@ impl DesiredEntity {
     pub fn extra_dep_label(&self, dep: &Address) -> &'static str {
         if let Some(m) = self.address.kind.members()
             && let Some(Value::Array(items)) = self.fields.get(m.field)
-            && items.iter().any(|i| i.as_str() == Some(dep.to_string().as_str()))
+            && items
+                .iter()
+                .any(|i| i.as_str() == Some(dep.to_string().as_str()))
         {
             return m.field;
         }

@@ -39,7 +39,8 @@ fn a_resource_group_is_created_in_its_type_left_alone_renamed_and_deleted() {
     assert_eq!(emu.list_all("resourcegroups/meter"), Vec::<Value>::new());
     // The POST went to the type's collection.
     assert_eq!(
-        org_requests(&emu, |r| r == "POST /organizations/{orgId}/resourcegroups/{type}"),
+        org_requests(&emu, |r| r
+            == "POST /organizations/{orgId}/resourcegroups/{type}"),
         1
     );
 
@@ -123,7 +124,10 @@ fn a_live_resource_group_is_adopted_by_type_and_name_exported_and_destroyed() {
 fn an_unknown_type_is_refused_before_any_request() {
     let emu = EmulatorProcess::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
-    write_desired(dir.path(), "resourceGroups:\n  - type: acount\n    name: Big\n");
+    write_desired(
+        dir.path(),
+        "resourceGroups:\n  - type: acount\n    name: Big\n",
+    );
     let out = validate_fails(dir.path(), &emu);
     assert!(
         out.contains("desired-state/main.yaml:2:11:")
@@ -134,7 +138,11 @@ fn an_unknown_type_is_refused_before_any_request() {
     assert_eq!(org_requests(&emu, |_| true), 0, "validate makes no request");
 
     // The emulator has no such collection.
-    let (status, body) = emu.api("POST", "resourcegroups/acount", Some(json!({"name": "Big"})));
+    let (status, body) = emu.api(
+        "POST",
+        "resourcegroups/acount",
+        Some(json!({"name": "Big"})),
+    );
     assert_eq!(status, 404, "{body}");
 }
 
@@ -160,7 +168,10 @@ fn members(emu: &EmulatorProcess, name: &str) -> Vec<(String, String)> {
         .unwrap_or_else(|| panic!("no group {name}"));
     let (status, v) = emu.api(
         "POST",
-        &format!("{ACCOUNTS}/{}/contents?pageSize=100", group["id"].as_str().unwrap()),
+        &format!(
+            "{ACCOUNTS}/{}/contents?pageSize=100",
+            group["id"].as_str().unwrap()
+        ),
         None,
     );
     assert_eq!(status, 200, "{v}");
@@ -203,7 +214,10 @@ fn items_are_added_after_the_create_changed_as_one_update_and_deleted_first() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     // Items first: the accounts, then Big, then All (which holds Big).
     let pos = |a: &str| common::kind_flow::position(&c, a, "create");
-    assert!(pos("account.acme") < pos(big) && pos(big) < pos(all), "{c:?}");
+    assert!(
+        pos("account.acme") < pos(big) && pos(big) < pos(all),
+        "{c:?}"
+    );
     apply(dir.path(), &emu);
     let acme = id_of(&emu, "accounts", "acme");
     let beta = id_of(&emu, "accounts", "beta");
@@ -252,7 +266,11 @@ fn items_are_added_after_the_create_changed_as_one_update_and_deleted_first() {
     // Export writes the items as addresses; a fresh state is imports only.
     let s = export_round_trip(dir.path(), &emu);
     assert_eq!(s["import"], json!(6), "{s}");
-    assert_eq!((s["add"].clone(), s["change"].clone()), (json!(0), json!(0)), "{s}");
+    assert_eq!(
+        (s["add"].clone(), s["change"].clone()),
+        (json!(0), json!(0)),
+        "{s}"
+    );
     let yaml =
         std::fs::read_to_string(dir.path().join("exported/resourceGroups.yaml")).expect("file");
     assert!(
@@ -276,7 +294,10 @@ fn items_are_added_after_the_create_changed_as_one_update_and_deleted_first() {
         .map(|c| c["address"].as_str().unwrap_or("").to_string())
         .collect();
     let at = |a: &str| order.iter().position(|x| x == a).unwrap_or(usize::MAX);
-    assert!(at(all) < at(big) && at(big) < at("account.beta"), "{order:?}");
+    assert!(
+        at(all) < at(big) && at(big) < at("account.beta"),
+        "{order:?}"
+    );
     destroy(dir.path(), &emu);
     assert_eq!(emu.list_all(ACCOUNTS), Vec::<Value>::new());
 }
@@ -292,7 +313,9 @@ fn an_item_of_the_wrong_type_is_refused_before_any_request() {
     let out = validate_fails(dir.path(), &emu);
     assert!(
         out.contains("desired-state/main.yaml:22:27:")
-            && out.contains("`items[1]` is meter.m, a meter: a group of type `account` holds accounts"),
+            && out.contains(
+                "`items[1]` is meter.m, a meter: a group of type `account` holds accounts"
+            ),
         "{out}"
     );
     write_desired(

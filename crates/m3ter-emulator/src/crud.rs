@@ -38,8 +38,7 @@ pub(crate) async fn list(
         .filter(|e| in_segment(kind, &e.value, segment.as_deref()))
         .filter(|e| filter.matches(&e.value, &store));
     let (data, token) = page(entries, size);
-    if kind.sensitive_paths().is_empty() && kind.write_only().is_empty() && kind.typed().is_none()
-    {
+    if kind.sensitive_paths().is_empty() && kind.write_only().is_empty() && kind.typed().is_none() {
         return Ok(list_body(&data, token));
     }
     let masked: Vec<Object> = data.iter().map(|o| masked(kind, o)).collect();
@@ -288,7 +287,7 @@ fn typed_body(kind: Kind, segment: Option<PathSegment>, mut body: Object) -> Api
 }
 
 /// The type a typed kind's object holds.
-fn typed_of<'o>(kind: Kind, o: &'o Object) -> Option<&'o str> {
+fn typed_of(kind: Kind, o: &Object) -> Option<&str> {
     o.get(kind.typed()?.field).and_then(Value::as_str)
 }
 

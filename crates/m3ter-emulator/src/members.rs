@@ -77,7 +77,14 @@ pub(crate) async fn add(
                 .ok_or_else(|| missing(kind, &id))?;
             (e.seq, e.value.clone())
         };
-        check_target(store, kind, segment.as_deref(), &id, target_type, &target_id)?;
+        check_target(
+            store,
+            kind,
+            segment.as_deref(),
+            &id,
+            target_type,
+            &target_id,
+        )?;
         let mut members = stored(&entity);
         if members
             .iter()
@@ -146,7 +153,12 @@ pub(crate) async fn remove(
 }
 
 /// The group `id` of `kind` in the `segment` collection.
-fn group<'s>(store: &'s Store, kind: Kind, segment: Option<&str>, id: &str) -> ApiResult<&'s Object> {
+fn group<'s>(
+    store: &'s Store,
+    kind: Kind,
+    segment: Option<&str>,
+    id: &str,
+) -> ApiResult<&'s Object> {
     store
         .kind(kind)
         .get(id)
@@ -181,7 +193,8 @@ fn target(body: &Object) -> ApiResult<(&'static str, String)> {
         return Err(ApiError::bad_request(format!(
             "`targetType` is required and must be one of {} (got {})",
             TARGET_TYPES.join(", "),
-            body.get("targetType").map_or("nothing".into(), Value::to_string)
+            body.get("targetType")
+                .map_or("nothing".into(), Value::to_string)
         )));
     };
     match body.get("targetId").and_then(Value::as_str) {

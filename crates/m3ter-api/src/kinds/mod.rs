@@ -203,7 +203,10 @@ pub struct Typed {
 impl Typed {
     /// The kind of the entities a value's groups hold.
     pub fn kind_of(&self, value: &str) -> Option<Kind> {
-        self.values.iter().find(|(v, _)| *v == value).map(|(_, k)| *k)
+        self.values
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, k)| *k)
     }
 
     /// The values, as the path spells them.
