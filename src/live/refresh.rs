@@ -56,14 +56,33 @@ async fn read_members(client: &Client, snapshot: &mut LiveSnapshot) -> Result<()
             continue;
         };
         let mut entities = snapshot.of(kind).to_vec();
-        for e in &mut entities {
+        // The contents lists run concurrently, as the kinds' lists do.
+        let mut tasks = JoinSet::new();
+        for (i, e) in entities.iter().enumerate() {
             let (Some(id), Some(segment)) = (
-                e.get("id").and_then(Value::as_str),
-                e.get(typed.field).and_then(Value::as_str),
+                e.get("id").and_then(Value::as_str).map(str::to_owned),
+                e.get(typed.field)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             ) else {
                 continue;
             };
-            let contents = client.members(kind, Some(segment), id).await?;
+            let client = client.clone();
+            tasks.spawn(async move {
+                let contents = client.members(kind, Some(&segment), &id).await;
+                (i, segment, contents)
+            });
+        }
+        let mut read = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, segment, contents) = joined.map_err(|e| {
+                ApiError::Config(format!("a refresh task stopped unexpectedly: {e}"))
+            })?;
+            // Returning drops the JoinSet, which aborts the other lists.
+            read.push((i, segment, contents?));
+        }
+        for (i, segment, contents) in read {
+            let segment = segment.as_str();
             let mut addresses = Vec::new();
             let mut ids = Map::new();
             for item in contents {
@@ -89,7 +108,7 @@ async fn read_members(client: &Client, snapshot: &mut LiveSnapshot) -> Result<()
             }
             addresses.sort();
             addresses.dedup();
-            if let Some(o) = e.as_object_mut() {
+            if let Some(o) = entities[i].as_object_mut() {
                 o.insert(
                     m.field.into(),
                     Value::Array(addresses.into_iter().map(Value::String).collect()),
