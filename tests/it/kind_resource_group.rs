@@ -329,6 +329,29 @@ fn an_item_of_the_wrong_type_is_refused_before_any_request() {
             && out.contains("did you mean `account.acme`?"),
         "{out}"
     );
+    // A group of another type, the group itself, a loop of groups.
+    for (groups, at, says) in [
+        (
+            "  - {type: meter, name: M}\n  - {type: account, name: Big, items: [resourceGroup.meter/M]}\n",
+            "main.yaml:21:40:",
+            "a group of another type: a group of type `account` holds accounts and groups of its type",
+        ),
+        (
+            "  - {type: account, name: Big, items: [resourceGroup.account/Big]}\n",
+            "main.yaml:20:40:",
+            "`items[0]` is the group itself",
+        ),
+        (
+            "  - {type: account, name: A, items: [resourceGroup.account/B]}\n  \
+             - {type: account, name: B, items: [resourceGroup.account/A]}\n",
+            "main.yaml:20:5:",
+            "dependency cycle: resourceGroup.account/A -> resourceGroup.account/B",
+        ),
+    ] {
+        write_desired(dir.path(), &with_items(groups));
+        let out = validate_fails(dir.path(), &emu);
+        assert!(out.contains(at) && out.contains(says), "{out}");
+    }
     assert_eq!(org_requests(&emu, |_| true), 0, "validate makes no request");
 
     // The emulator checks the item's type too.
