@@ -449,3 +449,45 @@ fn groups_and_items_converge_under_faults() {
         );
     }
 }
+
+/// `m3ter import ADDRESS ID` reads the group in the type its address
+/// starts with.
+#[test]
+fn a_group_is_imported_by_id_from_its_type() {
+    let emu = EmulatorProcess::start(&[]);
+    let (status, made) = emu.api("POST", ACCOUNTS, Some(json!({"name": "Big"})));
+    assert_eq!(status, 200, "{made}");
+    let id = made["id"].as_str().expect("id");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_desired(dir.path(), &group("Big"));
+    let out = common::cli::m3ter(
+        dir.path(),
+        &emu,
+        &["import", "resourceGroup.account/Big", id],
+    );
+    assert!(out.status.success(), "{}", common::cli::text(&out));
+    let (c, s) = plan(dir.path(), &emu, &[]);
+    assert_eq!((c, s), (vec![], summary(0, 0, 0, 0)));
+    // Not under another type: the org has no such group there.
+    write_desired(
+        dir.path(),
+        "resourceGroups:\n  - {type: account, name: Big}\n  - {type: meter, name: Big}\n",
+    );
+    let out = common::cli::m3ter(
+        dir.path(),
+        &emu,
+        &[
+            "import",
+            "--state",
+            "state/other.json",
+            "resourceGroup.meter/Big",
+            id,
+        ],
+    );
+    let text = common::cli::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("no resourceGroup with id {id}")),
+        "{text}"
+    );
+}
