@@ -13,8 +13,10 @@ use crate::client::Client;
 use crate::live::LiveSnapshot;
 use crate::plan::{Action, Change, Phase, Plan, create_body, put_body, resolve_refs};
 use crate::state::{ResourceState, State, StateError, StateStore};
+use m3ter_api::Kind;
+use m3ter_api::kinds::MEMBER_IDS;
 
-use super::ops::{Op, OpResult};
+use super::ops::{MemberCall, Op, OpResult};
 use super::{ApplyError, ApplyOptions, Done, Event, OpError, OpFailure, Progress, Report};
 
 type Finished = (usize, Result<OpResult, OpFailure>, Duration);
@@ -220,6 +222,60 @@ fn ids_in(state: &State) -> impl Fn(&Address) -> Option<String> + '_ {
     |a| state.resources.get(a).map(|r| r.id.clone())
 }
 
+/// The member calls that make the live member set (`live`'s
+/// [`MEMBER_IDS`]; none for a create) the one `body` asks for: adds of
+/// the desired members it lacks (ids from state: members are created
+/// first), removes of the live ones no longer desired. None when `body`
+/// has no member field (the set is not managed).
+fn member_calls(
+    kind: Kind,
+    body: &Map<String, Value>,
+    live: Option<&Value>,
+    state: &State,
+) -> Result<Vec<MemberCall>, OpFailure> {
+    let Some(Value::Array(want)) = kind.members().and_then(|m| body.get(m.field)) else {
+        return Ok(Vec::new());
+    };
+    let empty = Map::new();
+    let have = live
+        .and_then(|l| l.get(MEMBER_IDS))
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let want: Vec<&str> = want.iter().filter_map(Value::as_str).collect();
+    let mut calls = Vec::new();
+    for item in &want {
+        if have.contains_key(*item) {
+            continue;
+        }
+        let address: Address = item
+            .parse()
+            .map_err(|_| OpFailure::NoId(Address::new(kind, *item)))?;
+        let id = state
+            .resources
+            .get(&address)
+            .map(|r| r.id.clone())
+            .ok_or_else(|| OpFailure::NoId(address.clone()))?;
+        let target_type = if address.kind == kind {
+            "GROUP"
+        } else {
+            "ITEM"
+        };
+        calls.push(MemberCall {
+            add: true,
+            target: serde_json::json!({"targetType": target_type, "targetId": id}),
+        });
+    }
+    for (item, target) in have {
+        if !want.contains(&item.as_str()) {
+            calls.push(MemberCall {
+                add: false,
+                target: target.clone(),
+            });
+        }
+    }
+    Ok(calls)
+}
+
 /// Builds the owned remote operation of a step from the plan and the state
 /// as it is now (ids of entities created earlier in this run included).
 fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Result<Op, OpFailure> {
@@ -234,7 +290,19 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
             .ok_or_else(|| OpFailure::NoId(change.address.clone()))
     };
     match (change.action, s.phase) {
-        (Action::Delete | Action::Replace, Phase::Delete) => Ok(Op::Delete { kind, id: id()? }),
+        (Action::Delete | Action::Replace, Phase::Delete) => {
+            let id = id()?;
+            // A typed kind is deleted in its type's collection: the one the
+            // org holds it in (the plan's view of it, if it has gone since).
+            let segment = kind.typed().and_then(|t| {
+                live.by_id(kind, &id)
+                    .and_then(|e| e.get(t.field))
+                    .or_else(|| change.before.as_ref().and_then(|b| b.get(t.field)))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            Ok(Op::Delete { kind, segment, id })
+        }
         (Action::Create | Action::Replace, Phase::Write) => {
             let entity = plan
                 .desired
@@ -242,7 +310,12 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
                 .get(&change.address)
                 .ok_or_else(|| OpFailure::NotDesired(change.address.clone()))?;
             let body = create_body(entity, ids_in(state))?;
-            Ok(Op::Create { kind, body })
+            let members = member_calls(kind, &body, None, state)?;
+            Ok(Op::Create {
+                kind,
+                body,
+                members,
+            })
         }
         (Action::Update | Action::Import, Phase::Write) => {
             if change.action == Action::Import && !change.import_with_changes() {
@@ -266,7 +339,13 @@ fn prepare(plan: &Plan, step: usize, live: &LiveSnapshot, state: &State) -> Resu
                 });
             };
             let body = put_body(kind, entity, &managed, &change.resets, ids_in(state))?;
-            Ok(Op::Update { kind, id, body })
+            let members = member_calls(kind, &body, Some(entity), state)?;
+            Ok(Op::Update {
+                kind,
+                id,
+                body,
+                members,
+            })
         }
         (action, phase) => Err(OpFailure::NoSuchStep {
             address: change.address.clone(),

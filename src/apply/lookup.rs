@@ -14,9 +14,14 @@ pub(super) async fn find(
     kind: Kind,
     body: &Map<String, Value>,
 ) -> Result<Option<Value>, ApiError> {
-    let candidates = client
-        .list_all(kind, &identity::adopt_query(kind, body))
-        .await?;
+    let mut query = identity::adopt_query(kind, body);
+    // A typed kind's create went to one type's collection: list that one.
+    if let Some(t) = kind.typed()
+        && let Some(segment) = body.get(t.field).and_then(Value::as_str)
+    {
+        query.push((t.field, segment.to_owned()));
+    }
+    let candidates = client.list_all(kind, &query).await?;
     Ok(candidates
         .into_iter()
         .find(|live| same_key(kind, live, body)))

@@ -15,14 +15,20 @@ pub(super) enum Op {
     Create {
         kind: Kind,
         body: Map<String, Value>,
+        /// Member calls after the create.
+        members: Vec<MemberCall>,
     },
     Update {
         kind: Kind,
         id: String,
         body: Map<String, Value>,
+        /// Member calls after the PUT.
+        members: Vec<MemberCall>,
     },
     Delete {
         kind: Kind,
+        /// The segment of a typed kind's collection.
+        segment: Option<String>,
         id: String,
     },
     /// The PUT of a singleton kind's one entity (on the collection path).
@@ -32,6 +38,15 @@ pub(super) enum Op {
     },
     /// An import without changes: nothing to send.
     Adopt,
+}
+
+/// One member added to or removed from an entity's member set
+/// ([`m3ter_api::kinds::Members`]).
+#[derive(Debug, Clone)]
+pub(super) struct MemberCall {
+    pub add: bool,
+    /// `{"targetType", "targetId"}`.
+    pub target: Value,
 }
 
 /// What the org answered.
@@ -49,13 +64,82 @@ impl Op {
     /// secrets: API errors never carry them).
     pub(super) async fn run(self, client: &Client) -> Result<OpResult, OpFailure> {
         match self {
-            Op::Create { kind, body } => create(client, kind, &body).await,
-            Op::Update { kind, id, body } => update(client, kind, Some(&id), &body).await,
+            Op::Create {
+                kind,
+                body,
+                members,
+            } => {
+                let made = create(client, kind, &body).await?;
+                match made {
+                    OpResult::Created(v, found) => {
+                        let v = with_members(client, kind, &body, v, &members).await?;
+                        Ok(OpResult::Created(v, found))
+                    }
+                    other => Ok(other),
+                }
+            }
+            Op::Update {
+                kind,
+                id,
+                body,
+                members,
+            } => match update(client, kind, Some(&id), &body).await? {
+                OpResult::Updated(v) => Ok(OpResult::Updated(
+                    with_members(client, kind, &body, v, &members).await?,
+                )),
+                other => Ok(other),
+            },
             Op::PutSingleton { kind, body } => update(client, kind, None, &body).await,
-            Op::Delete { kind, id } => delete(client, kind, &id).await,
+            Op::Delete { kind, segment, id } => delete(client, kind, segment.as_deref(), &id).await,
             Op::Adopt => Ok(OpResult::Adopted),
         }
     }
+}
+
+/// Runs the member calls of the entity `v` (just written from `body`), and
+/// answers `v` with the member set `body` asked for.
+async fn with_members(
+    client: &Client,
+    kind: Kind,
+    body: &Map<String, Value>,
+    mut v: Value,
+    members: &[MemberCall],
+) -> Result<Value, OpFailure> {
+    let Some(m) = kind.members() else {
+        return Ok(v);
+    };
+    let segment = kind
+        .typed()
+        .and_then(|t| body.get(t.field))
+        .and_then(Value::as_str);
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let policy = client.retry_policy().clone();
+    for call in members {
+        let mut attempt = 1;
+        loop {
+            match client
+                .member_once(kind, segment, &id, call.add, &call.target)
+                .await
+            {
+                Ok(_) => break,
+                // Removed already (an earlier attempt, or someone else).
+                Err(e) if !call.add && e.is_not_found() => break,
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                    tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(OpFailure::Api(e)),
+            }
+        }
+    }
+    if let (Some(items), Some(o)) = (body.get(m.field), v.as_object_mut()) {
+        o.insert(m.field.into(), items.clone());
+    }
+    Ok(v)
 }
 
 async fn create(
@@ -106,7 +190,13 @@ async fn update(
                 // which moved the version on: fine if the entity now is
                 // what this update wanted.
                 let live = match id {
-                    Some(id) => client.get(kind, id).await,
+                    Some(id) => {
+                        let segment = kind
+                            .typed()
+                            .and_then(|t| body.get(t.field))
+                            .and_then(Value::as_str);
+                        client.get_in(kind, segment, id).await
+                    }
                     None => client
                         .get_singleton(kind)
                         .await
@@ -129,11 +219,16 @@ async fn update(
     }
 }
 
-async fn delete(client: &Client, kind: Kind, id: &str) -> Result<OpResult, OpFailure> {
+async fn delete(
+    client: &Client,
+    kind: Kind,
+    segment: Option<&str>,
+    id: &str,
+) -> Result<OpResult, OpFailure> {
     let policy = client.retry_policy().clone();
     let mut attempt = 1;
     loop {
-        match client.delete_once(kind, id).await {
+        match client.delete_once(kind, segment, id).await {
             Ok(_) => return Ok(OpResult::Deleted),
             // Gone already: an earlier attempt took effect, or someone else
             // deleted it. Either way the plan's goal holds.

@@ -189,17 +189,47 @@ impl Client {
         filters: &[(&str, String)],
         keep: impl Fn(Value) -> Value,
     ) -> Result<Vec<Value>, ApiError> {
-        if let Some((p, _)) = filters
-            .iter()
-            .find(|(p, _)| !kind.filters().iter().any(|f| f.param == *p))
-        {
+        if let Some((p, _)) = filters.iter().find(|(p, _)| {
+            !kind.filters().iter().any(|f| f.param == *p)
+                && kind.typed().is_none_or(|t| t.field != *p)
+        }) {
             // The real API ignores unknown parameters, so using one would
             // silently return the whole collection.
             return Err(ApiError::Config(format!(
                 "`{p}` is not a documented list filter of {kind}"
             )));
         }
-        let url = self.kind_url(kind, None);
+        let Some(typed) = kind.typed() else {
+            return self
+                .list_url(kind, self.kind_url(kind, None, None), filters, &keep)
+                .await;
+        };
+        // A typed collection is one list per type (or the one its field's
+        // "filter" names), each entity marked with its type.
+        let (wanted, filters): (Vec<_>, Vec<_>) = filters
+            .iter()
+            .cloned()
+            .partition(|(p, _)| *p == typed.field);
+        let mut all = Vec::new();
+        for name in typed.names() {
+            if !wanted.is_empty() && !wanted.iter().any(|(_, v)| v == name) {
+                continue;
+            }
+            let url = self.kind_url(kind, Some(name), None);
+            let listed = self.list_url(kind, url, &filters, &keep).await?;
+            all.extend(listed.into_iter().map(|e| typed_entity(kind, e, name)));
+        }
+        Ok(all)
+    }
+
+    /// Every entity of one collection URL of `kind`, page after page.
+    async fn list_url(
+        &self,
+        kind: Kind,
+        url: Url,
+        filters: &[(&str, String)],
+        keep: &impl Fn(Value) -> Value,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut query: Vec<(&str, String)> = filters.to_vec();
         query.push(("pageSize", kind.max_page_size().to_string()));
         let mut all = Vec::new();
@@ -261,9 +291,25 @@ impl Client {
 
     /// One entity by id (retried).
     pub async fn get(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
-        let url = self.kind_url(kind, Some(id));
+        self.get_in(kind, None, id).await
+    }
+
+    /// One entity by id, in the `segment` collection of a typed kind
+    /// ([`m3ter_api::kinds::Typed`]; `None` for other kinds).
+    pub async fn get_in(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+    ) -> Result<Value, ApiError> {
+        let segment = typed_segment(kind, segment)?;
+        let url = self.kind_url(kind, segment, Some(id));
         let v = self.retrying(Method::GET, url, &[], None).await?;
-        Ok(hidden(kind, v))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.unwrap_or_default(),
+        ))
     }
 
     /// `POST` a new entity: ONE attempt (plus one re-authentication).
@@ -272,8 +318,9 @@ impl Client {
         kind: Kind,
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
-        let url = self.kind_url(kind, None);
-        let body = Value::Object(unsealed(kind, body)?);
+        let (segment, body) = typed_body(kind, body)?;
+        let url = self.kind_url(kind, segment.as_deref(), None);
+        let body = Value::Object(unsealed(kind, &body)?);
         let v = self
             .send(Req {
                 method: Method::POST,
@@ -282,7 +329,11 @@ impl Client {
                 body: Some(&body),
             })
             .await?;
-        Ok(hidden(kind, v))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.as_deref().unwrap_or_default(),
+        ))
     }
 
     /// `PUT` a full entity (the body carries `version`): ONE attempt.
@@ -292,8 +343,9 @@ impl Client {
         id: &str,
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
-        let url = self.kind_url(kind, Some(id));
-        let body = Value::Object(unsealed(kind, body)?);
+        let (segment, body) = typed_body(kind, body)?;
+        let url = self.kind_url(kind, segment.as_deref(), Some(id));
+        let body = Value::Object(unsealed(kind, &body)?);
         let v = self
             .send(Req {
                 method: Method::PUT,
@@ -302,12 +354,22 @@ impl Client {
                 body: Some(&body),
             })
             .await?;
-        Ok(hidden(kind, v))
+        Ok(typed_entity(
+            kind,
+            hidden(kind, v),
+            segment.as_deref().unwrap_or_default(),
+        ))
     }
 
-    /// `DELETE` an entity: ONE attempt. Answers the deleted entity.
-    pub async fn delete_once(&self, kind: Kind, id: &str) -> Result<Value, ApiError> {
-        let url = self.kind_url(kind, Some(id));
+    /// `DELETE` an entity (in the `segment` collection of a typed kind):
+    /// ONE attempt. Answers the deleted entity.
+    pub async fn delete_once(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+    ) -> Result<Value, ApiError> {
+        let url = self.kind_url(kind, typed_segment(kind, segment)?, Some(id));
         let v = self
             .send(Req {
                 method: Method::DELETE,
@@ -317,6 +379,72 @@ impl Client {
             })
             .await?;
         Ok(hidden(kind, v))
+    }
+
+    /// The members of one entity of a kind with a member set
+    /// ([`m3ter_api::kinds::Members`]): every `{targetType, targetId}` of
+    /// its paginated contents list (`POST`, retried: it only reads).
+    pub async fn members(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+    ) -> Result<Vec<Value>, ApiError> {
+        let Some(m) = kind.members() else {
+            return Ok(Vec::new());
+        };
+        let segment = typed_segment(kind, segment)?;
+        let mut url = self.kind_url(kind, segment, Some(id));
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.push(m.contents);
+        }
+        let mut query = vec![("pageSize", m.max_page_size.to_string())];
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .retrying(Method::POST, url.clone(), &query, None)
+                .await?;
+            let (data, next) = split_page(page).ok_or_else(|| ApiError::Decode {
+                method: "POST".into(),
+                path: url.path().to_string(),
+                message: "a contents page must be an object with a `data` array".into(),
+            })?;
+            let empty = data.is_empty();
+            all.extend(data);
+            match next {
+                Some(token) if !token.is_empty() && !empty => {
+                    query.retain(|(p, _)| *p != "nextToken");
+                    query.push(("nextToken", token));
+                }
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Adds (`add`) or removes one member of an entity: ONE attempt.
+    pub async fn member_once(
+        &self,
+        kind: Kind,
+        segment: Option<&str>,
+        id: &str,
+        add: bool,
+        target: &Value,
+    ) -> Result<Value, ApiError> {
+        let Some(m) = kind.members() else {
+            return Err(ApiError::Config(format!("a {kind} has no members")));
+        };
+        let segment = typed_segment(kind, segment)?;
+        let mut url = self.kind_url(kind, segment, Some(id));
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.push(if add { m.add } else { m.remove });
+        }
+        self.send(Req {
+            method: Method::POST,
+            url,
+            query: &[],
+            body: Some(target),
+        })
+        .await
     }
 
     /// Any call under `/organizations/{orgId}/` (bill jobs, bills, line
@@ -380,8 +508,14 @@ impl Client {
     /// The URL of a kind's collection, or of one entity in it. A collection
     /// may be several segments (`picklists/currency`): each is pushed on its
     /// own, so its `/` stays a separator while an id's is encoded.
-    fn kind_url(&self, kind: Kind, id: Option<&str>) -> Url {
-        let segments: Vec<&str> = kind.collection().split('/').chain(id).collect();
+    /// A typed kind's collection has its type's segment after it.
+    fn kind_url(&self, kind: Kind, segment: Option<&str>, id: Option<&str>) -> Url {
+        let segments: Vec<&str> = kind
+            .collection()
+            .split('/')
+            .chain(segment)
+            .chain(id)
+            .collect();
         self.org_url(&self.inner.base, &segments)
     }
 
@@ -561,6 +695,47 @@ impl Client {
 
 /// A response of `kind` with its secrets hidden: what the API returns for
 /// them is never kept (`crate::sensitive`).
+/// The segment of a typed kind's collection (`None` for other kinds): a
+/// typed kind cannot be addressed without one.
+fn typed_segment(kind: Kind, segment: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match (kind.typed(), segment) {
+        (None, _) => Ok(None),
+        (Some(t), Some(s)) if t.kind_of(s).is_some() => Ok(Some(s)),
+        (Some(t), s) => Err(ApiError::Config(format!(
+            "a {kind} needs its `{}` (one of {}), got {s:?}",
+            t.field,
+            t.names().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// A typed kind's body without its path field, and that field's value.
+fn typed_body(
+    kind: Kind,
+    body: &Map<String, Value>,
+) -> Result<(Option<String>, Map<String, Value>), ApiError> {
+    let mut body = body.clone();
+    // A member set is managed by calls of its own ([`Client::member_once`]).
+    if let Some(m) = kind.members() {
+        body.remove(m.field);
+    }
+    let Some(t) = kind.typed() else {
+        return Ok((None, body));
+    };
+    let segment = body.remove(t.field);
+    let segment = typed_segment(kind, segment.as_ref().and_then(Value::as_str))?;
+    Ok((segment.map(str::to_owned), body))
+}
+
+/// A live entity of a typed kind, marked with the type it was read under
+/// (the API's responses do not carry it), so it compares with the desired.
+fn typed_entity(kind: Kind, mut v: Value, segment: &str) -> Value {
+    if let (Some(t), Some(o)) = (kind.typed(), v.as_object_mut()) {
+        o.insert(t.field.into(), Value::String(segment.into()));
+    }
+    v
+}
+
 fn hidden(kind: Kind, mut v: Value) -> Value {
     crate::sensitive::hide_live(kind, &mut v);
     v
@@ -684,11 +859,11 @@ mod tests {
         let cfg = ClientConfig::new("http://127.0.0.1:1", "org-1", Auth::Token(Secret::new("t")));
         let c = Client::new(cfg).expect("valid config");
         assert_eq!(
-            c.kind_url(Kind::Currency, Some("a/b")).as_str(),
+            c.kind_url(Kind::Currency, None, Some("a/b")).as_str(),
             "http://127.0.0.1:1/organizations/org-1/picklists/currency/a%2Fb"
         );
         assert_eq!(
-            c.kind_url(Kind::Product, None).as_str(),
+            c.kind_url(Kind::Product, None, None).as_str(),
             "http://127.0.0.1:1/organizations/org-1/products"
         );
     }

@@ -402,6 +402,8 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                 }
             }
         }
+        let mut c = c;
+        members(&address, &file, &mut c, &codes, &mut extra_deps, diags);
         resolved.push((address, file, c, refs, extra_deps));
     }
 
@@ -448,6 +450,97 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
         );
     }
     state
+}
+
+/// Checks a member set (a resource group's `items`,
+/// [`m3ter_api::kinds::Members`]): each is the address of an entity of the
+/// desired state, of the kind the group's type names or a group of the
+/// same type, else an error at the item. Members become dependencies
+/// (created before the group, deleted after it) and the field is kept in
+/// canonical form, sorted and without repeats: it is compared as a set.
+fn members(
+    address: &Address,
+    file: &Path,
+    c: &mut Converted,
+    codes: &BTreeMap<Kind, BTreeSet<String>>,
+    extra_deps: &mut Vec<Address>,
+    diags: &mut Diagnostics,
+) {
+    let (Some(m), Some(typed)) = (c.kind.members(), c.kind.typed()) else {
+        return;
+    };
+    let Some(Value::Array(items)) = c.fields.get(m.field) else {
+        return;
+    };
+    let Some(group_type) = c.fields.get(typed.field).and_then(Value::as_str) else {
+        return;
+    };
+    let Some(item_kind) = typed.kind_of(group_type) else {
+        return;
+    };
+    let same_type = format!("{group_type}/");
+    let mut canonical = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let pos = c.pos_of(&format!("{}[{i}]", m.field));
+        let text = item.as_str().unwrap_or_default();
+        let parsed = text.parse::<Address>();
+        let problem = match &parsed {
+            Err(e) => Some((
+                format!("`{}[{i}]` {e}", m.field),
+                format!("write the address of a {item_kind} (`{item_kind}.<code>`)"),
+            )),
+            Ok(a) if a == address => Some((
+                format!("`{}[{i}]` is the group itself", m.field),
+                "a group cannot hold itself".to_string(),
+            )),
+            Ok(a) if a.kind == c.kind && !a.key.starts_with(&same_type) => Some((
+                format!(
+                    "`{}[{i}]` is {a}, a group of another type: a group of type `{group_type}` holds {item_kind}s and groups of its type",
+                    m.field
+                ),
+                format!("name a `{}[\"{same_type}…\"]`", c.kind),
+            )),
+            Ok(a) if a.kind != c.kind && a.kind != item_kind => Some((
+                format!(
+                    "`{}[{i}]` is {a}, a {}: a group of type `{group_type}` holds {item_kind}s",
+                    m.field, a.kind
+                ),
+                format!(
+                    "name a {item_kind} (`{item_kind}.<code>`), or change the group's `{}`",
+                    typed.field
+                ),
+            )),
+            Ok(a) if !codes.get(&a.kind).is_some_and(|k| k.contains(&a.key)) => Some((
+                format!(
+                    "`{}[{i}]` refers to {a}, which is not in the desired state",
+                    m.field
+                ),
+                closest(
+                    &a.key,
+                    codes.get(&a.kind).into_iter().flatten().map(String::as_str),
+                )
+                .map(|k| format!("did you mean `{}`?", Address::new(a.kind, k)))
+                .unwrap_or_else(|| format!("declare it, or remove it from `{}`", m.field)),
+            )),
+            Ok(_) => None,
+        };
+        match (problem, parsed) {
+            (Some((message, hint)), _) => {
+                diags.push(Diagnostic::at(file, pos, message).with_hint(hint));
+            }
+            (None, Ok(a)) => {
+                if !extra_deps.contains(&a) {
+                    extra_deps.push(a.clone());
+                }
+                canonical.insert(a.to_string());
+            }
+            (None, Err(_)) => {}
+        }
+    }
+    c.fields.insert(
+        m.field.to_string(),
+        Value::Array(canonical.into_iter().map(Value::String).collect()),
+    );
 }
 
 /// The entity's key (design §3.3), or `None` when a field it needs is

@@ -81,6 +81,14 @@ impl DesiredEntity {
     /// dependency, for graph labels: a code field naming it, else the
     /// compound aggregation's `calculation`.
     pub fn extra_dep_label(&self, dep: &Address) -> &'static str {
+        if let Some(m) = self.address.kind.members()
+            && let Some(Value::Array(items)) = self.fields.get(m.field)
+            && items
+                .iter()
+                .any(|i| i.as_str() == Some(dep.to_string().as_str()))
+        {
+            return m.field;
+        }
         self.address
             .kind
             .code_refs()

@@ -1,7 +1,7 @@
 //! Reading the whole org, and accepting live values into state.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::LiveSnapshot;
@@ -9,7 +9,8 @@ use crate::address::Address;
 use crate::client::{ApiError, Client};
 use crate::plan::compare::field_equal;
 use crate::state::State;
-use m3ter_api::Kind;
+use m3ter_api::kinds::MEMBER_IDS;
+use m3ter_api::{Kind, identity};
 
 /// Reads every entity of every kind: one paginated list per kind at the
 /// largest page size, the kinds concurrently (the client's pacer keeps the
@@ -38,8 +39,101 @@ pub async fn refresh(client: &Client) -> Result<LiveSnapshot, ApiError> {
         // Returning drops the JoinSet, which aborts the other lists.
         snapshot.set(kind, listed?);
     }
+    read_members(client, &mut snapshot).await?;
     tracing::info!(entities = snapshot.len(), "refreshed live org");
     Ok(snapshot)
+}
+
+/// Reads the member sets ([`m3ter_api::kinds::Members`]): one paginated
+/// contents list per entity of such a kind, after every list (members are
+/// written as addresses, found among the other kinds' entities). Each
+/// entity gets its members' addresses, sorted, in the member field, and
+/// their `{targetType, targetId}` by address under [`MEMBER_IDS`]. A member
+/// the snapshot does not hold (deleted since) is written as its id.
+async fn read_members(client: &Client, snapshot: &mut LiveSnapshot) -> Result<(), ApiError> {
+    for kind in Kind::ALL {
+        let (Some(m), Some(typed)) = (kind.members(), kind.typed()) else {
+            continue;
+        };
+        let mut entities = snapshot.of(kind).to_vec();
+        // The contents lists run concurrently, as the kinds' lists do.
+        let mut tasks = JoinSet::new();
+        for (i, e) in entities.iter().enumerate() {
+            let (Some(id), Some(segment)) = (
+                e.get("id").and_then(Value::as_str).map(str::to_owned),
+                e.get(typed.field)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            ) else {
+                continue;
+            };
+            let client = client.clone();
+            tasks.spawn(async move {
+                let contents = client.members(kind, Some(&segment), &id).await;
+                (i, segment, contents)
+            });
+        }
+        let mut read = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, segment, contents) = joined.map_err(|e| {
+                ApiError::Config(format!("a refresh task stopped unexpectedly: {e}"))
+            })?;
+            // Returning drops the JoinSet, which aborts the other lists.
+            read.push((i, segment, contents?));
+        }
+        for (i, segment, contents) in read {
+            let segment = segment.as_str();
+            let mut addresses = Vec::new();
+            let mut ids = Map::new();
+            for item in contents {
+                let target_type = item.get("targetType").and_then(Value::as_str);
+                let Some(target_id) = item.get("targetId").and_then(Value::as_str) else {
+                    continue;
+                };
+                let target_kind = match target_type {
+                    Some("GROUP") => Some(kind),
+                    _ => typed.kind_of(segment),
+                };
+                let address = target_kind
+                    .and_then(|k| {
+                        let live = snapshot.by_id(k, target_id)?;
+                        Some(Address::new(k, identity::key_of(k, &Plain(live))?).to_string())
+                    })
+                    .unwrap_or_else(|| target_id.to_string());
+                ids.insert(
+                    address.clone(),
+                    json!({"targetType": target_type.unwrap_or("ITEM"), "targetId": target_id}),
+                );
+                addresses.push(address);
+            }
+            addresses.sort();
+            addresses.dedup();
+            if let Some(o) = entities[i].as_object_mut() {
+                o.insert(
+                    m.field.into(),
+                    Value::Array(addresses.into_iter().map(Value::String).collect()),
+                );
+                o.insert(MEMBER_IDS.into(), Value::Object(ids));
+            }
+        }
+        snapshot.set(kind, entities);
+    }
+    Ok(())
+}
+
+/// A live entity as [`identity::key_of`] reads it for a member's address:
+/// members are of code-keyed kinds or groups keyed by their own fields, so
+/// no reference needs resolving.
+struct Plain<'a>(&'a Value);
+
+impl identity::KeySource for Plain<'_> {
+    fn value(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+
+    fn code(&self, _field: &str, _target: Kind) -> Option<&str> {
+        None
+    }
 }
 
 /// What [`accept_live`] changed.

@@ -66,7 +66,12 @@ pub async fn import(
             Err(e) => Err(e),
         }
     } else {
-        client.get(address.kind, id).await
+        // A typed kind's address starts with its type (`account/…`).
+        let segment = address
+            .kind
+            .typed()
+            .and_then(|_| address.key.split('/').next());
+        client.get_in(address.kind, segment, id).await
     };
     let live = read.map_err(|e| {
         if e.is_not_found() {

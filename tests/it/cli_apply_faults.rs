@@ -185,7 +185,7 @@ fn sigkill_mid_apply_then_apply_finishes_without_duplicates() {
     } else {
         Vec::new()
     };
-    for c in COLLECTIONS {
+    for c in COLLECTIONS.iter().copied() {
         for e in emu.list_all(c) {
             for field in REF_FIELDS {
                 if let Some(id) = e[field].as_str() {

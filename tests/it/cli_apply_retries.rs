@@ -58,7 +58,7 @@ fn write_desired(dir: &Path, yaml: &str) {
 
 /// Queues the refresh: `products` answers `live`, every other kind is empty.
 fn queue_refresh(s: &Scenario, live: Vec<Value>) {
-    for c in COLLECTIONS.into_iter().filter(|c| *c != "products") {
+    for c in COLLECTIONS.iter().copied().filter(|c| *c != "products") {
         s.on("GET", &org_path(c), [Canned::ok(json!({"data": []}))]);
     }
     s.on(

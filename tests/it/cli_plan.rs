@@ -293,7 +293,7 @@ fn entities_made_by_another_client_are_imported_not_duplicated() {
         ("accounts", 3),
         ("accountplans", 3),
     ]);
-    for collection in &COLLECTIONS {
+    for collection in COLLECTIONS.iter() {
         let n = expected.get(collection).copied().unwrap_or(0);
         let all = emu.list_all(collection);
         assert_eq!(all.len(), n, "{collection}: {all:?}");

@@ -347,10 +347,13 @@ async fn writes_are_single_attempts() {
     assert!(err.is_conflict());
     assert!(!err.is_retryable());
 
-    let err = c.delete_once(Kind::Meter, "m1").await.expect_err("503");
+    let err = c
+        .delete_once(Kind::Meter, None, "m1")
+        .await
+        .expect_err("503");
     assert_eq!(err.status(), Some(503));
     let deleted = c
-        .delete_once(Kind::Meter, "m1")
+        .delete_once(Kind::Meter, None, "m1")
         .await
         .expect("second delete");
     assert_eq!(deleted["version"], 2);

@@ -41,6 +41,14 @@ fn list_path(kind: Kind) -> String {
     format!("/organizations/{ORG}/{}", kind.collection())
 }
 
+/// Every list path of a kind (one per type of a typed kind).
+fn list_paths(kind: Kind) -> Vec<String> {
+    kind.list_paths()
+        .into_iter()
+        .map(|p| format!("/organizations/{ORG}/{p}"))
+        .collect()
+}
+
 fn seed_state(path: &Path, resources: &[(Address, &str, i64, Value)]) {
     let mut store = StateStore::open(path, ORG, "http://old", true).expect("lock");
     for (addr, id, version, applied) in resources {
@@ -65,7 +73,9 @@ fn read_state(path: &Path) -> Value {
 fn empty_lists_except(s: &Scenario, except: &[Kind]) {
     for kind in Kind::ALL {
         if !except.contains(&kind) {
-            s.on("GET", &list_path(kind), [Canned::ok(json!({"data": []}))]);
+            for path in list_paths(kind) {
+                s.on("GET", &path, [Canned::ok(json!({"data": []}))]);
+            }
         }
     }
 }
@@ -142,10 +152,14 @@ async fn refresh_accepts_live_values_and_drops_deleted_entities() {
     // One list per kind at the largest page size, never a GET per entity
     // (a singleton: one GET of its collection, without paging).
     let reqs = s.requests();
-    assert_eq!(reqs.len(), Kind::ALL.len(), "{reqs:?}");
-    for kind in Kind::ALL {
-        let r: Vec<_> = reqs.iter().filter(|r| r.path == list_path(kind)).collect();
-        assert_eq!(r.len(), 1, "{kind}");
+    let lists: usize = Kind::ALL.iter().map(|k| k.list_paths().len()).sum();
+    assert_eq!(reqs.len(), lists, "{reqs:?}");
+    for (kind, path) in Kind::ALL
+        .into_iter()
+        .flat_map(|k| list_paths(k).into_iter().map(move |p| (k, p)))
+    {
+        let r: Vec<_> = reqs.iter().filter(|r| r.path == path).collect();
+        assert_eq!(r.len(), 1, "{path}");
         let size = kind.max_page_size().to_string();
         let expected = (!kind.is_singleton()).then_some(size.as_str());
         assert_eq!(r[0].param("pageSize"), expected, "{kind}");

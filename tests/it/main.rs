@@ -40,6 +40,7 @@ mod kind_notification_configuration;
 mod kind_permission_policy;
 mod kind_picklists;
 mod kind_plan_group;
+mod kind_resource_group;
 mod kind_scheduled_event_configuration;
 mod kind_singletons;
 mod kind_webhook;

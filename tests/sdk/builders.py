@@ -60,6 +60,7 @@ KINDS = [
     "integration_configuration",
     "scheduled_event_configuration",
     "notification_configuration",
+    "resource_group",
     "permission_policy",
     "external_mapping",
 ]
@@ -74,8 +75,37 @@ _RESOURCES = {"currency": "currencies", "permission_policy": "permission_policie
 SHARED_CURRENCIES = ("USD", "EUR", "GBP")
 
 
+# The type of the suite's resource groups (the path segment of `/resourcegroups/{type}`).
+GROUP_TYPE = "account"
+
+
+class TypedResource:
+    """A typed SDK resource (`client.resource_groups`: every call takes the group's `type`) bound to
+    one type, so the kind-generic tests call it like any other. `list` lists that type's groups."""
+
+    def __init__(self, sdk: Any, type_: str) -> None:
+        self._sdk, self._type = sdk, type_
+
+    def create(self, **kw: Any) -> Any:
+        return self._sdk.create(self._type, **kw)
+
+    def list(self, **kw: Any) -> Any:
+        return self._sdk.list(self._type, **kw)
+
+    def retrieve(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.retrieve(id_, type=self._type, **kw)
+
+    def update(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.update(id_, type=self._type, **kw)
+
+    def delete(self, id_: str, **kw: Any) -> Any:
+        return self._sdk.delete(id_, type=self._type, **kw)
+
+
 def resource(client: m3ter.M3ter, kind: str) -> Any:
     """The SDK resource for a kind (`client.plan_templates` for "plan_template")."""
+    if kind == "resource_group":
+        return TypedResource(client.resource_groups, GROUP_TYPE)
     return getattr(client, _RESOURCES.get(kind, kind + "s"))
 
 
@@ -117,6 +147,7 @@ class Setup:
     integration_configuration: Any
     scheduled_event_configuration: Any
     notification_configuration: Any
+    resource_group: Any
     permission_policy: Any
     external_mapping: Any
 
@@ -274,6 +305,8 @@ def build_setup(
         calculation="new.billTotal > 100 AND new.locked == false",
         active=True,
     )
+    resource_group = client.resource_groups.create(GROUP_TYPE, name=f"Group {tag}")
+    client.resource_groups.add_resource(resource_group.id, type=GROUP_TYPE, target_id=account.id, target_type="ITEM")
     permission_policy = client.permission_policies.create(
         name=f"Readers {tag}",
         permission_policy=[{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}],
@@ -312,6 +345,7 @@ def build_setup(
         integration_configuration=integration_configuration,
         scheduled_event_configuration=scheduled_event_configuration,
         notification_configuration=notification_configuration,
+        resource_group=resource_group,
         permission_policy=permission_policy,
         external_mapping=external_mapping,
     )

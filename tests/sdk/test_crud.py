@@ -132,8 +132,9 @@ def test_list_filtered_by_ids(client: m3ter.M3ter, setup: Setup, kind: str) -> N
     elif kind == "external_mapping":
         # Nor do external mappings: the mapped entity's id narrows to it.
         page = resource(client, kind).list(m3ter_ids=[created.m3ter_id])
-    elif kind == "permission_policy":
-        # Permission policies document no filter at all: the setup's is among them, once.
+    elif kind in ("permission_policy", "resource_group"):
+        # Permission policies and resource groups document no filter at all: the setup's is among
+        # them (its type's, for a group), once.
         ids = [e.id for e in resource(client, kind).list()]
         assert ids.count(created.id) == 1, ids
         return
@@ -418,6 +419,11 @@ def _update_cases(s: Setup) -> dict[str, UpdateCase]:
             lambda e: (e.m3ter_entity, e.m3ter_id, e.external_id),
             ("Account", s.account.id, f"cus_renamed_{s.tag}"),
         ),
+        "resource_group": (
+            dict(name=f"Renamed group {s.tag}"),
+            lambda e: e.name,
+            f"Renamed group {s.tag}",
+        ),
         "permission_policy": (
             dict(
                 name=f"Writers {s.tag}",
@@ -444,6 +450,40 @@ def test_update_is_a_full_put_that_bumps_version(client: m3ter.M3ter, setup: Set
     assert observe(fetched) == expected
     # Later tests in this module see the stored version.
     setattr(setup, kind, fetched)
+
+
+def test_resource_group_items_are_added_listed_and_removed(client: m3ter.M3ter, setup: Setup) -> None:
+    groups = client.resource_groups
+    contents = lambda g: sorted((i.target_type, i.target_id) for i in groups.list_contents(g.id, type="account"))
+    # The setup's group holds its account.
+    assert contents(setup.resource_group) == [("ITEM", setup.account.id)]
+    outer = groups.create("account", name=f"Outer {setup.tag}")
+    groups.add_resource(outer.id, type="account", target_id=setup.account.id, target_type="ITEM")
+    groups.add_resource(outer.id, type="account", target_id=setup.resource_group.id, target_type="GROUP")
+    want = sorted([("ITEM", setup.account.id), ("GROUP", setup.resource_group.id)])
+    assert contents(outer) == want
+    # Pages of one follow nextToken to the same members.
+    paged = groups.list_contents(outer.id, type="account", page_size=1)
+    assert len(paged.data) == 1 and paged.next_token
+    assert sorted((i.target_type, i.target_id) for i in paged) == want
+    # A PUT renames the group and keeps its items; the version is the group's own.
+    renamed = groups.update(outer.id, type="account", name=f"Renamed outer {setup.tag}", version=outer.version)
+    assert (renamed.version, contents(outer)) == (outer.version + 1, want)
+    # An item of another kind, a group of another type, an unknown type: refused.
+    with pytest.raises(m3ter.BadRequestError):
+        groups.add_resource(outer.id, type="account", target_id=setup.product.id, target_type="ITEM")
+    meters = groups.create("meter", name=f"Meters {setup.tag}")
+    with pytest.raises(m3ter.BadRequestError):
+        groups.add_resource(outer.id, type="account", target_id=meters.id, target_type="GROUP")
+    with pytest.raises(m3ter.NotFoundError):
+        groups.retrieve(outer.id, type="meter")
+    # Removed once; a second time it is not a member.
+    groups.remove_resource(outer.id, type="account", target_id=setup.account.id, target_type="ITEM")
+    assert contents(outer) == [("GROUP", setup.resource_group.id)]
+    with pytest.raises(m3ter.NotFoundError):
+        groups.remove_resource(outer.id, type="account", target_id=setup.account.id, target_type="ITEM")
+    groups.delete(outer.id, type="account")
+    groups.delete(meters.id, type="meter")
 
 
 def test_deletes_return_the_entity_then_404(client: m3ter.M3ter, setup: Setup) -> None:

@@ -3,7 +3,8 @@
 An org populated by the official SDK with one entity of every kind the tool manages (`builders.KINDS`,
 so each kind added to the builders joins this test), exported with `m3ter export`, plans into a new
 state as imports only. After the import, one changed name per kind is exactly one update per kind (a
-permission policy, keyed by its name, is renamed with a `moved:` entry, as a code change is; a
+permission policy or a resource group, keyed by its name, is renamed with a `moved:` entry, as a code
+change is; a
 scheduled event configuration, whose name is its key and an event type, changes its offset instead), and
 `destroy` removes every entity the tool manages but the singletons and what they reference (the org
 config's currency), which it forgets and says so.
@@ -40,7 +41,7 @@ _OFFSET_LINE = re.compile(r"^  offset: (-?[0-9]+)$", re.MULTILINE)
 KEYED_BY_NAME = {"scheduledEventConfigurations"}
 # A permission policy has no code: its name is its key, so a rename says where the entity moved
 # (README "Renaming an entity"), and stays one update of the same id.
-MOVED_BY_NAME = {"permissionPolicies": "permissionPolicy"}
+MOVED_BY_NAME = {"permissionPolicies": "permissionPolicy", "resourceGroups": "resourceGroup"}
 # An exported secret's placeholder.
 _PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)\}")
 
@@ -147,6 +148,7 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
     assert {a for _, a in actions(plan)} == {"import"}, actions(plan)
     assert {addr for addr, _ in actions(plan)} >= set(SINGLETONS), "a singleton's address is its bare kind"
 
+    imported = [address for address, _ in actions(plan)]
     out = run(emu, tmp_path, "apply", "--auto-approve", "--rate-limit", "0", *fresh)
     assert out.returncode == 0, f"apply of the imports failed:\n{out.stdout}\n{out.stderr}"
     assert plan_json(emu, tmp_path, *fresh)["changes"] == []
@@ -171,10 +173,11 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
         path.write_text(text)
         renamed_kinds.add(path.stem)
         if path.stem in MOVED_BY_NAME:
-            name = json.dumps(first.group(2).strip().strip("'\""))
-            renamed_name = json.dumps(json.loads(name) + " (renamed)")
+            # The address holds the name (`permissionPolicy["Readers x"]`, `resourceGroup["account/Group x"]`).
+            name = first.group(2).strip().strip("'\"")
             kind = MOVED_BY_NAME[path.stem]
-            moved.append({"from": f"{kind}[{name}]", "to": f"{kind}[{renamed_name}]"})
+            old = next(a for a in imported if a.startswith(kind) and name in a)
+            moved.append({"from": old, "to": old.replace(name, name + " (renamed)")})
     assert renamed_kinds, "no exported file had a name to change"
     assert len(moved) == len(MOVED_BY_NAME), moved
     # JSON is YAML: one `moved:` file, beside the exported ones.

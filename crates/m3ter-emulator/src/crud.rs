@@ -15,16 +15,19 @@ use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use super::extract::{JsonBody, PathId, PathSegment, Query, list_body, ok_json};
 use super::rules::{self, Stamp};
 use super::store::{Change, Object, Store, page};
 
-/// `GET /organizations/{orgId}/<collection>`.
+/// `GET /organizations/{orgId}/<collection>`, or `<collection>/{type}` of
+/// a typed kind (`segment`).
 pub(crate) async fn list(
     State(s): State<Arc<Shared>>,
     kind: Kind,
+    segment: Option<PathSegment>,
     q: Query,
 ) -> ApiResult<Response> {
+    let segment = typed_segment(kind, segment)?;
     let size = q.page_size(kind.max_page_size())?;
     let before = q.cursor()?;
     let store = s.read();
@@ -32,21 +35,24 @@ pub(crate) async fn list(
     let entries = store
         .kind(kind)
         .iter_before(before)
+        .filter(|e| in_segment(kind, &e.value, segment.as_deref()))
         .filter(|e| filter.matches(&e.value, &store));
     let (data, token) = page(entries, size);
-    if kind.sensitive_paths().is_empty() && kind.write_only().is_empty() {
+    if kind.sensitive_paths().is_empty() && kind.write_only().is_empty() && kind.typed().is_none() {
         return Ok(list_body(&data, token));
     }
     let masked: Vec<Object> = data.iter().map(|o| masked(kind, o)).collect();
     Ok(list_body(&masked.iter().collect::<Vec<_>>(), token))
 }
 
-/// `POST /organizations/{orgId}/<collection>`.
+/// `POST /organizations/{orgId}/<collection>` (`<collection>/{type}`).
 pub(crate) async fn create(
     State(s): State<Arc<Shared>>,
     kind: Kind,
+    segment: Option<PathSegment>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let body = typed_body(kind, segment, body)?;
     let stamp = Stamp::now(&s.actor);
     let strict = s.config.strict;
     let entity = s.commit(|store| {
@@ -66,12 +72,15 @@ pub(crate) async fn create(
 pub(crate) async fn get_one(
     State(s): State<Arc<Shared>>,
     kind: Kind,
+    segment: Option<PathSegment>,
     PathId(id): PathId,
 ) -> ApiResult<Response> {
+    let segment = typed_segment(kind, segment)?;
     let store = s.read();
     let e = store
         .kind(kind)
         .get(&id)
+        .filter(|e| in_segment(kind, &e.value, segment.as_deref()))
         .ok_or_else(|| missing(kind, &id))?;
     Ok(ok_json(masked(kind, &e.value)))
 }
@@ -81,18 +90,25 @@ pub(crate) async fn get_one(
 pub(crate) async fn update(
     State(s): State<Arc<Shared>>,
     kind: Kind,
+    segment: Option<PathSegment>,
     PathId(id): PathId,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    let body = typed_body(kind, segment, body)?;
     let stamp = Stamp::now(&s.actor);
     let strict = s.config.strict;
     let entity = s.commit(|store| {
         let old = store
             .kind(kind)
             .get(&id)
+            .filter(|e| in_segment(kind, &e.value, typed_of(kind, &body)))
             .ok_or_else(|| missing(kind, &id))?;
         check_version(kind, &id, &old.value, &body)?;
-        let entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
+        let mut entity = rules::prepare(store, kind, &body, Some(&old.value), strict, &stamp)?;
+        // A PUT replaces the fields, not the members.
+        if let Some(members) = old.value.get(crate::members::STORED) {
+            entity.insert(crate::members::STORED.into(), members.clone());
+        }
         let change = Change::Put {
             table: kind.collection().into(),
             seq: old.seq,
@@ -112,6 +128,11 @@ pub(crate) const MASK: &str = "********";
 /// left out (the response schema does not have them).
 fn masked(kind: Kind, o: &Object) -> Object {
     let mut out = o.clone();
+    // A typed kind's type is its path, not a response field.
+    if let Some(t) = kind.typed() {
+        out.remove(t.field);
+    }
+    out.remove(crate::members::STORED);
     for field in kind.write_only() {
         out.remove(*field);
     }
@@ -213,12 +234,15 @@ fn put_one(
 pub(crate) async fn delete(
     State(s): State<Arc<Shared>>,
     kind: Kind,
+    segment: Option<PathSegment>,
     PathId(id): PathId,
 ) -> ApiResult<Response> {
+    let segment = typed_segment(kind, segment)?;
     let entity = s.commit(|store| {
         let old = store
             .kind(kind)
             .get(&id)
+            .filter(|e| in_segment(kind, &e.value, segment.as_deref()))
             .ok_or_else(|| missing(kind, &id))?;
         if let Some(dep) = rules::first_dependent(store, kind, &id) {
             return Err(ApiError::bad_request(format!(
@@ -235,7 +259,45 @@ pub(crate) async fn delete(
     Ok(ok_json(masked(kind, &entity)))
 }
 
-fn missing(kind: Kind, id: &str) -> ApiError {
+/// The `{type}` of a typed kind's route: one of its types, else 404 (no
+/// such collection); `None` for other kinds.
+pub(crate) fn typed_segment(kind: Kind, segment: Option<PathSegment>) -> ApiResult<Option<String>> {
+    match (kind.typed(), segment) {
+        (None, _) => Ok(None),
+        (Some(t), Some(PathSegment(s))) if t.kind_of(&s).is_some() => Ok(Some(s)),
+        (Some(t), s) => Err(ApiError::not_found(format!(
+            "no {kind} type {:?}; the types are {}",
+            s.map(|s| s.0).unwrap_or_default(),
+            t.names().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// A request body of a typed kind with its type (from the path) in the
+/// typed field, where the shared rules and the store expect it.
+fn typed_body(kind: Kind, segment: Option<PathSegment>, mut body: Object) -> ApiResult<Object> {
+    // A member set is not part of the body (m3ter has calls of its own).
+    if let Some(m) = kind.members() {
+        body.remove(m.field);
+    }
+    if let (Some(t), Some(s)) = (kind.typed(), typed_segment(kind, segment)?) {
+        body.insert(t.field.into(), Value::String(s));
+    }
+    Ok(body)
+}
+
+/// The type a typed kind's object holds.
+fn typed_of(kind: Kind, o: &Object) -> Option<&str> {
+    o.get(kind.typed()?.field).and_then(Value::as_str)
+}
+
+/// Whether a stored entity is in the `segment` collection (always, for a
+/// kind that is not typed).
+pub(crate) fn in_segment(kind: Kind, o: &Object, segment: Option<&str>) -> bool {
+    kind.typed().is_none() || typed_of(kind, o) == segment
+}
+
+pub(crate) fn missing(kind: Kind, id: &str) -> ApiError {
     ApiError::not_found(format!("no {kind} with id {id}"))
 }
 

@@ -179,6 +179,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// The `{type}` segment of a typed kind's routes
+/// ([`m3ter_api::kinds::Typed`]); absent from other kinds' routes, which
+/// take it as an `Option`.
+pub(crate) struct PathSegment(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for PathSegment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let axum::extract::Path(params) =
+            <axum::extract::Path<Vec<(String, String)>> as FromRequestParts<S>>::from_request_parts(
+                parts, state,
+            )
+            .await
+            .map_err(|_| ApiError::not_found("the path holds an invalid segment"))?;
+        Ok(params
+            .into_iter()
+            .find(|(k, _)| k == "type")
+            .map(|(_, v)| PathSegment(v)))
+    }
+}
+
 /// Answers a JSON value with 200.
 pub(crate) fn ok_json(v: impl serde::Serialize) -> Response {
     axum::Json(v).into_response()

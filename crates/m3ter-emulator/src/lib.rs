@@ -32,6 +32,7 @@ mod extract;
 mod faults;
 mod ingest;
 pub mod journal;
+mod members;
 mod money;
 mod rating;
 mod router;

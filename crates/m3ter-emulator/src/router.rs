@@ -18,7 +18,7 @@ use m3ter_api::Kind;
 use crate::error::ApiError;
 use crate::faults::{Fault, dropped_connection};
 use crate::surface::{NOT_SERVED, check_query};
-use crate::{Shared, auth, billing, crud, events, ingest};
+use crate::{Shared, auth, billing, crud, events, ingest, members};
 
 /// Builds the router of the emulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -30,7 +30,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         r = r.route(path, any(not_found));
     }
     for kind in Kind::ALL {
-        let coll = format!("/organizations/{{orgId}}/{}", kind.collection());
+        let mut coll = format!("/organizations/{{orgId}}/{}", kind.collection());
+        if kind.typed().is_some() {
+            // A typed kind's collections are one per type.
+            coll.push_str("/{type}");
+        }
         if kind.is_singleton() {
             // One per org: no list, create, id or delete.
             r = r.route(
@@ -43,14 +47,30 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         r = r
             .route(
                 &coll,
-                get(move |s, q| crud::list(s, kind, q)).post(move |s, b| crud::create(s, kind, b)),
+                get(move |s, t, q| crud::list(s, kind, t, q))
+                    .post(move |s, t, b| crud::create(s, kind, t, b)),
             )
             .route(
                 &format!("{coll}/{{id}}"),
-                get(move |s, p| crud::get_one(s, kind, p))
-                    .put(move |s, p, b| crud::update(s, kind, p, b))
-                    .delete(move |s, p| crud::delete(s, kind, p)),
+                get(move |s, t, p| crud::get_one(s, kind, t, p))
+                    .put(move |s, t, p, b| crud::update(s, kind, t, p, b))
+                    .delete(move |s, t, p| crud::delete(s, kind, t, p)),
             );
+        if let Some(m) = kind.members() {
+            r = r
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.contents),
+                    post(move |s, t, p, q| members::contents(s, kind, t, p, q)),
+                )
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.add),
+                    post(move |s, t, p, b| members::add(s, kind, t, p, b)),
+                )
+                .route(
+                    &format!("{coll}/{{id}}/{}", m.remove),
+                    post(move |s, t, p, b| members::remove(s, kind, t, p, b)),
+                );
+        }
     }
     r.route(
         "/organizations/{orgId}/accounts/{id}/children",

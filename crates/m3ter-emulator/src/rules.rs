@@ -378,6 +378,24 @@ pub fn first_dependent(store: &Store, kind: Kind, id: &str) -> Option<String> {
             }
         }
     }
+    // A member of a group (a resource group's item, or a nested group)
+    // is held by it: remove it from the group first.
+    for k in Kind::ALL.into_iter().filter(|k| k.members().is_some()) {
+        for e in store.kind(k).iter_newest_first() {
+            let holds = e
+                .value
+                .get(crate::members::STORED)
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|i| i["targetId"].as_str() == Some(id)));
+            if holds {
+                return Some(format!(
+                    "{k} {} (name \"{}\", whose items hold it)",
+                    str_of(&e.value, "id").unwrap_or_default(),
+                    str_of(&e.value, "name").unwrap_or_default()
+                ));
+            }
+        }
+    }
     // Fields that hold a code rather than an id (a plan template's
     // `currency`) depend on the entity with that code just as much.
     let code = store

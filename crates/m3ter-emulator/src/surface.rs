@@ -39,12 +39,20 @@ const BILLS: &[&str] = &[
 /// Whether the route `template` (a [`axum::extract::MatchedPath`]) reads the
 /// query parameter `name` for `method`.
 fn implemented(method: &Method, template: &str, name: &str) -> bool {
-    if method != Method::GET {
-        return false;
-    }
     let Some(rest) = template.strip_prefix("/organizations/{orgId}/") else {
         return false;
     };
+    // A member set's contents list is a POST (a resource group's items).
+    if method == Method::POST {
+        let contents = Kind::ALL.into_iter().filter_map(Kind::members).any(|m| {
+            rest.strip_suffix(m.contents)
+                .is_some_and(|r| r.ends_with("/{id}/"))
+        });
+        return contents && PAGING.contains(&name);
+    }
+    if method != Method::GET {
+        return false;
+    }
     let known: &[&str] = match rest {
         "billjobs" => BILL_JOBS,
         "events/fields" => &["eventName"],
@@ -52,7 +60,8 @@ fn implemented(method: &Method, template: &str, name: &str) -> bool {
         "accounts/{id}/children" | "bills/{id}/lineitems" | "balances/{balanceId}/transactions" => {
             PAGING
         }
-        coll => match Kind::from_collection(coll) {
+        // A typed kind's lists are `<collection>/{type}`.
+        coll => match Kind::from_collection(coll.strip_suffix("/{type}").unwrap_or(coll)) {
             Some(kind) => {
                 return PAGING.contains(&name) || kind.filters().iter().any(|f| f.param == name);
             }

@@ -11,16 +11,15 @@ use serde_json::Value;
 
 use super::cli::{EmulatorProcess, ORG};
 
-/// Every collection apply writes to: one per kind of the kind table.
-pub const COLLECTIONS: [&str; Kind::ALL.len()] = {
-    let mut all = [""; Kind::ALL.len()];
-    let mut i = 0;
-    while i < all.len() {
-        all[i] = Kind::ALL[i].spec().collection;
-        i += 1;
-    }
-    all
-};
+/// Every collection apply writes to: one per kind of the kind table, one
+/// per type of a typed kind (`resourcegroups/account`, …).
+pub static COLLECTIONS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    Kind::ALL
+        .into_iter()
+        .flat_map(Kind::list_paths)
+        .map(|p| &*Box::leak(p.into_boxed_str()))
+        .collect()
+});
 
 /// Entities in one copy of the example desired state (seed tasks 1–3).
 pub const EXAMPLE_ENTITIES: usize = 14;
@@ -90,7 +89,7 @@ pub fn write_titled_copies(
 /// table's key fields), ids standing in for codes.
 fn live_key(collection: &str, e: &Value) -> String {
     let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let fields = Kind::from_collection(collection)
+    let fields = Kind::from_list_path(collection)
         .map(|k| k.spec().identity.key_fields())
         .unwrap_or_default();
     if fields.is_empty() {
@@ -108,7 +107,7 @@ fn live_key(collection: &str, e: &Value) -> String {
 pub fn census(emu: &EmulatorProcess) -> (BTreeMap<&'static str, usize>, Vec<String>) {
     let mut counts = BTreeMap::new();
     let mut dups = Vec::new();
-    for c in COLLECTIONS {
+    for c in COLLECTIONS.iter().copied() {
         let all = emu.list_all(c);
         let mut seen = BTreeMap::<String, usize>::new();
         for e in &all {

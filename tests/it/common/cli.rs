@@ -79,7 +79,7 @@ impl EmulatorProcess {
     /// collection answers its one entity, or none while the org has never
     /// written it (404).
     pub fn list_all(&self, collection: &str) -> Vec<Value> {
-        if m3ter_api::Kind::from_collection(collection).is_some_and(|k| k.is_singleton()) {
+        if m3ter_api::Kind::from_list_path(collection).is_some_and(|k| k.is_singleton()) {
             let (status, v) = self.api("GET", collection, None);
             assert!(matches!(status, 200 | 404), "get {collection}: {v}");
             return if status == 200 { vec![v] } else { Vec::new() };

@@ -38,6 +38,7 @@ mod plan_group_link;
 mod plan_template;
 mod pricing;
 mod product;
+mod resource_group;
 mod scheduled_event_configuration;
 mod webhook;
 
@@ -76,6 +77,7 @@ pub enum Kind {
     IntegrationConfiguration,
     ScheduledEventConfiguration,
     NotificationConfiguration,
+    ResourceGroup,
     PermissionPolicy,
     ExternalMapping,
 }
@@ -110,6 +112,7 @@ const SPECS: &[&KindSpec] = &[
     &integration_configuration::SPEC,
     &scheduled_event_configuration::SPEC,
     &notification_configuration::SPEC,
+    &resource_group::SPEC,
     &permission_policy::SPEC,
     &external_mapping::SPEC,
 ];
@@ -158,6 +161,64 @@ pub struct KindSpec {
     pub bands: &'static [&'static str],
     /// The list filters (query parameters) the API documents.
     pub filters: &'static [Filter],
+    /// A typed collection: one of the kind's fields is a path segment
+    /// after the collection (`resourcegroups/<type>`), not a body field.
+    pub typed: Option<&'static Typed>,
+    /// A member set managed by calls of its own rather than in the body
+    /// (a resource group's items).
+    pub members: Option<&'static Members>,
+}
+
+/// A kind's member set (a resource group's items): a request field the
+/// client never sends, holding the members' addresses, compared as a set.
+/// Each member is an entity of the kind the group's [`Typed`] value names
+/// (`ITEM`), or another entity of this kind of the same type (`GROUP`);
+/// refresh reads them with one paginated `POST <entity>/<contents>` per
+/// entity, apply adds and removes them with `POST <entity>/<add>` and
+/// `<remove>` (`{"targetType", "targetId"}`) after the create or PUT.
+#[derive(Debug)]
+pub struct Members {
+    /// The field (`items`): an array of addresses in desired state.
+    pub field: &'static str,
+    /// The path segments after the entity's: list, add, remove.
+    pub contents: &'static str,
+    pub add: &'static str,
+    pub remove: &'static str,
+    /// Largest `pageSize` of the contents list.
+    pub max_page_size: u32,
+}
+
+/// The key under which a live entity read by the client keeps its members'
+/// `{targetType, targetId}` by address (never a request field: neither
+/// compared nor sent).
+pub const MEMBER_IDS: &str = "members@ids";
+
+/// A kind whose collection is split by a field's value
+/// (`/resourcegroups/<type>`): the client lists every value's collection,
+/// sends the value in the path and never in a body, and marks the entities
+/// it reads with it; the emulator routes `<collection>/{value}`.
+#[derive(Debug)]
+pub struct Typed {
+    /// The request field holding the segment (`type`).
+    pub field: &'static str,
+    /// Its values, as the path spells them, each with the kind of the
+    /// entities a group of that type holds.
+    pub values: &'static [(&'static str, Kind)],
+}
+
+impl Typed {
+    /// The kind of the entities a value's groups hold.
+    pub fn kind_of(&self, value: &str) -> Option<Kind> {
+        self.values
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, k)| *k)
+    }
+
+    /// The values, as the path spells them.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        self.values.iter().map(|(v, _)| *v)
+    }
 }
 
 impl KindSpec {
@@ -194,6 +255,8 @@ impl KindSpec {
             exactly_one_of: &[],
             bands: &[],
             filters: &[],
+            typed: None,
+            members: None,
         }
     }
 }
@@ -479,6 +542,36 @@ impl Kind {
     /// The list filters the API documents for the kind.
     pub fn filters(self) -> &'static [Filter] {
         self.spec().filters
+    }
+
+    /// The collection paths under `/organizations/{orgId}/` that hold the
+    /// kind's entities: its collection, or one per type of a typed kind
+    /// (`resourcegroups/account`, …). A refresh lists each.
+    pub fn list_paths(self) -> Vec<String> {
+        match self.typed() {
+            None => vec![self.collection().to_owned()],
+            Some(t) => t
+                .names()
+                .map(|n| format!("{}/{n}", self.collection()))
+                .collect(),
+        }
+    }
+
+    /// The kind whose entities a [`Kind::list_paths`] path holds.
+    pub fn from_list_path(path: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.list_paths().iter().any(|p| p == path))
+    }
+
+    /// The member set of the kind, if it has one.
+    pub fn members(self) -> Option<&'static Members> {
+        self.spec().members
+    }
+
+    /// The path field of a typed collection, if the kind has one.
+    pub fn typed(self) -> Option<&'static Typed> {
+        self.spec().typed
     }
 
     /// The documented filter with this parameter.
