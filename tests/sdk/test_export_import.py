@@ -1,11 +1,11 @@
-"""Issue 10's "done when", driven by a client we did not write.
+"""The "done when" of issues 10 and 11, driven by a client we did not write.
 
 An org populated by the official SDK with one entity of every kind the tool manages (`builders.KINDS`,
 so each kind added to the builders joins this test), exported with `m3ter export`, plans into a new
 state as imports only. After the import, one changed name per kind is exactly one update per kind (a
-permission policy or a resource group, keyed by its name, is renamed with a `moved:` entry, as a code
-change is; a
-scheduled event configuration, whose name is its key and an event type, changes its offset instead), and
+permission policy, a resource group or a scheduled event configuration, keyed by its name, is renamed
+with a `moved:` entry, as a code change is; the notification on the scheduled event follows its new
+name), and
 `destroy` removes every entity the tool manages but the singletons and what they reference (the org
 config's currency), which it forgets and says so.
 
@@ -35,13 +35,13 @@ from conftest import API_KEY, API_SECRET, ORG_ID, Emulator, emulator_binary, sto
 # A top-level `name:` of an entity in an exported list (`- name: X`, or `  name: X` under `- code: x`),
 # not a nested one (a meter's data field is indented further).
 _NAME_LINE = re.compile(r"^(- |  )name: (.+)$", re.MULTILINE)
-# A scheduled event configuration's name is its key and the event type notifications name: a new
-# name is a replace, and the notifications on it would name a missing event. Its offset changes instead.
-_OFFSET_LINE = re.compile(r"^  offset: (-?[0-9]+)$", re.MULTILINE)
-KEYED_BY_NAME = {"scheduledEventConfigurations"}
-# A permission policy has no code: its name is its key, so a rename says where the entity moved
-# (README "Renaming an entity"), and stays one update of the same id.
+# A permission policy and a resource group have no code: the name is the key, so a rename says where
+# the entity moved (README "Renaming an entity"), and stays one update of the same id.
 MOVED_BY_NAME = {"permissionPolicies": "permissionPolicy", "resourceGroups": "resourceGroup"}
+# A scheduled event configuration is keyed by its name too, which is also an event type: the new name
+# keeps the form `scheduled.<entity>.<event>`, and the notifications on it name it in `eventName`.
+SCHEDULED = "scheduledEventConfigurations"
+_SCHEDULED_NAME = re.compile(r"^- name: (scheduled\.[A-Za-z0-9_.]+)$", re.MULTILINE)
 # An exported secret's placeholder.
 _PLACEHOLDER = re.compile(r"\$\{env\.([A-Z0-9_]+)\}")
 
@@ -156,15 +156,18 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
 
     # One changed name per exported file that has names: one update per kind, nothing else.
     renamed_kinds = set()
-    changed_kinds = set()
     moved: list[dict[str, str]] = []
     for path in files:
         text = path.read_text()
-        if path.stem in KEYED_BY_NAME:
-            first = _OFFSET_LINE.search(text)
+        if path.stem == SCHEDULED:
+            first = _SCHEDULED_NAME.search(text)
             assert first is not None, text
-            path.write_text(text[: first.start(1)] + str(int(first.group(1)) + 1) + text[first.end(1) :])
-            changed_kinds.add(path.stem)
+            name = first.group(1)
+            moved.append({"from": f"scheduledEventConfiguration.{name}", "to": f"scheduledEventConfiguration.{name}_renamed"})
+            path.write_text(text.replace(name, name + "_renamed"))
+            notifications = path.with_name("notificationConfigurations.yaml")
+            notifications.write_text(notifications.read_text().replace(f"eventName: {name}\n", f"eventName: {name}_renamed\n"))
+            renamed_kinds.add(path.stem)
             continue
         first = _NAME_LINE.search(text)
         if first is None:
@@ -179,15 +182,14 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
             old = next(a for a in imported if a.startswith(kind) and name in a)
             moved.append({"from": old, "to": old.replace(name, name + " (renamed)")})
     assert renamed_kinds, "no exported file had a name to change"
-    assert len(moved) == len(MOVED_BY_NAME), moved
+    assert len(moved) == len(MOVED_BY_NAME) + 1, moved
     # JSON is YAML: one `moved:` file, beside the exported ones.
     (tmp_path / "exported" / "moved.yaml").write_text(json.dumps({"moved": moved}))
     plan = plan_json(emu, tmp_path, *fresh)
     changes = actions(plan)
     assert all(action == "update" for _, action in changes), changes
     updated_kinds = [address.split(".", 1)[0] for address, _ in changes]
-    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds | changed_kinds), (
-        changes, renamed_kinds, changed_kinds)
+    assert len(updated_kinds) == len(set(updated_kinds)) == len(renamed_kinds), (changes, renamed_kinds)
 
     # Every kind changes at once: past the tool's mass-change guard, hence --force.
     out = run(emu, tmp_path, "apply", "--auto-approve", "--force", "--rate-limit", "0", *fresh)
@@ -196,7 +198,7 @@ def test_an_sdk_populated_org_exports_imports_renames_and_destroys(
         getattr(e, "name", "")
         for kind in KINDS
         for e in resource(client, kind).list()
-        if str(getattr(e, "name", "")).endswith(" (renamed)")
+        if str(getattr(e, "name", "")).endswith((" (renamed)", "_renamed"))
     ]
     assert len(renamed) == len(renamed_kinds), renamed
 
