@@ -508,17 +508,25 @@ pub fn remove(path: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(removed)
 }
 
-/// Takes the OS lock on the data file's lock file at once, or says that
-/// another emulator holds it.
+/// Takes the OS lock on the data file's lock file, or says that another
+/// emulator holds it. It retries for a quarter of a second: a process
+/// forked by this one (to exec a command) shares the lock's open file until
+/// its exec closes it, so a lock just released can look held for a moment.
 fn try_lock(lock: &File, path: &Path, lock_path: &Path) -> Result<(), StoreError> {
-    match lock.try_lock() {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: path.to_owned(),
-            lock: lock_path.to_owned(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(lock_path)(e)),
+    for attempt in 0.. {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < 25 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(lock_path)(e)),
+        }
     }
+    Err(StoreError::Locked {
+        path: path.to_owned(),
+        lock: lock_path.to_owned(),
+    })
 }
 
 fn suffixed(path: &Path, suffix: &str) -> PathBuf {
