@@ -11,9 +11,12 @@
 #     Target <= 1 s.
 #  5. `bill run --local` over ACCOUNTS accounts x PER_ACCOUNT measurements (median of RUNS).
 #     Target <= 2 s.
+#  6. the emulator's RSS with ENTITIES config entities stored (products created by one apply,
+#     then the emulator restarted on the database so the figure is of loading them, not of the
+#     requests). Target <= 100 MB.
 #
 # Usage: bench/store-scale.sh   (env: N=10000000 BILL_N=1000000 ACCOUNTS=100 PER_ACCOUNT=10000
-#                                RUNS=5; M3TER_BIN=path skips the release build)
+#                                ENTITIES=50000 RUNS=5 STEPS="1 4 5 6"; M3TER_BIN=path skips the release build)
 # hyperfine and /usr/bin/time come from Debian's packages: the script installs them as root when
 # missing (and says so), or names the command that does.
 # Results are printed and written to bench/store/last-run.txt.
@@ -27,6 +30,10 @@ readonly BILL_N="${BILL_N:-1000000}"
 readonly ACCOUNTS="${ACCOUNTS:-100}"
 readonly PER_ACCOUNT="${PER_ACCOUNT:-10000}"
 readonly RUNS="${RUNS:-5}"
+readonly ENTITIES="${ENTITIES:-50000}"
+# Which steps to run: 1 (= 1-3), 4, 5, 6.
+readonly STEPS="${STEPS:-1 4 5 6}"
+step() { [[ " $STEPS " == *" $1 "* ]]; }
 readonly ORG="00000000-0000-4000-8000-000000000001"
 readonly SUFFIX="api_6" # the example's default ${var.suffix}
 readonly METER="compute_and_requests_meter_$SUFFIX"
@@ -110,6 +117,7 @@ echo "store at scale: N=$N, BILL_N=$BILL_N, $ACCOUNTS accounts x $PER_ACCOUNT, $
 echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown); binary: $BIN"
 
 # 1-3: ingest N, the emulator's RSS, plan --local.
+if step 1; then
 big="$(site big)"
 read -r rate secs client emu_rss emu_hwm < <(fill "$big" "$N" "${EXAMPLE_ACCOUNTS[@]}")
 db_bytes="$(stat -c %s "$big/state/local-org.db")"
@@ -122,14 +130,20 @@ plan_median="$(awk -F: '/"median"/ { gsub(/[ ,]/, "", $2); print $2; exit }' "$w
 read -r _ plan_rss < <(local_runs "$big" plan)
 printf 'plan --local of the example with %s stored: median %.3f s (hyperfine, %s runs; target <= 0.3), peak RSS %s KB (median; target <= 102400)\n' \
     "$N" "$plan_median" "$RUNS" "$plan_rss"
+rm -rf "$big"
+fi
 
 # 4: bill run over BILL_N measurements of 3 accounts.
+if step 4; then
 three="$(site three)"
 fill "$three" "$BILL_N" "${EXAMPLE_ACCOUNTS[@]}" >/dev/null
 read -r bill3 bill3_rss < <(local_runs "$three" bill run --bill-date 2025-01-01)
 echo "bill run --local over $BILL_N measurements, 3 accounts: median $bill3 s (target <= 1), peak RSS $bill3_rss KB"
+rm -rf "$three"
+fi
 
 # 5: bill run over ACCOUNTS x PER_ACCOUNT.
+if step 5; then
 accounts_file="$workdir/accounts-$ACCOUNTS.yaml"
 many=()
 {
@@ -147,3 +161,35 @@ wide="$(site wide "$accounts_file")"
 fill "$wide" "$((ACCOUNTS * PER_ACCOUNT))" "${many[@]}" >/dev/null
 read -r billw billw_rss < <(local_runs "$wide" bill run --bill-date 2025-01-01)
 echo "bill run --local over $ACCOUNTS accounts x $PER_ACCOUNT measurements: median $billw s (target <= 2), peak RSS $billw_rss KB"
+rm -rf "$wide"
+fi
+
+# 6: the emulator's RSS with ENTITIES config entities stored.
+if step 6; then
+ents="$workdir/entities"
+mkdir -p "$ents/desired" "$ents/state"
+awk -v n="$ENTITIES" 'BEGIN { print "products:"; for (i = 0; i < n; i++) printf "  - code: p%06d\n    name: Product %d\n", i, i }' \
+    >"$ents/desired/products.yaml"
+start_emulator --data "$ents/org.db"
+api apply --auto-approve --dir "$ents/desired" --state "$ents/state/bench.json" --rate-limit 0 \
+    --parallelism 16 >"$workdir/apply.out" 2>&1 \
+    || { log "apply failed:"; tail -20 "$workdir/apply.out" >&2; exit 1; }
+stop_emulator
+start_emulator --data "$ents/org.db"
+# One full walk of every page, so the figure includes serving them.
+token="$(curl -s -u local-key:local-secret -H 'Content-Type: application/json' \
+    -d '{"grant_type":"client_credentials"}' "$base/oauth/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')"
+next=""
+pages=0
+while :; do
+    page="$(curl -s -H "Authorization: Bearer $token" \
+        "$base/organizations/$ORG/products?pageSize=200${next:+&nextToken=$next}")"
+    pages=$((pages + 1))
+    next="$(printf '%s' "$page" | sed -n 's/.*"nextToken":"\([^"]*\)".*/\1/p')"
+    [[ -n "$next" ]] || break
+done
+rss="$(awk '/^VmRSS/ { print $2 }' "/proc/$emu_pid/status")"
+hwm="$(awk '/^VmHWM/ { print $2 }' "/proc/$emu_pid/status")"
+stop_emulator
+echo "emulator with $ENTITIES products stored (restarted on the db, $pages pages listed): RSS $rss KB, peak $hwm KB (target <= 102400); database $(stat -c %s "$ents/org.db") bytes"
+fi
