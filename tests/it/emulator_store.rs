@@ -168,18 +168,21 @@ fn an_old_local_org_json_is_migrated_once_with_a_message() {
     assert!(!text(&out).contains("Migrated"), "{}", text(&out));
 }
 
-/// Runs `cmd` to its end; returns whether it succeeded and its peak RSS in
-/// KiB (wait4's ru_maxrss of that one child).
+/// Runs `cmd` to its end; returns whether it succeeded, its peak RSS in
+/// KiB and its output. The peak is the child's own `VmHWM` (the high-water
+/// mark of its address space since exec), read from /proc every 2 ms while
+/// it runs: wait4's `ru_maxrss` would also count the test process it was
+/// spawned from (Linux records the pre-exec address space's high-water mark,
+/// and that is this large, busy test binary's).
 fn run_measured(cmd: &mut Command) -> (bool, i64, String) {
-    let child = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let pid = child.id() as libc::pid_t;
+    let status_file = format!("/proc/{}/status", child.id());
     // Drain the pipes on threads so the child never blocks on a full one.
-    let mut child = child;
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let o = std::thread::spawn(move || {
@@ -192,15 +195,24 @@ fn run_measured(cmd: &mut Command) -> (bool, i64, String) {
         std::io::Read::read_to_string(&mut err, &mut s).ok();
         s
     });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet reaped (std's Child is not waited).
-    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(got, pid, "wait4");
+    let mut peak = 0i64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
     let said = format!("{}{}", o.join().unwrap(), e.join().unwrap());
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (ok, usage.ru_maxrss, said)
+    assert!(peak > 0, "read the child's VmHWM at least once");
+    (status.success(), peak, said)
 }
 
 #[test]

@@ -136,12 +136,34 @@ pub(crate) struct Row {
     pub(crate) value: Object,
 }
 
+/// The connection, and whether a group transaction is open on it.
+#[derive(Debug)]
+struct Open {
+    conn: Connection,
+    in_tx: bool,
+}
+
+/// Counters of the group commit: change sets appended and committed.
+#[derive(Debug, Default)]
+struct Progress {
+    written: u64,
+    synced: u64,
+}
+
 /// The open database of a store.
+///
+/// Writes are grouped: [`Db::append`] adds a change set to the open
+/// transaction (a savepoint each, so a failed one leaves the others) and
+/// [`Db::sync`] commits it; concurrent writers share one commit (one WAL
+/// fsync), as the JSON journal shared one fsync before.
 #[derive(Debug)]
 pub(crate) struct Db {
     path: PathBuf,
     /// None once closed.
-    conn: Mutex<Option<Connection>>,
+    conn: Mutex<Option<Open>>,
+    progress: Mutex<Progress>,
+    /// Serialises commits; whoever commits covers every change appended before.
+    sync_lock: Mutex<()>,
     /// Holds the advisory lock until [`Db::close`] or drop.
     lock: Mutex<Option<File>>,
 }
@@ -152,11 +174,17 @@ impl Db {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory().map_err(sql(&path))?;
         init(&conn, &path)?;
-        Ok(Db {
+        Ok(Db::on(path, conn, None))
+    }
+
+    fn on(path: PathBuf, conn: Connection, lock: Option<File>) -> Db {
+        Db {
             path,
-            conn: Mutex::new(Some(conn)),
-            lock: Mutex::new(None),
-        })
+            conn: Mutex::new(Some(Open { conn, in_tx: false })),
+            progress: Mutex::new(Progress::default()),
+            sync_lock: Mutex::new(()),
+            lock: Mutex::new(lock),
+        }
     }
 
     /// Locks and opens the database at `path` (created if missing). An old
@@ -176,34 +204,26 @@ impl Db {
         try_lock(&lock, path, &lock_path)?;
         let notice = migrate(path, legacy)?;
         let conn = connect(path)?;
-        Ok((
-            Db {
-                path: path.to_owned(),
-                conn: Mutex::new(Some(conn)),
-                lock: Mutex::new(Some(lock)),
-            },
-            notice,
-        ))
+        Ok((Db::on(path.to_owned(), conn, Some(lock)), notice))
     }
 
     /// Runs `f` on the connection, or fails once closed.
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
+    fn with<T>(&self, f: impl FnOnce(&mut Open) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(conn) = guard.as_mut() else {
+        let Some(open) = guard.as_mut() else {
             return Err(StoreError::Closed {
                 path: self.path.clone(),
             });
         };
-        f(conn).map_err(sql(&self.path))
+        f(open).map_err(sql(&self.path))
     }
 
     /// Every stored entity, in creation order.
     pub(crate) fn entities(&self) -> Result<Vec<Row>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare("SELECT tbl, seq, body FROM entities ORDER BY seq")?;
+        self.with(|o| {
+            let mut st = o
+                .conn
+                .prepare("SELECT tbl, seq, body FROM entities ORDER BY seq")?;
             let rows = st.query_map([], |r| {
                 let body: String = r.get(2)?;
                 Ok(Row {
@@ -216,22 +236,65 @@ impl Db {
         })
     }
 
-    /// Writes `changes` in one transaction, committed (durable) on return.
-    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), StoreError> {
-        if changes.is_empty() {
+    /// Adds `changes` to the open group transaction (not yet durable);
+    /// returns the ticket to pass to [`Db::sync`]. Call it under the store's
+    /// write lock, so the database order is the decision order. On an error
+    /// none of `changes` is kept.
+    pub(crate) fn append(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        self.with(|o| {
+            if !o.in_tx {
+                o.conn.execute_batch("BEGIN IMMEDIATE")?;
+                o.in_tx = true;
+            }
+            o.conn.execute_batch("SAVEPOINT change")?;
+            if let Err(e) = write_changes(&o.conn, changes) {
+                o.conn
+                    .execute_batch("ROLLBACK TO change; RELEASE change")?;
+                return Err(e);
+            }
+            o.conn.execute_batch("RELEASE change")?;
+            let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            p.written += 1;
+            Ok(p.written)
+        })
+    }
+
+    /// Commits every change set up to `ticket` (durable on return).
+    /// Concurrent writers share one commit: a writer whose ticket another's
+    /// commit covered returns at once.
+    pub(crate) fn sync(&self, ticket: u64) -> Result<(), StoreError> {
+        let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self.progress.lock().unwrap_or_else(|e| e.into_inner()).synced >= ticket {
             return Ok(());
         }
-        self.with(|c| {
-            let tx = c.transaction()?;
-            write_changes(&tx, changes)?;
-            tx.commit()
-        })
+        let target = self.with(|o| {
+            let target = self.progress.lock().unwrap_or_else(|e| e.into_inner()).written;
+            if o.in_tx {
+                o.in_tx = false;
+                if let Err(e) = o.conn.execute_batch("COMMIT") {
+                    let _ = o.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+            Ok(target)
+        })?;
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.synced = p.synced.max(target);
+        Ok(())
+    }
+
+    /// Appends and commits `changes` (fixtures, migration-free tests).
+    #[cfg(test)]
+    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let t = self.append(changes)?;
+        self.sync(t)
     }
 
     /// Whether a measurement with this uid is stored.
     pub(crate) fn has_uid(&self, uid: &str) -> Result<bool, StoreError> {
-        self.with(|c| {
-            c.prepare_cached("SELECT 1 FROM measurements WHERE uid = ?1")?
+        self.with(|o| {
+            o.conn
+                .prepare_cached("SELECT 1 FROM measurements WHERE uid = ?1")?
                 .query_row([uid], |_| Ok(()))
                 .optional()
                 .map(|o| o.is_some())
@@ -248,8 +311,8 @@ impl Db {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Object>, StoreError> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(
+        self.with(|o| {
+            let mut st = o.conn.prepare_cached(
                 "SELECT n, body FROM measurements \
                  WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
             )?;
@@ -257,7 +320,11 @@ impl Db {
             for meter in meter_ids {
                 let rows = st.query_map(params![account_id, meter, from_ms, to_ms], |r| {
                     let body: String = r.get(1)?;
-                    Ok((r.get(0)?, serde_json::from_str(&body).unwrap_or_default()))
+                    let mut m: Object = serde_json::from_str(&body).unwrap_or_default();
+                    // Kept as columns only (see write_changes).
+                    m.insert("meterId".into(), Value::from(*meter));
+                    m.insert("accountId".into(), Value::from(account_id));
+                    Ok((r.get(0)?, m))
                 })?;
                 for row in rows {
                     out.push(row?);
@@ -271,20 +338,31 @@ impl Db {
     /// Number of stored measurements.
     #[cfg(test)]
     pub(crate) fn measurement_count(&self) -> Result<u64, StoreError> {
-        self.with(|c| c.query_row("SELECT count(*) FROM measurements", [], |r| r.get(0)))
+        self.with(|o| {
+            o.conn
+                .query_row("SELECT count(*) FROM measurements", [], |r| r.get(0))
+        })
     }
 
-    /// Checkpoints the WAL into the database, then closes it and releases
-    /// the lock: later writes fail (a straggling task cannot touch a file
-    /// another emulator may own next).
+    /// Commits what is appended, checkpoints the WAL into the database,
+    /// then closes it and releases the lock: later writes fail (a straggling
+    /// task cannot touch a file another emulator may own next).
     pub(crate) fn close(&self) -> Result<(), StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let result = match conn {
-            Some(c) => {
+        let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let open = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let result = match open {
+            Some(Open { conn: c, in_tx }) => {
+                let committed = if in_tx {
+                    c.execute_batch("COMMIT").map_err(sql(&self.path))
+                } else {
+                    Ok(())
+                };
                 let checkpoint = c
                     .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                     .map_err(sql(&self.path));
-                c.close().map_err(|(_, e)| sql(&self.path)(e)).and(checkpoint)
+                committed
+                    .and(checkpoint)
+                    .and(c.close().map_err(|(_, e)| sql(&self.path)(e)))
             }
             None => Ok(()),
         };
@@ -310,6 +388,7 @@ fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
          PRAGMA cache_size = -16000;
+         PRAGMA wal_autocheckpoint = 16384;
          PRAGMA busy_timeout = 5000;",
     )
     .map_err(sql(path))?;
@@ -339,7 +418,7 @@ fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn write_changes(tx: &rusqlite::Transaction<'_>, changes: &[Change]) -> rusqlite::Result<()> {
+fn write_changes(tx: &Connection, changes: &[Change]) -> rusqlite::Result<()> {
     for c in changes {
         match c {
             Change::Put { table, seq, value } => {
@@ -363,7 +442,11 @@ fn write_changes(tx: &rusqlite::Transaction<'_>, changes: &[Change]) -> rusqlite
                 let ts = s("ts")
                     .and_then(m3ter_api::validate::parse_date_time)
                     .map_or(0, |t| t.timestamp_millis());
-                let body = Value::Object(value.clone()).to_string();
+                // The ids are columns; the body keeps the rest.
+                let mut body = value.clone();
+                body.remove("meterId");
+                body.remove("accountId");
+                let body = Value::Object(body).to_string();
                 // A stored uid makes this a no-op: ingest is idempotent.
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO measurements (uid, account_id, meter_id, ts_ms, body) \

@@ -159,17 +159,25 @@ impl Shared {
     }
 
     /// Runs `decide` on the store under the write lock; if it succeeds, its
-    /// changes are committed to the database in one transaction (durable)
-    /// and indexed before this returns. A failed decision changes nothing.
+    /// changes are written to the database and indexed, and committed
+    /// (durable) before this returns; concurrent requests share a commit.
+    /// A failed decision changes nothing.
     pub(crate) fn commit<T>(
         &self,
         decide: impl FnOnce(&mut Store) -> ApiResult<(Vec<Change>, T)>,
     ) -> ApiResult<T> {
-        let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
-        let (changes, out) = decide(&mut store)?;
-        store
-            .commit(changes)
-            .map_err(|e| ApiError::internal(format!("cannot store the change: {e}")))?;
+        let failed = |e: db::StoreError| ApiError::internal(format!("cannot store the change: {e}"));
+        let (db, ticket, out) = {
+            let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+            let (changes, out) = decide(&mut store)?;
+            let ticket = store.append(changes).map_err(failed)?;
+            (store.db().clone(), ticket, out)
+        };
+        // Outside the write lock: requests that come meanwhile join the
+        // same commit.
+        if let Some(t) = ticket {
+            db.sync(t).map_err(failed)?;
+        }
         Ok(out)
     }
 }

@@ -6,6 +6,7 @@
 //! for a page far into a long list without walking the pages before it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -165,7 +166,7 @@ pub(crate) struct Store {
     /// Indexed by [`Table::index`].
     tables: Vec<Collection>,
     next_seq: u64,
-    db: Db,
+    db: Arc<Db>,
 }
 
 impl Default for Store {
@@ -183,7 +184,7 @@ impl Store {
         Store {
             tables: Table::ALL.iter().map(|_| Collection::default()).collect(),
             next_seq: 0,
-            db,
+            db: Arc::new(db),
         }
     }
 
@@ -202,7 +203,7 @@ impl Store {
     }
 
     /// The database.
-    pub(crate) fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Arc<Db> {
         &self.db
     }
 
@@ -222,20 +223,27 @@ impl Store {
         self.next_seq
     }
 
-    /// Writes `changes` to the database in one transaction (durable on
-    /// return), then to the index. On an error nothing changed.
-    pub(crate) fn commit(&mut self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.db.write(&changes)?;
+    /// Adds `changes` to the database's open transaction, then to the
+    /// index; returns the ticket that [`Db::sync`] makes durable (None when
+    /// there is nothing to write). On an error nothing changed.
+    pub(crate) fn append(&mut self, changes: Vec<Change>) -> Result<Option<u64>, StoreError> {
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let ticket = self.db.append(&changes)?;
         for c in changes {
             self.index(c);
         }
-        Ok(())
+        Ok(Some(ticket))
     }
 
-    /// Applies one change (tests and fixtures).
+    /// Applies one change, durably (tests and fixtures).
     #[cfg(test)]
     pub(crate) fn apply(&mut self, change: Change) {
-        self.commit(vec![change]).expect("the test database takes the change");
+        let t = self.append(vec![change]).expect("the test database takes the change");
+        if let Some(t) = t {
+            self.db.sync(t).expect("the test database commits");
+        }
     }
 
     /// Updates the in-memory index for a change already in the database.
