@@ -387,7 +387,7 @@ fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
-         PRAGMA cache_size = -16000;
+         PRAGMA cache_size = -65536;
          PRAGMA wal_autocheckpoint = 16384;
          PRAGMA busy_timeout = 5000;",
     )
