@@ -112,7 +112,10 @@ async fn sigkill_mid_ingest_keeps_every_acknowledged_batch_and_nothing_else() {
             kept += 1;
         } else {
             // One transaction per request: all of it or none.
-            assert!(present == 0 || present == BATCH, "{batch}: {present} of {BATCH}");
+            assert!(
+                present == 0 || present == BATCH,
+                "{batch}: {present} of {BATCH}"
+            );
             kept += usize::from(present == BATCH);
         }
     }
@@ -242,14 +245,22 @@ fn plan_local_with_a_million_stored_measurements_stays_under_100_mb() {
                     i % 3,
                     i % 3
                 );
-                st.execute(rusqlite::params![uid, format!("aid{}", i % 3), "mid", 1_733_011_200_000i64 + i, body])
-                    .unwrap();
+                st.execute(rusqlite::params![
+                    uid,
+                    format!("aid{}", i % 3),
+                    "mid",
+                    1_733_011_200_000i64 + i,
+                    body
+                ])
+                .unwrap();
             }
         }
         tx.commit().unwrap();
     }
     let mut cmd = Command::new(bin());
-    cmd.current_dir(d).args(["plan", "--local"]).env("NO_COLOR", "1");
+    cmd.current_dir(d)
+        .args(["plan", "--local"])
+        .env("NO_COLOR", "1");
     for (k, _) in std::env::vars() {
         if k.starts_with("M3TER_") {
             cmd.env_remove(k);
@@ -262,8 +273,14 @@ fn plan_local_with_a_million_stored_measurements_stays_under_100_mb() {
         .query_row("SELECT count(*) FROM measurements", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 1_000_000);
-    eprintln!("plan --local peak RSS with {n} measurements: {} KiB", rss_kib);
-    assert!(said.contains("No changes"), "the applied example is in sync: {said}");
+    eprintln!(
+        "plan --local peak RSS with {n} measurements: {} KiB",
+        rss_kib
+    );
+    assert!(
+        said.contains("No changes"),
+        "the applied example is in sync: {said}"
+    );
     assert!(
         rss_kib < 100 * 1024,
         "plan --local peaked at {} MiB with 1,000,000 stored measurements",

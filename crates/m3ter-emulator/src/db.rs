@@ -248,8 +248,7 @@ impl Db {
             }
             o.conn.execute_batch("SAVEPOINT change")?;
             if let Err(e) = write_changes(&o.conn, changes) {
-                o.conn
-                    .execute_batch("ROLLBACK TO change; RELEASE change")?;
+                o.conn.execute_batch("ROLLBACK TO change; RELEASE change")?;
                 return Err(e);
             }
             o.conn.execute_batch("RELEASE change")?;
@@ -264,11 +263,21 @@ impl Db {
     /// commit covered returns at once.
     pub(crate) fn sync(&self, ticket: u64) -> Result<(), StoreError> {
         let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
-        if self.progress.lock().unwrap_or_else(|e| e.into_inner()).synced >= ticket {
+        if self
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .synced
+            >= ticket
+        {
             return Ok(());
         }
         let target = self.with(|o| {
-            let target = self.progress.lock().unwrap_or_else(|e| e.into_inner()).written;
+            let target = self
+                .progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .written;
             if o.in_tx {
                 o.in_tx = false;
                 if let Err(e) = o.conn.execute_batch("COMMIT") {
@@ -475,7 +484,7 @@ fn is_legacy(path: &Path) -> Result<bool, StoreError> {
     };
     let mut head = [0u8; 16];
     let n = f.read(&mut head).map_err(io(path))?;
-    Ok(n > 0 && &head[..n.min(16)] != &b"SQLite format 3\0"[..n.min(16)])
+    Ok(n > 0 && head[..n] != b"SQLite format 3\0"[..n])
 }
 
 /// Migrates an old JSON data file (the journal format) into a new database
@@ -495,7 +504,11 @@ fn migrate(path: &Path, legacy: Option<&Path>) -> Result<Option<String>, StoreEr
     };
     let changes = legacy::load(&source)?;
     let building = suffixed(path, ".migrating");
-    for p in [building.clone(), suffixed(&building, "-wal"), suffixed(&building, "-shm")] {
+    for p in [
+        building.clone(),
+        suffixed(&building, "-wal"),
+        suffixed(&building, "-shm"),
+    ] {
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -27,11 +27,11 @@ mod auth;
 mod billing;
 mod conn;
 mod crud;
+pub mod db;
 mod error;
 mod extract;
 mod faults;
 mod ingest;
-pub mod db;
 mod legacy;
 mod money;
 mod rating;
@@ -46,10 +46,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use error::{ApiError, ApiResult};
 use db::Db;
+use error::{ApiError, ApiResult};
 use store::{Change, Store};
-
 
 /// Default organization id (also used by `--local`).
 pub const DEFAULT_ORG_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -166,7 +165,8 @@ impl Shared {
         &self,
         decide: impl FnOnce(&mut Store) -> ApiResult<(Vec<Change>, T)>,
     ) -> ApiResult<T> {
-        let failed = |e: db::StoreError| ApiError::internal(format!("cannot store the change: {e}"));
+        let failed =
+            |e: db::StoreError| ApiError::internal(format!("cannot store the change: {e}"));
         let (db, ticket, out) = {
             let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
             let (changes, out) = decide(&mut store)?;

@@ -240,7 +240,9 @@ impl Store {
     /// Applies one change, durably (tests and fixtures).
     #[cfg(test)]
     pub(crate) fn apply(&mut self, change: Change) {
-        let t = self.append(vec![change]).expect("the test database takes the change");
+        let t = self
+            .append(vec![change])
+            .expect("the test database takes the change");
         if let Some(t) = t {
             self.db.sync(t).expect("the test database commits");
         }

@@ -586,9 +586,12 @@ fn usage_of(
         .filter_map(|e| str_of(&e.value, "id"))
         .collect();
     // Whole milliseconds, both ends in: rating filters the exact window.
-    store
-        .db()
-        .measurements(account_id, &meters, from.timestamp_millis(), to.timestamp_millis())
+    store.db().measurements(
+        account_id,
+        &meters,
+        from.timestamp_millis(),
+        to.timestamp_millis(),
+    )
 }
 
 /// An account's line items for `[from, to)`, their total and the currency.
