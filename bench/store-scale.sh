@@ -56,13 +56,13 @@ api() {
         "$BIN" "$@"
 }
 
-# site NAME [ACCOUNT FILE]: a directory with the example's desired state (accounts.yaml replaced
-# by FILE when given) and an empty state/; prints its path.
+# site NAME [EXTRA FILE]: a directory with the example's desired state (plus FILE as
+# bench-extra.yaml when given) and an empty state/; prints its path.
 site() {
     local dir="$workdir/$1"
     mkdir -p "$dir/state" "$dir/desired-state"
     cp desired-state/*.yaml "$dir/desired-state/"
-    if [[ -n "${2:-}" ]]; then cp "$2" "$dir/desired-state/accounts.yaml"; fi
+    if [[ -n "${2:-}" ]]; then cp "$2" "$dir/desired-state/bench-extra.yaml"; fi
     echo "$dir"
 }
 
@@ -168,8 +168,12 @@ fi
 if step 6; then
 ents="$workdir/entities"
 mkdir -p "$ents/desired" "$ents/state"
-awk -v n="$ENTITIES" 'BEGIN { print "products:"; for (i = 0; i < n; i++) printf "  - code: p%06d\n    name: Product %d\n", i, i }' \
-    >"$ents/desired/products.yaml"
+# Files of 5,000 products (the YAML loader caps the nodes of one file).
+awk -v n="$ENTITIES" -v dir="$ents/desired" 'BEGIN {
+    for (i = 0; i < n; i++) {
+        if (i % 5000 == 0) { f = sprintf("%s/products-%03d.yaml", dir, i / 5000); print "products:" > f }
+        printf "  - code: p%06d\n    name: Product %d\n", i, i > f
+    } }'
 start_emulator --data "$ents/org.db"
 api apply --auto-approve --dir "$ents/desired" --state "$ents/state/bench.json" --rate-limit 0 \
     --parallelism 16 >"$workdir/apply.out" 2>&1 \
