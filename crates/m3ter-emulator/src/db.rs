@@ -232,7 +232,12 @@ impl Db {
                     value: serde_json::from_str(&body).unwrap_or_default(),
                 })
             })?;
-            rows.collect()
+            let rows: rusqlite::Result<Vec<Row>> = rows.collect();
+            drop(st);
+            // The pages read for the index are not needed again soon: give
+            // the page cache back (it refills on demand, up to its bound).
+            o.conn.execute_batch("PRAGMA shrink_memory")?;
+            rows
         })
     }
 
