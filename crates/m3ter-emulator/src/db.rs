@@ -326,26 +326,35 @@ impl Db {
         to_ms: i64,
     ) -> Result<Vec<Object>, StoreError> {
         self.with(|o| {
-            let mut st = o.conn.prepare_cached(
-                "SELECT n, body FROM measurements \
+            // First the row numbers, from the index alone; then the bodies
+            // in row order: the table's pages are read once each, in file
+            // order, rather than once per measurement in timestamp order.
+            let mut ns: Vec<(i64, usize)> = Vec::new();
+            let mut by_index = o.conn.prepare_cached(
+                "SELECT n FROM measurements \
                  WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
             )?;
-            let mut out: Vec<(i64, Object)> = Vec::new();
-            for meter in meter_ids {
-                let rows = st.query_map(params![account_id, meter, from_ms, to_ms], |r| {
-                    let body: String = r.get(1)?;
-                    let mut m: Object = serde_json::from_str(&body).unwrap_or_default();
-                    // Kept as columns only (see write_changes).
-                    m.insert("meterId".into(), Value::from(*meter));
-                    m.insert("accountId".into(), Value::from(account_id));
-                    Ok((r.get(0)?, m))
-                })?;
-                for row in rows {
-                    out.push(row?);
+            for (i, meter) in meter_ids.iter().enumerate() {
+                let rows =
+                    by_index.query_map(params![account_id, meter, from_ms, to_ms], |r| r.get(0))?;
+                for n in rows {
+                    ns.push((n?, i));
                 }
             }
-            out.sort_unstable_by_key(|(n, _)| *n);
-            Ok(out.into_iter().map(|(_, m)| m).collect())
+            ns.sort_unstable();
+            let mut body_of = o
+                .conn
+                .prepare_cached("SELECT body FROM measurements WHERE n = ?1")?;
+            let mut out = Vec::with_capacity(ns.len());
+            for (n, meter) in ns {
+                let body: String = body_of.query_row([n], |r| r.get(0))?;
+                let mut m: Object = serde_json::from_str(&body).unwrap_or_default();
+                // Kept as columns only (see write_changes).
+                m.insert("meterId".into(), Value::from(meter_ids[meter]));
+                m.insert("accountId".into(), Value::from(account_id));
+                out.push(m);
+            }
+            Ok(out)
         })
     }
 
