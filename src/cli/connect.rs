@@ -211,7 +211,7 @@ fn is_state_file(name: &str, ws: Option<&str>) -> bool {
         Some(ws) => stem.strip_suffix(ws).and_then(|b| b.strip_suffix('.')),
         None => Some(stem),
     };
-    let local_data = Path::new(super::session::LOCAL_DATA)
+    let local_data = Path::new(super::session::LEGACY_LOCAL_DATA)
         .file_name()
         .and_then(|n| n.to_str());
     base.is_some_and(|b| Some(name) != local_data && is_safe_name(b))

@@ -96,7 +96,7 @@ pub struct Global {
 /// How to reach the org (commands that talk to one).
 #[derive(Debug, Args, Clone, Default)]
 pub struct Connection {
-    /// Run against the embedded emulator: data in state/local-org.json,
+    /// Run against the embedded emulator: data in state/local-org.db,
     /// state in state/local.json; no credentials needed.
     #[arg(long, help_heading = CONNECTION)]
     pub local: bool,

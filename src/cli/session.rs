@@ -1,6 +1,7 @@
 //! A command's connection to its org: the API client, and for `--local`
 //! the embedded emulator it runs against (started in-process on a loopback
-//! port, data in `state/local-org.json`, default credentials).
+//! port, data in the SQLite database `state/local-org.db`, default
+//! credentials).
 
 use std::path::PathBuf;
 
@@ -11,8 +12,11 @@ use super::{Connection, Global};
 use crate::client::{Auth, Client, ClientConfig, Secret};
 use m3ter_emulator::{self as emulator, EmulatorConfig, RunningEmulator};
 
-/// Where `--local` keeps the emulator's data.
-pub const LOCAL_DATA: &str = "state/local-org.json";
+/// Where `--local` keeps the emulator's data (an SQLite database).
+pub const LOCAL_DATA: &str = "state/local-org.db";
+/// Where `--local` kept it before (a JSON journal): migrated once into
+/// [`LOCAL_DATA`] and kept as `state/local-org.json.migrated`.
+pub const LEGACY_LOCAL_DATA: &str = "state/local-org.json";
 
 /// An open connection; call [`Session::close`] when done so the embedded
 /// emulator (if any) stops cleanly.
@@ -39,6 +43,7 @@ impl Session {
         let state_path = connect::state_file(g, true, None)?;
         let config = EmulatorConfig {
             data: Some(PathBuf::from(LOCAL_DATA)),
+            legacy_data: Some(PathBuf::from(LEGACY_LOCAL_DATA)),
             ..Default::default()
         };
         if let Some(dir) = PathBuf::from(LOCAL_DATA).parent() {
@@ -48,6 +53,9 @@ impl Session {
         let running = emulator::start(config.clone(), ([127, 0, 0, 1], 0).into())
             .await
             .context("cannot start the embedded emulator for --local")?;
+        if let Some(notice) = running.notice() {
+            eprintln!("{notice}");
+        }
         let base_url = running.base_url();
         let auth = Auth::Credentials {
             key: Secret::new(config.api_key.clone()),
@@ -70,7 +78,7 @@ impl Session {
         })
     }
 
-    /// Stops the embedded emulator, if any (its journal is compacted).
+    /// Stops the embedded emulator, if any (its database is closed).
     pub async fn close(self) -> anyhow::Result<()> {
         if let Some(running) = self.local {
             running.shutdown().await?;

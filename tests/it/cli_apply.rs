@@ -566,7 +566,7 @@ fn local_apply_then_plan_needs_no_setup() {
     )
     .expect("state JSON");
     assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(14));
-    assert!(d.join("state/local-org.json").exists());
+    assert!(d.join("state/local-org.db").exists());
 }
 
 #[test]

@@ -576,7 +576,7 @@ fn local_ingest_and_billing() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v.as_array().map(Vec::len), Some(3), "{v}");
     // The bills were kept in the local org's data file.
-    assert!(dir.path().join("state/local-org.json").exists());
+    assert!(dir.path().join("state/local-org.db").exists());
 }
 
 /// The library under the command: a batch the API refuses stops the run,

@@ -22,7 +22,7 @@ fn data_config(path: &std::path::Path) -> EmulatorConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_a_graceful_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("org.json");
+    let file = dir.path().join("org.db");
     let e = Emu::with(data_config(&file)).await;
     let c = e.chain().await;
     let (_, p) = e.get(&format!("products/{}", c.product)).await;
@@ -126,7 +126,7 @@ async fn create_product(http: &reqwest::Client, base: &str, token: &str, code: &
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("org.json");
+    let file = dir.path().join("org.db");
     let file_arg = file.to_str().unwrap();
     let (mut child, base) = spawn_binary(&["--data", file_arg]);
     let http = reqwest::Client::new();
@@ -264,7 +264,7 @@ async fn faults_are_reproducible_with_a_seed_and_commit_then_fail_commits() {
     let dir = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
     for run in 0..2 {
-        let file = dir.path().join(format!("run{run}.json"));
+        let file = dir.path().join(format!("run{run}.db"));
         let e = Emu::with(EmulatorConfig {
             fault_rate: 0.6,
             fault_seed: 42,
@@ -441,7 +441,7 @@ async fn latency_applies_to_everything_but_stats() {
 async fn pages_stay_cheap_with_100k_entities() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("big.json");
+    let file = dir.path().join("big.db");
     {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
         for i in 1..=100_000u64 {
@@ -505,7 +505,7 @@ async fn emulator_reset_local_deletes_the_embedded_data_unless_in_use() {
 
     // The data `--local` uses, written by an emulator that is still running.
     std::fs::create_dir_all(d.join("state")).unwrap();
-    let data = d.join("state/local-org.json");
+    let data = d.join("state/local-org.db");
     let (child, base) = spawn_binary(&["--data", data.to_str().unwrap()]);
     let http = reqwest::Client::new();
     let token = common::fetch_token(&http, &base).await;
@@ -521,11 +521,11 @@ async fn emulator_reset_local_deletes_the_embedded_data_unless_in_use() {
     assert!(out.status.success(), "{}", out_text(&out));
     let said = out_text(&out);
     assert!(
-        said.contains("Removed state/local-org.json, state/local-org.json.lock.")
+        said.contains("Removed state/local-org.db, state/local-org.db.lock.")
             && said.contains("The next --local run starts with an empty org."),
         "{said}"
     );
-    assert!(!data.exists() && !d.join("state/local-org.json.lock").exists());
+    assert!(!data.exists() && !d.join("state/local-org.db.lock").exists());
 
     // The next run on that data starts empty.
     let (child, base) = spawn_binary(&["--data", data.to_str().unwrap()]);

@@ -27,6 +27,7 @@ mod emulator_api;
 mod emulator_http;
 mod emulator_ops;
 mod emulator_rules;
+mod emulator_store;
 mod emulator_usage;
 mod kind_balance;
 mod kind_commitment;

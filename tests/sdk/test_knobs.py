@@ -114,7 +114,7 @@ def test_latency_applies_to_api_calls() -> None:
 
 
 def test_data_file_survives_a_restart(tmp_path: Path) -> None:
-    data = tmp_path / "org.json"
+    data = tmp_path / "org.db"
     emu = Emulator("--data", str(data))
     try:
         sdk = emu.client()

@@ -47,7 +47,7 @@ impl ApiError {
         e.retry_after = Some(after);
         e
     }
-    /// 500: something failed on our side (e.g. the journal could not be written).
+    /// 500: something failed on our side (e.g. the database could not be written).
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }

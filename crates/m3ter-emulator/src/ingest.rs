@@ -71,11 +71,15 @@ pub(crate) async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiRes
         let mut seen: HashSet<String> = HashSet::new();
         let mut new_accounts: std::collections::HashMap<String, String> = Default::default();
         for mut m in checked {
-            if let Some(uid) = m.get("uid").and_then(Value::as_str)
-                && (store.uids.contains(uid) || !seen.insert(uid.to_owned()))
+            let uid = m.get("uid").and_then(Value::as_str).map(str::to_owned);
+            if let Some(uid) = &uid
+                && !seen.insert(uid.clone())
             {
                 continue; // idempotent: first wins
             }
+            // A uid already stored is skipped by the database's insert
+            // (`INSERT OR IGNORE`); it is looked up here only where it
+            // would otherwise create an account.
             let meter_code = m.get("meter").and_then(Value::as_str).unwrap_or_default();
             let Some(meter_id) = store.kind(Kind::Meter).id_by_code(meter_code) else {
                 continue; // unknown meter: accepted and dropped, as m3ter does
@@ -91,6 +95,13 @@ pub(crate) async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiRes
                 None => match new_accounts.get(&account_code) {
                     Some(id) => id.clone(),
                     None => {
+                        if let Some(uid) = &uid
+                            && store.db().has_uid(uid).map_err(|e| {
+                                ApiError::internal(format!("cannot read the store: {e}"))
+                            })?
+                        {
+                            continue;
+                        }
                         let (id, change) =
                             auto_account(store.next_seq(), &account_code, &now, &actor);
                         changes.push(change);

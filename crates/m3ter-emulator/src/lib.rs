@@ -10,8 +10,9 @@
 //! request passes (stats, latency, rate limit, auth, faults); the handlers
 //! (`crud` for the nine config kinds with `rules`, `ingest` for
 //! measurements, `billing` for bill jobs and bills, `auth` for tokens) read
-//! requests through `extract`. [`store`] holds the data and [`journal`]
-//! makes it durable; `conn` gives hyper's own parse-error answers a JSON
+//! requests through `extract`. [`store`] holds the data in [`db`], an
+//! SQLite database (a file with `--data`, else in memory), and `legacy`
+//! reads the old JSON data files it migrates; `conn` gives hyper's own parse-error answers a JSON
 //! body; `surface` lists the spec paths answered "no route" and the query
 //! parameters each route implements (`--strict`).
 
@@ -26,12 +27,13 @@ mod auth;
 mod billing;
 mod conn;
 mod crud;
+pub mod db;
 mod error;
 mod events;
 mod extract;
 mod faults;
 mod ingest;
-pub mod journal;
+mod legacy;
 mod members;
 mod money;
 mod rating;
@@ -46,8 +48,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use db::Db;
 use error::{ApiError, ApiResult};
-use journal::Journal;
 use store::{Change, Store};
 
 /// Default organization id (also used by `--local`).
@@ -86,8 +88,12 @@ pub struct EmulatorConfig {
     /// Refuse unknown body fields and unimplemented query parameters (400)
     /// instead of ignoring them.
     pub strict: bool,
-    /// Keep the data in this file (journal + snapshot); in memory when None.
+    /// Keep the data in this SQLite database file; in memory when None.
+    /// An old JSON data file here is migrated into it (kept as `FILE.migrated`).
     pub data: Option<PathBuf>,
+    /// An old JSON data file to migrate into `data` while `data` does not
+    /// exist (`--local`: `state/local-org.json`); kept as `OLD.migrated`.
+    pub legacy_data: Option<PathBuf>,
     /// `Retry-After` of injected 429 faults (`--retry-after`; default 1 s).
     pub retry_after: Duration,
 }
@@ -105,6 +111,7 @@ impl Default for EmulatorConfig {
             max_rps: None,
             strict: false,
             data: None,
+            legacy_data: None,
             retry_after: Duration::from_secs_f64(DEFAULT_RETRY_AFTER),
         }
     }
@@ -122,9 +129,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The data file could not be opened, locked, read or compacted.
+    /// The database could not be opened, locked, migrated or closed.
     #[error(transparent)]
-    Journal(#[from] journal::JournalError),
+    Store(#[from] db::StoreError),
     /// The HTTP server stopped with an error.
     #[error("emulator server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -138,7 +145,6 @@ pub enum Error {
 pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
     pub(crate) store: RwLock<Store>,
-    pub(crate) journal: Option<Journal>,
     pub(crate) tokens: auth::Tokens,
     pub(crate) stats: stats::Stats,
     pub(crate) faults: faults::Faults,
@@ -154,32 +160,25 @@ impl Shared {
     }
 
     /// Runs `decide` on the store under the write lock; if it succeeds, its
-    /// changes are journaled, then applied, and made durable before this
-    /// returns. A failed decision changes nothing.
+    /// changes are written to the database and indexed, and committed
+    /// (durable) before this returns; concurrent requests share a commit.
+    /// A failed decision changes nothing.
     pub(crate) fn commit<T>(
         &self,
         decide: impl FnOnce(&mut Store) -> ApiResult<(Vec<Change>, T)>,
     ) -> ApiResult<T> {
-        let ticket = {
+        let failed =
+            |e: db::StoreError| ApiError::internal(format!("cannot store the change: {e}"));
+        let (db, ticket, out) = {
             let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
             let (changes, out) = decide(&mut store)?;
-            let ticket = match &self.journal {
-                Some(j) if !changes.is_empty() => Some((
-                    j,
-                    j.append(&changes)
-                        .map_err(|e| ApiError::internal(format!("cannot store the change: {e}")))?,
-                )),
-                _ => None,
-            };
-            for c in changes {
-                store.apply(c);
-            }
-            (ticket, out)
+            let ticket = store.append(changes).map_err(failed)?;
+            (store.db().clone(), ticket, out)
         };
-        let (ticket, out) = ticket;
-        if let Some((j, t)) = ticket {
-            j.sync(t)
-                .map_err(|e| ApiError::internal(format!("cannot store the change: {e}")))?;
+        // Outside the write lock: requests that come meanwhile join the
+        // same commit.
+        if let Some(t) = ticket {
+            db.sync(t).map_err(failed)?;
         }
         Ok(out)
     }
@@ -189,6 +188,7 @@ impl Shared {
 pub struct RunningEmulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    notice: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -204,7 +204,14 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, finishes in-flight requests and compacts the journal.
+    /// What starting did besides opening the database: the message of a
+    /// migrated old JSON data file, for the caller to show.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Stops accepting, finishes in-flight requests and closes the database
+    /// (its WAL checkpointed).
     pub async fn shutdown(mut self) -> Result<(), Error> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -213,18 +220,16 @@ impl RunningEmulator {
             .await
             .map_err(|e| Error::Task(e.to_string()))?
             .map_err(Error::Serve)?;
-        if let Some(j) = &self.shared.journal {
-            // Under the write lock: no change can slip in between.
-            let store = self.shared.store.write().unwrap_or_else(|e| e.into_inner());
-            j.close(&store)?;
-        }
+        // Under the write lock: no change can slip in between.
+        let store = self.shared.store.write().unwrap_or_else(|e| e.into_inner());
+        store.db().close()?;
         Ok(())
     }
 }
 
 impl Drop for RunningEmulator {
     /// Stops the server if [`RunningEmulator::shutdown`] was not called
-    /// (without compaction: the journal already holds every change).
+    /// (every change is already committed to the database).
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -234,13 +239,11 @@ impl Drop for RunningEmulator {
 
 /// Starts an emulator on `listen` (port 0 picks a free port).
 pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<RunningEmulator, Error> {
-    let (journal, store) = match &config.data {
-        Some(path) => {
-            let (j, s) = Journal::open(path)?;
-            (Some(j), s)
-        }
-        None => (None, Store::default()),
+    let (db, notice) = match &config.data {
+        Some(path) => Db::open(path, config.legacy_data.as_deref())?,
+        None => (Db::memory()?, None),
     };
+    let store = Store::load(db)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| Error::Listen {
@@ -258,7 +261,6 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Running
         faults: faults::Faults::new(config.fault_rate, config.fault_seed),
         rate: faults::RateLimiter::new(config.max_rps),
         store: RwLock::new(store),
-        journal,
         config,
     });
     billing::resume_jobs(&shared);
@@ -275,6 +277,7 @@ pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> Result<Running
     Ok(RunningEmulator {
         addr,
         shared,
+        notice,
         stop: Some(stop),
         task,
     })

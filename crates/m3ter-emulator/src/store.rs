@@ -1,16 +1,19 @@
-//! In-memory tables of the emulator: entities by id, by creation sequence
-//! (for newest-first pages that cost O(page size)) and by code.
+//! The emulator's store: the database (`db`) and an in-memory index of its
+//! entities by id, by creation sequence (for newest-first pages that cost
+//! O(page size)) and by code.
 //!
 //! Only the page cursor format is public ([`encode_token`]): a test can ask
 //! for a page far into a long list without walking the pages before it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use m3ter_api::Kind;
 
+use super::db::{Db, StoreError};
 use super::error::{ApiError, ApiResult};
 
 /// A JSON object as stored and returned.
@@ -44,7 +47,7 @@ impl Table {
         all
     };
 
-    /// Name used in the journal (the collection path segment).
+    /// Name in the database's `entities.tbl` (the collection path segment).
     pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Config(k) => k.collection(),
@@ -54,7 +57,7 @@ impl Table {
         }
     }
 
-    /// Parses a journal table name.
+    /// Parses a table name.
     pub(crate) fn from_name(name: &str) -> Option<Table> {
         Table::ALL.into_iter().find(|t| t.name() == name)
     }
@@ -139,7 +142,7 @@ impl Collection {
     }
 }
 
-/// One change to the store; also the journal's record format.
+/// One change to the store; also the old JSON data file's record format.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub(crate) enum Change {
@@ -155,30 +158,55 @@ pub(crate) enum Change {
     Measurement { value: Object },
 }
 
-/// Everything the emulator stores.
+/// Everything the emulator stores: the database, and an in-memory index of
+/// its entities (by id, creation sequence and code) that answers reads and
+/// pages. Measurements are only in the database.
 #[derive(Debug)]
 pub(crate) struct Store {
     /// Indexed by [`Table::index`].
     tables: Vec<Collection>,
     next_seq: u64,
-    /// Accepted measurements, in arrival order (rated by bill jobs).
-    pub(crate) measurements: Vec<Object>,
-    /// `uid`s of accepted measurements (ingest is idempotent on them).
-    pub(crate) uids: HashSet<String>,
+    db: Arc<Db>,
 }
 
 impl Default for Store {
+    /// An empty store on an in-memory database.
     fn default() -> Self {
-        Store {
-            tables: Table::ALL.iter().map(|_| Collection::default()).collect(),
-            next_seq: 0,
-            measurements: Vec::new(),
-            uids: HashSet::new(),
-        }
+        // An in-memory SQLite database opens unless memory is exhausted.
+        let db = Db::memory().expect("an in-memory SQLite database opens");
+        Store::on(db)
     }
 }
 
 impl Store {
+    /// An empty store on `db` (call [`Store::load`] for its entities).
+    fn on(db: Db) -> Store {
+        Store {
+            tables: Table::ALL.iter().map(|_| Collection::default()).collect(),
+            next_seq: 0,
+            db: Arc::new(db),
+        }
+    }
+
+    /// A store on `db` with the entities it holds indexed.
+    pub(crate) fn load(db: Db) -> Result<Store, StoreError> {
+        let rows = db.entities()?;
+        let mut store = Store::on(db);
+        for row in rows {
+            store.index(Change::Put {
+                table: row.table,
+                seq: row.seq,
+                value: row.value,
+            });
+        }
+        Ok(store)
+    }
+
+    /// The database.
+    pub(crate) fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
     /// The table.
     pub(crate) fn table(&self, t: Table) -> &Collection {
         &self.tables[t.index()]
@@ -195,8 +223,33 @@ impl Store {
         self.next_seq
     }
 
-    /// Applies a change (already validated and journaled).
+    /// Adds `changes` to the database's open transaction, then to the
+    /// index; returns the ticket that [`Db::sync`] makes durable (None when
+    /// there is nothing to write). On an error nothing changed.
+    pub(crate) fn append(&mut self, changes: Vec<Change>) -> Result<Option<u64>, StoreError> {
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let ticket = self.db.append(&changes)?;
+        for c in changes {
+            self.index(c);
+        }
+        Ok(Some(ticket))
+    }
+
+    /// Applies one change, durably (tests and fixtures).
+    #[cfg(test)]
     pub(crate) fn apply(&mut self, change: Change) {
+        let t = self
+            .append(vec![change])
+            .expect("the test database takes the change");
+        if let Some(t) = t {
+            self.db.sync(t).expect("the test database commits");
+        }
+    }
+
+    /// Updates the in-memory index for a change already in the database.
+    fn index(&mut self, change: Change) {
         match change {
             Change::Put { table, seq, value } => {
                 if let Some(t) = Table::from_name(&table) {
@@ -209,36 +262,8 @@ impl Store {
                     self.tables[t.index()].remove(&id);
                 }
             }
-            Change::Measurement { value } => {
-                if let Some(uid) = value.get("uid").and_then(Value::as_str) {
-                    self.uids.insert(uid.to_owned());
-                }
-                self.measurements.push(value);
-            }
+            Change::Measurement { .. } => {}
         }
-    }
-
-    /// The whole store as a list of changes that rebuild it (a snapshot).
-    pub(crate) fn snapshot(&self) -> Vec<Change> {
-        let mut out = Vec::new();
-        for t in Table::ALL {
-            let c = self.table(t);
-            for (seq, id) in &c.by_seq {
-                if let Some(e) = c.by_id.get(id) {
-                    out.push(Change::Put {
-                        table: t.name().to_owned(),
-                        seq: *seq,
-                        value: e.value.clone(),
-                    });
-                }
-            }
-        }
-        out.extend(
-            self.measurements
-                .iter()
-                .map(|m| Change::Measurement { value: m.clone() }),
-        );
-        out
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use m3ter_emulator::{
     DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_ORG_ID, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_TTL,
-    EmulatorConfig, journal, start,
+    EmulatorConfig, db, start,
 };
 
 /// Options of `m3ter emulator` (`shared/design.md` §6); with a subcommand
@@ -24,7 +24,8 @@ pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Keep data in this file (journal + snapshot); in memory without it.
+    /// Keep data in this SQLite database file; in memory without it. An
+    /// old JSON data file here is migrated (kept as FILE.migrated).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Organization id served.
@@ -71,7 +72,7 @@ pub enum EmulatorCommand {
 #[derive(Debug, Clone, clap::Args)]
 #[group(required = true, multiple = false)]
 pub struct ResetArgs {
-    /// The embedded emulator of `--local` (state/local-org.json and its side files).
+    /// The embedded emulator of `--local` (state/local-org.db and its side files).
     #[arg(long)]
     pub local: bool,
     /// The data file of `m3ter emulator --data FILE` (and its side files).
@@ -102,6 +103,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
             max_rps: a.max_rps,
             strict: a.strict,
             data: a.data.clone(),
+            legacy_data: None,
             retry_after: Duration::from_secs_f64(a.retry_after),
         }
     }
@@ -133,6 +135,9 @@ pub fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         // SIGTERM as soon as it has read the first line.
         let stop = stop_signal()?;
         let emu = start(EmulatorConfig::from(args), listen).await?;
+        if let Some(notice) = emu.notice() {
+            eprintln!("{notice}");
+        }
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {}", emu.base_url())?;
@@ -152,12 +157,20 @@ fn reset(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.clone(),
         None => PathBuf::from(crate::cli::session::LOCAL_DATA),
     };
-    let removed = journal::remove(&path).with_context(|| {
-        format!(
-            "cannot reset the emulator data {}: wait for the command or emulator using it to finish, or stop it, then retry",
-            path.display()
-        )
-    })?;
+    let mut paths = vec![path.clone()];
+    if args.local {
+        // An old JSON file not yet migrated would be migrated by the next run.
+        paths.push(PathBuf::from(crate::cli::session::LEGACY_LOCAL_DATA));
+    }
+    let mut removed = Vec::new();
+    for p in &paths {
+        removed.extend(db::remove(p).with_context(|| {
+            format!(
+                "cannot reset the emulator data {}: wait for the command or emulator using it to finish, or stop it, then retry",
+                p.display()
+            )
+        })?);
+    }
     let mut text = if removed.is_empty() {
         format!("Nothing to remove: {} does not exist.", path.display())
     } else {

@@ -20,6 +20,7 @@ use m3ter_api::schema::{Field, Type};
 use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
 
 use super::Shared;
+use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::money::{self, Decimal};
@@ -294,17 +295,23 @@ fn spawn_job(s: Arc<Shared>, id: String) {
             let store = s.read();
             match store.table(Table::BillJobs).get(&id) {
                 Some(job) if is_active_job(&job.value) => {
-                    if str_of(&job.value, "type") == Some("RECALCULATE") {
-                        Rated::Recalculated(recalculate_bills(&store, &job.value, &s.actor))
+                    // A read error means the database closed (the emulator
+                    // stops); a restarted emulator resumes the job.
+                    let rated = if str_of(&job.value, "type") == Some("RECALCULATE") {
+                        recalculate_bills(&store, &job.value, &s.actor).map(Rated::Recalculated)
                     } else {
-                        Rated::Fresh(make_bills(&store, &job.value, &s.actor))
+                        make_bills(&store, &job.value, &s.actor).map(Rated::Fresh)
+                    };
+                    match rated {
+                        Ok(r) => r,
+                        Err(_) => return,
                     }
                 }
                 _ => return,
             }
         };
         // An error here means the job was cancelled or the emulator stopped
-        // (its journal closed); a restarted emulator resumes the job.
+        // (its database closed); a restarted emulator resumes the job.
         let _ = advance(&s, &id, |store, job| {
             // Which bills already exist is decided under the write lock, so
             // two jobs for one period cannot both add a bill.
@@ -471,7 +478,7 @@ pub(crate) fn period(job: &Object) -> (NaiveDate, NaiveDate, NaiveDate) {
 }
 
 /// Computes a job's bills from a read view of the store.
-fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
+fn make_bills(store: &Store, job: &Object, actor: &str) -> Result<Vec<Object>, StoreError> {
     let (start, end, bill_date) = period(job);
     let from = start.and_time(chrono::NaiveTime::MIN).and_utc();
     let to = end.and_time(chrono::NaiveTime::MIN).and_utc();
@@ -496,7 +503,6 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
         let mut seen = std::collections::HashSet::new();
         accounts = req.into_iter().filter(|a| seen.insert(a.clone())).collect();
     }
-    let usage = usage_by_account(store);
     let now = timestamp(Utc::now());
     let mut out = Vec::new();
     for account_id in accounts {
@@ -504,7 +510,7 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
             continue;
         };
         let account = account.value.clone();
-        let (lines, total, currency) = account_lines(store, &usage, &account, from, to);
+        let (lines, total, currency) = account_lines(store, &account, from, to)?;
         let mut bill = Object::new();
         bill.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
         bill.insert("version".into(), json!(1));
@@ -562,28 +568,39 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Vec<Object> {
         stamp(&mut bill, &now, actor, true);
         out.push(bill);
     }
-    out
+    Ok(out)
 }
 
-/// Each account's measurements, in one pass over all of them.
-fn usage_by_account(store: &Store) -> HashMap<&str, Vec<&Object>> {
-    let mut usage: HashMap<&str, Vec<&Object>> = HashMap::new();
-    for m in &store.measurements {
-        if let Some(a) = str_of(m, "accountId") {
-            usage.entry(a).or_default().push(m);
-        }
-    }
-    usage
+/// An account's measurements of `[from, to)`, read from the database by
+/// index range (account, meter, timestamp) for each meter that exists: no
+/// other account's or period's measurement is read.
+fn usage_of(
+    store: &Store,
+    account_id: &str,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> Result<Vec<Object>, StoreError> {
+    let meters: Vec<&str> = store
+        .kind(Kind::Meter)
+        .iter_newest_first()
+        .filter_map(|e| str_of(&e.value, "id"))
+        .collect();
+    // Whole milliseconds, both ends in: rating filters the exact window.
+    store.db().measurements(
+        account_id,
+        &meters,
+        from.timestamp_millis(),
+        to.timestamp_millis(),
+    )
 }
 
 /// An account's line items for `[from, to)`, their total and the currency.
 fn account_lines(
     store: &Store,
-    usage: &HashMap<&str, Vec<&Object>>,
     account: &Object,
     from: chrono::DateTime<Utc>,
     to: chrono::DateTime<Utc>,
-) -> (Vec<Object>, Decimal, String) {
+) -> Result<(Vec<Object>, Decimal, String), StoreError> {
     let account_id = str_of(account, "id").unwrap_or_default();
     let plans: Vec<Object> = store
         .kind(Kind::AccountPlan)
@@ -609,16 +626,16 @@ fn account_lines(
         })
         .or_else(|| str_of(account, "currency").map(str::to_owned))
         .unwrap_or_else(|| "USD".to_owned());
-    let measurements = usage.get(account_id).map_or(&[][..], Vec::as_slice);
+    let usage = usage_of(store, account_id, from, to)?;
+    let measurements: Vec<&Object> = usage.iter().collect();
     let period = Window { from, to };
-    let LineItems { lines, total } = rating::rate(store, account_id, &plans, measurements, period);
-    (lines, total, currency)
+    let LineItems { lines, total } = rating::rate(store, account_id, &plans, &measurements, period);
+    Ok((lines, total, currency))
 }
 
 /// Recomputes the bills a RECALCULATE job names (deleted ones are skipped,
 /// locked ones skipped and reported): same account and period, fresh line items.
-fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
-    let usage = usage_by_account(store);
+fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Result<Run, StoreError> {
     let now = timestamp(Utc::now());
     let ids = job
         .get("billIds")
@@ -641,7 +658,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
         let (Some(account), Some(from), Some(to)) = (account, from, to) else {
             continue;
         };
-        let (lines, total, currency) = account_lines(store, &usage, &account.value, from, to);
+        let (lines, total, currency) = account_lines(store, &account.value, from, to)?;
         let mut bill = bill.clone();
         let lines = lines.into_iter().map(Value::Object).collect();
         bill.insert("lineItems".into(), Value::Array(lines));
@@ -652,7 +669,7 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Run {
         stamp(&mut bill, &now, actor, false);
         out.bills.push((Some(entry.seq), bill));
     }
-    out
+    Ok(out)
 }
 
 /// `GET /billjobs` (filters `active`, `status`).

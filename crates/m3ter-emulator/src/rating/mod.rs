@@ -699,7 +699,8 @@ impl<'a> Context<'a> {
             .find(|f| str_of(f, "code") == Some(target));
         let Some(field) = field else { return default };
         let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
-        let calculation = str_of(field, "calculation");
+        // Parsed once, not per measurement: a bill run rates millions.
+        let calculation = str_of(field, "calculation").map(expr::parse);
 
         let mut numbers: Vec<(DateTime<Utc>, Decimal)> = Vec::new();
         let mut strings: Vec<String> = Vec::new();
@@ -713,8 +714,12 @@ impl<'a> Context<'a> {
             if !segment.is_none_or(|seg| in_segment(m, seg)) {
                 continue;
             }
-            if let Some(calc) = calculation {
-                if let Ok(v) = expr::eval(calc, &|name| number_in(m, name)) {
+            if let Some(calc) = &calculation {
+                if let Ok(v) = calc
+                    .as_ref()
+                    .map_err(|_| ())
+                    .and_then(|e| e.eval(&|name| number_in(m, name)).map_err(|_| ()))
+                {
                     numbers.push((ts, money::from_f64(v)));
                 }
             } else if numeric {

@@ -1,0 +1,757 @@
+//! The emulator's database: SQLite (bundled), a file for `--data FILE`, in
+//! memory without it. Every change is one transaction, committed (WAL,
+//! `synchronous=FULL`: the WAL is fsync'd at each commit) before the
+//! request that made it is answered.
+//!
+//! Tables (inspect them with `sqlite3 FILE`):
+//! - `entities(tbl, id, seq, code, body)`: config entities, bill jobs, bills
+//!   and balance transactions; `tbl` is the collection name, `seq` the
+//!   creation sequence (pages are newest first by it), `body` the JSON the
+//!   API returns.
+//! - `measurements(n, uid, account_id, meter_id, ts_ms, body)`: accepted
+//!   measurements, `n` their arrival order, `uid` unique (ingest is
+//!   idempotent on it), indexed by (account, meter, timestamp) for billing.
+//! - `meta(key, value)`: the schema version.
+//!
+//! Public items: [`remove`] (`m3ter emulator reset`), [`StoreError`] and
+//! [`side_files`].
+//!
+//! An OS advisory lock on `FILE.lock` keeps two emulators off one database
+//! (SQLite's own locks would let both in, taking turns).
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::legacy;
+use super::store::{Change, Object};
+
+/// The schema version in `meta`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value ANY) STRICT;
+CREATE TABLE IF NOT EXISTS entities (
+    tbl  TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    code TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tbl, id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS measurements (
+    n          INTEGER PRIMARY KEY,
+    uid        TEXT UNIQUE,
+    account_id TEXT NOT NULL,
+    meter_id   TEXT NOT NULL,
+    ts_ms      INTEGER NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS measurements_by_account_meter_ts
+    ON measurements (account_id, meter_id, ts_ms);
+";
+
+/// Store failures: they name the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading, writing or syncing a file failed.
+    #[error("cannot use data file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("cannot use database {path}: {source}")]
+    Sql {
+        /// The database file (`:memory:` without `--data`).
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Another emulator holds the data file's lock.
+    #[error(
+        "data file {path} is in use by another emulator (lock {lock} is held); stop it or pass another --data file"
+    )]
+    Locked {
+        /// The data file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// A change came after the database was closed for shutdown.
+    #[error("data file {path} is closed: the emulator is stopping")]
+    Closed {
+        /// The data file.
+        path: PathBuf,
+    },
+    /// A line of an old JSON data file is not a journal record.
+    #[error(
+        "old JSON data file {path}, line {line}: not a journal record ({reason}); fix or remove the line, then start again to migrate it"
+    )]
+    Corrupt {
+        /// The data file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// Why the line does not parse.
+        reason: String,
+    },
+    /// The database was written by a newer emulator.
+    #[error(
+        "database {path} has schema version {found}; this emulator reads version {SCHEMA_VERSION}: use the m3ter that wrote it"
+    )]
+    Version {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+    },
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn sql(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One stored entity as loaded: its table name, sequence number and body.
+pub(crate) struct Row {
+    pub(crate) table: String,
+    pub(crate) seq: u64,
+    pub(crate) value: Object,
+}
+
+/// The connection, and whether a group transaction is open on it.
+#[derive(Debug)]
+struct Open {
+    conn: Connection,
+    in_tx: bool,
+}
+
+/// Counters of the group commit: change sets appended and committed.
+#[derive(Debug, Default)]
+struct Progress {
+    written: u64,
+    synced: u64,
+}
+
+/// The open database of a store.
+///
+/// Writes are grouped: [`Db::append`] adds a change set to the open
+/// transaction (a savepoint each, so a failed one leaves the others) and
+/// [`Db::sync`] commits it; concurrent writers share one commit (one WAL
+/// fsync), as the JSON journal shared one fsync before.
+#[derive(Debug)]
+pub(crate) struct Db {
+    path: PathBuf,
+    /// None once closed.
+    conn: Mutex<Option<Open>>,
+    progress: Mutex<Progress>,
+    /// Serialises commits; whoever commits covers every change appended before.
+    sync_lock: Mutex<()>,
+    /// Holds the advisory lock until [`Db::close`] or drop.
+    lock: Mutex<Option<File>>,
+}
+
+impl Db {
+    /// An in-memory database (no `--data`).
+    pub(crate) fn memory() -> Result<Db, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(sql(&path))?;
+        init(&conn, &path)?;
+        Ok(Db::on(path, conn, None))
+    }
+
+    fn on(path: PathBuf, conn: Connection, lock: Option<File>) -> Db {
+        Db {
+            path,
+            conn: Mutex::new(Some(Open { conn, in_tx: false })),
+            progress: Mutex::new(Progress::default()),
+            sync_lock: Mutex::new(()),
+            lock: Mutex::new(lock),
+        }
+    }
+
+    /// Locks and opens the database at `path` (created if missing). An old
+    /// JSON data file at `path`, or at `legacy` while `path` does not exist,
+    /// is migrated first; the returned notice says so.
+    pub(crate) fn open(
+        path: &Path,
+        legacy: Option<&Path>,
+    ) -> Result<(Db, Option<String>), StoreError> {
+        let lock_path = lock_path(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        try_lock(&lock, path, &lock_path)?;
+        let notice = migrate(path, legacy)?;
+        let conn = connect(path)?;
+        Ok((Db::on(path.to_owned(), conn, Some(lock)), notice))
+    }
+
+    /// Runs `f` on the connection, or fails once closed.
+    fn with<T>(&self, f: impl FnOnce(&mut Open) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(open) = guard.as_mut() else {
+            return Err(StoreError::Closed {
+                path: self.path.clone(),
+            });
+        };
+        f(open).map_err(sql(&self.path))
+    }
+
+    /// Every stored entity, in creation order.
+    pub(crate) fn entities(&self) -> Result<Vec<Row>, StoreError> {
+        self.with(|o| {
+            let mut st = o
+                .conn
+                .prepare("SELECT tbl, seq, body FROM entities ORDER BY seq")?;
+            let rows = st.query_map([], |r| {
+                let body: String = r.get(2)?;
+                Ok(Row {
+                    table: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    value: serde_json::from_str(&body).unwrap_or_default(),
+                })
+            })?;
+            let rows: rusqlite::Result<Vec<Row>> = rows.collect();
+            drop(st);
+            // The pages read for the index are not needed again soon: give
+            // the page cache back (it refills on demand, up to its bound).
+            o.conn.execute_batch("PRAGMA shrink_memory")?;
+            rows
+        })
+    }
+
+    /// Adds `changes` to the open group transaction (not yet durable);
+    /// returns the ticket to pass to [`Db::sync`]. Call it under the store's
+    /// write lock, so the database order is the decision order. On an error
+    /// none of `changes` is kept.
+    pub(crate) fn append(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        self.with(|o| {
+            if !o.in_tx {
+                o.conn.execute_batch("BEGIN IMMEDIATE")?;
+                o.in_tx = true;
+            }
+            o.conn.execute_batch("SAVEPOINT change")?;
+            if let Err(e) = write_changes(&o.conn, changes) {
+                o.conn.execute_batch("ROLLBACK TO change; RELEASE change")?;
+                return Err(e);
+            }
+            o.conn.execute_batch("RELEASE change")?;
+            let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            p.written += 1;
+            Ok(p.written)
+        })
+    }
+
+    /// Commits every change set up to `ticket` (durable on return).
+    /// Concurrent writers share one commit: a writer whose ticket another's
+    /// commit covered returns at once.
+    pub(crate) fn sync(&self, ticket: u64) -> Result<(), StoreError> {
+        let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .synced
+            >= ticket
+        {
+            return Ok(());
+        }
+        let target = self.with(|o| {
+            let target = self
+                .progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .written;
+            if o.in_tx {
+                o.in_tx = false;
+                if let Err(e) = o.conn.execute_batch("COMMIT") {
+                    let _ = o.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+            Ok(target)
+        })?;
+        let mut p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        p.synced = p.synced.max(target);
+        Ok(())
+    }
+
+    /// Appends and commits `changes` (fixtures, migration-free tests).
+    #[cfg(test)]
+    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let t = self.append(changes)?;
+        self.sync(t)
+    }
+
+    /// Whether a measurement with this uid is stored.
+    pub(crate) fn has_uid(&self, uid: &str) -> Result<bool, StoreError> {
+        self.with(|o| {
+            o.conn
+                .prepare_cached("SELECT 1 FROM measurements WHERE uid = ?1")?
+                .query_row([uid], |_| Ok(()))
+                .optional()
+                .map(|o| o.is_some())
+        })
+    }
+
+    /// The measurements of one account for these meters with `ts` in
+    /// `[from_ms, to_ms]` (milliseconds, both ends included: callers filter
+    /// exactly), in arrival order. Index range scans, one per meter.
+    pub(crate) fn measurements(
+        &self,
+        account_id: &str,
+        meter_ids: &[&str],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Object>, StoreError> {
+        self.with(|o| {
+            // First the row numbers, from the index alone; then the bodies
+            // in row order: the table's pages are read once each, in file
+            // order, rather than once per measurement in timestamp order.
+            let mut ns: Vec<(i64, usize)> = Vec::new();
+            let mut by_index = o.conn.prepare_cached(
+                "SELECT n FROM measurements \
+                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+            )?;
+            for (i, meter) in meter_ids.iter().enumerate() {
+                let rows =
+                    by_index.query_map(params![account_id, meter, from_ms, to_ms], |r| r.get(0))?;
+                for n in rows {
+                    ns.push((n?, i));
+                }
+            }
+            ns.sort_unstable();
+            let mut body_of = o
+                .conn
+                .prepare_cached("SELECT body FROM measurements WHERE n = ?1")?;
+            let mut out = Vec::with_capacity(ns.len());
+            for (n, meter) in ns {
+                let body: String = body_of.query_row([n], |r| r.get(0))?;
+                let mut m: Object = serde_json::from_str(&body).unwrap_or_default();
+                // Kept as columns only (see write_changes).
+                m.insert("meterId".into(), Value::from(meter_ids[meter]));
+                m.insert("accountId".into(), Value::from(account_id));
+                out.push(m);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Number of stored measurements.
+    #[cfg(test)]
+    pub(crate) fn measurement_count(&self) -> Result<u64, StoreError> {
+        self.with(|o| {
+            o.conn
+                .query_row("SELECT count(*) FROM measurements", [], |r| r.get(0))
+        })
+    }
+
+    /// Commits what is appended, checkpoints the WAL into the database,
+    /// then closes it and releases the lock: later writes fail (a straggling
+    /// task cannot touch a file another emulator may own next).
+    pub(crate) fn close(&self) -> Result<(), StoreError> {
+        let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let open = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let result = match open {
+            Some(Open { conn: c, in_tx }) => {
+                let committed = if in_tx {
+                    c.execute_batch("COMMIT").map_err(sql(&self.path))
+                } else {
+                    Ok(())
+                };
+                let checkpoint = c
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(sql(&self.path));
+                committed
+                    .and(checkpoint)
+                    .and(c.close().map_err(|(_, e)| sql(&self.path)(e)))
+            }
+            None => Ok(()),
+        };
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        result
+    }
+}
+
+/// Opens (creating) the database file with the store's settings.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(sql(path))?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(sql(path))?;
+    init(&conn, path)?;
+    Ok(conn)
+}
+
+/// Pragmas and schema; refuses a database of a newer schema.
+fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    // FULL: in WAL mode the WAL is fsync'd at every commit, so a change is
+    // durable before its response (NORMAL would only fsync at checkpoints).
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = -65536;
+         PRAGMA wal_autocheckpoint = 16384;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(sql(path))?;
+    conn.execute_batch(SCHEMA).map_err(sql(path))?;
+    let found: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(sql(path))?;
+    match found {
+        None => {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                [SCHEMA_VERSION],
+            )
+            .map_err(sql(path))?;
+        }
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::Version {
+                path: path.to_owned(),
+                found: v,
+            });
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn write_changes(tx: &Connection, changes: &[Change]) -> rusqlite::Result<()> {
+    for c in changes {
+        match c {
+            Change::Put { table, seq, value } => {
+                let Some(id) = value.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let code = value.get("code").and_then(Value::as_str);
+                let body = Value::Object(value.clone()).to_string();
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO entities (tbl, id, seq, code, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![table, id, *seq as i64, code, body])?;
+            }
+            Change::Delete { table, id } => {
+                tx.prepare_cached("DELETE FROM entities WHERE tbl = ?1 AND id = ?2")?
+                    .execute(params![table, id])?;
+            }
+            Change::Measurement { value } => {
+                let s = |k: &str| value.get(k).and_then(Value::as_str);
+                let ts = s("ts")
+                    .and_then(m3ter_api::validate::parse_date_time)
+                    .map_or(0, |t| t.timestamp_millis());
+                // The ids are columns; the body keeps the rest.
+                let mut body = value.clone();
+                body.remove("meterId");
+                body.remove("accountId");
+                let body = Value::Object(body).to_string();
+                // A stored uid makes this a no-op: ingest is idempotent.
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO measurements (uid, account_id, meter_id, ts_ms, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    s("uid"),
+                    s("accountId").unwrap_or_default(),
+                    s("meterId").unwrap_or_default(),
+                    ts,
+                    body
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the file at `path` is an old JSON data file (not SQLite's).
+fn is_legacy(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read as _;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut head = [0u8; 16];
+    let n = f.read(&mut head).map_err(io(path))?;
+    Ok(n > 0 && head[..n] != b"SQLite format 3\0"[..n])
+}
+
+/// Migrates an old JSON data file (the journal format) into a new database
+/// at `path`: the one at `path` itself, or `legacy` while `path` does not
+/// exist. The database is built beside and renamed into place, so a crash
+/// leaves either the old file or the whole new database; the old file is
+/// kept as `OLD.migrated`.
+fn migrate(path: &Path, legacy: Option<&Path>) -> Result<Option<String>, StoreError> {
+    let source = if is_legacy(path)? {
+        path.to_owned()
+    } else if let Some(old) = legacy.filter(|_| !path.exists())
+        && old.exists()
+    {
+        old.to_owned()
+    } else {
+        return Ok(None);
+    };
+    let changes = legacy::load(&source)?;
+    let building = suffixed(path, ".migrating");
+    for p in [
+        building.clone(),
+        suffixed(&building, "-wal"),
+        suffixed(&building, "-shm"),
+    ] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&p)(e)),
+        }
+    }
+    {
+        let mut conn = connect(&building)?;
+        let tx = conn.transaction().map_err(sql(&building))?;
+        write_changes(&tx, &changes).map_err(sql(&building))?;
+        tx.commit().map_err(sql(&building))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(sql(&building))?;
+        conn.close().map_err(|(_, e)| sql(&building)(e))?;
+    }
+    let kept = suffixed(&source, ".migrated");
+    if source == path {
+        // Keep the old file under its new name first (a link: the rename
+        // below replaces `path` atomically).
+        let _ = std::fs::remove_file(&kept);
+        std::fs::hard_link(&source, &kept)
+            .or_else(|_| std::fs::copy(&source, &kept).map(|_| ()))
+            .map_err(io(&kept))?;
+        std::fs::rename(&building, path).map_err(io(path))?;
+    } else {
+        std::fs::rename(&building, path).map_err(io(path))?;
+        std::fs::rename(&source, &kept).map_err(io(&kept))?;
+    }
+    sync_dir(path);
+    let measurements = changes
+        .iter()
+        .filter(|c| matches!(c, Change::Measurement { .. }))
+        .count();
+    Ok(Some(format!(
+        "Migrated the old JSON emulator data {} ({} records, {measurements} measurements) into the SQLite database {}; the old file is kept as {}.",
+        source.display(),
+        changes.len(),
+        path.display(),
+        kept.display()
+    )))
+}
+
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the renames durable; not all platforms allow it, so best effort.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// The files beside a database that belong to it: SQLite's `-wal` and
+/// `-shm`, the emulator's `.lock`, and an interrupted migration's
+/// `.migrating` (an old JSON data file's `.tmp` too).
+pub fn side_files(path: &Path) -> Vec<PathBuf> {
+    let building = suffixed(path, ".migrating");
+    vec![
+        suffixed(path, "-wal"),
+        suffixed(path, "-shm"),
+        suffixed(path, ".tmp"),
+        suffixed(&building, "-wal"),
+        suffixed(&building, "-shm"),
+        building,
+    ]
+}
+
+/// Deletes a database and its side files ([`side_files`], then the lock
+/// file), refusing while an emulator holds the lock. Returns the files that
+/// existed and were removed. An old file kept as `.migrated` stays.
+pub fn remove(path: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let lock_path = lock_path(path);
+    // Take the lock first: a running emulator (or `--local` command) keeps it.
+    let lock = match OpenOptions::new().write(true).open(&lock_path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&lock_path)(e)),
+    };
+    if let Some(f) = &lock {
+        try_lock(f, path, &lock_path)?;
+    }
+    let mut removed = Vec::new();
+    let mut files = vec![path.to_owned()];
+    files.extend(side_files(path));
+    // The lock file goes last, while we still hold it.
+    files.push(lock_path);
+    for p in files {
+        match std::fs::remove_file(&p) {
+            Ok(()) => removed.push(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&p)(e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// Takes the OS lock on the data file's lock file, or says that another
+/// emulator holds it. It retries for a quarter of a second: a process
+/// forked by this one (to exec a command) shares the lock's open file until
+/// its exec closes it, so a lock just released can look held for a moment.
+fn try_lock(lock: &File, path: &Path, lock_path: &Path) -> Result<(), StoreError> {
+    for attempt in 0.. {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < 25 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(lock_path)(e)),
+        }
+    }
+    Err(StoreError::Locked {
+        path: path.to_owned(),
+        lock: lock_path.to_owned(),
+    })
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    suffixed(path, ".lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Object {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn measurement(uid: &str, ts: &str) -> Change {
+        Change::Measurement {
+            value: obj(json!({"uid": uid, "ts": ts, "accountId": "a", "meterId": "m"})),
+        }
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let (db, _) = Db::open(&path, None).unwrap();
+        db.write(&[measurement("u1", "2024-01-01T00:00:00Z")])
+            .unwrap();
+        let err = Db::open(&path, None).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(matches!(remove(&path), Err(StoreError::Locked { .. })));
+        db.close().unwrap();
+        assert!(matches!(
+            db.write(&[measurement("u2", "2024-01-01T00:00:00Z")]),
+            Err(StoreError::Closed { .. })
+        ));
+        let (db, _) = Db::open(&path, None).unwrap();
+        assert_eq!(db.measurement_count().unwrap(), 1);
+        db.close().unwrap();
+        let removed = remove(&path).unwrap();
+        assert!(removed.contains(&path) && !path.exists(), "{removed:?}");
+    }
+
+    #[test]
+    fn a_resubmitted_uid_is_a_no_op_and_reads_are_ranged_in_arrival_order() {
+        let db = Db::memory().unwrap();
+        db.write(&[
+            measurement("u2", "2024-01-02T00:00:00Z"),
+            measurement("u1", "2024-01-01T00:00:00Z"),
+            measurement("u3", "2024-02-01T00:00:00Z"),
+        ])
+        .unwrap();
+        db.write(&[measurement("u1", "2024-01-05T00:00:00Z")])
+            .unwrap();
+        assert_eq!(db.measurement_count().unwrap(), 3);
+        assert!(db.has_uid("u1").unwrap() && !db.has_uid("u9").unwrap());
+        let from = 1_704_067_200_000; // 2024-01-01
+        let to = from + 30 * 86_400_000;
+        let got = db.measurements("a", &["m"], from, to).unwrap();
+        let uids: Vec<_> = got.iter().map(|m| m["uid"].clone()).collect();
+        assert_eq!(uids, [json!("u2"), json!("u1")]);
+        assert!(db.measurements("b", &["m"], from, to).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_old_json_file_is_migrated_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("local-org.json");
+        let path = dir.path().join("local-org.db");
+        std::fs::write(
+            &old,
+            concat!(
+                r#"{"op":"put","table":"products","seq":1,"value":{"id":"a","code":"a"}}"#,
+                "\n",
+                r#"{"op":"put","table":"products","seq":2,"value":{"id":"b","code":"b"}}"#,
+                "\n",
+                r#"{"op":"delete","table":"products","id":"a"}"#,
+                "\n",
+                r#"{"op":"measurement","value":{"uid":"u","ts":"2024-01-01T00:00:00Z","accountId":"x","meterId":"m"}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let (db, notice) = Db::open(&path, Some(&old)).unwrap();
+        let notice = notice.unwrap();
+        assert!(notice.contains("local-org.json.migrated"), "{notice}");
+        let rows = db.entities().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].value["id"], "b");
+        assert_eq!(db.measurement_count().unwrap(), 1);
+        db.close().unwrap();
+        assert!(!old.exists() && dir.path().join("local-org.json.migrated").exists());
+        let (_db, notice) = Db::open(&path, Some(&old)).unwrap();
+        assert!(notice.is_none());
+    }
+
+    #[test]
+    fn an_old_json_file_given_as_the_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.json");
+        std::fs::write(
+            &path,
+            r#"{"op":"put","table":"meters","seq":4,"value":{"id":"m","code":"m"}}"#,
+        )
+        .unwrap();
+        let (db, notice) = Db::open(&path, None).unwrap();
+        assert!(notice.is_some());
+        assert_eq!(db.entities().unwrap()[0].seq, 4);
+        assert!(!is_legacy(&path).unwrap());
+        assert!(dir.path().join("data.json.migrated").exists());
+    }
+}
