@@ -58,12 +58,7 @@ pub(crate) async fn create(
     let entity = s.commit(|store| {
         let entity = rules::prepare(store, kind, &body, None, strict, &stamp)?;
         let seq = store.next_seq();
-        let change = Change::Put {
-            table: kind.collection().into(),
-            seq,
-            value: entity.clone(),
-        };
-        Ok((vec![change], entity))
+        Ok(Change::put_entity(kind, seq, entity))
     })?;
     Ok(ok_json(masked(kind, &entity)))
 }
@@ -109,12 +104,7 @@ pub(crate) async fn update(
         if let Some(members) = old.value.get(crate::members::STORED) {
             entity.insert(crate::members::STORED.into(), members.clone());
         }
-        let change = Change::Put {
-            table: kind.collection().into(),
-            seq: old.seq,
-            value: entity.clone(),
-        };
-        Ok((vec![change], entity))
+        Ok(Change::put_entity(kind, old.seq, entity))
     })?;
     Ok(ok_json(masked(kind, &entity)))
 }
@@ -221,12 +211,7 @@ fn put_one(
             (store.next_seq(), entity)
         }
     };
-    let change = Change::Put {
-        table: kind.collection().into(),
-        seq,
-        value: entity.clone(),
-    };
-    Ok((vec![change], entity))
+    Ok(Change::put_entity(kind, seq, entity))
 }
 
 /// `DELETE /organizations/{orgId}/<collection>/{id}`: answers the deleted

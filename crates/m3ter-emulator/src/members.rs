@@ -103,12 +103,7 @@ pub(crate) async fn add(
             "lastModifiedBy": stamp.actor,
         }));
         entity.insert(STORED.into(), Value::Array(members));
-        let change = Change::Put {
-            table: kind.collection().into(),
-            seq,
-            value: entity.clone(),
-        };
-        Ok((vec![change], entity))
+        Ok(Change::put_entity(kind, seq, entity))
     })?;
     Ok(ok_json(shown(kind, entity)))
 }
@@ -142,12 +137,7 @@ pub(crate) async fn remove(
             )));
         }
         entity.insert(STORED.into(), Value::Array(members));
-        let change = Change::Put {
-            table: kind.collection().into(),
-            seq,
-            value: entity.clone(),
-        };
-        Ok((vec![change], entity))
+        Ok(Change::put_entity(kind, seq, entity))
     })?;
     Ok(ok_json(shown(kind, entity)))
 }

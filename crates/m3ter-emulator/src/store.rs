@@ -158,6 +158,19 @@ pub(crate) enum Change {
     Measurement { value: Object },
 }
 
+impl Change {
+    /// The commit of one config write: `entity` put into `kind`'s table at
+    /// `seq`, and the entity to answer with.
+    pub(crate) fn put_entity(kind: Kind, seq: u64, entity: Object) -> (Vec<Change>, Object) {
+        let change = Change::Put {
+            table: kind.collection().into(),
+            seq,
+            value: entity.clone(),
+        };
+        (vec![change], entity)
+    }
+}
+
 /// Everything the emulator stores: the database, and an in-memory index of
 /// its entities (by id, creation sequence and code) that answers reads and
 /// pages. Measurements are only in the database.
