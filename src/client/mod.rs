@@ -232,18 +232,35 @@ impl Client {
     ) -> Result<Vec<Value>, ApiError> {
         let mut query: Vec<(&str, String)> = filters.to_vec();
         query.push(("pageSize", kind.max_page_size().to_string()));
+        self.pages(Method::GET, url, query, "a list page", &|e| {
+            keep(hidden(kind, e))
+        })
+        .await
+    }
+
+    /// Every page of `method url?query`, following `nextToken`, each page
+    /// retried on its own and each entity passed through `keep` as it is
+    /// read. `what` names the page in a decode error.
+    async fn pages(
+        &self,
+        method: Method,
+        url: Url,
+        mut query: Vec<(&str, String)>,
+        what: &str,
+        keep: &impl Fn(Value) -> Value,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut all = Vec::new();
         loop {
             let page = self
-                .retrying(Method::GET, url.clone(), &query, None)
+                .retrying(method.clone(), url.clone(), &query, None)
                 .await?;
             let (data, next) = split_page(page).ok_or_else(|| ApiError::Decode {
-                method: "GET".into(),
+                method: method.to_string(),
                 path: url.path().to_string(),
-                message: "a list page must be an object with a `data` array".into(),
+                message: format!("{what} must be an object with a `data` array"),
             })?;
             let empty = data.is_empty();
-            all.extend(data.into_iter().map(|e| keep(hidden(kind, e))));
+            all.extend(data.into_iter().map(keep));
             // A missing or empty token ends the listing, and so does an empty
             // page (as the official SDKs do), so a server that keeps handing
             // out tokens cannot loop us forever.
@@ -398,27 +415,9 @@ impl Client {
         if let Ok(mut path) = url.path_segments_mut() {
             path.push(m.contents);
         }
-        let mut query = vec![("pageSize", m.max_page_size.to_string())];
-        let mut all = Vec::new();
-        loop {
-            let page = self
-                .retrying(Method::POST, url.clone(), &query, None)
-                .await?;
-            let (data, next) = split_page(page).ok_or_else(|| ApiError::Decode {
-                method: "POST".into(),
-                path: url.path().to_string(),
-                message: "a contents page must be an object with a `data` array".into(),
-            })?;
-            let empty = data.is_empty();
-            all.extend(data);
-            match next {
-                Some(token) if !token.is_empty() && !empty => {
-                    query.retain(|(p, _)| *p != "nextToken");
-                    query.push(("nextToken", token));
-                }
-                _ => return Ok(all),
-            }
-        }
+        let query = vec![("pageSize", m.max_page_size.to_string())];
+        self.pages(Method::POST, url, query, "a contents page", &|v| v)
+            .await
     }
 
     /// Adds (`add`) or removes one member of an entity: ONE attempt.
