@@ -679,6 +679,43 @@ mod tests {
     }
 
     #[test]
+    fn positions_of_paths_and_their_closest_written_parent() {
+        let (c, errs) = convert(
+            Kind::Meter,
+            "code: m\nname: M\ndataFields:\n  - category: MEASURE\n    code: x\n    name: X\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let c = c.unwrap();
+        let at = |path: &str| {
+            let p = c.pos_of(path);
+            (p.line, p.column)
+        };
+        assert_eq!(at("code"), (1, 7));
+        assert_eq!(at("dataFields"), (4, 3));
+        assert_eq!(at("dataFields[0].code"), (5, 11));
+        // Not written: the closest written parent, else the entity.
+        assert_eq!(at("dataFields[0].unit"), (4, 5));
+        assert_eq!(at("dataFields[3].code"), (4, 3));
+        assert_eq!(at("derivedFields"), (1, 1));
+        // A prefix of a written path is not that path.
+        assert_eq!(at("dataFields[0].cod"), (4, 5));
+    }
+
+    #[test]
+    fn a_path_written_twice_keeps_its_last_position() {
+        let mut b = PathsBuilder::default();
+        b.insert("a", Pos { line: 1, column: 1 });
+        b.insert("a.b", Pos { line: 2, column: 3 });
+        b.insert("a.b", Pos { line: 2, column: 5 });
+        b.insert("ab", Pos { line: 4, column: 1 });
+        let paths = b.build();
+        assert_eq!(paths.ends.len(), 3, "a repeat in a row is one entry");
+        assert_eq!(paths.get("a.b"), Some(Pos { line: 2, column: 5 }));
+        assert_eq!(paths.get("ab"), Some(Pos { line: 4, column: 1 }));
+        assert_eq!(paths.get("b"), None);
+    }
+
+    #[test]
     fn meters_get_empty_derived_fields() {
         let (c, errs) = convert(
             Kind::Meter,
