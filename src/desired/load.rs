@@ -379,12 +379,12 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
 
     let mut resolved = Vec::with_capacity(entities.len());
     for (address, (file, c)) in entities {
-        let mut refs = BTreeMap::new();
+        let mut refs = Vec::new();
         for r in &c.refs {
             let target = Address::new(r.reference.target, r.code.clone());
             let known = codes.get(&target.kind);
             if known.is_some_and(|k| k.contains(&r.code)) {
-                refs.insert(r.reference.field.to_string(), target);
+                refs.push((r.reference.field.to_string(), target));
             } else {
                 diags.push(
                     Diagnostic::at(
@@ -449,6 +449,7 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
                 }
             }
         }
+        let refs: super::Refs = refs.into_iter().collect();
         resolved.push((address, file, c, refs, extra_deps));
     }
 
