@@ -2,7 +2,6 @@
 //! the kind's request schema (`m3ter_api::schema`), then checks them with
 //! `m3ter_api::validate` and maps every violation back to a position.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -32,7 +31,78 @@ pub(crate) struct Converted {
     pub refs: Vec<RefUse>,
     pub lifecycle: Lifecycle,
     /// JSON path (`dataFields[0].code`) → position of its value.
-    pub paths: BTreeMap<String, Pos>,
+    pub paths: Paths,
+}
+
+/// The JSON paths of one entity's values with their positions, stored
+/// compactly: every entity keeps them until the rules have run, and a map
+/// of strings per entity was a large part of a big desired state's peak
+/// memory. Looked up only to place an error, so a scan is enough.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Paths {
+    /// Every path, one after another.
+    text: Box<str>,
+    /// Per path: where it ends in `text`, and its position.
+    ends: Box<[(u32, u32, u32)]>,
+}
+
+/// [`Paths`] while an entity is converted.
+#[derive(Default)]
+struct PathsBuilder {
+    text: String,
+    ends: Vec<(u32, u32, u32)>,
+    /// Start of the last path in `text`.
+    last: usize,
+}
+
+impl PathsBuilder {
+    fn insert(&mut self, path: &str, pos: Pos) {
+        let squeeze = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        // `value` and `plain` record the same path twice in a row.
+        if self
+            .ends
+            .last()
+            .is_some_and(|_| &self.text[self.last..] == path)
+        {
+            if let Some(last) = self.ends.last_mut() {
+                (last.1, last.2) = (squeeze(pos.line), squeeze(pos.column));
+            }
+            return;
+        }
+        self.last = self.text.len();
+        self.text.push_str(path);
+        self.ends.push((
+            squeeze(self.text.len()),
+            squeeze(pos.line),
+            squeeze(pos.column),
+        ));
+    }
+
+    fn build(self) -> Paths {
+        Paths {
+            text: self.text.into_boxed_str(),
+            ends: self.ends.into_boxed_slice(),
+        }
+    }
+}
+
+impl Paths {
+    /// The position recorded last for exactly `path` (as a map would keep).
+    fn get(&self, path: &str) -> Option<Pos> {
+        let mut start = 0;
+        let mut found = None;
+        for &(end, line, column) in &self.ends {
+            let end = end as usize;
+            if self.text.get(start..end) == Some(path) {
+                found = Some(Pos {
+                    line: line as usize,
+                    column: column as usize,
+                });
+            }
+            start = end;
+        }
+        found
+    }
 }
 
 impl Converted {
@@ -42,7 +112,7 @@ impl Converted {
         let mut p = path;
         loop {
             if let Some(pos) = self.paths.get(p) {
-                return *pos;
+                return pos;
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
@@ -83,14 +153,14 @@ pub(crate) fn convert_entity(
         fields: Map::new(),
         refs: Vec::new(),
         lifecycle: Lifecycle::default(),
-        paths: BTreeMap::new(),
+        paths: Paths::default(),
     };
     let references = kind.references();
     let mut cx = Cx {
         file,
         kind,
         diags,
-        paths: &mut out.paths,
+        paths: PathsBuilder::default(),
     };
     let any_refs = kind.any_refs();
     for (key, value) in entries {
@@ -188,6 +258,7 @@ pub(crate) fn convert_entity(
             );
         }
     }
+    out.paths = cx.paths.build();
     // Fields the API requires but the kind table lets the desired state
     // omit (a meter's `derivedFields`: `[]` is meant).
     for d in kind.defaults().iter().filter(|d| d.by == DefaultBy::Tool) {
@@ -347,14 +418,14 @@ struct Cx<'a> {
     file: &'a Path,
     kind: Kind,
     diags: &'a mut Diagnostics,
-    paths: &'a mut BTreeMap<String, Pos>,
+    paths: PathsBuilder,
 }
 
 impl Cx<'_> {
     /// Converts `node` for a field of type `ty` at JSON `path`. `None`
     /// means "absent" (a null).
     fn value(&mut self, ty: &Type, node: &At<Node>, path: &str) -> Option<Value> {
-        self.paths.insert(path.to_string(), node.pos);
+        self.paths.insert(path, node.pos);
         match (ty, &node.value) {
             (_, Node::Null) => None,
             (Type::Object(fields), Node::Map(entries)) => {
@@ -410,7 +481,7 @@ impl Cx<'_> {
     /// Converts an untyped value (custom fields, segments, a value of the
     /// wrong type) as written, nulls in mappings dropped.
     fn plain(&mut self, node: &At<Node>, path: &str) -> Value {
-        self.paths.insert(path.to_string(), node.pos);
+        self.paths.insert(path, node.pos);
         match &node.value {
             Node::Null => Value::Null,
             Node::Bool(b) => Value::Bool(*b),
@@ -605,6 +676,43 @@ mod tests {
             .map(|r| (r.reference.field, r.code.as_str(), r.pos.line))
             .collect();
         assert_eq!(refs, [("planId", "p", 1), ("aggregationId", "a", 2)]);
+    }
+
+    #[test]
+    fn positions_of_paths_and_their_closest_written_parent() {
+        let (c, errs) = convert(
+            Kind::Meter,
+            "code: m\nname: M\ndataFields:\n  - category: MEASURE\n    code: x\n    name: X\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let c = c.unwrap();
+        let at = |path: &str| {
+            let p = c.pos_of(path);
+            (p.line, p.column)
+        };
+        assert_eq!(at("code"), (1, 7));
+        assert_eq!(at("dataFields"), (4, 3));
+        assert_eq!(at("dataFields[0].code"), (5, 11));
+        // Not written: the closest written parent, else the entity.
+        assert_eq!(at("dataFields[0].unit"), (4, 5));
+        assert_eq!(at("dataFields[3].code"), (4, 3));
+        assert_eq!(at("derivedFields"), (1, 1));
+        // A prefix of a written path is not that path.
+        assert_eq!(at("dataFields[0].cod"), (4, 5));
+    }
+
+    #[test]
+    fn a_path_written_twice_keeps_its_last_position() {
+        let mut b = PathsBuilder::default();
+        b.insert("a", Pos { line: 1, column: 1 });
+        b.insert("a.b", Pos { line: 2, column: 3 });
+        b.insert("a.b", Pos { line: 2, column: 5 });
+        b.insert("ab", Pos { line: 4, column: 1 });
+        let paths = b.build();
+        assert_eq!(paths.ends.len(), 3, "a repeat in a row is one entry");
+        assert_eq!(paths.get("a.b"), Some(Pos { line: 2, column: 5 }));
+        assert_eq!(paths.get("ab"), Some(Pos { line: 4, column: 1 }));
+        assert_eq!(paths.get("b"), None);
     }
 
     #[test]

@@ -31,6 +31,35 @@ struct Written {
     node: At<Node>,
 }
 
+/// One entity in the order written: still a node when it needs the
+/// variables (resolved only once every file is read), else converted as
+/// soon as its file is parsed, so that its node tree is dropped then (the
+/// node trees of a large desired state were most of its peak memory).
+enum Entry {
+    Written(Written),
+    Converted(PathBuf, Option<Converted>),
+}
+
+impl Written {
+    /// Whether converting this entity needs the variables: a string with a
+    /// `$` (an interpolation, or an escaped `$${`) or a secret, whose source
+    /// may be a variable.
+    fn needs_variables(&self) -> bool {
+        !self.kind.sensitive_paths().is_empty() || has_dollar(&self.node.value)
+    }
+}
+
+fn has_dollar(node: &Node) -> bool {
+    match node {
+        Node::String(s) => s.contains('$'),
+        Node::Seq(items) => items.iter().any(|i| has_dollar(&i.value)),
+        Node::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| k.value.contains('$') || has_dollar(&v.value)),
+        Node::Null | Node::Bool(_) | Node::Number(_) => false,
+    }
+}
+
 /// Loads and checks the desired state in `dir` (see the module docs).
 pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     let mut diags = Diagnostics::default();
@@ -39,6 +68,10 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     // Phase 1: parse every file and sort its top-level keys.
     let mut declarations = Declarations::default();
     let mut written = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    // Problems of the entities converted early: reported only when parsing
+    // and variables are clean, as if they were converted in phase 3.
+    let mut early = Diagnostics::default();
     let mut moves = moved::Written::default();
     for file in &files {
         let text = match read_text(file) {
@@ -69,6 +102,14 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
                 &mut diags,
             );
         }
+        entries.extend(written.drain(..).map(|w| {
+            if w.needs_variables() {
+                Entry::Written(w)
+            } else {
+                let c = convert_entity(w.kind, &w.file, &w.node, &mut early);
+                Entry::Converted(w.file, c)
+            }
+        }));
     }
     if !diags.is_empty() {
         return diags.into_result(DesiredState::default());
@@ -81,14 +122,20 @@ pub fn load(dir: &Path, vars: &VarInputs) -> Result<DesiredState, Diagnostics> {
     }
 
     // Phase 3: entities.
-    let mut converted = Vec::new();
-    for mut w in written {
-        // Secrets first: their markers contain no `${`, and substitution
-        // refuses sensitive variables anywhere else.
-        crate::sensitive::take(w.kind, &w.file, &mut w.node, &variables, &mut diags);
-        variables.substitute(&w.file, &mut w.node, &mut diags);
-        if let Some(c) = convert_entity(w.kind, &w.file, &w.node, &mut diags) {
-            converted.push((w.file, c));
+    early.0.into_iter().for_each(|d| diags.push(d));
+    let mut converted = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match entry {
+            Entry::Converted(file, c) => converted.extend(c.map(|c| (file, c))),
+            Entry::Written(mut w) => {
+                // Secrets first: their markers contain no `${`, and
+                // substitution refuses sensitive variables anywhere else.
+                crate::sensitive::take(w.kind, &w.file, &mut w.node, &variables, &mut diags);
+                variables.substitute(&w.file, &mut w.node, &mut diags);
+                if let Some(c) = convert_entity(w.kind, &w.file, &w.node, &mut diags) {
+                    converted.push((w.file, c));
+                }
+            }
         }
     }
     let mut state = resolve(converted, &mut diags);
@@ -332,12 +379,12 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
 
     let mut resolved = Vec::with_capacity(entities.len());
     for (address, (file, c)) in entities {
-        let mut refs = BTreeMap::new();
+        let mut refs = Vec::new();
         for r in &c.refs {
             let target = Address::new(r.reference.target, r.code.clone());
             let known = codes.get(&target.kind);
             if known.is_some_and(|k| k.contains(&r.code)) {
-                refs.insert(r.reference.field.to_string(), target);
+                refs.push((r.reference.field.to_string(), target));
             } else {
                 diags.push(
                     Diagnostic::at(
@@ -404,6 +451,7 @@ fn resolve(converted: Vec<(PathBuf, Converted)>, diags: &mut Diagnostics) -> Des
         }
         let mut c = c;
         members(&address, &file, &mut c, &codes, &mut extra_deps, diags);
+        let refs: super::Refs = refs.into_iter().collect();
         resolved.push((address, file, c, refs, extra_deps));
     }
 

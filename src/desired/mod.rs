@@ -10,6 +10,7 @@ pub mod export;
 pub mod load;
 pub mod moved;
 pub mod node;
+pub mod refs;
 mod rules;
 pub mod schema;
 pub mod vars;
@@ -17,6 +18,7 @@ pub mod vars;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use load::load;
 pub use moved::MovedEntry;
+pub use refs::Refs;
 pub use vars::VarInputs;
 
 use std::collections::BTreeMap;
@@ -62,7 +64,7 @@ pub struct DesiredEntity {
     /// here: they are in `refs`.
     pub fields: Map<String, Value>,
     /// Reference field (API name, e.g. `productId`) → address of the target.
-    pub refs: BTreeMap<String, Address>,
+    pub refs: Refs,
     /// Dependencies not held in a reference field: the aggregations a
     /// compound aggregation's `calculation` names, the declared entities a
     /// code field names (a plan template's `currency`), and the org-level

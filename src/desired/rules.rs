@@ -72,7 +72,7 @@ pub(crate) type Saved = Vec<(String, Option<Value>)>;
 /// Writes each reference field into `fields` as its target's key: the body
 /// apply would send, offline. In place, for the time of the checks;
 /// [`without_refs`] puts the fields back as they were.
-pub(crate) fn with_refs(fields: &mut Body, refs: &BTreeMap<String, Address>) -> Saved {
+pub(crate) fn with_refs(fields: &mut Body, refs: &super::Refs) -> Saved {
     if !refs.is_empty() {
         // Room for the references first: inserting into a full map would
         // double it, for 40,000 entities at once.

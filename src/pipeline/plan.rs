@@ -36,8 +36,10 @@ pub fn plan_with(
     (desired, graph): Loaded,
     state: &State,
     live: &LiveSnapshot,
-    opts: PlanOptions,
+    mut opts: PlanOptions,
 ) -> Result<Plan, PipelineError> {
+    // The planner walks this order instead of building the graph again.
+    opts.order.get_or_insert_with(|| graph.topo_order());
     // Not needed any more; freeing it is left to the process exit, which is
     // faster at 10,000 entities than dropping it value by value.
     std::mem::forget(graph);

@@ -103,7 +103,7 @@ fn desired_slots(e: &DesiredEntity) -> Vec<Slot> {
         .scope
         .iter()
         .flat_map(|group| group.iter())
-        .filter_map(|f| e.refs.get(*f))
+        .filter_map(|f| e.refs.get(f))
         .collect();
     slot_of(kind, e.fields.get("code").and_then(|v| v.as_str()), &deps)
 }

@@ -100,8 +100,16 @@ fn plan_without_desired(
     let mut changes = Vec::new();
     if !opts.destroy {
         let mut planned: HashMap<&Address, PlannedId> = HashMap::new();
-        for addr in super::order::desired_order(desired)? {
-            let Some((addr, entity)) = desired.entities.get_key_value(&addr) else {
+        let built;
+        let order = match &opts.order {
+            Some(order) => order,
+            None => {
+                built = super::order::desired_order(desired)?;
+                &built
+            }
+        };
+        for addr in order {
+            let Some((addr, entity)) = desired.entities.get_key_value(addr) else {
                 continue;
             };
             let how = How {

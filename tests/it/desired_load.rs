@@ -261,6 +261,45 @@ fn a_broken_file_stops_before_reference_errors() {
 }
 
 #[test]
+fn entity_errors_wait_for_a_later_broken_file() {
+    // `a.yaml`'s meter needs no variables, so it is converted as soon as
+    // its file is read; its error still waits for the files after it.
+    let err = load_files(&[
+        (
+            "a.yaml",
+            "meters:\n  - {code: m, name: M, dataFields: [{category: NOPE, code: x, name: X}]}\n",
+        ),
+        ("b.yaml", "products: [\n"),
+    ])
+    .unwrap_err();
+    let msgs = messages(&err);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].starts_with("b.yaml:"), "{msgs:?}");
+    assert!(msgs[0].contains("invalid YAML"), "{msgs:?}");
+}
+
+#[test]
+fn a_duplicate_names_the_first_written_with_or_without_variables() {
+    // The first is converted after the variables, the second at once: the
+    // order written still decides which one is "also defined".
+    let err = load_files(&[
+        (
+            "a.yaml",
+            "variables:\n  label: First\nproducts:\n  - {code: p, name: \"${var.label}\"}\n",
+        ),
+        ("b.yaml", "products:\n  - {code: p, name: Second}\n"),
+    ])
+    .unwrap_err();
+    let msgs = messages(&err);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(
+        msgs[0].starts_with("b.yaml:2:5: duplicate address `product.p`: also defined at "),
+        "{msgs:?}"
+    );
+    assert!(msgs[0].ends_with("/a.yaml:4:5"), "{msgs:?}");
+}
+
+#[test]
 fn only_yaml_files_directly_in_the_directory_count() {
     let tmp = tempfile::tempdir().expect("temp dir");
     std::fs::write(tmp.path().join("p.yml"), "products: [{code: p, name: P}]\n").expect("write");

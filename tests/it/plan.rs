@@ -3,7 +3,7 @@
 //! hand-made desired / state / live fixtures, with the rendered plan
 //! snapshotted by insta.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use m3ter_api::Kind;
 use m3ter_reconcile::address::Address;
@@ -677,7 +677,7 @@ fn mass_change_warns() {
         DesiredEntity {
             address: addr("product.p0"),
             fields: obj(json!({"code": "p0", "name": "P"})),
-            refs: BTreeMap::new(),
+            refs: Default::default(),
             extra_deps: vec![],
             lifecycle: Default::default(),
             source: None,

@@ -151,6 +151,7 @@ async fn plan_concurrently(
         refresh_only: a.refresh_only,
         destroy: a.destroy,
         replace,
+        ..PlanOptions::default()
     };
     let mut plan = pipeline::plan_with(loaded, &state, &live, opts)?;
     plan.warnings.extend(load_warnings);
