@@ -344,6 +344,18 @@ pub(crate) const fn by_field(param: &'static str, field: &'static str, multi: bo
     }
 }
 
+/// The identity of a kind the API gives no code: keyed by its `name`, and
+/// found again by listing the whole collection (no list filter matches a
+/// name).
+pub(crate) const BY_NAME: Identity = Identity {
+    key: Key::CodeOr(&[crate::identity::Part::OneOf(&[crate::identity::Alt {
+        field: "name",
+        prefix: "",
+    }])]),
+    adopt: &[],
+    scope: &[],
+};
+
 /// The `ids` filter every kind has.
 pub(crate) const IDS: Filter = by_field("ids", "id", true);
 /// The `codes` filter.

@@ -7,8 +7,7 @@
 //! types them as free strings, so the tool passes them through and compares
 //! them as given.
 
-use super::{Kind, KindSpec};
-use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
+use super::{BY_NAME, Kind, KindSpec};
 use crate::schema::{Field, Type, req, s};
 
 /// `PermissionEffect`.
@@ -79,15 +78,7 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    identity: Identity {
-        key: Key::CodeOr(&[Part::OneOf(&[Alt {
-            field: "name",
-            prefix: "",
-        }])]),
-        // The list has no filter at all: the lookup lists them all.
-        adopt: &[] as &[AdoptParam],
-        scope: &[],
-    },
+    identity: BY_NAME,
     // Set by m3ter on the policies it manages itself.
     response_only: &["managedPolicy"],
     ..KindSpec::new(

@@ -5,8 +5,7 @@
 //! (`scheduled.bill.endDateEvent`), so it is the key: a new name is a new
 //! event type, a replace.
 
-use super::{IDS, Kind, KindSpec};
-use crate::identity::{AdoptParam, Alt, Identity, Key, Part};
+use super::{BY_NAME, IDS, Kind, KindSpec};
 use crate::schema::{Field, Type, int, req};
 
 /// At least one character, no documented maximum.
@@ -25,15 +24,7 @@ const FIELDS: &[Field] = &[
 ];
 
 pub(super) const SPEC: KindSpec = KindSpec {
-    identity: Identity {
-        key: Key::CodeOr(&[Part::OneOf(&[Alt {
-            field: "name",
-            prefix: "",
-        }])]),
-        // The list filters only by `ids`: the lookup lists them all.
-        adopt: &[] as &[AdoptParam],
-        scope: &[],
-    },
+    identity: BY_NAME,
     filters: &[IDS],
     ..KindSpec::new(
         Kind::ScheduledEventConfiguration,
