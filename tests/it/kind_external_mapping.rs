@@ -8,7 +8,7 @@
 use crate::common;
 use common::cli::{EmulatorProcess, m3ter, stderr, text};
 use common::kind_flow::{
-    apply, changes, destroy, export_round_trip, org_requests, plan, position, summary,
+    apply, changes, destroy, export_round_trip, only_live, org_requests, plan, position, summary,
     validate_fails, write_desired,
 };
 use serde_json::{Value, json};
@@ -25,12 +25,6 @@ fn desired(customer: &str) -> String {
     )
 }
 
-fn live(emu: &EmulatorProcess) -> Value {
-    let all = emu.list_all(COLLECTION);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
-}
-
 #[test]
 fn an_external_mapping_is_created_left_alone_updated_and_deleted_before_its_entity() {
     let emu = EmulatorProcess::start(&[]);
@@ -44,7 +38,7 @@ fn an_external_mapping_is_created_left_alone_updated_and_deleted_before_its_enti
     );
     apply(dir.path(), &emu);
     let account = emu.by_code("accounts", "acme");
-    let made = live(&emu);
+    let made = only_live(&emu, COLLECTION);
     assert_eq!(
         (&made["m3terEntity"], &made["m3terId"], &made["externalId"]),
         (&json!("Account"), &account["id"], &json!("cus_001")),
@@ -58,7 +52,7 @@ fn an_external_mapping_is_created_left_alone_updated_and_deleted_before_its_enti
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(ADDRESS, "update")]));
     apply(dir.path(), &emu);
-    let updated = live(&emu);
+    let updated = only_live(&emu, COLLECTION);
     assert_eq!(
         (&updated["id"], &updated["version"], &updated["externalId"]),
         (&made["id"], &json!(2), &json!("cus_002")),
@@ -105,7 +99,11 @@ fn a_live_external_mapping_is_adopted_exported_by_address_and_destroyed() {
         )
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["version"], json!(1), "an import sends nothing");
+    assert_eq!(
+        only_live(&emu, COLLECTION)["version"],
+        json!(1),
+        "an import sends nothing"
+    );
 
     assert_eq!(export_round_trip(dir.path(), &emu), summary(2, 0, 0, 0));
     let yaml =

@@ -6,7 +6,9 @@
 
 use crate::common;
 use common::cli::{EmulatorProcess, m3ter, text};
-use common::kind_flow::{apply, changes, export_round_trip, plan, summary, write_desired};
+use common::kind_flow::{
+    apply, changes, export_round_trip, only_live, plan, summary, write_desired,
+};
 use serde_json::{Value, json};
 
 const COLLECTION: &str = "integrationconfigs";
@@ -20,12 +22,6 @@ fn desired(batch: u32, credentials_name: &str) -> String {
     )
 }
 
-fn live(emu: &EmulatorProcess) -> Value {
-    let all = emu.list_all(COLLECTION);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
-}
-
 #[test]
 fn an_integration_configuration_is_created_left_alone_updated_and_deleted() {
     let emu = EmulatorProcess::start(&[]);
@@ -36,7 +32,7 @@ fn an_integration_configuration_is_created_left_alone_updated_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "create")]));
     apply(dir.path(), &emu);
-    let made = live(&emu);
+    let made = only_live(&emu, COLLECTION);
     assert_eq!(
         made["configData"],
         json!({"mode": "live", "batch": {"size": 10}}),
@@ -55,12 +51,15 @@ fn an_integration_configuration_is_created_left_alone_updated_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "update")]));
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["configData"]["batch"]["size"], json!(20));
+    assert_eq!(
+        only_live(&emu, COLLECTION)["configData"]["batch"]["size"],
+        json!(20)
+    );
     write_desired(dir.path(), &desired(20, "Rotated key"));
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "update")]));
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["version"], json!(3));
+    assert_eq!(only_live(&emu, COLLECTION)["version"], json!(3));
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, vec![]);
 
@@ -97,7 +96,11 @@ fn a_live_integration_configuration_is_adopted_exported_and_destroyed() {
         )
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["version"], json!(1), "an import sends nothing");
+    assert_eq!(
+        only_live(&emu, COLLECTION)["version"],
+        json!(1),
+        "an import sends nothing"
+    );
 
     // Export (without the credentials the API never returned): imports only.
     assert_eq!(export_round_trip(dir.path(), &emu), summary(1, 0, 0, 0));

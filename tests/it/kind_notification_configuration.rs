@@ -5,11 +5,10 @@
 //! and online with the same message; and the events the emulator serves.
 
 use crate::common;
-use crate::kind_scheduled_event_configuration::sent;
-use common::cli::{EmulatorProcess, m3ter, text};
+use common::cli::EmulatorProcess;
 use common::kind_flow::{
-    apply, changes, destroy, export_round_trip, plan, position, summary, validate_fails,
-    write_desired,
+    apply, changes, destroy, export_round_trip, plan, position, refused_offline_and_online,
+    summary, write_desired,
 };
 use serde_json::{Value, json};
 
@@ -161,24 +160,7 @@ fn bad_calculations_and_events_are_refused_offline_and_online() {
             "main.yaml:5:16: notificationConfiguration: `eventName` \"configuration.comitment.updated\" is neither an m3ter event type nor the name of a scheduled event configuration (did you mean `configuration.commitment.updated`?)",
         ),
     ];
-    for (yaml, body, want) in &cases {
-        write_desired(dir.path(), yaml);
-        let before = sent(&emu);
-        let out = validate_fails(dir.path(), &emu);
-        assert!(out.contains(want), "want {want:?} in {out}");
-        assert_eq!(sent(&emu), before, "validate sent a request");
-        let out = m3ter(dir.path(), &emu, &["plan"]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        assert!(text(&out).contains(want), "{}", text(&out));
-
-        let (status, answer) = emu.api("POST", COLLECTION, Some(body.clone()));
-        assert_eq!(status, 400, "{answer}");
-        let message = want.find('`').map_or(*want, |i| &want[i..]);
-        assert!(
-            answer["message"].as_str().unwrap_or("").contains(message),
-            "{message:?} in {answer}"
-        );
-    }
+    refused_offline_and_online(dir.path(), &emu, COLLECTION, &cases);
     assert_eq!(emu.list_all(COLLECTION), Vec::<Value>::new());
 }
 

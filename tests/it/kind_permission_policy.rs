@@ -7,8 +7,8 @@
 use crate::common;
 use common::cli::{EmulatorProcess, text};
 use common::kind_flow::{
-    apply, changes, destroy, export_round_trip, org_requests, plan, summary, validate_fails,
-    write_desired,
+    apply, changes, destroy, export_round_trip, only_live, org_requests, plan, summary,
+    validate_fails, write_desired,
 };
 use serde_json::{Value, json};
 
@@ -22,12 +22,6 @@ fn desired(actions: &str) -> String {
     )
 }
 
-fn live(emu: &EmulatorProcess) -> Value {
-    let all = emu.list_all(COLLECTION);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
-}
-
 #[test]
 fn a_permission_policy_is_created_left_alone_updated_and_deleted() {
     let emu = EmulatorProcess::start(&[]);
@@ -38,7 +32,7 @@ fn a_permission_policy_is_created_left_alone_updated_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "create")]));
     apply(dir.path(), &emu);
-    let made = live(&emu);
+    let made = only_live(&emu, COLLECTION);
     assert_eq!(
         made["permissionPolicy"],
         json!([{"effect": "ALLOW", "action": ["CONFIG_RETRIEVE"], "resource": ["config:product/*"]}]),
@@ -52,7 +46,7 @@ fn a_permission_policy_is_created_left_alone_updated_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "update")]));
     apply(dir.path(), &emu);
-    let updated = live(&emu);
+    let updated = only_live(&emu, COLLECTION);
     assert_eq!(
         (
             &updated["id"],
@@ -98,7 +92,11 @@ fn a_live_permission_policy_is_adopted_by_name_exported_and_destroyed() {
         )
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["version"], json!(1), "an import sends nothing");
+    assert_eq!(
+        only_live(&emu, COLLECTION)["version"],
+        json!(1),
+        "an import sends nothing"
+    );
 
     assert_eq!(export_round_trip(dir.path(), &emu), summary(1, 0, 0, 0));
     let yaml =

@@ -6,8 +6,8 @@
 use crate::common;
 use common::cli::EmulatorProcess;
 use common::kind_flow::{
-    apply, changes, destroy, export_round_trip, org_requests, plan, summary, validate_fails,
-    write_desired,
+    apply, changes, destroy, export_round_trip, only_live, org_requests, plan, summary,
+    validate_fails, write_desired,
 };
 use serde_json::{Value, json};
 
@@ -15,12 +15,6 @@ const ACCOUNTS: &str = "resourcegroups/account";
 
 fn group(name: &str) -> String {
     format!("resourceGroups:\n  - type: account\n    name: {name}\n")
-}
-
-fn live(emu: &EmulatorProcess) -> Value {
-    let all = emu.list_all(ACCOUNTS);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
 }
 
 #[test]
@@ -33,7 +27,7 @@ fn a_resource_group_is_created_in_its_type_left_alone_renamed_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "create")]));
     apply(dir.path(), &emu);
-    let made = live(&emu);
+    let made = only_live(&emu, ACCOUNTS);
     assert_eq!(made["name"], json!("Big customers"), "{made}");
     assert!(made.get("type").is_none(), "the type is the path: {made}");
     assert_eq!(emu.list_all("resourcegroups/meter"), Vec::<Value>::new());
@@ -58,7 +52,7 @@ fn a_resource_group_is_created_in_its_type_left_alone_renamed_and_deleted() {
         ])
     );
     apply(dir.path(), &emu);
-    let renamed = live(&emu);
+    let renamed = only_live(&emu, ACCOUNTS);
     assert_eq!(renamed["name"], json!("Key accounts"));
     assert_ne!(renamed["id"], made["id"]);
     let (c, _) = plan(dir.path(), &emu, &[]);
@@ -105,7 +99,11 @@ fn a_live_resource_group_is_adopted_by_type_and_name_exported_and_destroyed() {
         )
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["version"], json!(1), "an import sends nothing");
+    assert_eq!(
+        only_live(&emu, ACCOUNTS)["version"],
+        json!(1),
+        "an import sends nothing"
+    );
 
     assert_eq!(export_round_trip(dir.path(), &emu), summary(2, 0, 0, 0));
     let yaml =

@@ -4,9 +4,10 @@
 //! refused offline at its position and online with the same message.
 
 use crate::common;
-use common::cli::{EmulatorProcess, m3ter, text};
+use common::cli::EmulatorProcess;
 use common::kind_flow::{
-    apply, changes, destroy, export_round_trip, plan, summary, validate_fails, write_desired,
+    apply, changes, destroy, export_round_trip, only_live, plan, refused_offline_and_online,
+    summary, write_desired,
 };
 use serde_json::{Value, json};
 
@@ -18,24 +19,6 @@ fn desired(name: &str, field: &str, offset: i64) -> String {
         "scheduledEventConfigurations:\n  - name: {name}\n    entity: Bill\n    \
          field: {field}\n    offset: {offset}\n"
     )
-}
-
-/// Requests the emulator has answered, its own stats calls left out.
-pub(crate) fn sent(emu: &EmulatorProcess) -> u64 {
-    let stats = emu.stats();
-    stats["requests"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(route, _)| !route.contains("_emulator"))
-        .map(|(_, n)| n.as_u64().unwrap_or(0))
-        .sum()
-}
-
-fn live(emu: &EmulatorProcess) -> Value {
-    let all = emu.list_all(COLLECTION);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all[0].clone()
 }
 
 #[test]
@@ -51,7 +34,7 @@ fn a_scheduled_event_is_created_left_alone_updated_replaced_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "create")]));
     apply(dir.path(), &emu);
-    let made = live(&emu);
+    let made = only_live(&emu, COLLECTION);
     assert_eq!(
         (
             &made["name"],
@@ -79,7 +62,7 @@ fn a_scheduled_event_is_created_left_alone_updated_replaced_and_deleted() {
     let (c, _) = plan(dir.path(), &emu, &[]);
     assert_eq!(c, changes(&[(address, "update")]));
     apply(dir.path(), &emu);
-    let updated = live(&emu);
+    let updated = only_live(&emu, COLLECTION);
     assert_eq!(
         (
             &updated["id"],
@@ -103,7 +86,10 @@ fn a_scheduled_event_is_created_left_alone_updated_replaced_and_deleted() {
         ])
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["name"], json!("scheduled.bill.late"));
+    assert_eq!(
+        only_live(&emu, COLLECTION)["name"],
+        json!("scheduled.bill.late")
+    );
 
     write_desired(dir.path(), "scheduledEventConfigurations: []\n");
     let (c, _) = plan(dir.path(), &emu, &[]);
@@ -143,7 +129,7 @@ fn a_live_scheduled_event_is_adopted_exported_and_destroyed() {
         )
     );
     apply(dir.path(), &emu);
-    assert_eq!(live(&emu)["id"], made["id"]);
+    assert_eq!(only_live(&emu, COLLECTION)["id"], made["id"]);
 
     assert_eq!(export_round_trip(dir.path(), &emu), summary(1, 0, 0, 0));
     let yaml = std::fs::read_to_string(
@@ -186,24 +172,6 @@ fn bad_entities_fields_and_names_are_refused_offline_and_online() {
             "main.yaml:2:11: scheduledEventConfiguration: `name` \"Ten days after due\" is not of the form `scheduled.<entity>.<event name>`",
         ),
     ];
-    for (yaml, body, want) in &cases {
-        write_desired(dir.path(), yaml);
-        let before = sent(&emu);
-        let out = validate_fails(dir.path(), &emu);
-        assert!(out.contains(want), "want {want:?} in {out}");
-        assert_eq!(sent(&emu), before, "validate sent a request");
-        let out = m3ter(dir.path(), &emu, &["plan"]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        assert!(text(&out).contains(want), "{}", text(&out));
-
-        let (status, answer) = emu.api("POST", COLLECTION, Some(body.clone()));
-        assert_eq!(status, 400, "{answer}");
-        let message = want.rsplit(": ").next().unwrap_or(want);
-        let message = want.find('`').map_or(message, |i| &want[i..]);
-        assert!(
-            answer["message"].as_str().unwrap_or("").contains(message),
-            "{message:?} in {answer}"
-        );
-    }
+    refused_offline_and_online(dir.path(), &emu, COLLECTION, &cases);
     assert_eq!(emu.list_all(COLLECTION), Vec::<Value>::new());
 }

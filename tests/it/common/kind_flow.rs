@@ -129,3 +129,55 @@ pub fn org_requests(emu: &EmulatorProcess, keep: impl Fn(&str) -> bool) -> u64 {
         .map(|(_, n)| n.as_u64().unwrap_or(0))
         .sum()
 }
+
+/// Requests the emulator has answered, its own `/_emulator` routes aside
+/// (the token included, so "no request" means none at all).
+pub fn api_requests(emu: &EmulatorProcess) -> u64 {
+    emu.stats()["requests"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(route, _)| !route.contains("_emulator"))
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum()
+}
+
+/// Each case (desired YAML, the same entity as a POST body of
+/// `collection`, the expected error) is refused by `validate` and `plan`
+/// with that error before any request, and by the emulator with a 400
+/// whose message is the error without its position and kind (from its
+/// first backtick, else after its last `: `): one rule, offline and online.
+pub fn refused_offline_and_online(
+    dir: &Path,
+    emu: &EmulatorProcess,
+    collection: &str,
+    cases: &[(String, Value, &str)],
+) {
+    for (yaml, body, want) in cases {
+        write_desired(dir, yaml);
+        let before = api_requests(emu);
+        let out = validate_fails(dir, emu);
+        assert!(out.contains(want), "want {want:?} in {out}");
+        assert_eq!(api_requests(emu), before, "validate sent a request");
+        let out = m3ter(dir, emu, &["plan"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(want), "{}", text(&out));
+
+        let (status, answer) = emu.api("POST", collection, Some(body.clone()));
+        assert_eq!(status, 400, "{answer}");
+        let message = want.rsplit(": ").next().unwrap_or(want);
+        let message = want.find('`').map_or(message, |i| &want[i..]);
+        assert!(
+            answer["message"].as_str().unwrap_or("").contains(message),
+            "{message:?} in {answer}"
+        );
+    }
+}
+
+/// The one entity of `collection` in the emulator (asserting there is
+/// exactly one).
+pub fn only_live(emu: &EmulatorProcess, collection: &str) -> Value {
+    let all = emu.list_all(collection);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all[0].clone()
+}
