@@ -684,79 +684,111 @@ impl<'a> Context<'a> {
     fn compute(&self, agg: &Object, segment: Option<&Object>) -> Decimal {
         let store = self.store;
         let default = num_of(agg, "defaultValue").unwrap_or_default();
-        let Some(meter_id) = str_of(agg, "meterId") else {
+        let Some(meter) = str_of(agg, "meterId").and_then(|id| store.kind(Kind::Meter).get(id))
+        else {
             return default;
         };
-        let Some(meter) = store.kind(Kind::Meter).get(meter_id) else {
-            return default;
+        let query = FieldQuery {
+            meter: &meter.value,
+            field: str_of(agg, "targetField").unwrap_or_default(),
+            function: str_of(agg, "aggregation").unwrap_or("SUM"),
+            window: self.window,
+            segment,
         };
-        let target = str_of(agg, "targetField").unwrap_or_default();
-        let field = ["dataFields", "derivedFields"]
-            .iter()
-            .filter_map(|k| meter.value.get(*k).and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_object)
-            .find(|f| str_of(f, "code") == Some(target));
-        let Some(field) = field else { return default };
-        let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
-        // Parsed once, not per measurement: a bill run rates millions.
-        let calculation = str_of(field, "calculation").map(expr::parse);
+        aggregate(&query, self.measurements.iter().copied()).unwrap_or(default)
+    }
+}
 
-        let mut numbers: Vec<(DateTime<Utc>, Decimal)> = Vec::new();
-        let mut strings: Vec<String> = Vec::new();
-        for m in self.measurements {
-            if str_of(m, "meterId") != Some(meter_id) {
-                continue;
-            }
-            let Some(ts) = time_of(m, "ts").filter(|t| self.window.contains(*t)) else {
-                continue;
-            };
-            if !segment.is_none_or(|seg| in_segment(m, seg)) {
-                continue;
-            }
-            if let Some(calc) = &calculation {
-                if let Ok(v) = calc
-                    .as_ref()
-                    .map_err(|_| ())
-                    .and_then(|e| e.eval(&|name| number_in(m, name)).map_err(|_| ()))
-                {
-                    numbers.push((ts, money::from_f64(v)));
-                }
-            } else if numeric {
-                if let Some(v) = decimal_in(m, target) {
-                    numbers.push((ts, v));
-                }
-            } else if let Some(s) = string_in(m, target) {
-                strings.push(s.to_owned());
-            }
+/// One aggregation function over one field of one meter, in a window and
+/// optionally one pricing segment: what a simple aggregation rates and
+/// what a usage query answers. The two share this function so that a bill
+/// and a preview built from usage queries cannot disagree.
+pub(crate) struct FieldQuery<'a> {
+    /// The meter (API form: `id`, `dataFields`, `derivedFields`).
+    pub(crate) meter: &'a Object,
+    /// The target field's code (a data field or a derived field).
+    pub(crate) field: &'a str,
+    /// SUM, MIN, MAX, COUNT, MEAN, LATEST or UNIQUE (anything else is 0).
+    pub(crate) function: &'a str,
+    pub(crate) window: Window,
+    /// Only measurements whose string fields match (`*` = any value).
+    pub(crate) segment: Option<&'a Object>,
+}
+
+/// The value of `query` over `measurements` (any account's and meter's:
+/// those of other meters or outside the window are skipped); None when the
+/// field is not the meter's or no measurement has a value for it, where
+/// rating uses the aggregation's `defaultValue`.
+pub(crate) fn aggregate<'m>(
+    query: &FieldQuery<'_>,
+    measurements: impl IntoIterator<Item = &'m Object>,
+) -> Option<Decimal> {
+    let meter_id = str_of(query.meter, "id");
+    let target = query.field;
+    let field = ["dataFields", "derivedFields"]
+        .iter()
+        .filter_map(|k| query.meter.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_object)
+        .find(|f| str_of(f, "code") == Some(target))?;
+    let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
+    // Parsed once, not per measurement: a bill run rates millions.
+    let calculation = str_of(field, "calculation").map(expr::parse);
+
+    let mut numbers: Vec<(DateTime<Utc>, Decimal)> = Vec::new();
+    let mut strings: Vec<String> = Vec::new();
+    for m in measurements {
+        if str_of(m, "meterId") != meter_id {
+            continue;
         }
-        let count = numbers.len() + strings.len();
-        if count == 0 {
-            return default;
+        let Some(ts) = time_of(m, "ts").filter(|t| query.window.contains(*t)) else {
+            continue;
+        };
+        if !query.segment.is_none_or(|seg| in_segment(m, seg)) {
+            continue;
         }
-        let mut values = numbers.iter().map(|(_, v)| *v);
-        let sum = |values: &mut dyn Iterator<Item = Decimal>| values.fold(Decimal::ZERO, add);
-        match str_of(agg, "aggregation").unwrap_or("SUM") {
-            "SUM" => sum(&mut values),
-            // Over no number at all (a string field), the bound stands.
-            "MIN" => values.fold(Decimal::MAX, Decimal::min),
-            "MAX" => values.fold(Decimal::MIN, Decimal::max),
-            "COUNT" => Decimal::from(count),
-            "MEAN" if !numbers.is_empty() => div(sum(&mut values), Decimal::from(numbers.len())),
-            // Latest by `ts`; on a tie the later arrival wins.
-            "LATEST" => numbers
-                .iter()
-                .rev()
-                .max_by_key(|(ts, _)| *ts)
-                .map_or(Decimal::ZERO, |(_, v)| *v),
-            "UNIQUE" => {
-                let mut distinct: HashSet<String> = strings.into_iter().collect();
-                distinct.extend(numbers.iter().map(|(_, v)| v.normalize().to_string()));
-                Decimal::from(distinct.len())
+        if let Some(calc) = &calculation {
+            if let Ok(v) = calc
+                .as_ref()
+                .map_err(|_| ())
+                .and_then(|e| e.eval(&|name| number_in(m, name)).map_err(|_| ()))
+            {
+                numbers.push((ts, money::from_f64(v)));
             }
-            _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
+        } else if numeric {
+            if let Some(v) = decimal_in(m, target) {
+                numbers.push((ts, v));
+            }
+        } else if let Some(s) = string_in(m, target) {
+            strings.push(s.to_owned());
         }
     }
+    let count = numbers.len() + strings.len();
+    if count == 0 {
+        return None;
+    }
+    let mut values = numbers.iter().map(|(_, v)| *v);
+    let sum = |values: &mut dyn Iterator<Item = Decimal>| values.fold(Decimal::ZERO, add);
+    Some(match query.function {
+        "SUM" => sum(&mut values),
+        // Over no number at all (a string field), the bound stands.
+        "MIN" => values.fold(Decimal::MAX, Decimal::min),
+        "MAX" => values.fold(Decimal::MIN, Decimal::max),
+        "COUNT" => Decimal::from(count),
+        "MEAN" if !numbers.is_empty() => div(sum(&mut values), Decimal::from(numbers.len())),
+        // Latest by `ts`; on a tie the later arrival wins.
+        "LATEST" => numbers
+            .iter()
+            .rev()
+            .max_by_key(|(ts, _)| *ts)
+            .map_or(Decimal::ZERO, |(_, v)| *v),
+        "UNIQUE" => {
+            let mut distinct: HashSet<String> = strings.into_iter().collect();
+            distinct.extend(numbers.iter().map(|(_, v)| v.normalize().to_string()));
+            Decimal::from(distinct.len())
+        }
+        _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
+    })
 }
 
 /// A number field of a measurement, for the formula evaluator (f64).
