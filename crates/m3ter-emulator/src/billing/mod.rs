@@ -1,7 +1,8 @@
 //! Bill jobs and bills. A job runs asynchronously (PENDING → RUNNING →
 //! COMPLETE) and writes one bill per account with an account plan active
-//! in the billed period. Rating is in [`crate::rating`] (line items and
-//! their exact total); the bill endpoints are in [`bills`].
+//! in the billed period. Rating is the `m3ter-rating` crate, reached
+//! through [`crate::rating`] (line items and their exact total); the bill
+//! endpoints are in [`bills`].
 
 pub(crate) mod bills;
 pub(crate) mod transactions;
@@ -24,7 +25,7 @@ use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::money::{self, Decimal};
-use super::rating::{self, LineItems, Window};
+use super::rating::{self, AccountBill, Measurements, StoreOrg, Window};
 use super::rules::{overlaps, timestamp};
 use super::store::{Change, Object, Store, Table, page};
 
@@ -594,7 +595,8 @@ fn usage_of(
     )
 }
 
-/// An account's line items for `[from, to)`, their total and the currency.
+/// An account's line items for `[from, to)`, their total and the currency:
+/// [`rating::account_bill`] over the account's measurements of the period.
 fn account_lines(
     store: &Store,
     account: &Object,
@@ -602,34 +604,18 @@ fn account_lines(
     to: chrono::DateTime<Utc>,
 ) -> Result<(Vec<Object>, Decimal, String), StoreError> {
     let account_id = str_of(account, "id").unwrap_or_default();
-    let plans: Vec<Object> = store
-        .kind(Kind::AccountPlan)
-        .iter_newest_first()
-        .filter(|e| str_of(&e.value, "accountId") == Some(account_id))
-        .filter(|e| overlaps(&e.value, from, Some(to)))
-        .map(|e| e.value.clone())
-        .collect();
-    let currency = plans
-        .iter()
-        .filter_map(|ap| store.kind(Kind::Plan).get(str_of(ap, "planId")?))
-        .filter_map(|p| {
-            store
-                .kind(Kind::PlanTemplate)
-                .get(str_of(&p.value, "planTemplateId")?)
-        })
-        .find_map(|t| str_of(&t.value, "currency").map(str::to_owned))
-        .or_else(|| {
-            plans
-                .iter()
-                .filter_map(|ap| store.kind(Kind::PlanGroup).get(str_of(ap, "planGroupId")?))
-                .find_map(|g| str_of(&g.value, "currency").map(str::to_owned))
-        })
-        .or_else(|| str_of(account, "currency").map(str::to_owned))
-        .unwrap_or_else(|| "USD".to_owned());
     let usage = usage_of(store, account_id, from, to)?;
     let measurements: Vec<&Object> = usage.iter().collect();
-    let period = Window { from, to };
-    let LineItems { lines, total } = rating::rate(store, account_id, &plans, &measurements, period);
+    let AccountBill {
+        lines,
+        total,
+        currency,
+    } = rating::account_bill(
+        &StoreOrg(store),
+        &Measurements(&measurements),
+        account,
+        Window { from, to },
+    );
     Ok((lines, total, currency))
 }
 

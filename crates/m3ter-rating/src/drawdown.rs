@@ -24,9 +24,9 @@
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use super::{Window, instant, num_of, str_of};
+use crate::fields::{instant, num_of, str_of};
 use crate::money::{self, Decimal, add, div, mul, sub};
-use crate::store::Object;
+use crate::{Object, Window};
 
 /// What is drawn down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

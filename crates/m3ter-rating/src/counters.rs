@@ -22,9 +22,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Window, charge, instant, num_of, prorate};
+use crate::fields::{instant, num_of};
 use crate::money::{Decimal, sub};
-use crate::store::Object;
+use crate::rate::{charge, prorate};
+use crate::{Object, Window};
 
 /// One counter line before it becomes a line item.
 #[derive(Debug, Clone, PartialEq)]
