@@ -61,3 +61,98 @@ pub fn account_bill(org: &dyn Org, usage: &dyn Usage, account: &Object, period: 
         currency,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Measurements;
+    use crate::testing::{MemOrg, obj};
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        m3ter_api::validate::parse_date_time(s).unwrap()
+    }
+
+    /// A plan in EUR charging 2 per unit of the SUM of `q`; the account's
+    /// plan ends mid-period and an older one ended before it.
+    fn org() -> MemOrg {
+        let mut org = MemOrg::default();
+        org.put(Kind::Product, json!({"id": "prod", "code": "p", "name": "P"}));
+        org.put(
+            Kind::Meter,
+            json!({"id": "meter", "code": "m", "productId": "prod",
+                   "dataFields": [{"code": "q", "name": "Q", "category": "MEASURE"}]}),
+        );
+        org.put(
+            Kind::Aggregation,
+            json!({"id": "agg", "code": "a", "meterId": "meter", "targetField": "q",
+                   "aggregation": "SUM"}),
+        );
+        org.put(
+            Kind::PlanTemplate,
+            json!({"id": "tpl", "productId": "prod", "currency": "EUR"}),
+        );
+        org.put(Kind::Plan, json!({"id": "plan", "planTemplateId": "tpl"}));
+        org.put(
+            Kind::Pricing,
+            json!({"id": "pr", "planId": "plan", "aggregationId": "agg",
+                   "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 2}]}),
+        );
+        org.put(
+            Kind::AccountPlan,
+            json!({"id": "old", "accountId": "acc", "planId": "plan",
+                   "startDate": "2024-10-01T00:00:00Z", "endDate": "2024-12-01T00:00:00Z"}),
+        );
+        org.put(
+            Kind::AccountPlan,
+            json!({"id": "ap", "accountId": "acc", "planId": "plan",
+                   "startDate": "2024-12-01T00:00:00Z", "endDate": "2024-12-16T00:00:00Z"}),
+        );
+        org
+    }
+
+    fn measurement(account: &str, ts: &str, q: i64) -> Object {
+        obj(json!({"meterId": "meter", "accountId": account, "ts": ts, "measure": {"q": q}}))
+    }
+
+    #[test]
+    fn an_account_bill_rates_the_overlapping_plans_in_their_currency() {
+        let org = org();
+        let account = obj(json!({"id": "acc", "code": "acme", "currency": "USD"}));
+        let usage = [
+            measurement("acc", "2024-12-03T00:00:00Z", 4),
+            // After the account plan's end: not rated.
+            measurement("acc", "2024-12-20T00:00:00Z", 100),
+            // Another account's: not this account's usage.
+            measurement("other", "2024-12-03T00:00:00Z", 1000),
+        ];
+        let usage: Vec<&Object> = usage.iter().collect();
+        let december = Window {
+            from: at("2024-12-01T00:00:00Z"),
+            to: at("2025-01-01T00:00:00Z"),
+        };
+        let bill = account_bill(&org, &Measurements(&usage), &account, december);
+        assert_eq!(bill.currency, "EUR", "the plan template's, not the account's");
+        assert_eq!(bill.lines.len(), 1, "one USAGE line: the old plan ended before");
+        let line = &bill.lines[0];
+        assert_eq!(line["lineItemType"], "USAGE");
+        assert_eq!(line["quantity"], json!(4.0));
+        assert_eq!(line["servicePeriodEndDate"], "2024-12-16T00:00:00.000Z");
+        assert_eq!(bill.total, Decimal::from(8));
+    }
+
+    #[test]
+    fn without_a_plan_the_account_currency_and_no_lines() {
+        let org = org();
+        let account = obj(json!({"id": "acc2", "currency": "GBP"}));
+        let november = Window {
+            from: at("2024-11-01T00:00:00Z"),
+            to: at("2024-12-01T00:00:00Z"),
+        };
+        let bill = account_bill(&org, &Measurements(&[]), &account, november);
+        assert_eq!(bill.currency, "GBP");
+        assert!(bill.lines.is_empty());
+        assert_eq!(bill.total, Decimal::ZERO);
+    }
+}
