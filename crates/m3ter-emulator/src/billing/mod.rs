@@ -25,7 +25,7 @@ use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::money::{self, Decimal};
-use super::rating::{self, AccountBill, Measurements, StoreOrg, Window};
+use super::rating::{self, AccountBill, MeasurementIndex, StoreOrg, Window};
 use super::rules::{overlaps, timestamp};
 use super::store::{Change, Object, Store, Table, page};
 
@@ -612,7 +612,7 @@ fn account_lines(
         currency,
     } = rating::account_bill(
         &StoreOrg(store),
-        &Measurements(&measurements),
+        &MeasurementIndex::new(&measurements),
         account,
         Window { from, to },
     );

@@ -6,7 +6,8 @@
 use m3ter_api::Kind;
 #[allow(unused_imports)] // paths for the emulator's modules (a usage query calls `aggregate`)
 pub(crate) use m3ter_rating::{
-    AccountBill, FieldQuery, LineItems, Measurements, Org, Usage, Window, account_bill, aggregate,
+    AccountBill, FieldQuery, LineItems, MeasurementIndex, Measurements, Org, Usage, Window,
+    account_bill, aggregate,
     balance_amount, rate,
 };
 use serde_json::Value;
