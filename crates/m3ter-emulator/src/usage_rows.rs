@@ -100,10 +100,14 @@ fn raw(q: &Query, db: &Db) -> Result<Answer, StoreError> {
 /// A row's group within its meter (and account): time bucket, then the
 /// values of the meter's DIMENSION groups (None = the field is missing).
 type GroupKey = (Option<DateTime<Utc>>, Vec<Option<String>>);
+type Groups = BTreeMap<GroupKey, Vec<Object>>;
+
+/// Accounts rated per batch with an ACCOUNT group: enough to keep every
+/// worker busy, few enough that a small `limit` stops early.
+const BATCH: usize = 64;
 
 /// Aggregations: one row per meter and group with a measurement.
 fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
-    let (from, to) = millis(q.window);
     let mut out = Rows {
         q,
         data: Vec::new(),
@@ -114,36 +118,174 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
             Some(a) => a.clone(),
             None => db.measurement_accounts(&mq.id)?,
         };
-        let mut groups: BTreeMap<GroupKey, Vec<Object>> = BTreeMap::new();
-        for account in &accounts {
-            db.visit_measurements(account, &mq.id, from, to, |_, body| {
-                let mut m = decode(body);
-                let Some(ts) = accepts(&m, mq, q.window) else {
-                    return;
-                };
-                let key = (
-                    q.by_time.map(|f| bucket(ts, f)),
-                    mq.dimensions
-                        .iter()
-                        .map(|d| string_field(&m, d).map(str::to_owned))
-                        .collect(),
-                );
-                // What aggregate matches measurements to the meter by.
-                m.insert("meterId".into(), json!(mq.id));
-                groups.entry(key).or_default().push(m);
-            })?;
-            if q.by_account {
-                let groups = std::mem::take(&mut groups);
-                if !out.emit(mq, Some(account), groups) {
-                    return Ok(out.done());
-                }
+        if !q.by_account {
+            let groups = read_groups(q, mq, db, &accounts)?;
+            if !out.push(rows_of(q, mq, None, groups)) {
+                break;
             }
+            continue;
         }
-        if !q.by_account && !out.emit(mq, None, groups) {
-            return Ok(out.done());
+        // Accounts are independent: each is read, decoded and aggregated
+        // on its own, on every core; rows keep the accounts' order.
+        for batch in accounts.chunks(BATCH) {
+            let per_account = parallel_map(batch, |account| {
+                let groups = read_groups(q, mq, db, std::slice::from_ref(account))?;
+                Ok(rows_of(q, mq, Some(account), groups))
+            })?;
+            if !per_account.into_iter().all(|rows| out.push(rows)) {
+                return Ok(out.done());
+            }
         }
     }
     Ok(out.done())
+}
+
+/// The measurements of `accounts` for the meter in the window, passing its
+/// filters, by group. The bodies are copied out under the database's lock
+/// and decoded after it, so workers decode in parallel.
+fn read_groups(q: &Query, mq: &MeterQuery, db: &Db, accounts: &[String]) -> Result<Groups, StoreError> {
+    let (from, to) = millis(q.window);
+    let mut groups = Groups::new();
+    for account in accounts {
+        let mut bodies: Vec<String> = Vec::new();
+        db.visit_measurements(account, &mq.id, from, to, |_, body| bodies.push(body.to_owned()))?;
+        for body in bodies {
+            let Some(mut m) = decode_for_rating(&body) else {
+                continue;
+            };
+            let Some(ts) = accepts(&m, mq, q.window) else {
+                continue;
+            };
+            let key = (
+                q.by_time.map(|f| bucket(ts, f)),
+                mq.dimensions
+                    .iter()
+                    .map(|d| string_field(&m, d).map(str::to_owned))
+                    .collect(),
+            );
+            // What aggregate matches measurements to the meter by.
+            m.insert("meterId".into(), json!(mq.id));
+            groups.entry(key).or_default().push(m);
+        }
+    }
+    Ok(groups)
+}
+
+/// The parts of a stored body that rating reads (`ts` and the field maps);
+/// the rest (`uid`, the codes, `ets`) is skipped, not decoded.
+#[derive(serde::Deserialize)]
+struct Rated {
+    ts: String,
+    measure: Option<Object>,
+    cost: Option<Object>,
+    income: Option<Object>,
+    who: Option<Object>,
+    what: Option<Object>,
+    #[serde(rename = "where")]
+    where_: Option<Object>,
+    other: Option<Object>,
+    metadata: Option<Object>,
+}
+
+fn decode_for_rating(body: &str) -> Option<Object> {
+    let r: Rated = serde_json::from_str(body).ok()?;
+    let mut m = Object::with_capacity(4);
+    m.insert("ts".into(), Value::String(r.ts));
+    let maps = [
+        ("measure", r.measure),
+        ("cost", r.cost),
+        ("income", r.income),
+        ("who", r.who),
+        ("what", r.what),
+        ("where", r.where_),
+        ("other", r.other),
+        ("metadata", r.metadata),
+    ];
+    for (k, map) in maps {
+        if let Some(map) = map {
+            m.insert(k.into(), Value::Object(map));
+        }
+    }
+    Some(m)
+}
+
+/// `f` over `items` on up to every core, results in `items`' order; the
+/// first error wins.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, StoreError> + Sync,
+) -> Result<Vec<R>, StoreError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<R, StoreError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The rows of one meter (and account), in group order.
+fn rows_of(q: &Query, mq: &MeterQuery, account: Option<&str>, groups: Groups) -> Vec<Value> {
+    let mut out = Vec::with_capacity(groups.len());
+    for ((time, dims), measurements) in groups {
+        let mut values = Object::new();
+        for a in &mq.aggregations {
+            let query = FieldQuery {
+                meter: &mq.meter,
+                field: &a.field,
+                function: &a.function,
+                window: q.window,
+                segment: None,
+            };
+            let v = aggregate(&query, &measurements).map_or(Value::Null, money::number);
+            values.insert(a.key(), v);
+        }
+        let mut row = Object::new();
+        row.insert("meterId".into(), json!(mq.id));
+        if let Some(account) = account {
+            row.insert("accountId".into(), json!(account));
+        }
+        if let Some(t) = time {
+            row.insert(
+                "timeGroup".into(),
+                json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            );
+        }
+        if q.by_dimension {
+            let d: Object = mq
+                .dimensions
+                .iter()
+                .cloned()
+                .zip(dims.into_iter().map(|v| v.map_or(Value::Null, Value::from)))
+                .collect();
+            row.insert("dimensions".into(), Value::Object(d));
+        }
+        row.insert("values".into(), Value::Object(values));
+        out.push(Value::Object(row));
+    }
+    out
 }
 
 /// The rows answered so far.
@@ -154,53 +296,14 @@ struct Rows<'q> {
 }
 
 impl Rows<'_> {
-    /// Adds the rows of one meter (and account); false once `limit` is
-    /// passed (`hasMoreData`).
-    fn emit(
-        &mut self,
-        mq: &MeterQuery,
-        account: Option<&str>,
-        groups: BTreeMap<GroupKey, Vec<Object>>,
-    ) -> bool {
-        for ((time, dims), measurements) in groups {
+    /// Adds `rows`; false once `limit` is passed (`hasMoreData`).
+    fn push(&mut self, rows: Vec<Value>) -> bool {
+        for row in rows {
             if self.data.len() == self.q.limit {
                 self.has_more = true;
                 return false;
             }
-            let mut values = Object::new();
-            for a in &mq.aggregations {
-                let query = FieldQuery {
-                    meter: &mq.meter,
-                    field: &a.field,
-                    function: &a.function,
-                    window: self.q.window,
-                    segment: None,
-                };
-                let v = aggregate(&query, &measurements).map_or(Value::Null, money::number);
-                values.insert(a.key(), v);
-            }
-            let mut row = Object::new();
-            row.insert("meterId".into(), json!(mq.id));
-            if let Some(account) = account {
-                row.insert("accountId".into(), json!(account));
-            }
-            if let Some(t) = time {
-                row.insert(
-                    "timeGroup".into(),
-                    json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                );
-            }
-            if self.q.by_dimension {
-                let d: Object = mq
-                    .dimensions
-                    .iter()
-                    .cloned()
-                    .zip(dims.into_iter().map(|v| v.map_or(Value::Null, Value::from)))
-                    .collect();
-                row.insert("dimensions".into(), Value::Object(d));
-            }
-            row.insert("values".into(), Value::Object(values));
-            self.data.push(Value::Object(row));
+            self.data.push(row);
         }
         true
     }
