@@ -55,8 +55,15 @@ api="$base/organizations/$ORG"
 auth=(-H "Authorization: Bearer $token" -H 'Content-Type: application/json')
 meter_id="$(curl -sf "${auth[@]}" "$api/meters?codes=$METER" | jq -r '.data[0].id')"
 # The benchmark accounts (auto-created by ingest), by code.
-curl -sf "${auth[@]}" "$api/accounts?pageSize=200" |
-    jq '[.data[] | select(.code | startswith("bench_acct_")) | .id]' >"$workdir/accounts.json"
+next=""
+: >"$workdir/pages.json"
+while :; do
+    curl -sf "${auth[@]}" "$api/accounts?pageSize=100${next:+&nextToken=$next}" >"$workdir/page.json"
+    cat "$workdir/page.json" >>"$workdir/pages.json"
+    next="$(jq -r '.nextToken // empty' "$workdir/page.json")"
+    [[ -n "$next" ]] || break
+done
+jq -s '[.[].data[] | select(.code | startswith("bench_acct_")) | .id]' "$workdir/pages.json" >"$workdir/accounts.json"
 [[ "$(jq length "$workdir/accounts.json")" == "$ACCOUNTS" ]] || { log "expected $ACCOUNTS accounts"; exit 1; }
 jq -n --arg m "$meter_id" --slurpfile a "$workdir/accounts.json" '{
     startDate: "2024-12-01T00:00:00Z", endDate: "2025-01-01T00:00:00Z",

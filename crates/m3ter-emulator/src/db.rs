@@ -402,6 +402,69 @@ impl Db {
         })
     }
 
+    /// How many measurements of these accounts and this meter have `ts` in
+    /// `[from_ms, to_ms]` (the index alone), and how many rows the table
+    /// has (its largest row number): whether reading them by index or
+    /// scanning the table is cheaper.
+    pub(crate) fn measurement_share(
+        &self,
+        account_ids: &[String],
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        self.with(|o| {
+            let mut count = o.conn.prepare_cached(
+                "SELECT count(*) FROM measurements \
+                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+            )?;
+            let mut matched = 0u64;
+            for account in account_ids {
+                let n: i64 =
+                    count.query_row(params![account, meter_id, from_ms, to_ms], |r| r.get(0))?;
+                matched += n as u64;
+            }
+            let rows: Option<i64> = o
+                .conn
+                .query_row("SELECT max(n) FROM measurements", [], |r| r.get(0))?;
+            Ok((matched, rows.unwrap_or(0) as u64))
+        })
+    }
+
+    /// Visits every measurement of `meter_id` with `ts` in `[from_ms,
+    /// to_ms]`, in arrival order, by one sequential scan of the table:
+    /// `visit(account_id, body)`. When the measurements wanted are a good
+    /// part of the table, each page read once in file order beats a range
+    /// scan per account, whose rows are spread over every page.
+    pub(crate) fn scan_measurements(
+        &self,
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        mut visit: impl FnMut(&str, &str),
+    ) -> Result<(), StoreError> {
+        self.with(|o| {
+            let mut st = o.conn.prepare_cached(
+                "SELECT account_id, body FROM measurements NOT INDEXED \
+                 WHERE meter_id = ?1 AND ts_ms BETWEEN ?2 AND ?3 ORDER BY n",
+            )?;
+            let mut rows = st.query(params![meter_id, from_ms, to_ms])?;
+            while let Some(r) = rows.next()? {
+                let text = |i: usize| {
+                    r.get_ref(i)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            e.into(),
+                        )
+                    })
+                };
+                visit(text(0)?, text(1)?);
+            }
+            Ok(())
+        })
+    }
+
     /// Visits measurements with `ts` in `[from_ms, to_ms]`, most recently
     /// received first, until `visit(account_id, meter_id, body)` returns
     /// false: only these accounts' (index range scans per account and

@@ -106,6 +106,9 @@ type Groups = BTreeMap<GroupKey, Vec<Object>>;
 /// worker busy, few enough that a small `limit` stops early.
 const BATCH: usize = 64;
 
+/// Accounts counted to choose between index reads and a scan.
+const SAMPLE: usize = 8;
+
 /// Aggregations: one row per meter and group with a measurement.
 fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
     let mut out = Rows {
@@ -113,23 +116,43 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
         data: Vec::new(),
         has_more: false,
     };
+    let (from, to) = millis(q.window);
     for mq in &q.meters {
+        if scan_is_cheaper(q, mq, db)? {
+            if !by_scan(q, mq, db, &mut out)? {
+                break;
+            }
+            continue;
+        }
         let accounts = match &q.accounts {
             Some(a) => a.clone(),
             None => db.measurement_accounts(&mq.id)?,
         };
+        let read = |account: &String| -> Result<Vec<String>, StoreError> {
+            let mut bodies = Vec::new();
+            db.visit_measurements(account, &mq.id, from, to, |_, body| {
+                bodies.push(body.to_owned());
+            })?;
+            Ok(bodies)
+        };
         if !q.by_account {
-            let groups = read_groups(q, mq, db, &accounts)?;
+            let mut groups = Groups::new();
+            for account in &accounts {
+                group(q, mq, read(account)?.iter().map(String::as_str), &mut groups);
+            }
             if !out.push(rows_of(q, mq, None, groups)) {
                 break;
             }
             continue;
         }
         // Accounts are independent: each is read, decoded and aggregated
-        // on its own, on every core; rows keep the accounts' order.
+        // on its own, on every core; rows keep the accounts' order. The
+        // bodies are copied out under the database's lock and decoded
+        // after it, so workers decode in parallel.
         for batch in accounts.chunks(BATCH) {
             let per_account = parallel_map(batch, |account| {
-                let groups = read_groups(q, mq, db, std::slice::from_ref(account))?;
+                let mut groups = Groups::new();
+                group(q, mq, read(account)?.iter().map(String::as_str), &mut groups);
                 Ok(rows_of(q, mq, Some(account), groups))
             })?;
             if !per_account.into_iter().all(|rows| out.push(rows)) {
@@ -140,35 +163,122 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
     Ok(out.done())
 }
 
-/// The measurements of `accounts` for the meter in the window, passing its
-/// filters, by group. The bodies are copied out under the database's lock
-/// and decoded after it, so workers decode in parallel.
-fn read_groups(q: &Query, mq: &MeterQuery, db: &Db, accounts: &[String]) -> Result<Groups, StoreError> {
+/// Whether to read the meter's measurements by one scan of the table
+/// rather than by index range per account: without `accountIds`, or when
+/// the accounts' measurements are a tenth of the table or more (spread
+/// over most of its pages, as arrival interleaves accounts).
+fn scan_is_cheaper(q: &Query, mq: &MeterQuery, db: &Db) -> Result<bool, StoreError> {
+    let Some(accounts) = &q.accounts else {
+        return Ok(true);
+    };
     let (from, to) = millis(q.window);
-    let mut groups = Groups::new();
-    for account in accounts {
-        let mut bodies: Vec<String> = Vec::new();
-        db.visit_measurements(account, &mq.id, from, to, |_, body| bodies.push(body.to_owned()))?;
-        for body in bodies {
-            let Some(mut m) = decode_for_rating(&body) else {
-                continue;
-            };
-            let Some(ts) = accepts(&m, mq, q.window) else {
-                continue;
-            };
-            let key = (
-                q.by_time.map(|f| bucket(ts, f)),
-                mq.dimensions
-                    .iter()
-                    .map(|d| string_field(&m, d).map(str::to_owned))
-                    .collect(),
-            );
-            // What aggregate matches measurements to the meter by.
-            m.insert("meterId".into(), json!(mq.id));
-            groups.entry(key).or_default().push(m);
+    // Counting is an index scan of every account's entries: a sample of
+    // accounts, spread over the sorted list, estimates the share.
+    let step = accounts.len().div_ceil(SAMPLE).max(1);
+    let sample: Vec<String> = accounts.iter().step_by(step).cloned().collect();
+    let (counted, rows) = db.measurement_share(&sample, &mq.id, from, to)?;
+    let matched = counted.saturating_mul(accounts.len() as u64) / sample.len().max(1) as u64;
+    Ok(matched > 0 && matched.saturating_mul(10) >= rows)
+}
+
+/// The meter's rows from one scan of the table; false once `limit` is passed.
+fn by_scan(q: &Query, mq: &MeterQuery, db: &Db, out: &mut Rows<'_>) -> Result<bool, StoreError> {
+    let (from, to) = millis(q.window);
+    let wanted: Option<std::collections::HashSet<&str>> = q
+        .accounts
+        .as_ref()
+        .map(|a| a.iter().map(String::as_str).collect());
+    let keep = |account: &str| wanted.as_ref().is_none_or(|w| w.contains(account));
+    if !q.by_account {
+        // One group set, filled in arrival order.
+        let mut groups = Groups::new();
+        db.scan_measurements(&mq.id, from, to, |account, body| {
+            if keep(account) {
+                group(q, mq, [body], &mut groups);
+            }
+        })?;
+        return Ok(out.push(rows_of(q, mq, None, groups)));
+    }
+    // The bodies by account, undecoded (a decoded measurement is several
+    // times its text) and packed (one buffer per account, not a string per
+    // measurement), then each account decoded and aggregated on its own.
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut packed: Vec<(String, Packed)> = Vec::new();
+    db.scan_measurements(&mq.id, from, to, |account, body| {
+        if !keep(account) {
+            return;
+        }
+        let i = match index.get(account) {
+            Some(i) => *i,
+            None => {
+                index.insert(account.to_owned(), packed.len());
+                packed.push((account.to_owned(), Packed::default()));
+                packed.len() - 1
+            }
+        };
+        packed[i].1.push(body);
+    })?;
+    drop(index);
+    packed.sort_by(|a, b| a.0.cmp(&b.0));
+    for batch in packed.chunks(BATCH) {
+        let per_account = parallel_map(batch, |(account, bodies)| {
+            let mut groups = Groups::new();
+            group(q, mq, bodies.iter(), &mut groups);
+            Ok(rows_of(q, mq, Some(account), groups))
+        })?;
+        if !per_account.into_iter().all(|rows| out.push(rows)) {
+            return Ok(false);
         }
     }
-    Ok(groups)
+    Ok(true)
+}
+
+/// Stored bodies end to end in one buffer.
+#[derive(Default)]
+struct Packed {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Packed {
+    fn push(&mut self, body: &str) {
+        self.text.push_str(body);
+        self.ends.push(self.text.len());
+    }
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(a, b)| &self.text[a..b])
+    }
+}
+
+/// Adds the measurements (stored bodies) in the window that pass the
+/// meter's filters to their groups.
+fn group<'b>(
+    q: &Query,
+    mq: &MeterQuery,
+    bodies: impl IntoIterator<Item = &'b str>,
+    groups: &mut Groups,
+) {
+    for body in bodies {
+        let Some(mut m) = decode_for_rating(body) else {
+            continue;
+        };
+        let Some(ts) = accepts(&m, mq, q.window) else {
+            continue;
+        };
+        let key = (
+            q.by_time.map(|f| bucket(ts, f)),
+            mq.dimensions
+                .iter()
+                .map(|d| string_field(&m, d).map(str::to_owned))
+                .collect(),
+        );
+        // What aggregate matches measurements to the meter by.
+        m.insert("meterId".into(), json!(mq.id));
+        groups.entry(key).or_default().push(m);
+    }
 }
 
 /// The parts of a stored body that rating reads (`ts` and the field maps);
@@ -340,6 +450,80 @@ fn bucket(t: DateTime<Utc>, f: Frequency) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Change;
+
+    fn obj(v: Value) -> Object {
+        v.as_object().cloned().expect("an object")
+    }
+
+    /// Account `small` has 3 of 103 measurements (read by index), `big`
+    /// the rest; without `accountIds` the meter is scanned.
+    fn db() -> Db {
+        let db = Db::memory().expect("db");
+        let mut changes = Vec::new();
+        let mut put = |account: &str, ts: String, n: i64, region: &str| {
+            let value = json!({"uid": format!("u{}", changes.len()), "ts": ts, "accountId": account,
+                "meterId": "m", "measure": {"units": n}, "where": {"region": region}});
+            changes.push(Change::Measurement { value: obj(value) });
+        };
+        put("small", "2026-11-02T00:00:00Z".into(), 4, "eu");
+        for i in 0..100 {
+            put("big", format!("2026-11-{:02}T01:00:00Z", 1 + i % 28), i, "us");
+        }
+        put("small", "2026-11-20T00:00:00Z".into(), 6, "us");
+        put("small", "2026-12-01T00:00:00Z".into(), 100, "us"); // after the window
+        db.write(&changes).expect("write");
+        db
+    }
+
+    fn meter() -> Object {
+        obj(json!({"id": "m", "code": "m", "dataFields": [
+            {"code": "units", "category": "MEASURE"}, {"code": "region", "category": "WHERE"}],
+            "derivedFields": [{"code": "twice", "category": "MEASURE", "calculation": "units*2"}]}))
+    }
+
+    fn ask(db: &Db, body: Value) -> Answer {
+        let q = crate::usage::parse(&obj(body), &[meter()], true).expect("a valid query");
+        answer(&q, db).expect("an answer")
+    }
+
+    #[test]
+    fn index_reads_and_the_scan_answer_alike() {
+        let db = db();
+        let aggs = json!([
+            {"meterId": "m", "fieldCode": "units", "fieldType": "MEASURE", "function": "SUM"},
+            {"meterId": "m", "fieldCode": "twice", "fieldType": "MEASURE", "function": "LATEST"},
+            {"meterId": "m", "fieldCode": "region", "fieldType": "DIMENSION", "function": "UNIQUE"}]);
+        let window = |extra: Value| {
+            let mut b = obj(json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z",
+                "aggregations": aggs, "groups": [{"groupType": "ACCOUNT"}]}));
+            b.extend(obj(extra));
+            Value::Object(b)
+        };
+        let by_index = ask(&db, window(json!({"accountIds": ["small"]})));
+        let scanned = ask(&db, window(json!({})));
+        let want = json!({"meterId": "m", "accountId": "small",
+            "values": {"region:UNIQUE": 2.0, "twice:LATEST": 12.0, "units:SUM": 10.0}});
+        assert_eq!(by_index.data, vec![want.clone()]);
+        // Rows in account id order: big, then small.
+        assert_eq!(scanned.data.len(), 2);
+        assert_eq!(scanned.data[1], want);
+        assert_eq!(scanned.data[0]["values"]["units:SUM"], json!(4950.0));
+
+        // Raw, by index and by the backward scan: newest received first.
+        let raw = |extra: Value| {
+            let mut b = obj(json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z"}));
+            b.extend(obj(extra));
+            ask(&db, Value::Object(b))
+        };
+        let small = raw(json!({"accountIds": ["small"]}));
+        let units: Vec<&Value> = small.data.iter().map(|m| &m["measure"]["units"]).collect();
+        assert_eq!(units, [&json!(6), &json!(4)]);
+        let all = raw(json!({"limit": 2}));
+        assert_eq!(all.data[0]["measure"]["units"], json!(6));
+        assert_eq!(all.data[1]["measure"]["units"], json!(99));
+        assert!(all.has_more);
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         parse_date_time(s).expect("a date-time")
