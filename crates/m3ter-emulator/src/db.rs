@@ -444,24 +444,31 @@ impl Db {
         mut visit: impl FnMut(&str, &str),
     ) -> Result<(), StoreError> {
         self.with(|o| {
-            let mut st = o.conn.prepare_cached(
-                "SELECT account_id, body FROM measurements NOT INDEXED \
-                 WHERE meter_id = ?1 AND ts_ms BETWEEN ?2 AND ?3 ORDER BY n",
-            )?;
-            let mut rows = st.query(params![meter_id, from_ms, to_ms])?;
-            while let Some(r) = rows.next()? {
-                let text = |i: usize| {
-                    r.get_ref(i)?.as_str().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            e.into(),
-                        )
-                    })
-                };
-                visit(text(0)?, text(1)?);
-            }
-            Ok(())
+            // Pages read through a memory map for the scan, not copied by
+            // read(2) one at a time; plain reads again after it.
+            o.conn.execute_batch("PRAGMA mmap_size = 4294967296")?;
+            let scanned = (|| {
+                let mut st = o.conn.prepare_cached(
+                    "SELECT account_id, body FROM measurements NOT INDEXED \
+                     WHERE meter_id = ?1 AND ts_ms BETWEEN ?2 AND ?3 ORDER BY n",
+                )?;
+                let mut rows = st.query(params![meter_id, from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    let text = |i: usize| {
+                        r.get_ref(i)?.as_str().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Text,
+                                e.into(),
+                            )
+                        })
+                    };
+                    visit(text(0)?, text(1)?);
+                }
+                Ok(())
+            })();
+            o.conn.execute_batch("PRAGMA mmap_size = 0")?;
+            scanned
         })
     }
 

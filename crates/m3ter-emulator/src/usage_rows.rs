@@ -202,23 +202,29 @@ fn by_scan(q: &Query, mq: &MeterQuery, db: &Db, out: &mut Rows<'_>) -> Result<bo
     // The bodies by account, undecoded (a decoded measurement is several
     // times its text) and packed (one buffer per account, not a string per
     // measurement), then each account decoded and aggregated on its own.
+    // One hash lookup per row: the wanted accounts are entered up front.
     let mut index: std::collections::HashMap<String, usize> = Default::default();
     let mut packed: Vec<(String, Packed)> = Vec::new();
+    for account in q.accounts.iter().flatten() {
+        index.insert(account.clone(), packed.len());
+        packed.push((account.clone(), Packed::default()));
+    }
+    let open = q.accounts.is_none();
     db.scan_measurements(&mq.id, from, to, |account, body| {
-        if !keep(account) {
-            return;
-        }
         let i = match index.get(account) {
             Some(i) => *i,
-            None => {
+            None if open => {
                 index.insert(account.to_owned(), packed.len());
                 packed.push((account.to_owned(), Packed::default()));
                 packed.len() - 1
             }
+            None => return,
         };
         packed[i].1.push(body);
     })?;
     drop(index);
+    // Accounts without measurements have no rows.
+    packed.retain(|(_, bodies)| !bodies.ends.is_empty());
     packed.sort_by(|a, b| a.0.cmp(&b.0));
     for batch in packed.chunks(BATCH) {
         let per_account = parallel_map(batch, |(account, bodies)| {
