@@ -358,6 +358,184 @@ impl Db {
         })
     }
 
+    /// The ids of the accounts that have measurements of `meter_id`,
+    /// sorted (a scan of the index alone: no body is read). For a usage
+    /// query without `accountIds`.
+    pub(crate) fn measurement_accounts(&self, meter_id: &str) -> Result<Vec<String>, StoreError> {
+        self.with(|o| {
+            let mut st = o.conn.prepare_cached(
+                "SELECT DISTINCT account_id FROM measurements \
+                 WHERE meter_id = ?1 ORDER BY account_id",
+            )?;
+            let rows = st.query_map([meter_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Visits the measurements of one account and meter with `ts` in
+    /// `[from_ms, to_ms]` (both ends in, as [`Db::measurements`]), in
+    /// arrival order: `visit(ts_ms, body)` gets the stored body (without the
+    /// id columns) undecoded, so a caller decodes each while the next is
+    /// read and keeps what it needs, not a `Vec` of every decoded one.
+    pub(crate) fn visit_measurements(
+        &self,
+        account_id: &str,
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        mut visit: impl FnMut(i64, &str),
+    ) -> Result<(), StoreError> {
+        self.with(|o| {
+            let mut st = o.conn.prepare_cached(
+                "SELECT ts_ms, body FROM measurements \
+                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4 \
+                 ORDER BY n",
+            )?;
+            let mut rows = st.query(params![account_id, meter_id, from_ms, to_ms])?;
+            while let Some(r) = rows.next()? {
+                let body = r.get_ref(1)?.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+                })?;
+                visit(r.get(0)?, body);
+            }
+            Ok(())
+        })
+    }
+
+    /// How many measurements of these accounts and this meter have `ts` in
+    /// `[from_ms, to_ms]` (the index alone), and how many rows the table
+    /// has (its largest row number): whether reading them by index or
+    /// scanning the table is cheaper.
+    pub(crate) fn measurement_share(
+        &self,
+        account_ids: &[String],
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        self.with(|o| {
+            let mut count = o.conn.prepare_cached(
+                "SELECT count(*) FROM measurements \
+                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+            )?;
+            let mut matched = 0u64;
+            for account in account_ids {
+                let n: i64 =
+                    count.query_row(params![account, meter_id, from_ms, to_ms], |r| r.get(0))?;
+                matched += n as u64;
+            }
+            let rows: Option<i64> = o
+                .conn
+                .query_row("SELECT max(n) FROM measurements", [], |r| r.get(0))?;
+            Ok((matched, rows.unwrap_or(0) as u64))
+        })
+    }
+
+    /// Visits every measurement of `meter_id` with `ts` in `[from_ms,
+    /// to_ms]`, in arrival order, by one sequential scan of the table:
+    /// `visit(account_id, body)`. When the measurements wanted are a good
+    /// part of the table, each page read once in file order beats a range
+    /// scan per account, whose rows are spread over every page.
+    pub(crate) fn scan_measurements(
+        &self,
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        mut visit: impl FnMut(&str, &str),
+    ) -> Result<(), StoreError> {
+        self.with(|o| {
+            // Pages read through a memory map for the scan, not copied by
+            // read(2) one at a time; plain reads again after it.
+            o.conn.execute_batch("PRAGMA mmap_size = 4294967296")?;
+            let scanned = (|| {
+                let mut st = o.conn.prepare_cached(
+                    "SELECT account_id, body FROM measurements NOT INDEXED \
+                     WHERE meter_id = ?1 AND ts_ms BETWEEN ?2 AND ?3 ORDER BY n",
+                )?;
+                let mut rows = st.query(params![meter_id, from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    let text = |i: usize| {
+                        r.get_ref(i)?.as_str().map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Text,
+                                e.into(),
+                            )
+                        })
+                    };
+                    visit(text(0)?, text(1)?);
+                }
+                Ok(())
+            })();
+            o.conn.execute_batch("PRAGMA mmap_size = 0")?;
+            scanned
+        })
+    }
+
+    /// Visits measurements with `ts` in `[from_ms, to_ms]`, most recently
+    /// received first, until `visit(account_id, meter_id, body)` returns
+    /// false: only these accounts' (index range scans per account and
+    /// meter), or with `accounts` None every account's (a backward scan of
+    /// the table, skipping other meters').
+    pub(crate) fn visit_newest_first(
+        &self,
+        accounts: Option<&[&str]>,
+        meters: &[&str],
+        from_ms: i64,
+        to_ms: i64,
+        mut visit: impl FnMut(&str, &str, &str) -> bool,
+    ) -> Result<(), StoreError> {
+        let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> { r.get(i) };
+        self.with(|o| {
+            let Some(accounts) = accounts else {
+                let mut st = o.conn.prepare_cached(
+                    "SELECT account_id, meter_id, body FROM measurements \
+                     WHERE ts_ms BETWEEN ?1 AND ?2 ORDER BY n DESC",
+                )?;
+                let mut rows = st.query(params![from_ms, to_ms])?;
+                while let Some(r) = rows.next()? {
+                    let meter = text(r, 1)?;
+                    if !meters.contains(&meter.as_str()) {
+                        continue;
+                    }
+                    if !visit(&text(r, 0)?, &meter, &text(r, 2)?) {
+                        break;
+                    }
+                }
+                return Ok(());
+            };
+            // The row numbers from the index, then bodies newest first, only
+            // as many as the visitor takes.
+            let mut ns: Vec<i64> = Vec::new();
+            let mut by_index = o.conn.prepare_cached(
+                "SELECT n FROM measurements \
+                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+            )?;
+            for account in accounts {
+                for meter in meters {
+                    let rows =
+                        by_index.query_map(params![account, meter, from_ms, to_ms], |r| r.get(0))?;
+                    for n in rows {
+                        ns.push(n?);
+                    }
+                }
+            }
+            ns.sort_unstable_by(|a, b| b.cmp(a));
+            ns.dedup();
+            let mut row_of = o.conn.prepare_cached(
+                "SELECT account_id, meter_id, body FROM measurements WHERE n = ?1",
+            )?;
+            for n in ns {
+                let (account, meter, body) =
+                    row_of.query_row([n], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))?;
+                if !visit(&account, &meter, &body) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Number of stored measurements.
     #[cfg(test)]
     pub(crate) fn measurement_count(&self) -> Result<u64, StoreError> {

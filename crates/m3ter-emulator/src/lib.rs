@@ -42,6 +42,8 @@ mod rules;
 mod stats;
 pub mod store;
 mod surface;
+mod usage;
+mod usage_rows;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ use m3ter_api::Kind;
 use crate::error::ApiError;
 use crate::faults::{Fault, dropped_connection};
 use crate::surface::{NOT_SERVED, check_query};
-use crate::{Shared, auth, billing, crud, events, ingest, members};
+use crate::{Shared, auth, billing, crud, events, ingest, members, usage};
 
 /// Builds the router of the emulator.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -77,6 +77,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         get(crud::list_children),
     )
     .route("/organizations/{orgId}/measurements", post(ingest::submit))
+    .route("/organizations/{orgId}/usage/query", post(usage::query))
     .route("/organizations/{orgId}/events/types", get(events::types))
     .route("/organizations/{orgId}/events/fields", get(events::fields))
     .route(
