@@ -15,6 +15,7 @@ pub mod client;
 pub mod compare;
 pub mod desired;
 pub mod graph;
+pub mod impact;
 pub mod live;
 pub mod pipeline;
 pub mod plan;

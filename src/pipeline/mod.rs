@@ -16,7 +16,9 @@
 //!   the mass-change rule, then the remote steps;
 //! - [`import`]: `m3ter import ADDR ID` as a one-change plan through the same
 //!   apply engine;
-//! - [`refresh`]: `m3ter refresh`, the state accepting the org as it is.
+//! - [`refresh`]: `m3ter refresh`, the state accepting the org as it is;
+//! - [`bill_impact`]: after `plan`, what the plan does to invoices
+//!   ([`crate::impact`]).
 
 mod apply;
 mod import;
@@ -32,6 +34,9 @@ pub use import::{Imported, import};
 pub use load::{Loaded, load, replacements, targets};
 pub use plan::{plan, plan_with};
 pub use refresh::{Refreshed, refresh};
+
+/// The bill impact of a plan ([`crate::impact::preview`]).
+pub use crate::impact::preview as bill_impact;
 
 /// What the pipeline reports while it runs, for the caller to render.
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bill_impact;
 mod ci_example;
 mod cli_apply;
 mod cli_apply_crash;

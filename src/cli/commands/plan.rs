@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::cli::session::Session;
 use crate::cli::{Connection, Global, connect, hint, output, render};
 use crate::desired::Diagnostics;
+use crate::impact::{self, BillImpact, Period};
 use crate::live::{LiveSnapshot, refresh};
 use crate::pipeline::{self, Loaded};
 use crate::plan::{Plan, PlanOptions, PlanWarning};
@@ -42,6 +43,38 @@ pub struct PlanArgs {
     /// markdown for a pull request; a -o FILE plan is JSON whatever this says.
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = crate::cli::OUTPUT)]
     pub format: Option<render::PlanFormat>,
+    /// Also show what the plan does to invoices: every affected account's
+    /// bill for a period rated under the live and the planned
+    /// configuration, from its usage in the org (default period: the last
+    /// complete calendar month).
+    #[arg(long, help_heading = BILL_IMPACT)]
+    pub bill_impact: bool,
+    /// The calendar month of --bill-impact.
+    #[arg(long, value_name = "YYYY-MM", requires = "bill_impact", conflicts_with = "from", help_heading = BILL_IMPACT)]
+    pub period: Option<String>,
+    /// The first day of the --bill-impact period (with --to).
+    #[arg(long, value_name = "YYYY-MM-DD", requires_all = ["bill_impact", "to"], help_heading = BILL_IMPACT)]
+    pub from: Option<String>,
+    /// The last day of the --bill-impact period, included (with --from).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from", help_heading = BILL_IMPACT)]
+    pub to: Option<String>,
+}
+
+const BILL_IMPACT: &str = "Bill impact";
+
+impl PlanArgs {
+    /// The --bill-impact period, checked before anything connects.
+    fn period(&self) -> anyhow::Result<Option<Period>> {
+        if !self.bill_impact {
+            return Ok(None);
+        }
+        let p = match (&self.period, &self.from, &self.to) {
+            (Some(month), _, _) => Period::month(month),
+            (None, Some(from), Some(to)) => Period::days(from, to),
+            _ => Ok(Period::last_month(chrono::Utc::now().date_naive())),
+        };
+        p.map(Some).map_err(anyhow::Error::msg)
+    }
 }
 
 /// Runs the command.
@@ -55,6 +88,7 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let (format, g) = render::PlanFormat::resolve(a.format, g)?;
     let g = &g;
     let markdown = format == render::PlanFormat::Markdown;
+    let period = a.period()?;
     let runtime = connect::runtime()?;
     let (tx, loaded) = tokio::sync::oneshot::channel();
     let made = std::thread::scope(|scope| {
@@ -62,12 +96,15 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
             // The receiver only goes away when planning already failed.
             let _ = tx.send(render::load(g));
         });
-        runtime.block_on(plan_concurrently(g, a, markdown, loaded))
+        runtime.block_on(plan_concurrently(g, a, markdown, period, loaded))
     })?;
-    let Some(plan) = made else {
+    let Some((plan, bill_impact)) = made else {
         return Ok(ExitCode::from(1));
     };
-    render::plan_as(g, format, &plan);
+    match (&bill_impact, period) {
+        (Some(i), Some(p)) => show_with_impact(g, format, &plan, i, p),
+        _ => render::plan_as(g, format, &plan),
+    }
     if let Some(out) = &a.out {
         plan.save(out)
             .with_context(|| format!("cannot save the plan to {}", out.display()))?;
@@ -96,6 +133,32 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// The plan followed by its bill impact, in the chosen format; with
+/// `--json`, the plan document gains `billImpact`.
+fn show_with_impact(
+    g: &Global,
+    format: render::PlanFormat,
+    plan: &Plan,
+    bill_impact: &BillImpact,
+    period: Period,
+) {
+    if g.json {
+        let mut doc = crate::plan::render::json(plan);
+        if let (Some(o), Ok(v)) = (doc.as_object_mut(), serde_json::to_value(bill_impact)) {
+            o.insert("billImpact".into(), v);
+        }
+        output::emit(&doc.to_string());
+        return;
+    }
+    render::plan_as(g, format, plan);
+    let text = if format == render::PlanFormat::Markdown {
+        impact::render::markdown(bill_impact, period)
+    } else {
+        impact::render::human(bill_impact, period)
+    };
+    output::emit(text.strip_suffix('\n').unwrap_or(&text));
+}
+
 /// What the desired-state thread sends.
 type Sent = Result<Loaded, Diagnostics>;
 
@@ -105,8 +168,9 @@ async fn plan_concurrently(
     g: &Global,
     a: &PlanArgs,
     markdown: bool,
+    period: Option<Period>,
     mut loaded: tokio::sync::oneshot::Receiver<Sent>,
-) -> anyhow::Result<Option<Plan>> {
+) -> anyhow::Result<Option<(Plan, Option<BillImpact>)>> {
     let fetch = fetch(g, &a.conn);
     tokio::pin!(fetch);
     // Whichever finishes first; a desired-state error (or a bad --target)
@@ -142,7 +206,7 @@ async fn plan_concurrently(
     };
     let targets = pipeline::targets(&a.targets, &loaded.1)?;
     let replace = pipeline::replacements(&a.replace, &loaded.1)?;
-    let (state, live) = match fetched {
+    let (state, live, session) = match fetched {
         Some(f) => f,
         None => fetch.await,
     }?;
@@ -155,14 +219,23 @@ async fn plan_concurrently(
     };
     let mut plan = pipeline::plan_with(loaded, &state, &live, opts)?;
     plan.warnings.extend(load_warnings);
+    let bill_impact = match period {
+        Some(p) => Some(
+            pipeline::bill_impact(&session.client, &plan, &state, &live, p)
+                .await
+                .context("cannot preview the bill impact")?,
+        ),
+        None => None,
+    };
+    session.close().await?;
     // Not needed any more and freed by the process exit (see `run`).
     std::mem::forget((state, live));
-    Ok(Some(plan))
+    Ok(Some((plan, bill_impact)))
 }
 
 /// Reads the state file (without a lock: `plan` takes none) and the whole
-/// org, at the same time.
-async fn fetch(g: &Global, conn: &Connection) -> anyhow::Result<(State, LiveSnapshot)> {
+/// org, at the same time; the session stays open for the bill impact.
+async fn fetch(g: &Global, conn: &Connection) -> anyhow::Result<(State, LiveSnapshot, Session)> {
     let session = Session::open(g, conn).await?;
     let s = &session.settings;
     let (path, org, base) = (s.state_path.clone(), s.org_id.clone(), s.base_url.clone());
@@ -170,8 +243,7 @@ async fn fetch(g: &Global, conn: &Connection) -> anyhow::Result<(State, LiveSnap
         StateStore::open(&path, &org, &base, false).map(StateStore::into_state)
     });
     let (state, live) = tokio::join!(reading, refresh(&session.client));
-    session.close().await?;
     let state = state.context("reading the state file stopped unexpectedly")??;
     let live = live.context("cannot read the org")?;
-    Ok((state, live))
+    Ok((state, live, session))
 }
