@@ -207,7 +207,8 @@ fn overlapping_account_plans_of_one_product_name_both_places() {
         .find(|l| l.starts_with(&format!("error: desired-state/main.yaml:{}:", first + 1)))
         .unwrap_or_else(|| panic!("the second account plan in {err}"));
     assert!(
-        line.contains("already has account plan `acme/plan@2024-12-01` for product `p`"),
+        line.contains("already has an account plan for product `p`")
+            && line.contains("overlaps this one: account plan `acme/plan@2024-12-01`"),
         "{line}"
     );
     assert!(
@@ -290,7 +291,8 @@ fn the_emulator_refuses_an_overlapping_pricing_with_the_same_message() {
             .as_str()
             .unwrap_or_default()
             .contains(&format!(
-                "already has account plan `{}` for product `p`",
+                "already has an account plan for product `p` (plan `plan`, from \
+                 2024-12-01T00:00:00Z to open-ended) that overlaps this one: account plan `{}`",
                 existing["id"].as_str().unwrap_or_default()
             )),
         "{answer}"

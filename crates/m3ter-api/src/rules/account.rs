@@ -122,10 +122,11 @@ pub(crate) fn check_account_plan(
                     OVERLAP,
                     "startDate",
                     format!(
-                        "account `{account_code}` already has account plan `{reference}` for \
-                         product `{product_code}` (plan `{}`, from {} to {}) that overlaps this \
-                         one; only one account plan per product may be active at a time, so end \
-                         the other one before this `startDate`, or start this one when it ends",
+                        "account `{account_code}` already has an account plan for product \
+                         `{product_code}` (plan `{}`, from {} to {}) that overlaps this one: \
+                         account plan `{reference}`; only one account plan per product may be \
+                         active at a time, so end the other one before this `startDate`, or \
+                         start this one when it ends",
                         code_or(Some(other_plan), other_plan_ref),
                         other_start.unwrap_or("?"),
                         other_end.unwrap_or("open-ended"),
