@@ -20,9 +20,15 @@ use m3ter_api::rules::{Body, Catalog, Finding, Severity, Subject, check};
 
 /// Fields the rules look siblings up by ([`Catalog::each_where`]): indexed,
 /// so a rule run on each of 10,000 account plans does not scan them all.
-const INDEXED: [(Kind, &str); 2] = [
+const INDEXED: [(Kind, &str); 7] = [
     (Kind::AccountPlan, "accountId"),
     (Kind::Commitment, "accountId"),
+    // Pricing windows: a pricing's siblings, and an account plan's pricings.
+    (Kind::Pricing, "planId"),
+    (Kind::Pricing, "planTemplateId"),
+    (Kind::CounterPricing, "planId"),
+    (Kind::CounterPricing, "planTemplateId"),
+    (Kind::PlanGroupLink, "planGroupId"),
 ];
 
 /// The desired state as the rules see it: per kind, key → body. The
@@ -184,17 +190,7 @@ pub(crate) fn check_all<'a>(
             .filter(|f| !left_to_graph(f))
         {
             let mut d = diagnostic(file, c, &finding);
-            if let Some((kind, key)) = &finding.other
-                && let Some((other_file, other)) = written.get(&Address::new(*kind, key.clone()))
-            {
-                let pos = other.pos;
-                d.message.push_str(&format!(
-                    " (that {kind} is at {}:{}:{})",
-                    other_file.display(),
-                    pos.line,
-                    pos.column
-                ));
-            }
+            d.message.push_str(&where_written(&finding, &written));
             match finding.severity {
                 Severity::Error => out.errors.push(d),
                 Severity::Warning => out.warnings.push(d),
@@ -205,6 +201,35 @@ pub(crate) fn check_all<'a>(
     warnings.sort();
     out.warnings = warnings.0;
     out
+}
+
+/// Where the other entities a finding names are written: ` (that
+/// commitment is at f:l:c)` for one, ` (pricing `a` is at f:l:c; pricing
+/// `b` is at f:l:c)` for several; nothing for those not written (live only).
+fn where_written(
+    finding: &Finding,
+    written: &BTreeMap<&Address, (&PathBuf, &Converted)>,
+) -> String {
+    let places: Vec<(Kind, &str, String)> = finding
+        .others
+        .iter()
+        .filter_map(|(kind, key)| {
+            let (file, c) = written.get(&Address::new(*kind, key.clone()))?;
+            let at = format!("{}:{}:{}", file.display(), c.pos.line, c.pos.column);
+            Some((*kind, key.as_str(), at))
+        })
+        .collect();
+    match places.as_slice() {
+        [] => String::new(),
+        [(kind, _, at)] if finding.others.len() == 1 => format!(" (that {kind} is at {at})"),
+        _ => {
+            let each: Vec<String> = places
+                .iter()
+                .map(|(kind, key, at)| format!("{kind} `{key}` is at {at}"))
+                .collect();
+            format!(" ({})", each.join("; "))
+        }
+    }
 }
 
 /// Rules whose offline form is the graph's cycle check: a parent loop in

@@ -43,7 +43,9 @@ fn aggregation(c: &Chain, extra: Value) -> Value {
 }
 
 fn pricing(c: &Chain, extra: Value) -> Value {
-    let mut p = json!({"planId": c.plan, "aggregationId": c.aggregation,
+    // On the template: the chain's plan prices the aggregation already, and
+    // a second pricing of it there would overlap that one.
+    let mut p = json!({"planTemplateId": c.template, "aggregationId": c.aggregation,
                        "startDate": "2026-01-01T00:00:00Z",
                        "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]});
     p.as_object_mut()
@@ -268,9 +270,12 @@ async fn every_broken_rule_is_in_one_answer() {
 async fn warnings_do_not_refuse_a_body() {
     let e = Emu::start().await;
     let c = e.chain().await;
+    // It ends when the next starts: overlapping pricings are an error.
+    // (The warnings are the point here.)
     let negative = pricing(
         &c,
-        json!({"pricingBands": [{"lowerLimit": 0, "fixedPrice": -5, "unitPrice": -0.5}]}),
+        json!({"endDate": "2027-01-01T00:00:00Z",
+               "pricingBands": [{"lowerLimit": 0, "fixedPrice": -5, "unitPrice": -0.5}]}),
     );
     let created = e.create("pricings", negative).await;
     assert_eq!(created["pricingBands"][0]["unitPrice"], -0.5);

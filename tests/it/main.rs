@@ -50,6 +50,7 @@ mod kinds;
 mod plan;
 mod plan_markdown;
 mod plan_show;
+mod pricing_windows;
 mod state;
 mod state_s3;
 mod validate_promise;

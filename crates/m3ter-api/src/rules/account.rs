@@ -117,19 +117,23 @@ pub(crate) fn check_account_plan(
             ),
         ) {
             let product_code = code_or(catalog.get(Kind::Product, product), product);
-            out.push(Finding::error(
-                OVERLAP,
-                "startDate",
-                format!(
-                    "account `{account_code}` already has an account plan for product \
-                     `{product_code}` (plan `{}`, from {} to {}) that overlaps this one; only one \
-                     account plan per product may be active at a time, so end the other one \
-                     before this `startDate`, or start this one when it ends",
-                    code_or(Some(other_plan), other_plan_ref),
-                    other_start.unwrap_or("?"),
-                    other_end.unwrap_or("open-ended"),
-                ),
-            ));
+            out.push(
+                Finding::error(
+                    OVERLAP,
+                    "startDate",
+                    format!(
+                        "account `{account_code}` already has an account plan for product \
+                         `{product_code}` (plan `{}`, from {} to {}) that overlaps this one: \
+                         account plan `{reference}`; only one account plan per product may be \
+                         active at a time, so end the other one before this `startDate`, or \
+                         start this one when it ends",
+                        code_or(Some(other_plan), other_plan_ref),
+                        other_start.unwrap_or("?"),
+                        other_end.unwrap_or("open-ended"),
+                    ),
+                )
+                .with_other(Kind::AccountPlan, reference),
+            );
             return;
         }
     }

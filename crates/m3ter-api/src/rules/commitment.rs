@@ -199,8 +199,8 @@ mod tests {
             &f,
         );
         assert_eq!(
-            findings[0].other,
-            Some((Kind::Commitment, "acme@2025-01-01".to_owned()))
+            findings[0].others,
+            vec![(Kind::Commitment, "acme@2025-01-01".to_owned())]
         );
     }
 

@@ -32,6 +32,7 @@ mod plan_group;
 mod pricing;
 mod scheduled_event;
 mod webhook;
+mod window;
 
 #[cfg(test)]
 mod fixture;
@@ -94,10 +95,11 @@ pub struct Finding {
     pub path: String,
     /// What is wrong and how to fix it, naming entities by code.
     pub message: String,
-    /// The other entity a conflict is with (kind and reference value), so
-    /// that an offline report can point at where it is written too.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub other: Option<(Kind, String)>,
+    /// The other entities the finding is about (kind and reference value):
+    /// the one a conflict is with, the pricings around a gap. An offline
+    /// report points at where each is written too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<(Kind, String)>,
 }
 
 impl Finding {
@@ -107,14 +109,14 @@ impl Finding {
             severity: Severity::Error,
             path: path.into(),
             message,
-            other: None,
+            others: Vec::new(),
         }
     }
 
-    /// The finding, naming `reference` of `kind` as the other side of the
-    /// conflict.
+    /// The finding, naming `reference` of `kind` as another entity it is
+    /// about (the other side of a conflict); may be called more than once.
     pub(crate) fn with_other(mut self, kind: Kind, reference: &str) -> Self {
-        self.other = Some((kind, reference.to_owned()));
+        self.others.push((kind, reference.to_owned()));
         self
     }
 
@@ -124,7 +126,7 @@ impl Finding {
             severity: Severity::Warning,
             path: path.into(),
             message,
-            other: None,
+            others: Vec::new(),
         }
     }
 }
@@ -266,6 +268,16 @@ pub const RULES: &[(&str, Severity, &str)] = &[
         "SPEC AccountPlan: one active account plan per product per account",
     ),
     (
+        window::OVERLAP,
+        Severity::Error,
+        "DOCS pricing: one pricing per plan (or template), aggregation or counter and segment at a time",
+    ),
+    (
+        window::GAP,
+        Severity::Warning,
+        "OURS: an account plan's plans price what they price for as long as it is active",
+    ),
+    (
         webhook::URL,
         Severity::Error,
         "SPEC WebhookDestinationRequest.url: where m3ter sends events, so an absolute http(s) URL",
@@ -303,10 +315,16 @@ pub fn check(subject: &Subject<'_>, catalog: &dyn Catalog) -> Vec<Finding> {
         Kind::Aggregation => aggregation::check(subject.body, catalog, &mut out),
         Kind::CompoundAggregation => aggregation::check_compound(subject.body, catalog, &mut out),
         // Counter pricings have bands too (no overage bands nor segments).
-        Kind::Pricing | Kind::CounterPricing => pricing::check(subject.body, catalog, &mut out),
+        Kind::Pricing | Kind::CounterPricing => {
+            pricing::check(subject.body, catalog, &mut out);
+            window::check_overlap(subject, catalog, &mut out);
+        }
         Kind::PlanGroupLink => plan_group::check_link(subject, catalog, &mut out),
         Kind::Account => account::check_parent(subject, catalog, &mut out),
-        Kind::AccountPlan => account::check_account_plan(subject, catalog, &mut out),
+        Kind::AccountPlan => {
+            account::check_account_plan(subject, catalog, &mut out);
+            window::check_gaps(subject, catalog, &mut out);
+        }
         Kind::Commitment => commitment::check(subject, catalog, &mut out),
         Kind::Webhook => webhook::check(subject.body, &mut out),
         Kind::ScheduledEventConfiguration => scheduled_event::check(subject.body, &mut out),
