@@ -42,6 +42,7 @@ mod rules;
 mod stats;
 pub mod store;
 mod surface;
+mod uids;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
