@@ -72,7 +72,7 @@ pub(crate) async fn submit(State(s): State<Arc<Shared>>, req: Request) -> ApiRes
     let actor = s.actor.clone();
     s.commit(|store| {
         let mut changes = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::with_capacity(checked.len());
         let mut new_accounts: std::collections::HashMap<String, String> = Default::default();
         for mut m in checked {
             let uid = m.get("uid").and_then(Value::as_str).map(str::to_owned);

@@ -11,9 +11,32 @@
 //! reused) is harmless.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// Entries kept in the hash map before they move into the sorted vector.
-const RECENT_MAX: usize = 1 << 20;
+/// Entries kept in the hash map before they move into the sorted vector
+/// (its table is allocated once: about 4 MB).
+const RECENT_MAX: usize = 1 << 18;
+
+/// The keys are already hashes: use them as they are (no SipHash).
+#[derive(Debug, Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only i64 keys are hashed; this is for completeness.
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = v as u64;
+    }
+}
+
+type Recent = HashMap<i64, i64, BuildHasherDefault<Identity>>;
 
 /// The 64-bit FNV-1a hash of a uid, as stored in `measurement_uids.h`.
 /// Fixed (not std's randomly keyed hasher): it is persisted.
@@ -27,12 +50,12 @@ pub(crate) fn hash(uid: &str) -> i64 {
 }
 
 /// Row numbers of the stored measurements by uid hash.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Uids {
     /// Sorted by hash; a hash may repeat (a collision).
     base: Vec<(i64, i64)>,
     /// Recent entries; a second row of one hash goes to `overflow`.
-    recent: HashMap<i64, i64>,
+    recent: Recent,
     overflow: Vec<(i64, i64)>,
 }
 
@@ -42,7 +65,8 @@ impl Uids {
         base.sort_unstable();
         Uids {
             base,
-            ..Uids::default()
+            recent: Recent::with_capacity_and_hasher(RECENT_MAX, Default::default()),
+            overflow: Vec::new(),
         }
     }
 
@@ -82,7 +106,6 @@ impl Uids {
         let mut tail: Vec<(i64, i64)> = self.recent.drain().collect();
         tail.append(&mut self.overflow);
         tail.sort_unstable();
-        self.recent.shrink_to(RECENT_MAX);
         let old = self.base.len();
         self.base.reserve_exact(tail.len());
         self.base.resize(old + tail.len(), (0, 0));
@@ -97,6 +120,12 @@ impl Uids {
             }
             k -= 1;
         }
+    }
+}
+
+impl Default for Uids {
+    fn default() -> Self {
+        Uids::from_entries(Vec::new())
     }
 }
 
