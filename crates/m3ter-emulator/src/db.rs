@@ -9,9 +9,15 @@
 //!   creation sequence (pages are newest first by it), `body` the JSON the
 //!   API returns.
 //! - `measurements(n, uid, account_id, meter_id, ts_ms, body)`: accepted
-//!   measurements, `n` their arrival order, `uid` unique (ingest is
-//!   idempotent on it), indexed by (account, meter, timestamp) for billing.
-//! - `meta(key, value)`: the schema version.
+//!   measurements, `n` their arrival order, indexed by (account, meter,
+//!   UTC day of `ts_ms`) for billing: within a day rows are in arrival
+//!   order, so an insert appends to one of a few index pages instead of
+//!   dirtying a random one.
+//! - `measurement_uids(n, h)`: the 64-bit hash of each stored uid (ingest is
+//!   idempotent on it), appended in arrival order; the emulator keeps them
+//!   in memory (`uids.rs`) and compares the real uid on a hash hit.
+//! - `meta(key, value)`: the schema version (2; a version 1 database, with
+//!   a `uid UNIQUE` index, is rebuilt on open).
 //!
 //! Public items: [`remove`] (`m3ter emulator reset`), [`StoreError`] and
 //! [`side_files`].
@@ -28,12 +34,37 @@ use serde_json::Value;
 
 use super::legacy;
 use super::store::{Change, Object};
+use super::uids::{self, Uids};
 
 /// The schema version in `meta`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Milliseconds of a day: the index's bucket of `ts_ms` (the expression
+/// `ts_ms / 86400000` must be spelled exactly so in queries for SQLite to
+/// use the index).
+const DAY_MS: i64 = 86_400_000;
+
+const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value ANY) STRICT;";
+
+/// The measurement table of schema 2 (no uid index: see `uids.rs`).
+const MEASUREMENTS: &str = "
+CREATE TABLE IF NOT EXISTS measurements (
+    n          INTEGER PRIMARY KEY,
+    uid        TEXT,
+    account_id TEXT NOT NULL,
+    meter_id   TEXT NOT NULL,
+    ts_ms      INTEGER NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS measurements_by_account_meter_day
+    ON measurements (account_id, meter_id, ts_ms / 86400000);
+CREATE TABLE IF NOT EXISTS measurement_uids (
+    n INTEGER PRIMARY KEY,
+    h INTEGER NOT NULL
+) STRICT;
+";
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value ANY) STRICT;
 CREATE TABLE IF NOT EXISTS entities (
     tbl  TEXT NOT NULL,
     id   TEXT NOT NULL,
@@ -42,16 +73,6 @@ CREATE TABLE IF NOT EXISTS entities (
     body TEXT NOT NULL,
     PRIMARY KEY (tbl, id)
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS measurements (
-    n          INTEGER PRIMARY KEY,
-    uid        TEXT UNIQUE,
-    account_id TEXT NOT NULL,
-    meter_id   TEXT NOT NULL,
-    ts_ms      INTEGER NOT NULL,
-    body       TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS measurements_by_account_meter_ts
-    ON measurements (account_id, meter_id, ts_ms);
 ";
 
 /// Store failures: they name the file and what to do.
@@ -136,11 +157,14 @@ pub(crate) struct Row {
     pub(crate) value: Object,
 }
 
-/// The connection, and whether a group transaction is open on it.
+/// The connection, whether a group transaction is open on it, and the
+/// uid index once read.
 #[derive(Debug)]
 struct Open {
     conn: Connection,
     in_tx: bool,
+    /// None until the first ingest or uid lookup reads it.
+    uids: Option<Uids>,
 }
 
 /// Counters of the group commit: change sets appended and committed.
@@ -180,7 +204,11 @@ impl Db {
     fn on(path: PathBuf, conn: Connection, lock: Option<File>) -> Db {
         Db {
             path,
-            conn: Mutex::new(Some(Open { conn, in_tx: false })),
+            conn: Mutex::new(Some(Open {
+                conn,
+                in_tx: false,
+                uids: None,
+            })),
             progress: Mutex::new(Progress::default()),
             sync_lock: Mutex::new(()),
             lock: Mutex::new(lock),
@@ -203,7 +231,11 @@ impl Db {
             .map_err(io(&lock_path))?;
         try_lock(&lock, path, &lock_path)?;
         let notice = migrate(path, legacy)?;
-        let conn = connect(path)?;
+        let (conn, upgraded) = connect(path)?;
+        let notice = match (notice, upgraded) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        };
         Ok((Db::on(path.to_owned(), conn, Some(lock)), notice))
     }
 
@@ -252,7 +284,9 @@ impl Db {
                 o.in_tx = true;
             }
             o.conn.execute_batch("SAVEPOINT change")?;
-            if let Err(e) = write_changes(&o.conn, changes) {
+            // Uid entries of a rolled-back change stay: a hit is checked
+            // against the stored row, so they never match.
+            if let Err(e) = write_changes(&o.conn, &mut o.uids, changes) {
                 o.conn.execute_batch("ROLLBACK TO change; RELEASE change")?;
                 return Err(e);
             }
@@ -307,11 +341,8 @@ impl Db {
     /// Whether a measurement with this uid is stored.
     pub(crate) fn has_uid(&self, uid: &str) -> Result<bool, StoreError> {
         self.with(|o| {
-            o.conn
-                .prepare_cached("SELECT 1 FROM measurements WHERE uid = ?1")?
-                .query_row([uid], |_| Ok(()))
-                .optional()
-                .map(|o| o.is_some())
+            let index = loaded(&o.conn, &mut o.uids)?;
+            is_stored(&o.conn, index, uid)
         })
     }
 
@@ -330,13 +361,18 @@ impl Db {
             // in row order: the table's pages are read once each, in file
             // order, rather than once per measurement in timestamp order.
             let mut ns: Vec<(i64, usize)> = Vec::new();
+            // The index is by day; the exact bounds are checked on the row.
             let mut by_index = o.conn.prepare_cached(
                 "SELECT n FROM measurements \
-                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+                 WHERE account_id = ?1 AND meter_id = ?2 \
+                 AND ts_ms / 86400000 BETWEEN ?5 AND ?6 AND ts_ms BETWEEN ?3 AND ?4",
             )?;
+            let (from_day, to_day) = (from_ms / DAY_MS, to_ms / DAY_MS);
             for (i, meter) in meter_ids.iter().enumerate() {
-                let rows =
-                    by_index.query_map(params![account_id, meter, from_ms, to_ms], |r| r.get(0))?;
+                let rows = by_index.query_map(
+                    params![account_id, meter, from_ms, to_ms, from_day, to_day],
+                    |r| r.get(0),
+                )?;
                 for n in rows {
                     ns.push((n?, i));
                 }
@@ -552,7 +588,7 @@ impl Db {
         let _one = self.sync_lock.lock().unwrap_or_else(|e| e.into_inner());
         let open = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
         let result = match open {
-            Some(Open { conn: c, in_tx }) => {
+            Some(Open { conn: c, in_tx, .. }) => {
                 let committed = if in_tx {
                     c.execute_batch("COMMIT").map_err(sql(&self.path))
                 } else {
@@ -572,17 +608,19 @@ impl Db {
     }
 }
 
-/// Opens (creating) the database file with the store's settings.
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+/// Opens (creating) the database file with the store's settings; the
+/// notice says when an older schema was upgraded.
+fn connect(path: &Path) -> Result<(Connection, Option<String>), StoreError> {
     let conn = Connection::open(path).map_err(sql(path))?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
         .map_err(sql(path))?;
-    init(&conn, path)?;
-    Ok(conn)
+    let notice = init(&conn, path)?;
+    Ok((conn, notice))
 }
 
-/// Pragmas and schema; refuses a database of a newer schema.
-fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// Pragmas and schema; upgrades a version 1 database, refuses one of a
+/// newer schema.
+fn init(conn: &Connection, path: &Path) -> Result<Option<String>, StoreError> {
     // FULL: in WAL mode the WAL is fsync'd at every commit, so a change is
     // durable before its response (NORMAL would only fsync at checkpoints).
     conn.execute_batch(
@@ -593,6 +631,7 @@ fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
          PRAGMA busy_timeout = 5000;",
     )
     .map_err(sql(path))?;
+    conn.execute_batch(META).map_err(sql(path))?;
     conn.execute_batch(SCHEMA).map_err(sql(path))?;
     let found: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
@@ -602,24 +641,124 @@ fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sql(path))?;
     match found {
         None => {
+            conn.execute_batch(MEASUREMENTS).map_err(sql(path))?;
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
                 [SCHEMA_VERSION],
             )
             .map_err(sql(path))?;
+            Ok(None)
         }
-        Some(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::Version {
-                path: path.to_owned(),
-                found: v,
-            });
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::Version {
+            path: path.to_owned(),
+            found: v,
+        }),
+        Some(1) => upgrade_v1(conn).map_err(sql(path)).map(|n| {
+            Some(format!(
+                "Upgraded the emulator database {} to schema {SCHEMA_VERSION} ({n} measurements; their uids are now indexed by hash).",
+                path.display()
+            ))
+        }),
+        Some(_) => {
+            conn.execute_batch(MEASUREMENTS).map_err(sql(path))?;
+            Ok(None)
         }
-        Some(_) => {}
     }
-    Ok(())
 }
 
-fn write_changes(tx: &Connection, changes: &[Change]) -> rusqlite::Result<()> {
+/// Rebuilds a schema 1 database's measurements (a `uid UNIQUE` index and an
+/// (account, meter, ts) index) as schema 2, in one transaction: a crash
+/// leaves the old schema, and the next open upgrades again. Rows keep their
+/// `n` and `body`. Returns the number of measurements.
+fn upgrade_v1(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = (|| {
+        conn.execute_batch(
+            "ALTER TABLE measurements RENAME TO measurements_v1;
+             DROP INDEX IF EXISTS measurements_by_account_meter_ts;",
+        )?;
+        conn.execute_batch(MEASUREMENTS)?;
+        let n = conn.execute(
+            "INSERT INTO measurements (n, uid, account_id, meter_id, ts_ms, body) \
+             SELECT n, uid, account_id, meter_id, ts_ms, body FROM measurements_v1 ORDER BY n",
+            [],
+        )?;
+        {
+            let mut read = conn.prepare("SELECT n, uid FROM measurements WHERE uid IS NOT NULL")?;
+            let mut write = conn.prepare("INSERT INTO measurement_uids (n, h) VALUES (?1, ?2)")?;
+            let mut rows = read.query([])?;
+            while let Some(r) = rows.next()? {
+                let uid: String = r.get(1)?;
+                write.execute(params![r.get::<_, i64>(0)?, uids::hash(&uid)])?;
+            }
+        }
+        conn.execute_batch(
+            "DROP TABLE measurements_v1;
+             UPDATE meta SET value = 2 WHERE key = 'schema';",
+        )?;
+        Ok(n as i64)
+    })();
+    match done {
+        Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The uid index, read from `measurement_uids` on first use.
+fn loaded<'a>(conn: &Connection, uids: &'a mut Option<Uids>) -> rusqlite::Result<&'a mut Uids> {
+    if uids.is_none() {
+        // max(n) is a bound on the count, found without a scan.
+        let bound: Option<i64> =
+            conn.query_row("SELECT max(n) FROM measurement_uids", [], |r| r.get(0))?;
+        let mut entries = Vec::with_capacity(bound.unwrap_or(0).max(0) as usize);
+        let mut st = conn.prepare("SELECT h, n FROM measurement_uids")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            entries.push((r.get(0)?, r.get(1)?));
+        }
+        *uids = Some(Uids::from_entries(entries));
+    }
+    Ok(uids.get_or_insert_with(Uids::default))
+}
+
+/// Whether a measurement with this uid is stored: the index's candidates,
+/// each compared by its real uid.
+fn is_stored(conn: &Connection, index: &Uids, uid: &str) -> rusqlite::Result<bool> {
+    let mut st = conn.prepare_cached("SELECT uid FROM measurements WHERE n = ?1")?;
+    for n in index.candidates(uids::hash(uid)) {
+        let stored: Option<Option<String>> = st.query_row([n], |r| r.get(0)).optional()?;
+        if stored.flatten().as_deref() == Some(uid) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A measurement's body as stored: every field but the ids (they are
+/// columns), serialised without copying the object.
+struct StoredBody<'a>(&'a Object);
+
+impl serde::Serialize for StoredBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if k != "meterId" && k != "accountId" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn write_changes(
+    tx: &Connection,
+    uids: &mut Option<Uids>,
+    changes: &[Change],
+) -> rusqlite::Result<()> {
     for c in changes {
         match c {
             Change::Put { table, seq, value } => {
@@ -643,23 +782,39 @@ fn write_changes(tx: &Connection, changes: &[Change]) -> rusqlite::Result<()> {
                 let ts = s("ts")
                     .and_then(m3ter_api::validate::parse_date_time)
                     .map_or(0, |t| t.timestamp_millis());
-                // The ids are columns; the body keeps the rest.
-                let mut body = value.clone();
-                body.remove("meterId");
-                body.remove("accountId");
-                let body = Value::Object(body).to_string();
+                let uid = s("uid");
                 // A stored uid makes this a no-op: ingest is idempotent.
+                let index = match uid {
+                    Some(uid) => {
+                        let index = loaded(tx, uids)?;
+                        if is_stored(tx, index, uid)? {
+                            continue;
+                        }
+                        Some(index)
+                    }
+                    None => None,
+                };
+                // The ids are columns; the body keeps the rest.
+                let body = serde_json::to_string(&StoredBody(value))
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 tx.prepare_cached(
-                    "INSERT OR IGNORE INTO measurements (uid, account_id, meter_id, ts_ms, body) \
+                    "INSERT INTO measurements (uid, account_id, meter_id, ts_ms, body) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![
-                    s("uid"),
+                    uid,
                     s("accountId").unwrap_or_default(),
                     s("meterId").unwrap_or_default(),
                     ts,
                     body
                 ])?;
+                if let (Some(uid), Some(index)) = (uid, index) {
+                    let n = tx.last_insert_rowid();
+                    let h = uids::hash(uid);
+                    tx.prepare_cached("INSERT INTO measurement_uids (n, h) VALUES (?1, ?2)")?
+                        .execute(params![n, h])?;
+                    index.insert(h, n);
+                }
             }
         }
     }
@@ -708,9 +863,9 @@ fn migrate(path: &Path, legacy: Option<&Path>) -> Result<Option<String>, StoreEr
         }
     }
     {
-        let mut conn = connect(&building)?;
+        let (mut conn, _) = connect(&building)?;
         let tx = conn.transaction().map_err(sql(&building))?;
-        write_changes(&tx, &changes).map_err(sql(&building))?;
+        write_changes(&tx, &mut Some(Uids::default()), &changes).map_err(sql(&building))?;
         tx.commit().map_err(sql(&building))?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(sql(&building))?;
@@ -883,6 +1038,99 @@ mod tests {
         let uids: Vec<_> = got.iter().map(|m| m["uid"].clone()).collect();
         assert_eq!(uids, [json!("u2"), json!("u1")]);
         assert!(db.measurements("b", &["m"], from, to).unwrap().is_empty());
+    }
+
+    #[test]
+    fn uids_survive_a_reopen_and_a_hash_hit_is_checked_against_the_real_uid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let (db, _) = Db::open(&path, None).unwrap();
+        db.write(&[
+            measurement("u1", "2024-01-01T00:00:00Z"),
+            measurement("u3", "2024-01-01T00:00:00Z"),
+        ])
+        .unwrap();
+        db.close().unwrap();
+        // A collision: u3's row listed under u2's hash.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE measurement_uids SET h = ?1 WHERE n = 2",
+            [uids::hash("u2")],
+        )
+        .unwrap();
+        drop(conn);
+        let (db, _) = Db::open(&path, None).unwrap();
+        assert!(db.has_uid("u1").unwrap());
+        assert!(!db.has_uid("u2").unwrap(), "a hash hit alone is no match");
+        db.write(&[
+            measurement("u1", "2024-01-02T00:00:00Z"),
+            measurement("u2", "2024-01-02T00:00:00Z"),
+        ])
+        .unwrap();
+        assert_eq!(db.measurement_count().unwrap(), 3, "u1 kept once, u2 stored");
+    }
+
+    #[test]
+    fn reads_use_the_day_index() {
+        let db = Db::memory().unwrap();
+        let plan: Vec<String> = db
+            .with(|o| {
+                let mut st = o.conn.prepare(
+                    "EXPLAIN QUERY PLAN SELECT n FROM measurements \
+                     WHERE account_id = ?1 AND meter_id = ?2 \
+                     AND ts_ms / 86400000 BETWEEN ?5 AND ?6 AND ts_ms BETWEEN ?3 AND ?4",
+                )?;
+                let rows = st.query_map(params!["a", "m", 0, 1, 0, 1], |r| r.get(3))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("measurements_by_account_meter_day")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_schema_1_database_is_upgraded_on_open_keeping_rows_and_uniqueness() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY) STRICT;
+                 INSERT INTO meta VALUES ('schema', 1);
+                 CREATE TABLE measurements (
+                     n INTEGER PRIMARY KEY, uid TEXT UNIQUE, account_id TEXT NOT NULL,
+                     meter_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, body TEXT NOT NULL) STRICT;
+                 CREATE INDEX measurements_by_account_meter_ts
+                     ON measurements (account_id, meter_id, ts_ms);
+                 INSERT INTO measurements VALUES
+                     (1, 'u1', 'a', 'm', 1704067200000, '{\"uid\":\"u1\",\"ts\":\"2024-01-01T00:00:00Z\"}'),
+                     (2, NULL, 'a', 'm', 1704153600000, '{\"ts\":\"2024-01-02T00:00:00Z\"}');",
+            )
+            .unwrap();
+        }
+        let (db, notice) = Db::open(&path, None).unwrap();
+        let notice = notice.expect("an upgrade notice");
+        assert!(notice.contains("schema 2") && notice.contains("2 measurements"), "{notice}");
+        assert!(db.has_uid("u1").unwrap());
+        db.write(&[measurement("u1", "2024-01-03T00:00:00Z")])
+            .unwrap();
+        assert_eq!(db.measurement_count().unwrap(), 2);
+        let got = db
+            .measurements("a", &["m"], 1_704_067_200_000, 1_704_153_600_000)
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0]["uid"], "u1");
+        db.close().unwrap();
+        let (_db, notice) = Db::open(&path, None).unwrap();
+        assert!(notice.is_none(), "upgraded once");
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
     }
 
     #[test]

@@ -42,6 +42,7 @@ mod rules;
 mod stats;
 pub mod store;
 mod surface;
+mod uids;
 mod usage;
 mod usage_rows;
 
