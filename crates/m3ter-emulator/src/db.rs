@@ -424,10 +424,13 @@ impl Db {
         self.with(|o| {
             let mut st = o.conn.prepare_cached(
                 "SELECT ts_ms, body FROM measurements \
-                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4 \
+                 WHERE account_id = ?1 AND meter_id = ?2 \
+                 AND ts_ms / 86400000 BETWEEN ?5 AND ?6 AND ts_ms BETWEEN ?3 AND ?4 \
                  ORDER BY n",
             )?;
-            let mut rows = st.query(params![account_id, meter_id, from_ms, to_ms])?;
+            let (from_day, to_day) = (from_ms / DAY_MS, to_ms / DAY_MS);
+            let mut rows =
+                st.query(params![account_id, meter_id, from_ms, to_ms, from_day, to_day])?;
             while let Some(r) = rows.next()? {
                 let body = r.get_ref(1)?.as_str().map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
@@ -452,12 +455,16 @@ impl Db {
         self.with(|o| {
             let mut count = o.conn.prepare_cached(
                 "SELECT count(*) FROM measurements \
-                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+                 WHERE account_id = ?1 AND meter_id = ?2 \
+                 AND ts_ms / 86400000 BETWEEN ?5 AND ?6 AND ts_ms BETWEEN ?3 AND ?4",
             )?;
+            let (from_day, to_day) = (from_ms / DAY_MS, to_ms / DAY_MS);
             let mut matched = 0u64;
             for account in account_ids {
-                let n: i64 =
-                    count.query_row(params![account, meter_id, from_ms, to_ms], |r| r.get(0))?;
+                let n: i64 = count.query_row(
+                    params![account, meter_id, from_ms, to_ms, from_day, to_day],
+                    |r| r.get(0),
+                )?;
                 matched += n as u64;
             }
             let rows: Option<i64> = o
@@ -545,12 +552,16 @@ impl Db {
             let mut ns: Vec<i64> = Vec::new();
             let mut by_index = o.conn.prepare_cached(
                 "SELECT n FROM measurements \
-                 WHERE account_id = ?1 AND meter_id = ?2 AND ts_ms BETWEEN ?3 AND ?4",
+                 WHERE account_id = ?1 AND meter_id = ?2 \
+                 AND ts_ms / 86400000 BETWEEN ?5 AND ?6 AND ts_ms BETWEEN ?3 AND ?4",
             )?;
+            let (from_day, to_day) = (from_ms / DAY_MS, to_ms / DAY_MS);
             for account in accounts {
                 for meter in meters {
-                    let rows =
-                        by_index.query_map(params![account, meter, from_ms, to_ms], |r| r.get(0))?;
+                    let rows = by_index.query_map(
+                        params![account, meter, from_ms, to_ms, from_day, to_day],
+                        |r| r.get(0),
+                    )?;
                     for n in rows {
                         ns.push(n?);
                     }
