@@ -9,7 +9,8 @@
 # target: at most one per (meter, page)).
 #
 # Usage: bench/bill-impact.sh   (env: ACCOUNTS=100 PER_ACCOUNT=10000 LATENCY_MS=20 RUNS=5;
-#                                M3TER_BIN=path skips the release build)
+#                                M3TER_BIN=path skips the release build; KEEP=DIR keeps the filled
+#                                org in DIR and reuses it on the next run)
 # Results are printed and written to bench/bill-impact/last-run.txt.
 set -euo pipefail
 
@@ -37,7 +38,9 @@ maxrss_kb() { awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2
 api_env=(env M3TER_ORG_ID="$ORG" M3TER_API_KEY=local-key M3TER_API_SECRET=local-secret)
 queries() { curl -s "$base/_emulator/stats" | sed -n "s/.*\"${QUERY_ROUTE//\//\\/}\":\([0-9]*\).*/\1/p"; }
 
-site="$workdir/site"
+site="${KEEP:-$workdir}/site"
+fill=1
+[[ -f "$site/state/org.db" ]] && fill=0
 mkdir -p "$site/desired-state" "$site/state"
 cp desired-state/*.yaml "$site/desired-state/"
 accounts=()
@@ -54,14 +57,18 @@ accounts=()
 for i in $(seq -w 1 "$ACCOUNTS"); do accounts+=(--account "bench_account_$i"); done
 
 # Filled without latency (the fill is not what is measured), then restarted with it.
-start_emulator --data "$site/state/org.db"
-(cd "$site" && "${api_env[@]}" M3TER_BASE_URL="$base" "$BIN" apply --auto-approve --state state/bench.json \
-    --rate-limit 0 >"$workdir/apply.out" 2>&1) || { log "apply failed:"; tail -20 "$workdir/apply.out" >&2; exit 1; }
-(cd "$site" && "${api_env[@]}" M3TER_BASE_URL="$base" "$BIN" ingest --meter "$METER" "${accounts[@]}" \
-    --count "$((ACCOUNTS * PER_ACCOUNT))" --seed 1 --from 2024-12-01 --to 2025-01-01 --rate-limit 0 -q \
-    >"$workdir/ingest.out" 2>&1) || { log "ingest failed:"; tail -20 "$workdir/ingest.out" >&2; exit 1; }
-stop_emulator
-sed -i 's/unitPrice: 0.22}/unitPrice: 0.25}/' "$site/desired-state/pricing.yaml"
+if [[ "$fill" == 1 ]]; then
+    start_emulator --data "$site/state/org.db"
+    (cd "$site" && "${api_env[@]}" M3TER_BASE_URL="$base" "$BIN" apply --auto-approve \
+        --state state/bench.json --rate-limit 0 >"$workdir/apply.out" 2>&1) \
+        || { log "apply failed:"; tail -20 "$workdir/apply.out" >&2; exit 1; }
+    (cd "$site" && "${api_env[@]}" M3TER_BASE_URL="$base" "$BIN" ingest --meter "$METER" "${accounts[@]}" \
+        --count "$((ACCOUNTS * PER_ACCOUNT))" --seed 1 --from 2024-12-01 --to 2025-01-01 --rate-limit 0 -q \
+        >"$workdir/ingest.out" 2>&1) || { log "ingest failed:"; tail -20 "$workdir/ingest.out" >&2; exit 1; }
+    stop_emulator
+fi
+# The first Duration band's unit price (0.00001833337 -> 0.00002).
+sed -i 's/unitPrice: 0.00001833337}/unitPrice: 0.00002}/' "$site/desired-state/pricing.yaml"
 start_emulator --data "$site/state/org.db" --latency-ms "$LATENCY_MS"
 
 preview=("$BIN" plan --bill-impact --period 2024-12 --state state/bench.json --rate-limit 0)

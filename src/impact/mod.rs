@@ -211,8 +211,12 @@ impl Amounts {
     }
     /// `delta / before` in percent, None when `before` is zero.
     pub(crate) fn percent(self) -> Option<Decimal> {
-        (!self.before.is_zero())
-            .then(|| money::mul(money::div(self.delta(), self.before.abs()), Decimal::from(100)))
+        (!self.before.is_zero()).then(|| {
+            money::mul(
+                money::div(self.delta(), self.before.abs()),
+                Decimal::from(100),
+            )
+        })
     }
     fn json(self) -> [Value; 4] {
         [
@@ -233,7 +237,9 @@ impl BillImpact {
 
     /// Whether any account's bill changes.
     pub fn changes_bills(&self) -> bool {
-        self.accounts.iter().any(|a| a.exact.before != a.exact.after)
+        self.accounts
+            .iter()
+            .any(|a| a.exact.before != a.exact.after)
             || self
                 .accounts
                 .iter()
@@ -257,7 +263,8 @@ pub async fn preview(
     let mut before = OrgView::live(live);
     let ids = org::planned_ids(plan, state);
     let mut after = before.planned(plan, state)?;
-    let accounts = scope::affected_accounts(plan, &before, &after, &ids, window).unwrap_or_default();
+    let accounts =
+        scope::affected_accounts(plan, &before, &after, &ids, window).unwrap_or_default();
     if !accounts.is_empty() {
         let (bills, transactions) = history(client, &accounts, &before, &after, window).await?;
         before.add_history(bills.clone(), transactions.clone());
@@ -359,12 +366,9 @@ async fn history(
                 continue;
             };
             let mut full = bill.as_object().cloned().unwrap_or_default();
-            let lines = crate::usage::bills::list_pages(
-                client,
-                &format!("bills/{bill_id}/lineitems"),
-                &[],
-            )
-            .await?;
+            let lines =
+                crate::usage::bills::list_pages(client, &format!("bills/{bill_id}/lineitems"), &[])
+                    .await?;
             full.insert("lineItems".into(), Value::Array(lines));
             earlier.push(full);
         }
@@ -444,7 +448,10 @@ fn lines_of(org: &OrgView, bill: &m3ter_rating::AccountBill) -> Vec<Line> {
                 description: str_of(l, "description").unwrap_or_default().to_owned(),
                 plan,
                 source,
-                subtotal: l.get("subtotal").and_then(money::decimal).unwrap_or_default(),
+                subtotal: l
+                    .get("subtotal")
+                    .and_then(money::decimal)
+                    .unwrap_or_default(),
             }
         })
         .collect()

@@ -12,7 +12,8 @@ use crate::usage::bills::money;
 
 /// "November 2026" for a calendar month, else "2026-11-03 – 2026-11-20".
 pub fn period_words(p: Period) -> String {
-    let whole_month = p.start.day() == 1 && p.start.checked_add_months(Months::new(1)) == Some(p.end);
+    let whole_month =
+        p.start.day() == 1 && p.start.checked_add_months(Months::new(1)) == Some(p.end);
     if whole_month {
         p.start.format("%B %Y").to_string()
     } else {
@@ -31,11 +32,25 @@ fn signed(v: &Value, currency: &str) -> String {
 
 fn percent(v: &Value) -> Option<String> {
     let p = v.as_f64()?;
-    Some(if p > 0.0 { format!("+{p:.1}%") } else { format!("{p:.1}%") })
+    Some(if p > 0.0 {
+        format!("+{p:.1}%")
+    } else {
+        format!("{p:.1}%")
+    })
 }
 
-fn change_words(before: &Value, after: &Value, delta: &Value, pct: &Value, currency: &str) -> String {
-    let mut s = format!("{} -> {}", money(Some(before), currency), money(Some(after), currency));
+fn change_words(
+    before: &Value,
+    after: &Value,
+    delta: &Value,
+    pct: &Value,
+    currency: &str,
+) -> String {
+    let mut s = format!(
+        "{} -> {}",
+        money(Some(before), currency),
+        money(Some(after), currency)
+    );
     if delta.as_f64().is_some_and(|d| d != 0.0) {
         let _ = write!(s, "  {}", signed(delta, currency));
         if let Some(p) = percent(pct) {
@@ -90,8 +105,16 @@ pub fn human(impact: &BillImpact, period: Period) -> String {
                 "removed" => "-",
                 _ => "~",
             };
-            let before = if l.before.is_null() { Value::from(0) } else { l.before.clone() };
-            let after = if l.after.is_null() { Value::from(0) } else { l.after.clone() };
+            let before = if l.before.is_null() {
+                Value::from(0)
+            } else {
+                l.before.clone()
+            };
+            let after = if l.after.is_null() {
+                Value::from(0)
+            } else {
+                l.after.clone()
+            };
             let _ = writeln!(
                 out,
                 "    {sign} {}: {}",
@@ -101,18 +124,30 @@ pub fn human(impact: &BillImpact, period: Period) -> String {
         }
         let same = a.line_items.iter().filter(|l| !shown(l)).count();
         if same > 0 {
-            let _ = writeln!(out, "    ({same} line{} unchanged)", if same == 1 { "" } else { "s" });
+            let _ = writeln!(
+                out,
+                "    ({same} line{} unchanged)",
+                if same == 1 { "" } else { "s" }
+            );
         }
     }
     let t = &impact.totals;
     match &t.currency {
         Some(c) => {
-            let _ = writeln!(out, "\n  Total, {c}: {}", change_words(&t.before, &t.after, &t.delta, &t.percent, c));
+            let _ = writeln!(
+                out,
+                "\n  Total, {c}: {}",
+                change_words(&t.before, &t.after, &t.delta, &t.percent, c)
+            );
         }
         None => {
             for ct in &t.by_currency {
                 let c = &ct.currency;
-                let _ = writeln!(out, "\n  Total, {c}: {}", change_words(&ct.before, &ct.after, &ct.delta, &ct.percent, c));
+                let _ = writeln!(
+                    out,
+                    "\n  Total, {c}: {}",
+                    change_words(&ct.before, &ct.after, &ct.delta, &ct.percent, c)
+                );
             }
         }
     }
@@ -127,7 +162,11 @@ fn headline(a: &AccountImpact, period: Period) -> Option<String> {
     if before == after {
         return None;
     }
-    let who = if a.name.is_empty() { &a.account } else { &a.name };
+    let who = if a.name.is_empty() {
+        &a.account
+    } else {
+        &a.name
+    };
     let verb = if after > before { "raises" } else { "lowers" };
     let by = match percent(&a.percent) {
         Some(p) => format!(" by {}", p.trim_start_matches(['+', '-'])),
@@ -143,7 +182,11 @@ fn headline(a: &AccountImpact, period: Period) -> Option<String> {
 }
 
 fn cell(v: &Value, currency: &str) -> String {
-    if v.is_null() { "\u{2013}".into() } else { money(Some(v), currency) }
+    if v.is_null() {
+        "\u{2013}".into()
+    } else {
+        money(Some(v), currency)
+    }
 }
 
 /// The preview as a markdown section, for a pull request.
@@ -151,12 +194,23 @@ pub fn markdown(impact: &BillImpact, period: Period) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n### Bill impact: {}\n", period_words(period));
     if impact.is_none() {
-        let _ = writeln!(out, "No billing impact: no change of this plan is one that rating reads.");
+        let _ = writeln!(
+            out,
+            "No billing impact: no change of this plan is one that rating reads."
+        );
         return out;
     }
-    let lines: Vec<String> = impact.accounts.iter().filter_map(|a| headline(a, period)).collect();
+    let lines: Vec<String> = impact
+        .accounts
+        .iter()
+        .filter_map(|a| headline(a, period))
+        .collect();
     if lines.is_empty() {
-        let _ = writeln!(out, "No invoice changes for the {} affected account(s).\n", impact.accounts.len());
+        let _ = writeln!(
+            out,
+            "No invoice changes for the {} affected account(s).\n",
+            impact.accounts.len()
+        );
     } else {
         for l in lines {
             let _ = writeln!(out, "{l}");

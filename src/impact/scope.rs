@@ -222,7 +222,10 @@ mod tests {
 
     #[test]
     fn plans_groups_and_account_level_changes_reach_their_accounts() {
-        assert_eq!(reached(Kind::PlanTemplate, json!({"id": "t2"})), set(&["a2"]));
+        assert_eq!(
+            reached(Kind::PlanTemplate, json!({"id": "t2"})),
+            set(&["a2"])
+        );
         assert_eq!(reached(Kind::PlanGroup, json!({"id": "g1"})), set(&["a3"]));
         assert_eq!(
             reached(Kind::Commitment, json!({"id": "c", "accountId": "a9"})),

@@ -66,7 +66,8 @@ fn question(query: &FieldQuery<'_>) -> Option<(Slice, Measure, bool)> {
         .filter_map(Value::as_object)
         .find(|f| f.get("code").and_then(Value::as_str) == Some(query.field))?;
     let category = field.get("category").and_then(Value::as_str);
-    let numeric = field.get("calculation").is_some() || category.is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
+    let numeric = field.get("calculation").is_some()
+        || category.is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
     let native = FUNCTIONS.contains(&query.function);
     let mut filters: Vec<(String, String)> = query
         .segment
@@ -85,7 +86,11 @@ fn question(query: &FieldQuery<'_>) -> Option<(Slice, Measure, bool)> {
     let measure = Measure {
         field: query.field.to_owned(),
         field_type: if numeric { "MEASURE" } else { "DIMENSION" },
-        function: if native { query.function.to_owned() } else { "COUNT".to_owned() },
+        function: if native {
+            query.function.to_owned()
+        } else {
+            "COUNT".to_owned()
+        },
     };
     Some((slice, measure, native))
 }
@@ -102,7 +107,9 @@ impl Usage for Recorder {
         if account_id.starts_with(PLANNED) {
             return None;
         }
-        if let Some((slice, measure, _)) = question(query).filter(|(s, ..)| !s.meter_id.starts_with(PLANNED)) {
+        if let Some((slice, measure, _)) =
+            question(query).filter(|(s, ..)| !s.meter_id.starts_with(PLANNED))
+        {
             let mut wanted = self.wanted.borrow_mut();
             let (accounts, measures) = wanted.entry(slice).or_default();
             accounts.insert(account_id.to_owned());

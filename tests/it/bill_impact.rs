@@ -192,7 +192,11 @@ fn the_preview_matches_the_bills_before_and_after_each_change() {
     assert_eq!(impact["usageQueries"], 0);
     let human = run_ok(dir, &emu, &["plan", "--bill-impact", "--period", "2024-12"]);
     assert!(human.contains("no billing impact"), "{human}");
-    assert_eq!(usage_queries(&emu), queries, "no usage query without a change");
+    assert_eq!(
+        usage_queries(&emu),
+        queries,
+        "no usage query without a change"
+    );
 
     // A unit price: everyone on the Lambda plan, Goofy Corp through its
     // plan group. The pull-request view says it in a sentence.
@@ -200,7 +204,14 @@ fn the_preview_matches_the_bills_before_and_after_each_change() {
     let md = run_ok(
         dir,
         &emu,
-        &["plan", "--bill-impact", "--period", "2024-12", "--format", "markdown"],
+        &[
+            "plan",
+            "--bill-impact",
+            "--period",
+            "2024-12",
+            "--format",
+            "markdown",
+        ],
     );
     assert!(md.contains("### Bill impact: December 2024"), "{md}");
     assert!(md.contains("This raises Mickey Mouse Inc"), "{md}");
@@ -243,7 +254,12 @@ fn the_preview_matches_the_bills_before_and_after_each_change() {
     check_change(dir, &emu, "a band added", &ACCOUNTS);
 
     // A standing charge on the plan template.
-    edit(dir, "pricing.yaml", "standingCharge: 0.0", "standingCharge: 25.0");
+    edit(
+        dir,
+        "pricing.yaml",
+        "standingCharge: 0.0",
+        "standingCharge: 25.0",
+    );
     let impact = check_change(dir, &emu, "a standing charge", &ACCOUNTS);
     let lines: Vec<&Value> = impact["accounts"]
         .as_array()

@@ -429,11 +429,16 @@ impl Db {
                  ORDER BY n",
             )?;
             let (from_day, to_day) = (from_ms / DAY_MS, to_ms / DAY_MS);
-            let mut rows =
-                st.query(params![account_id, meter_id, from_ms, to_ms, from_day, to_day])?;
+            let mut rows = st.query(params![
+                account_id, meter_id, from_ms, to_ms, from_day, to_day
+            ])?;
             while let Some(r) = rows.next()? {
                 let body = r.get_ref(1)?.as_str().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
                 })?;
                 visit(r.get(0)?, body);
             }
@@ -467,9 +472,9 @@ impl Db {
                 )?;
                 matched += n as u64;
             }
-            let rows: Option<i64> = o
-                .conn
-                .query_row("SELECT max(n) FROM measurements", [], |r| r.get(0))?;
+            let rows: Option<i64> =
+                o.conn
+                    .query_row("SELECT max(n) FROM measurements", [], |r| r.get(0))?;
             Ok((matched, rows.unwrap_or(0) as u64))
         })
     }
@@ -1078,7 +1083,11 @@ mod tests {
             measurement("u2", "2024-01-02T00:00:00Z"),
         ])
         .unwrap();
-        assert_eq!(db.measurement_count().unwrap(), 3, "u1 kept once, u2 stored");
+        assert_eq!(
+            db.measurement_count().unwrap(),
+            3,
+            "u1 kept once, u2 stored"
+        );
     }
 
     #[test]
@@ -1124,7 +1133,10 @@ mod tests {
         }
         let (db, notice) = Db::open(&path, None).unwrap();
         let notice = notice.expect("an upgrade notice");
-        assert!(notice.contains("schema 2") && notice.contains("2 measurements"), "{notice}");
+        assert!(
+            notice.contains("schema 2") && notice.contains("2 measurements"),
+            "{notice}"
+        );
         assert!(db.has_uid("u1").unwrap());
         db.write(&[measurement("u1", "2024-01-03T00:00:00Z")])
             .unwrap();
@@ -1139,7 +1151,9 @@ mod tests {
         assert!(notice.is_none(), "upgraded once");
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(version, 2);
     }

@@ -1,7 +1,7 @@
 //! `POST /organizations/{orgId}/usage/query` (Data Explorer v2): the
 //! request, checked against the spec's `UsageQueryRequest` and against the
 //! meters it names, becomes a [`Query`]; [`crate::usage_rows`] answers it.
-//! Every aggregated value comes from [`crate::rating::aggregate`], the
+//! Every aggregated value comes from [`m3ter_rating::Accumulator`], the
 //! function bills are rated with, so a preview built from usage queries and
 //! a bill cannot disagree. The row format is ours (the spec leaves rows
 //! open): `docs/emulator.md` "Usage queries".
@@ -220,7 +220,9 @@ pub(crate) async fn query(
         .await
         .map_err(|e| ApiError::internal(format!("usage query failed: {e}")))?
         .map_err(|e| ApiError::internal(format!("cannot read the store: {e}")))?;
-    Ok(ok_json(json!({"data": answer.data, "hasMoreData": answer.has_more})))
+    Ok(ok_json(
+        json!({"data": answer.data, "hasMoreData": answer.has_more}),
+    ))
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -273,7 +275,11 @@ pub(crate) fn parse(body: &Object, meters: &[Object], strict: bool) -> ApiResult
     };
     let ids = |k: &str| -> Option<Vec<String>> {
         let a = body.get(k)?.as_array()?;
-        let set: BTreeSet<String> = a.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+        let set: BTreeSet<String> = a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
         Some(set.into_iter().collect())
     };
     let by_id: HashMap<&str, &Object> = meters
@@ -339,7 +345,9 @@ pub(crate) fn parse(body: &Object, meters: &[Object], strict: bool) -> ApiResult
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect();
-        entry(&mut per_meter, meter).filters.push((code.to_owned(), values));
+        entry(&mut per_meter, meter)
+            .filters
+            .push((code.to_owned(), values));
     }
     let (by_account, by_time, by_dimension) = {
         let mut by_account = false;
@@ -394,7 +402,10 @@ pub(crate) fn parse(body: &Object, meters: &[Object], strict: bool) -> ApiResult
 
     // The meters in scope: `meterIds` (unknown ids select nothing) or all.
     let selected: Vec<&Object> = match ids("meterIds") {
-        Some(wanted) => wanted.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect(),
+        Some(wanted) => wanted
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect(),
         None => meters.iter().collect(),
     };
     let mut out: Vec<MeterQuery> = selected
@@ -492,7 +503,10 @@ fn field_of(meter: &Object, code: &str, at: &str, dimension_only: bool) -> ApiRe
         }
         if !dimension_only {
             for f in &derived {
-                names.push(format!("{} (derived)", str_of(f, "code").unwrap_or_default()));
+                names.push(format!(
+                    "{} (derived)",
+                    str_of(f, "code").unwrap_or_default()
+                ));
             }
         }
         if names.is_empty() {

@@ -1,11 +1,11 @@
 //! Answers a checked usage query ([`crate::usage::Query`]) from the
 //! database: raw measurements newest first, or one row per meter and group
-//! whose values [`crate::rating::aggregate`] computes, the function bills
+//! whose values [`m3ter_rating::Accumulator`] computes, the code bills
 //! are rated with. Measurements are read by index range per (account,
 //! meter) and decoded one at a time; with an ACCOUNT group one account's
 //! are held at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Timelike, Utc};
 use serde_json::{Value, json};
@@ -14,11 +14,10 @@ use m3ter_api::validate::parse_date_time;
 
 use crate::db::{Db, StoreError};
 use crate::money;
-use crate::rating::{FieldQuery, Window, aggregate};
+use crate::rated::RatedMeasurement;
+use crate::rating::{Accumulator, FieldQuery, MeasurementFields, PreparedQuery, Window};
 use crate::store::Object;
 use crate::usage::{Frequency, MeterQuery, Query};
-
-const STRING_MAPS: &[&str] = &["who", "what", "where", "other", "metadata"];
 
 /// The response's `data` and `hasMoreData`.
 #[derive(Debug)]
@@ -43,23 +42,19 @@ fn millis(w: Window) -> (i64, i64) {
 
 /// The measurement's `ts` if it is in the window and it passes the
 /// meter's dimension filters.
-fn accepts(m: &Object, mq: &MeterQuery, window: Window) -> Option<DateTime<Utc>> {
-    let ts = m
-        .get("ts")
-        .and_then(Value::as_str)
+fn accepts<M: MeasurementFields>(
+    ts: Option<&str>,
+    m: &M,
+    mq: &MeterQuery,
+    window: Window,
+) -> Option<DateTime<Utc>> {
+    let ts = ts
         .and_then(parse_date_time)
         .filter(|t| window.contains(*t))?;
     mq.filters
         .iter()
-        .all(|(code, values)| string_field(m, code).is_some_and(|v| values.contains(v)))
+        .all(|(code, values)| m.string(code).is_some_and(|v| values.contains(v)))
         .then_some(ts)
-}
-
-fn string_field<'m>(m: &'m Object, code: &str) -> Option<&'m str> {
-    STRING_MAPS
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_object))
-        .find_map(|map| map.get(code).and_then(Value::as_str))
 }
 
 fn decode(body: &str) -> Object {
@@ -77,30 +72,39 @@ fn raw(q: &Query, db: &Db) -> Result<Answer, StoreError> {
     let (from, to) = millis(q.window);
     let mut data = Vec::new();
     let mut has_more = false;
-    db.visit_newest_first(accounts.as_deref(), &meters, from, to, |account, meter, body| {
-        let Some(mq) = q.meters.iter().find(|m| m.id == meter) else {
-            return true;
-        };
-        let mut m = decode(body);
-        if accepts(&m, mq, q.window).is_none() {
-            return true;
-        }
-        if data.len() == q.limit {
-            has_more = true;
-            return false;
-        }
-        m.insert("meterId".into(), json!(meter));
-        m.insert("accountId".into(), json!(account));
-        data.push(Value::Object(m));
-        true
-    })?;
+    db.visit_newest_first(
+        accounts.as_deref(),
+        &meters,
+        from,
+        to,
+        |account, meter, body| {
+            let Some(mq) = q.meters.iter().find(|m| m.id == meter) else {
+                return true;
+            };
+            let mut m = decode(body);
+            let ts = m.get("ts").and_then(Value::as_str);
+            if accepts(ts, &m, mq, q.window).is_none() {
+                return true;
+            }
+            if data.len() == q.limit {
+                has_more = true;
+                return false;
+            }
+            m.insert("meterId".into(), json!(meter));
+            m.insert("accountId".into(), json!(account));
+            data.push(Value::Object(m));
+            true
+        },
+    )?;
     Ok(Answer { data, has_more })
 }
 
 /// A row's group within its meter (and account): time bucket, then the
 /// values of the meter's DIMENSION groups (None = the field is missing).
 type GroupKey = (Option<DateTime<Utc>>, Vec<Option<String>>);
-type Groups = BTreeMap<GroupKey, Vec<Object>>;
+/// Per group, one accumulator per aggregation of the meter query (None:
+/// the field is not the meter's, the value is null).
+type Groups = BTreeMap<GroupKey, Vec<Option<Accumulator>>>;
 
 /// Accounts rated per batch with an ACCOUNT group: enough to keep every
 /// worker busy, few enough that a small `limit` stops early.
@@ -118,8 +122,12 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
     };
     let (from, to) = millis(q.window);
     for mq in &q.meters {
+        let queries = field_queries(q, mq);
+        let prepared: Vec<Option<PreparedQuery<'_>>> =
+            queries.iter().map(PreparedQuery::new).collect();
+        let prepared = prepared.as_slice();
         if scan_is_cheaper(q, mq, db)? {
-            if !by_scan(q, mq, db, &mut out)? {
+            if !by_scan(q, mq, prepared, db, &mut out)? {
                 break;
             }
             continue;
@@ -138,9 +146,16 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
         if !q.by_account {
             let mut groups = Groups::new();
             for account in &accounts {
-                group(q, mq, read(account)?.iter().map(String::as_str), &mut groups);
+                let bodies = read(account)?;
+                group(
+                    q,
+                    mq,
+                    prepared,
+                    bodies.iter().map(String::as_str),
+                    &mut groups,
+                );
             }
-            if !out.push(rows_of(q, mq, None, groups)) {
+            if !out.push(rows_of(q, mq, prepared, None, groups)) {
                 break;
             }
             continue;
@@ -152,8 +167,15 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
         for batch in accounts.chunks(BATCH) {
             let per_account = parallel_map(batch, |account| {
                 let mut groups = Groups::new();
-                group(q, mq, read(account)?.iter().map(String::as_str), &mut groups);
-                Ok(rows_of(q, mq, Some(account), groups))
+                let bodies = read(account)?;
+                group(
+                    q,
+                    mq,
+                    prepared,
+                    bodies.iter().map(String::as_str),
+                    &mut groups,
+                );
+                Ok(rows_of(q, mq, prepared, Some(account), groups))
             })?;
             if !per_account.into_iter().all(|rows| out.push(rows)) {
                 return Ok(out.done());
@@ -182,7 +204,13 @@ fn scan_is_cheaper(q: &Query, mq: &MeterQuery, db: &Db) -> Result<bool, StoreErr
 }
 
 /// The meter's rows from one scan of the table; false once `limit` is passed.
-fn by_scan(q: &Query, mq: &MeterQuery, db: &Db, out: &mut Rows<'_>) -> Result<bool, StoreError> {
+fn by_scan(
+    q: &Query,
+    mq: &MeterQuery,
+    prepared: &[Option<PreparedQuery<'_>>],
+    db: &Db,
+    out: &mut Rows<'_>,
+) -> Result<bool, StoreError> {
     let (from, to) = millis(q.window);
     let wanted: Option<std::collections::HashSet<&str>> = q
         .accounts
@@ -194,135 +222,160 @@ fn by_scan(q: &Query, mq: &MeterQuery, db: &Db, out: &mut Rows<'_>) -> Result<bo
         let mut groups = Groups::new();
         db.scan_measurements(&mq.id, from, to, |account, body| {
             if keep(account) {
-                group(q, mq, [body], &mut groups);
+                group(q, mq, prepared, [body], &mut groups);
             }
         })?;
-        return Ok(out.push(rows_of(q, mq, None, groups)));
+        return Ok(out.push(rows_of(q, mq, prepared, None, groups)));
     }
-    // The bodies by account, undecoded (a decoded measurement is several
-    // times its text) and packed (one buffer per account, not a string per
-    // measurement), then each account decoded and aggregated on its own.
-    // One hash lookup per row: the wanted accounts are entered up front.
-    let mut index: std::collections::HashMap<String, usize> = Default::default();
-    let mut packed: Vec<(String, Packed)> = Vec::new();
-    for account in q.accounts.iter().flatten() {
-        index.insert(account.clone(), packed.len());
-        packed.push((account.clone(), Packed::default()));
-    }
+    // The scan (this thread, under the database's lock) hands the bodies
+    // in chunks to workers that decode and aggregate them while it reads
+    // on. Each account belongs to one worker, so its measurements are added
+    // in arrival order (LATEST's tie rule) and no groups need merging.
+    let mut names: Vec<String> = q.accounts.iter().flatten().cloned().collect();
+    let mut index: HashMap<String, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.clone(), i))
+        .collect();
     let open = q.accounts.is_none();
-    db.scan_measurements(&mq.id, from, to, |account, body| {
-        let i = match index.get(account) {
-            Some(i) => *i,
-            None if open => {
-                index.insert(account.to_owned(), packed.len());
-                packed.push((account.to_owned(), Packed::default()));
-                packed.len() - 1
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let per_account: HashMap<usize, Groups> = std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            // A few chunks in flight per worker bound the memory.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+            senders.push(tx);
+            handles.push(scope.spawn(move || {
+                let mut mine: HashMap<usize, Groups> = HashMap::new();
+                for chunk in rx {
+                    for (account, body) in chunk.iter() {
+                        group(q, mq, prepared, [body], mine.entry(account).or_default());
+                    }
+                }
+                mine
+            }));
+        }
+        let mut pending: Vec<Chunk> = (0..workers).map(|_| Chunk::default()).collect();
+        let scanned = db.scan_measurements(&mq.id, from, to, |account, body| {
+            let i = match index.get(account) {
+                Some(i) => *i,
+                None if open => {
+                    index.insert(account.to_owned(), names.len());
+                    names.push(account.to_owned());
+                    names.len() - 1
+                }
+                None => return,
+            };
+            let w = i % workers;
+            pending[w].push(i, body);
+            if pending[w].accounts.len() >= CHUNK {
+                // A worker stops only by a panic, which its join re-raises.
+                let _ = senders[w].send(std::mem::take(&mut pending[w]));
             }
-            None => return,
-        };
-        packed[i].1.push(body);
+        });
+        for (tx, chunk) in senders.iter().zip(pending) {
+            let _ = tx.send(chunk);
+        }
+        drop(senders);
+        let mut all = HashMap::new();
+        for h in handles {
+            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        scanned.map(|()| all)
     })?;
-    drop(index);
-    // Accounts without measurements have no rows.
-    packed.retain(|(_, bodies)| !bodies.ends.is_empty());
-    packed.sort_by(|a, b| a.0.cmp(&b.0));
-    for batch in packed.chunks(BATCH) {
-        let per_account = parallel_map(batch, |(account, bodies)| {
-            let mut groups = Groups::new();
-            group(q, mq, bodies.iter(), &mut groups);
-            Ok(rows_of(q, mq, Some(account), groups))
-        })?;
-        if !per_account.into_iter().all(|rows| out.push(rows)) {
+    // Rows in account order; accounts without measurements have none.
+    let mut accounts: Vec<(&String, Groups)> = per_account
+        .into_iter()
+        .map(|(i, groups)| (&names[i], groups))
+        .collect();
+    accounts.sort_by(|a, b| a.0.cmp(b.0));
+    for (account, groups) in accounts {
+        if !out.push(rows_of(q, mq, prepared, Some(account), groups)) {
             return Ok(false);
         }
     }
     Ok(true)
 }
 
-/// Stored bodies end to end in one buffer.
+/// Bodies handed from the scan to a worker at a time.
+const CHUNK: usize = 2048;
+
+/// Stored bodies end to end in one buffer, each with its account's index.
 #[derive(Default)]
-struct Packed {
+struct Chunk {
     text: String,
     ends: Vec<usize>,
+    accounts: Vec<usize>,
 }
 
-impl Packed {
-    fn push(&mut self, body: &str) {
+impl Chunk {
+    fn push(&mut self, account: usize, body: &str) {
         self.text.push_str(body);
         self.ends.push(self.text.len());
+        self.accounts.push(account);
     }
-    fn iter(&self) -> impl Iterator<Item = &str> {
+    fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
             .zip(self.ends.iter().copied())
-            .map(|(a, b)| &self.text[a..b])
+            .zip(self.accounts.iter().copied())
+            .map(|((a, b), account)| (account, &self.text[a..b]))
     }
 }
 
+/// The meter query's aggregations as the rating engine's queries (no
+/// segment: a usage query filters by its `dimensionFilters` instead).
+fn field_queries<'q>(q: &Query, mq: &'q MeterQuery) -> Vec<FieldQuery<'q>> {
+    mq.aggregations
+        .iter()
+        .map(|a| FieldQuery {
+            meter: &mq.meter,
+            field: &a.field,
+            function: &a.function,
+            window: q.window,
+            segment: None,
+        })
+        .collect()
+}
+
 /// Adds the measurements (stored bodies) in the window that pass the
-/// meter's filters to their groups.
+/// meter's filters to their groups' accumulators; each is decoded once
+/// and dropped once added, so a group holds its running values, not its
+/// measurements.
 fn group<'b>(
     q: &Query,
     mq: &MeterQuery,
+    prepared: &[Option<PreparedQuery<'_>>],
     bodies: impl IntoIterator<Item = &'b str>,
     groups: &mut Groups,
 ) {
     for body in bodies {
-        let Some(mut m) = decode_for_rating(body) else {
+        let Some(m) = RatedMeasurement::parse(body) else {
             continue;
         };
-        let Some(ts) = accepts(&m, mq, q.window) else {
+        let Some(ts) = accepts(Some(&m.ts), &m, mq, q.window) else {
             continue;
         };
         let key = (
             q.by_time.map(|f| bucket(ts, f)),
             mq.dimensions
                 .iter()
-                .map(|d| string_field(&m, d).map(str::to_owned))
+                .map(|d| m.string(d).map(str::to_owned))
                 .collect(),
         );
-        // What aggregate matches measurements to the meter by.
-        m.insert("meterId".into(), json!(mq.id));
-        groups.entry(key).or_default().push(m);
-    }
-}
-
-/// The parts of a stored body that rating reads (`ts` and the field maps);
-/// the rest (`uid`, the codes, `ets`) is skipped, not decoded.
-#[derive(serde::Deserialize)]
-struct Rated {
-    ts: String,
-    measure: Option<Object>,
-    cost: Option<Object>,
-    income: Option<Object>,
-    who: Option<Object>,
-    what: Option<Object>,
-    #[serde(rename = "where")]
-    where_: Option<Object>,
-    other: Option<Object>,
-    metadata: Option<Object>,
-}
-
-fn decode_for_rating(body: &str) -> Option<Object> {
-    let r: Rated = serde_json::from_str(body).ok()?;
-    let mut m = Object::with_capacity(4);
-    m.insert("ts".into(), Value::String(r.ts));
-    let maps = [
-        ("measure", r.measure),
-        ("cost", r.cost),
-        ("income", r.income),
-        ("who", r.who),
-        ("what", r.what),
-        ("where", r.where_),
-        ("other", r.other),
-        ("metadata", r.metadata),
-    ];
-    for (k, map) in maps {
-        if let Some(map) = map {
-            m.insert(k.into(), Value::Object(map));
+        let accumulators = groups.entry(key).or_insert_with(|| {
+            prepared
+                .iter()
+                .map(|p| p.as_ref().map(Accumulator::new))
+                .collect()
+        });
+        for (acc, p) in accumulators.iter_mut().zip(prepared) {
+            if let (Some(acc), Some(p)) = (acc, p) {
+                acc.add(p, ts, &m);
+            }
         }
     }
-    Some(m)
 }
 
 /// `f` over `items` on up to every core, results in `items`' order; the
@@ -363,20 +416,22 @@ fn parallel_map<T: Sync, R: Send>(
 }
 
 /// The rows of one meter (and account), in group order.
-fn rows_of(q: &Query, mq: &MeterQuery, account: Option<&str>, groups: Groups) -> Vec<Value> {
+fn rows_of(
+    q: &Query,
+    mq: &MeterQuery,
+    prepared: &[Option<PreparedQuery<'_>>],
+    account: Option<&str>,
+    groups: Groups,
+) -> Vec<Value> {
     let mut out = Vec::with_capacity(groups.len());
-    for ((time, dims), measurements) in groups {
+    for ((time, dims), accumulators) in groups {
         let mut values = Object::new();
-        for a in &mq.aggregations {
-            let query = FieldQuery {
-                meter: &mq.meter,
-                field: &a.field,
-                function: &a.function,
-                window: q.window,
-                segment: None,
+        for ((a, acc), p) in mq.aggregations.iter().zip(accumulators).zip(prepared) {
+            let v = match (acc, p) {
+                (Some(acc), Some(p)) => acc.value(p),
+                _ => None,
             };
-            let v = aggregate(&query, &measurements).map_or(Value::Null, money::number);
-            values.insert(a.key(), v);
+            values.insert(a.key(), v.map_or(Value::Null, money::number));
         }
         let mut row = Object::new();
         row.insert("meterId".into(), json!(mq.id));
@@ -437,9 +492,7 @@ fn bucket(t: DateTime<Utc>, f: Frequency) -> DateTime<Utc> {
     let d = t.date_naive();
     let day = match f {
         Frequency::Hour => {
-            return d
-                .and_hms_opt(t.hour(), 0, 0)
-                .map_or(t, |h| h.and_utc());
+            return d.and_hms_opt(t.hour(), 0, 0).map_or(t, |h| h.and_utc());
         }
         Frequency::Day => d,
         Frequency::Week => d
@@ -474,7 +527,12 @@ mod tests {
         };
         put("small", "2026-11-02T00:00:00Z".into(), 4, "eu");
         for i in 0..100 {
-            put("big", format!("2026-11-{:02}T01:00:00Z", 1 + i % 28), i, "us");
+            put(
+                "big",
+                format!("2026-11-{:02}T01:00:00Z", 1 + i % 28),
+                i,
+                "us",
+            );
         }
         put("small", "2026-11-20T00:00:00Z".into(), 6, "us");
         put("small", "2026-12-01T00:00:00Z".into(), 100, "us"); // after the window
@@ -501,8 +559,10 @@ mod tests {
             {"meterId": "m", "fieldCode": "twice", "fieldType": "MEASURE", "function": "LATEST"},
             {"meterId": "m", "fieldCode": "region", "fieldType": "DIMENSION", "function": "UNIQUE"}]);
         let window = |extra: Value| {
-            let mut b = obj(json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z",
-                "aggregations": aggs, "groups": [{"groupType": "ACCOUNT"}]}));
+            let mut b = obj(
+                json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z",
+                "aggregations": aggs, "groups": [{"groupType": "ACCOUNT"}]}),
+            );
             b.extend(obj(extra));
             Value::Object(b)
         };
@@ -518,7 +578,9 @@ mod tests {
 
         // Raw, by index and by the backward scan: newest received first.
         let raw = |extra: Value| {
-            let mut b = obj(json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z"}));
+            let mut b = obj(
+                json!({"startDate": "2026-11-01T00:00:00Z", "endDate": "2026-12-01T00:00:00Z"}),
+            );
             b.extend(obj(extra));
             ask(&db, Value::Object(b))
         };

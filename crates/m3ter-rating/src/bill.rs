@@ -30,7 +30,12 @@ fn overlaps(o: &Object, window: Window) -> bool {
 
 /// `account`'s bill for `period`: [`rate`] over the account's plans (and
 /// plan groups) whose term overlaps the period, in the bill's currency.
-pub fn account_bill(org: &dyn Org, usage: &dyn Usage, account: &Object, period: Window) -> AccountBill {
+pub fn account_bill(
+    org: &dyn Org,
+    usage: &dyn Usage,
+    account: &Object,
+    period: Window,
+) -> AccountBill {
     let account_id = str_of(account, "id").unwrap_or_default();
     // Newest first: the newest account plan's currency wins.
     let plans: Vec<Object> = org
@@ -78,7 +83,10 @@ mod tests {
     /// plan ends mid-period and an older one ended before it.
     fn org() -> MemOrg {
         let mut org = MemOrg::default();
-        org.put(Kind::Product, json!({"id": "prod", "code": "p", "name": "P"}));
+        org.put(
+            Kind::Product,
+            json!({"id": "prod", "code": "p", "name": "P"}),
+        );
         org.put(
             Kind::Meter,
             json!({"id": "meter", "code": "m", "productId": "prod",
@@ -133,8 +141,15 @@ mod tests {
             to: at("2025-01-01T00:00:00Z"),
         };
         let bill = account_bill(&org, &Measurements(&usage), &account, december);
-        assert_eq!(bill.currency, "EUR", "the plan template's, not the account's");
-        assert_eq!(bill.lines.len(), 1, "one USAGE line: the old plan ended before");
+        assert_eq!(
+            bill.currency, "EUR",
+            "the plan template's, not the account's"
+        );
+        assert_eq!(
+            bill.lines.len(),
+            1,
+            "one USAGE line: the old plan ended before"
+        );
         let line = &bill.lines[0];
         assert_eq!(line["lineItemType"], "USAGE");
         assert_eq!(line["quantity"], json!(4.0));

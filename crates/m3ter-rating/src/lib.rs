@@ -26,7 +26,10 @@ mod usage;
 pub use bill::{AccountBill, account_bill};
 pub use money::Decimal;
 pub use rate::{LineItems, balance_amount, rate};
-pub use usage::{FieldQuery, MeasurementIndex, Measurements, aggregate};
+pub use usage::{
+    Accumulator, FieldQuery, MeasurementFields, MeasurementIndex, Measurements, PreparedQuery,
+    aggregate,
+};
 
 /// A JSON object in the API's form (an entity, a measurement, a line item).
 pub type Object = serde_json::Map<String, serde_json::Value>;

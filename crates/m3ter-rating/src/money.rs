@@ -18,14 +18,18 @@ use serde_json::Value;
 
 /// The decimal a JSON number stands for; None for anything else.
 pub fn decimal(v: &Value) -> Option<Decimal> {
-    let n = v.as_number()?;
+    v.as_number().map(decimal_of)
+}
+
+/// The decimal a JSON number stands for.
+pub fn decimal_of(n: &serde_json::Number) -> Decimal {
     if let Some(i) = n.as_i64() {
-        return Some(Decimal::from(i));
+        return Decimal::from(i);
     }
     if let Some(u) = n.as_u64() {
-        return Some(Decimal::from(u));
+        return Decimal::from(u);
     }
-    n.as_f64().map(from_f64)
+    n.as_f64().map_or(Decimal::ZERO, from_f64)
 }
 
 /// The decimal an `f64` was written as (its shortest round-trip text):

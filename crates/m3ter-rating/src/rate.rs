@@ -911,7 +911,13 @@ mod tests {
                                       "startDate": "2024-12-01T00:00:00Z"}));
         let m = obj(json!({"meterId": "meter", "accountId": "acc",
                            "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
-        let bill = rate(&org, &Measurements(&[&m]), "acc", &[account_plan], december());
+        let bill = rate(
+            &org,
+            &Measurements(&[&m]),
+            "acc",
+            &[account_plan],
+            december(),
+        );
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         let s = |t: &str, a: &str| (t.to_owned(), d(a));
         assert_eq!(
@@ -941,7 +947,9 @@ mod tests {
             "startDate": "2024-01-01T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"}),
         );
         for amount in [5, 4] {
-            org.transaction(json!({"id": format!("t{amount}"), "balanceId": "b", "amount": amount}));
+            org.transaction(
+                json!({"id": format!("t{amount}"), "balanceId": "b", "amount": amount}),
+            );
         }
         // November's bill drew 6 of the 9.
         org.bill(json!({"id": "nov", "accountId": "acc",
@@ -951,7 +959,13 @@ mod tests {
                                       "startDate": "2024-12-01T00:00:00Z"}));
         let m = obj(json!({"meterId": "meter", "accountId": "acc",
                            "ts": "2024-12-10T00:00:00Z", "measure": {"q": 7}}));
-        let bill = rate(&org, &Measurements(&[&m]), "acc", &[account_plan], december());
+        let bill = rate(
+            &org,
+            &Measurements(&[&m]),
+            "acc",
+            &[account_plan],
+            december(),
+        );
         let last = bill.lines.last().unwrap();
         assert_eq!(last["lineItemType"], "BALANCE_CONSUMED");
         assert_eq!(last["subtotal"], json!(-3.0));

@@ -10,7 +10,7 @@ use m3ter_api::calc as expr;
 use m3ter_api::schema::NUMERIC_CATEGORIES;
 
 use crate::fields::{str_of, time_of};
-use crate::money::{self, Decimal, add, decimal, div};
+use crate::money::{self, Decimal, add, div};
 use crate::{Object, Usage, Window};
 
 const NUMBER_MAPS: &[&str] = &["measure", "cost", "income"];
@@ -55,102 +55,174 @@ fn aggregate_timed<'m>(
     query: &FieldQuery<'_>,
     measurements: impl IntoIterator<Item = (DateTime<Utc>, &'m Object)>,
 ) -> Option<Decimal> {
-    let target = query.field;
-    let field = ["dataFields", "derivedFields"]
-        .iter()
-        .filter_map(|k| query.meter.get(*k).and_then(Value::as_array))
-        .flatten()
-        .filter_map(Value::as_object)
-        .find(|f| str_of(f, "code") == Some(target))?;
-    let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
-    // Parsed once, not per measurement: a bill run rates millions.
-    let calculation = str_of(field, "calculation").map(expr::parse);
-
-    let mut numbers: Vec<(DateTime<Utc>, Decimal)> = Vec::new();
-    let mut strings: Vec<String> = Vec::new();
+    let field = PreparedQuery::new(query)?;
+    let mut acc = Accumulator::new(&field);
     for (ts, m) in measurements {
-        if !query.window.contains(ts) {
-            continue;
-        }
-        if !query.segment.is_none_or(|seg| in_segment(m, seg)) {
-            continue;
-        }
-        if let Some(calc) = &calculation {
-            if let Ok(v) = calc
-                .as_ref()
-                .map_err(|_| ())
-                .and_then(|e| e.eval(&|name| number_in(m, name)).map_err(|_| ()))
-            {
-                numbers.push((ts, money::from_f64(v)));
-            }
-        } else if numeric {
-            if let Some(v) = decimal_in(m, target) {
-                numbers.push((ts, v));
-            }
-        } else if let Some(s) = string_in(m, target) {
-            strings.push(s.to_owned());
-        }
+        acc.add(&field, ts, m);
     }
-    let count = numbers.len() + strings.len();
-    if count == 0 {
-        return None;
-    }
-    let mut values = numbers.iter().map(|(_, v)| *v);
-    let sum = |values: &mut dyn Iterator<Item = Decimal>| values.fold(Decimal::ZERO, add);
-    Some(match query.function {
-        "SUM" => sum(&mut values),
-        // Over no number at all (a string field), the bound stands.
-        "MIN" => values.fold(Decimal::MAX, Decimal::min),
-        "MAX" => values.fold(Decimal::MIN, Decimal::max),
-        "COUNT" => Decimal::from(count),
-        "MEAN" if !numbers.is_empty() => div(sum(&mut values), Decimal::from(numbers.len())),
-        // Latest by `ts`; on a tie the later arrival wins.
-        "LATEST" => numbers
+    acc.value(&field)
+}
+
+/// A [`FieldQuery`] resolved once against its meter (the field's kind, its
+/// calculation parsed), to feed measurements to [`Accumulator`]s one at a
+/// time: a usage query over millions of measurements keeps one accumulator
+/// per group and aggregation instead of every decoded measurement.
+pub struct PreparedQuery<'q> {
+    query: &'q FieldQuery<'q>,
+    source: Source,
+}
+
+enum Source {
+    /// A derived field: its calculation, or why it does not parse (no value).
+    Calculated(Option<expr::Expr>),
+    Number,
+    Text,
+}
+
+impl<'q> PreparedQuery<'q> {
+    /// None when the field is neither a data nor a derived field of the meter.
+    pub fn new(query: &'q FieldQuery<'q>) -> Option<PreparedQuery<'q>> {
+        let target = query.field;
+        let field = ["dataFields", "derivedFields"]
             .iter()
-            .rev()
-            .max_by_key(|(ts, _)| *ts)
-            .map_or(Decimal::ZERO, |(_, v)| *v),
-        "UNIQUE" => {
-            let mut distinct: HashSet<String> = strings.into_iter().collect();
-            distinct.extend(numbers.iter().map(|(_, v)| v.normalize().to_string()));
-            Decimal::from(distinct.len())
+            .filter_map(|k| query.meter.get(*k).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_object)
+            .find(|f| str_of(f, "code") == Some(target))?;
+        let numeric = str_of(field, "category").is_some_and(|c| NUMERIC_CATEGORIES.contains(&c));
+        let source = match str_of(field, "calculation") {
+            Some(calc) => Source::Calculated(expr::parse(calc).ok()),
+            None if numeric => Source::Number,
+            None => Source::Text,
+        };
+        Some(PreparedQuery { query, source })
+    }
+}
+
+/// One aggregation's running value over the measurements added so far.
+pub struct Accumulator {
+    sum: Decimal,
+    min: Decimal,
+    max: Decimal,
+    numbers: usize,
+    strings: usize,
+    latest: Option<(DateTime<Utc>, Decimal)>,
+    /// Only for UNIQUE: the distinct values (numbers normalised).
+    distinct: Option<HashSet<String>>,
+}
+
+impl Accumulator {
+    /// An empty accumulator for `query`.
+    pub fn new(query: &PreparedQuery<'_>) -> Accumulator {
+        Accumulator {
+            sum: Decimal::ZERO,
+            // Over no number at all (a string field), the bound stands.
+            min: Decimal::MAX,
+            max: Decimal::MIN,
+            numbers: 0,
+            strings: 0,
+            latest: None,
+            distinct: (query.query.function == "UNIQUE").then(HashSet::new),
         }
-        _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
-    })
+    }
+
+    /// Adds one measurement of the query's meter (skipped when `ts` is
+    /// outside the window or it is outside the segment).
+    pub fn add<M: MeasurementFields + ?Sized>(
+        &mut self,
+        query: &PreparedQuery<'_>,
+        ts: DateTime<Utc>,
+        m: &M,
+    ) {
+        let q = query.query;
+        if !q.window.contains(ts) || !q.segment.is_none_or(|seg| in_segment(m, seg)) {
+            return;
+        }
+        let number = match &query.source {
+            Source::Calculated(calc) => calc
+                .as_ref()
+                .and_then(|e| e.eval(&|name| m.number(name)?.as_f64()).ok())
+                .map(money::from_f64),
+            Source::Number => m.number(q.field).map(money::decimal_of),
+            Source::Text => {
+                if let Some(s) = m.string(q.field) {
+                    self.strings += 1;
+                    if let Some(d) = &mut self.distinct {
+                        d.insert(s.to_owned());
+                    }
+                }
+                return;
+            }
+        };
+        let Some(v) = number else { return };
+        self.numbers += 1;
+        self.sum = add(self.sum, v);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        // Latest by `ts`; on a tie the later arrival wins.
+        if self.latest.is_none_or(|(t, _)| ts >= t) {
+            self.latest = Some((ts, v));
+        }
+        if let Some(d) = &mut self.distinct {
+            d.insert(v.normalize().to_string());
+        }
+    }
+
+    /// The aggregated value; None when no measurement had a value for the
+    /// field (rating then uses the aggregation's `defaultValue`).
+    pub fn value(self, query: &PreparedQuery<'_>) -> Option<Decimal> {
+        let count = self.numbers + self.strings;
+        if count == 0 {
+            return None;
+        }
+        Some(match query.query.function {
+            "SUM" => self.sum,
+            "MIN" => self.min,
+            "MAX" => self.max,
+            "COUNT" => Decimal::from(count),
+            "MEAN" if self.numbers > 0 => div(self.sum, Decimal::from(self.numbers)),
+            "LATEST" => self.latest.map_or(Decimal::ZERO, |(_, v)| v),
+            "UNIQUE" => Decimal::from(self.distinct.map_or(0, |d| d.len())),
+            _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
+        })
+    }
 }
 
-/// A number field of a measurement, for the formula evaluator (f64).
-fn number_in(m: &Object, code: &str) -> Option<f64> {
-    NUMBER_MAPS
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_object))
-        .find_map(|map| map.get(code).and_then(Value::as_f64))
+/// What aggregation reads of a measurement: its number fields (the
+/// `measure`, `cost` and `income` maps, in that order, the first that has
+/// the code as a number) and its string fields (`who`, `what`, `where`,
+/// `other`, `metadata`). [`Object`] is the API form; a store can implement
+/// it over a lighter decoding of its rows.
+pub trait MeasurementFields {
+    /// A number field as a JSON number.
+    fn number(&self, code: &str) -> Option<&serde_json::Number>;
+    /// A string field.
+    fn string(&self, code: &str) -> Option<&str>;
 }
 
-/// A number field of a measurement, exactly as sent.
-fn decimal_in(m: &Object, code: &str) -> Option<Decimal> {
-    NUMBER_MAPS
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_object))
-        .find_map(|map| map.get(code).and_then(decimal))
-}
-
-fn string_in<'m>(m: &'m Object, code: &str) -> Option<&'m str> {
-    STRING_MAPS
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_object))
-        .find_map(|map| map.get(code).and_then(Value::as_str))
+impl MeasurementFields for Object {
+    fn number(&self, code: &str) -> Option<&serde_json::Number> {
+        NUMBER_MAPS
+            .iter()
+            .filter_map(|k| self.get(*k).and_then(Value::as_object))
+            .find_map(|map| map.get(code).and_then(Value::as_number))
+    }
+    fn string(&self, code: &str) -> Option<&str> {
+        STRING_MAPS
+            .iter()
+            .filter_map(|k| self.get(*k).and_then(Value::as_object))
+            .find_map(|map| map.get(code).and_then(Value::as_str))
+    }
 }
 
 /// Whether a measurement's string fields match a pricing segment (`*` = any).
-fn in_segment(m: &Object, segment: &Object) -> bool {
+fn in_segment<M: MeasurementFields + ?Sized>(m: &M, segment: &Object) -> bool {
     segment.iter().all(|(field, want)| match want.as_str() {
         Some("*") => true,
-        Some(w) => string_in(m, field) == Some(w),
+        Some(w) => m.string(field) == Some(w),
         None => false,
     })
 }
-
 
 /// Usage from measurements in memory, read once: grouped by meter, each
 /// with its `ts` parsed, so that every aggregation of a bill reads only its
@@ -270,5 +342,67 @@ mod tests {
             segment: None,
         };
         assert_eq!(index.aggregate("acc", &sum), Some("3.6".parse().unwrap()));
+    }
+
+    #[test]
+    fn each_function_over_measurements_fed_one_at_a_time() {
+        let meter = obj(json!({"id": "m1",
+            "dataFields": [{"code": "q", "category": "MEASURE"}, {"code": "who", "category": "WHO"}],
+            "derivedFields": [{"code": "twice", "category": "MEASURE", "calculation": "q * 2"}]}));
+        let at = |s: &str| m3ter_api::validate::parse_date_time(s).unwrap();
+        let window = Window {
+            from: at("2024-12-01T00:00:00Z"),
+            to: at("2025-01-01T00:00:00Z"),
+        };
+        let rows: Vec<(DateTime<Utc>, Object)> = [
+            ("2024-12-05T00:00:00Z", 4.0, "a"),
+            ("2024-12-09T00:00:00Z", 1.5, "b"),
+            ("2024-12-09T00:00:00Z", 2.5, "a"), // same ts, later arrival: LATEST
+            ("2024-12-02T00:00:00Z", 3.0, "a"),
+            ("2025-01-01T00:00:00Z", 99.0, "a"), // outside the window
+        ]
+        .iter()
+        .map(|(ts, q, who)| {
+            (
+                at(ts),
+                obj(json!({"measure": {"q": q}, "who": {"who": who}})),
+            )
+        })
+        .collect();
+        let value = |field: &str, function: &str| {
+            let query = FieldQuery {
+                meter: &meter,
+                field,
+                function,
+                window,
+                segment: None,
+            };
+            let prepared = PreparedQuery::new(&query)?;
+            let mut acc = Accumulator::new(&prepared);
+            for (ts, m) in &rows {
+                acc.add(&prepared, *ts, m);
+            }
+            acc.value(&prepared).map(|d| d.normalize().to_string())
+        };
+        let want = [
+            ("q", "SUM", "11"),
+            ("q", "MIN", "1.5"),
+            ("q", "MAX", "4"),
+            ("q", "COUNT", "4"),
+            ("q", "MEAN", "2.75"),
+            ("q", "LATEST", "2.5"),
+            ("q", "UNIQUE", "4"),
+            ("twice", "SUM", "22"),
+            ("who", "UNIQUE", "2"),
+            ("who", "COUNT", "4"),
+        ];
+        for (field, function, v) in want {
+            assert_eq!(
+                value(field, function).as_deref(),
+                Some(v),
+                "{function}({field})"
+            );
+        }
+        assert_eq!(value("none", "SUM"), None, "not a field of the meter");
     }
 }

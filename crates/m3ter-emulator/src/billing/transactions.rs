@@ -1,6 +1,6 @@
 //! Balance transactions (`/balances/{balanceId}/transactions`): the
 //! amounts a balance holds. Rating draws a balance down from the sum of its
-//! transactions ([`crate::rating::balance_amount`]); the balance's own
+//! transactions ([`m3ter_rating::balance_amount`]); the balance's own
 //! `amount` field is not kept.
 
 use std::sync::Arc;

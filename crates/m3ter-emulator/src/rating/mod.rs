@@ -1,14 +1,12 @@
 //! Rating is the `m3ter-rating` crate (one engine for the emulator's bill
 //! runs and the tool's bill-impact preview); this module gives it the
 //! store's configuration ([`StoreOrg`]) and keeps the paths the emulator's
-//! modules use (`crate::rating::{aggregate, FieldQuery, Window, …}`).
+//! modules use (`crate::rating::{Accumulator, FieldQuery, Window, …}`).
 
 use m3ter_api::Kind;
-#[allow(unused_imports)] // paths for the emulator's modules (a usage query calls `aggregate`)
 pub(crate) use m3ter_rating::{
-    AccountBill, FieldQuery, LineItems, MeasurementIndex, Measurements, Org, Usage, Window,
-    account_bill, aggregate,
-    balance_amount, rate,
+    AccountBill, Accumulator, FieldQuery, MeasurementFields, MeasurementIndex, Org, PreparedQuery,
+    Window, account_bill,
 };
 use serde_json::Value;
 
