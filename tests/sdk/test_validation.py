@@ -241,11 +241,14 @@ def test_pricing_bad_start_date(client: m3ter.M3ter, setup: Setup) -> None:
 
 
 def test_pricing_accepts_offset_date_time(client: m3ter.M3ter, setup: Setup) -> None:
-    # The SDK serialises datetimes as `+00:00`, not `Z`: both must be accepted.
+    # The SDK serialises datetimes as `+00:00`, not `Z`: both must be accepted. The window ends
+    # before the setup's pricing (from 2024-01-01, open-ended) starts: pricings of one
+    # aggregation must not overlap.
     p = client.pricings.create(
         plan_id=setup.plan.id,
         aggregation_id=setup.aggregation.id,
-        start_date="2026-01-01T00:00:00+00:00",
+        start_date="2023-01-01T00:00:00+00:00",
+        end_date="2024-01-01T00:00:00+00:00",
         pricing_bands=PRICING_BANDS,
     )
     assert p.version == 1

@@ -27,8 +27,7 @@ pub use bill::{AccountBill, account_bill};
 pub use money::Decimal;
 pub use rate::{LineItems, balance_amount, rate};
 pub use usage::{
-    Accumulator, FieldQuery, MeasurementFields, MeasurementIndex, Measurements, PreparedQuery,
-    aggregate,
+    Accumulator, FieldQuery, MeasurementFields, Measurements, PreparedQuery, aggregate,
 };
 
 /// A JSON object in the API's form (an entity, a measurement, a line item).

@@ -1,7 +1,7 @@
 //! Usage: one aggregation routine over measurements, shared by rating and
 //! by usage queries, and [`Measurements`], the in-memory [`Usage`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -224,52 +224,6 @@ fn in_segment<M: MeasurementFields + ?Sized>(m: &M, segment: &Object) -> bool {
     })
 }
 
-/// Usage from measurements in memory, read once: grouped by meter, each
-/// with its `ts` parsed, so that every aggregation of a bill reads only its
-/// meter's measurements (and no `ts` twice). Answers as [`Measurements`]
-/// over the same measurements.
-pub struct MeasurementIndex<'a> {
-    /// Per meter id: the measurements with a `ts`, in the given order, and
-    /// the account each names.
-    by_meter: HashMap<&'a str, Vec<Timed<'a>>>,
-}
-
-struct Timed<'a> {
-    ts: DateTime<Utc>,
-    account: Option<&'a str>,
-    measurement: &'a Object,
-}
-
-impl<'a> MeasurementIndex<'a> {
-    /// Indexes `measurements` (API form, as for [`Measurements`]).
-    pub fn new(measurements: &[&'a Object]) -> MeasurementIndex<'a> {
-        let mut by_meter: HashMap<&str, Vec<Timed<'a>>> = HashMap::new();
-        for &m in measurements {
-            let (Some(meter), Some(ts)) = (str_of(m, "meterId"), time_of(m, "ts")) else {
-                continue; // never counted: no meter or no time
-            };
-            by_meter.entry(meter).or_default().push(Timed {
-                ts,
-                account: str_of(m, "accountId"),
-                measurement: m,
-            });
-        }
-        MeasurementIndex { by_meter }
-    }
-}
-
-impl Usage for MeasurementIndex<'_> {
-    fn aggregate(&self, account_id: &str, query: &FieldQuery<'_>) -> Option<Decimal> {
-        let of_meter = str_of(query.meter, "id").and_then(|id| self.by_meter.get(id));
-        let own = of_meter
-            .into_iter()
-            .flatten()
-            .filter(|t| t.account.is_none_or(|a| a == account_id))
-            .map(|t| (t.ts, t.measurement));
-        aggregate_timed(query, own)
-    }
-}
-
 /// Usage from measurements in memory (API form: `meterId`, `ts`,
 /// `measure`/`cost`/`income`/`who`/…). A measurement naming another
 /// account (`accountId`) is skipped; one naming none counts for any.
@@ -292,57 +246,6 @@ mod tests {
 
     use super::*;
     use crate::testing::obj;
-
-    #[test]
-    fn the_index_answers_as_the_plain_measurements() {
-        let meter = obj(json!({"id": "m1", "dataFields": [
-            {"code": "q", "category": "MEASURE"}, {"code": "who", "category": "WHO"}]}));
-        let at = |s: &str| m3ter_api::validate::parse_date_time(s).unwrap();
-        let rows: Vec<Object> = [
-            ("m1", "acc", "2024-12-02T00:00:00Z", 1.5, "a"),
-            ("m1", "acc", "2024-12-02T00:00:00Z", 2.0, "b"),
-            ("m1", "other", "2024-12-03T00:00:00Z", 100.0, "a"),
-            ("m2", "acc", "2024-12-03T00:00:00Z", 1000.0, "a"),
-            ("m1", "acc", "2025-01-01T00:00:00Z", 7.0, "a"),
-            ("m1", "acc", "2024-12-31T23:59:59Z", 0.1, "c"),
-        ]
-        .iter()
-        .map(|(meter, acc, ts, q, who)| {
-            obj(json!({"meterId": meter, "accountId": acc, "ts": ts,
-                       "measure": {"q": q}, "who": {"who": who}}))
-        })
-        .collect();
-        let refs: Vec<&Object> = rows.iter().collect();
-        let (plain, index) = (Measurements(&refs), MeasurementIndex::new(&refs));
-        let segment = obj(json!({"who": "a"}));
-        let window = Window {
-            from: at("2024-12-01T00:00:00Z"),
-            to: at("2025-01-01T00:00:00Z"),
-        };
-        for function in ["SUM", "MIN", "MAX", "COUNT", "MEAN", "LATEST", "UNIQUE"] {
-            for field in ["q", "who", "none"] {
-                for segment in [None, Some(&segment)] {
-                    let query = FieldQuery {
-                        meter: &meter,
-                        field,
-                        function,
-                        window,
-                        segment,
-                    };
-                    let want = plain.aggregate("acc", &query);
-                    assert_eq!(index.aggregate("acc", &query), want, "{function} {field}");
-                }
-            }
-        }
-        let sum = FieldQuery {
-            meter: &meter,
-            field: "q",
-            function: "SUM",
-            window,
-            segment: None,
-        };
-        assert_eq!(index.aggregate("acc", &sum), Some("3.6".parse().unwrap()));
-    }
 
     #[test]
     fn each_function_over_measurements_fed_one_at_a_time() {

@@ -25,7 +25,8 @@ use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
 use super::money::{self, Decimal};
-use super::rating::{self, AccountBill, MeasurementIndex, StoreOrg, Window};
+use super::rated::{AccountUsage, Bodies};
+use super::rating::{self, AccountBill, StoreOrg, Window};
 use super::rules::{overlaps, timestamp};
 use super::store::{Change, Object, Store, Table, page};
 
@@ -572,27 +573,34 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Result<Vec<Object>, S
     Ok(out)
 }
 
-/// An account's measurements of `[from, to)`, read from the database by
-/// index range (account, meter, timestamp) for each meter that exists: no
-/// other account's or period's measurement is read.
+/// An account's stored measurements of `[from, to)` per meter that exists,
+/// read from the database by index range (account, meter, day): no other
+/// account's or period's measurement is read.
 fn usage_of(
     store: &Store,
     account_id: &str,
     from: chrono::DateTime<Utc>,
     to: chrono::DateTime<Utc>,
-) -> Result<Vec<Object>, StoreError> {
+) -> Result<Vec<(String, Bodies)>, StoreError> {
     let meters: Vec<&str> = store
         .kind(Kind::Meter)
         .iter_newest_first()
         .filter_map(|e| str_of(&e.value, "id"))
         .collect();
-    // Whole milliseconds, both ends in: rating filters the exact window.
-    store.db().measurements(
-        account_id,
-        &meters,
-        from.timestamp_millis(),
-        to.timestamp_millis(),
-    )
+    let mut out = Vec::with_capacity(meters.len());
+    for meter in meters {
+        let mut bodies = Bodies::default();
+        // Whole milliseconds, both ends in: rating filters the exact window.
+        store.db().visit_measurements(
+            account_id,
+            meter,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            |_, body| bodies.push(body),
+        )?;
+        out.push((meter.to_owned(), bodies));
+    }
+    Ok(out)
 }
 
 /// An account's line items for `[from, to)`, their total and the currency:
@@ -604,15 +612,14 @@ fn account_lines(
     to: chrono::DateTime<Utc>,
 ) -> Result<(Vec<Object>, Decimal, String), StoreError> {
     let account_id = str_of(account, "id").unwrap_or_default();
-    let usage = usage_of(store, account_id, from, to)?;
-    let measurements: Vec<&Object> = usage.iter().collect();
+    let bodies = usage_of(store, account_id, from, to)?;
     let AccountBill {
         lines,
         total,
         currency,
     } = rating::account_bill(
         &StoreOrg(store),
-        &MeasurementIndex::new(&measurements),
+        &AccountUsage::new(&bodies),
         account,
         Window { from, to },
     );

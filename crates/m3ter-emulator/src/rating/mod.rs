@@ -5,8 +5,8 @@
 
 use m3ter_api::Kind;
 pub(crate) use m3ter_rating::{
-    AccountBill, Accumulator, FieldQuery, MeasurementFields, MeasurementIndex, Org, PreparedQuery,
-    Window, account_bill,
+    AccountBill, Accumulator, FieldQuery, MeasurementFields, Org, PreparedQuery, Usage, Window,
+    account_bill,
 };
 use serde_json::Value;
 
