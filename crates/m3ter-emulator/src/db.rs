@@ -398,11 +398,32 @@ impl Db {
         })
     }
 
+    /// Whether reading the measurements of `accounts` and `meter_id` with
+    /// `ts` in `[from_ms, to_ms]` is cheaper by one sequential scan of the
+    /// table ([`Db::scan_measurements`]) than by an index range per account
+    /// ([`Db::visit_measurements`]): when they are a tenth of the table or
+    /// more, as arrival interleaves accounts and their rows then sit on most
+    /// of its pages. Counting is an index scan of every account's entries,
+    /// so a sample of up to 8 accounts, spread over the list, estimates it.
+    pub(crate) fn scan_is_cheaper(
+        &self,
+        accounts: &[String],
+        meter_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const SAMPLE: usize = 8;
+        let step = accounts.len().div_ceil(SAMPLE).max(1);
+        let sample: Vec<String> = accounts.iter().step_by(step).cloned().collect();
+        let (counted, rows) = self.measurement_share(&sample, meter_id, from_ms, to_ms)?;
+        let matched = counted.saturating_mul(accounts.len() as u64) / sample.len().max(1) as u64;
+        Ok(matched > 0 && matched.saturating_mul(10) >= rows)
+    }
+
     /// How many measurements of these accounts and this meter have `ts` in
     /// `[from_ms, to_ms]` (the index alone), and how many rows the table
-    /// has (its largest row number): whether reading them by index or
-    /// scanning the table is cheaper.
-    pub(crate) fn measurement_share(
+    /// has (its largest row number).
+    fn measurement_share(
         &self,
         account_ids: &[String],
         meter_id: &str,

@@ -36,6 +36,7 @@ mod ingest;
 mod legacy;
 mod members;
 mod money;
+mod parallel;
 mod rated;
 mod rating;
 mod router;

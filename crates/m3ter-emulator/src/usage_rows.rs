@@ -14,6 +14,7 @@ use m3ter_api::validate::parse_date_time;
 
 use crate::db::{Db, StoreError};
 use crate::money;
+use crate::parallel;
 use crate::rated::RatedMeasurement;
 use crate::rating::{Accumulator, FieldQuery, MeasurementFields, PreparedQuery, Window};
 use crate::store::Object;
@@ -110,9 +111,6 @@ type Groups = BTreeMap<GroupKey, Vec<Option<Accumulator>>>;
 /// worker busy, few enough that a small `limit` stops early.
 const BATCH: usize = 64;
 
-/// Accounts counted to choose between index reads and a scan.
-const SAMPLE: usize = 8;
-
 /// Aggregations: one row per meter and group with a measurement.
 fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
     let mut out = Rows {
@@ -165,7 +163,7 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
         // bodies are copied out under the database's lock and decoded
         // after it, so workers decode in parallel.
         for batch in accounts.chunks(BATCH) {
-            let per_account = parallel_map(batch, |account| {
+            let per_account = parallel::map(batch, |account| {
                 let mut groups = Groups::new();
                 let bodies = read(account)?;
                 group(
@@ -186,21 +184,14 @@ fn rows(q: &Query, db: &Db) -> Result<Answer, StoreError> {
 }
 
 /// Whether to read the meter's measurements by one scan of the table
-/// rather than by index range per account: without `accountIds`, or when
-/// the accounts' measurements are a tenth of the table or more (spread
-/// over most of its pages, as arrival interleaves accounts).
+/// rather than by index range per account: always without `accountIds`,
+/// else as [`Db::scan_is_cheaper`] estimates.
 fn scan_is_cheaper(q: &Query, mq: &MeterQuery, db: &Db) -> Result<bool, StoreError> {
     let Some(accounts) = &q.accounts else {
         return Ok(true);
     };
     let (from, to) = millis(q.window);
-    // Counting is an index scan of every account's entries: a sample of
-    // accounts, spread over the sorted list, estimates the share.
-    let step = accounts.len().div_ceil(SAMPLE).max(1);
-    let sample: Vec<String> = accounts.iter().step_by(step).cloned().collect();
-    let (counted, rows) = db.measurement_share(&sample, &mq.id, from, to)?;
-    let matched = counted.saturating_mul(accounts.len() as u64) / sample.len().max(1) as u64;
-    Ok(matched > 0 && matched.saturating_mul(10) >= rows)
+    db.scan_is_cheaper(accounts, &mq.id, from, to)
 }
 
 /// The meter's rows from one scan of the table; false once `limit` is passed.
@@ -376,43 +367,6 @@ fn group<'b>(
             }
         }
     }
-}
-
-/// `f` over `items` on up to every core, results in `items`' order; the
-/// first error wins.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R, StoreError> + Sync,
-) -> Result<Vec<R>, StoreError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(items.len());
-    if workers <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Result<R, StoreError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else {
-                            return mine;
-                        };
-                        mine.push((i, f(item)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The rows of one meter (and account), in group order.
