@@ -95,10 +95,13 @@ fn question(query: &FieldQuery<'_>) -> Option<(Slice, Measure, bool)> {
     Some((slice, measure, native))
 }
 
+/// Per slice, the accounts and the aggregations asked of it.
+type Wanted = BTreeMap<Slice, (BTreeSet<String>, BTreeSet<Measure>)>;
+
 /// The first pass: records what rating asks for and answers "no usage".
 #[derive(Default)]
 pub(crate) struct Recorder {
-    wanted: RefCell<BTreeMap<Slice, (BTreeSet<String>, BTreeSet<Measure>)>>,
+    wanted: RefCell<Wanted>,
 }
 
 impl Usage for Recorder {

@@ -138,11 +138,13 @@ impl JobRequest {
     }
 }
 
-/// How to wait for a job: back-off from `first` doubling to `max`, for at
-/// most `timeout`.
+/// How to wait for a job: every `first` while it has run less than
+/// `steady` (most jobs are short, and each poll is a cheap GET), then
+/// backing off, doubling up to `max`, for at most `timeout`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Polling {
     pub first: Duration,
+    pub steady: Duration,
     pub max: Duration,
     pub timeout: Duration,
 }
@@ -151,6 +153,7 @@ impl Default for Polling {
     fn default() -> Self {
         Polling {
             first: Duration::from_millis(100),
+            steady: Duration::from_secs(1),
             max: Duration::from_secs(1),
             timeout: Duration::from_secs(300),
         }
@@ -212,7 +215,9 @@ async fn wait_for_job(
             });
         }
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(polling.max);
+        if started.elapsed() >= polling.steady {
+            wait = (wait * 2).min(polling.max);
+        }
         job = client
             .request(Method::GET, &format!("billjobs/{id}"), &[], None)
             .await?;

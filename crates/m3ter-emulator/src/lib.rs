@@ -41,6 +41,7 @@ mod rated;
 mod rating;
 mod router;
 mod rules;
+mod scan;
 mod stats;
 pub mod store;
 mod surface;

@@ -5,17 +5,13 @@
 //! `Value` per field) was most of its time.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use chrono::{DateTime, Utc};
-use m3ter_api::validate::parse_date_time;
-
-use crate::rating::{Accumulator, FieldQuery, MeasurementFields, PreparedQuery, Usage};
+use crate::rating::MeasurementFields;
 
 /// What rating reads of one stored measurement.
 pub(crate) struct RatedMeasurement<'b> {
@@ -78,53 +74,21 @@ impl Bodies {
         self.text.push_str(body);
         self.ends.push(self.text.len());
     }
+    /// Empties it, keeping its buffers.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+    /// The `i`th body pushed.
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
             .zip(self.ends.iter().copied())
             .map(|(a, b)| &self.text[a..b])
-    }
-}
-
-/// One account's usage for a bill: its stored measurements per meter,
-/// each decoded once (with its `ts`), in arrival order. Every aggregation
-/// of the bill reads only its meter's.
-pub(crate) struct AccountUsage<'b> {
-    by_meter: HashMap<&'b str, Vec<(DateTime<Utc>, RatedMeasurement<'b>)>>,
-}
-
-impl<'b> AccountUsage<'b> {
-    /// Decodes `bodies` (per meter id); a body without a valid `ts` is
-    /// never counted.
-    pub(crate) fn new(bodies: &'b [(String, Bodies)]) -> AccountUsage<'b> {
-        let by_meter = bodies
-            .iter()
-            .map(|(meter, bodies)| {
-                let decoded = bodies
-                    .iter()
-                    .filter_map(RatedMeasurement::parse)
-                    .filter_map(|m| Some((parse_date_time(&m.ts)?, m)))
-                    .collect();
-                (meter.as_str(), decoded)
-            })
-            .collect();
-        AccountUsage { by_meter }
-    }
-}
-
-impl Usage for AccountUsage<'_> {
-    fn aggregate(
-        &self,
-        _account_id: &str,
-        query: &FieldQuery<'_>,
-    ) -> Option<crate::money::Decimal> {
-        let meter = query.meter.get("id").and_then(serde_json::Value::as_str)?;
-        let prepared = PreparedQuery::new(query)?;
-        let mut acc = Accumulator::new(&prepared);
-        for (ts, m) in self.by_meter.get(meter).into_iter().flatten() {
-            acc.add(&prepared, *ts, m);
-        }
-        acc.value(&prepared)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Answers a checked usage query ([`crate::usage::Query`]) from the
 //! database: raw measurements newest first, or one row per meter and group
 //! whose values [`m3ter_rating::Accumulator`] computes, the code bills
-//! are rated with. Measurements are read by index range per (account,
-//! meter) and decoded one at a time; with an ACCOUNT group one account's
-//! are held at a time.
+//! are rated with. Measurements are read by one table scan or by index
+//! range per (account, meter) (`Db::scan_is_cheaper` chooses), each decoded
+//! once into its group's running accumulators and dropped.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,6 +17,7 @@ use crate::money;
 use crate::parallel;
 use crate::rated::RatedMeasurement;
 use crate::rating::{Accumulator, FieldQuery, MeasurementFields, PreparedQuery, Window};
+use crate::scan::{self, Route};
 use crate::store::Object;
 use crate::usage::{Frequency, MeterQuery, Query};
 
@@ -218,10 +219,8 @@ fn by_scan(
         })?;
         return Ok(out.push(rows_of(q, mq, prepared, None, groups)));
     }
-    // The scan (this thread, under the database's lock) hands the bodies
-    // in chunks to workers that decode and aggregate them while it reads
-    // on. Each account belongs to one worker, so its measurements are added
-    // in arrival order (LATEST's tie rule) and no groups need merging.
+    // Each account's measurements go to one worker, in arrival order
+    // (LATEST's tie rule), so no groups need merging.
     let mut names: Vec<String> = q.accounts.iter().flatten().cloned().collect();
     let mut index: HashMap<String, usize> = names
         .iter()
@@ -229,52 +228,25 @@ fn by_scan(
         .map(|(i, a)| (a.clone(), i))
         .collect();
     let open = q.accounts.is_none();
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let per_account: HashMap<usize, Groups> = std::thread::scope(|scope| {
-        let mut senders = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            // A few chunks in flight per worker bound the memory.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
-            senders.push(tx);
-            handles.push(scope.spawn(move || {
-                let mut mine: HashMap<usize, Groups> = HashMap::new();
-                for chunk in rx {
-                    for (account, body) in chunk.iter() {
-                        group(q, mq, prepared, [body], mine.entry(account).or_default());
-                    }
-                }
-                mine
-            }));
-        }
-        let mut pending: Vec<Chunk> = (0..workers).map(|_| Chunk::default()).collect();
-        let scanned = db.scan_measurements(&mq.id, from, to, |account, body| {
-            let i = match index.get(account) {
-                Some(i) => *i,
-                None if open => {
-                    index.insert(account.to_owned(), names.len());
-                    names.push(account.to_owned());
-                    names.len() - 1
-                }
-                None => return,
-            };
-            let w = i % workers;
-            pending[w].push(i, body);
-            if pending[w].accounts.len() >= CHUNK {
-                // A worker stops only by a panic, which its join re-raises.
-                let _ = senders[w].send(std::mem::take(&mut pending[w]));
+    let states = scan::scan(
+        db,
+        (&mq.id, from, to),
+        Route::ByAccount,
+        |account| match index.get(account) {
+            Some(i) => Some(*i),
+            None if open => {
+                index.insert(account.to_owned(), names.len());
+                names.push(account.to_owned());
+                Some(names.len() - 1)
             }
-        });
-        for (tx, chunk) in senders.iter().zip(pending) {
-            let _ = tx.send(chunk);
-        }
-        drop(senders);
-        let mut all = HashMap::new();
-        for h in handles {
-            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        scanned.map(|()| all)
-    })?;
+            None => None,
+        },
+        HashMap::<usize, Groups>::new,
+        |mine, account, _, body| {
+            group(q, mq, prepared, [body], mine.entry(account).or_default());
+        },
+    )?;
+    let per_account: HashMap<usize, Groups> = states.into_iter().flatten().collect();
     // Rows in account order; accounts without measurements have none.
     let mut accounts: Vec<(&String, Groups)> = per_account
         .into_iter()
@@ -287,32 +259,6 @@ fn by_scan(
         }
     }
     Ok(true)
-}
-
-/// Bodies handed from the scan to a worker at a time.
-const CHUNK: usize = 2048;
-
-/// Stored bodies end to end in one buffer, each with its account's index.
-#[derive(Default)]
-struct Chunk {
-    text: String,
-    ends: Vec<usize>,
-    accounts: Vec<usize>,
-}
-
-impl Chunk {
-    fn push(&mut self, account: usize, body: &str) {
-        self.text.push_str(body);
-        self.ends.push(self.text.len());
-        self.accounts.push(account);
-    }
-    fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .zip(self.accounts.iter().copied())
-            .map(|((a, b), account)| (account, &self.text[a..b]))
-    }
 }
 
 /// The meter query's aggregations as the rating engine's queries (no

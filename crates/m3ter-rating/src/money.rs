@@ -43,6 +43,11 @@ pub fn from_f64(x: f64) -> Decimal {
     if x.is_infinite() {
         return saturated;
     }
+    // A whole number (most calculations over whole measures) converts
+    // exactly without formatting it; the same value as through `Display`.
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        return Decimal::from(x as i64);
+    }
     // `Display` of f64 never uses an exponent; a value too small for 28
     // decimal places falls back to the rounding conversion.
     x.to_string()

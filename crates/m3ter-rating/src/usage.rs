@@ -106,7 +106,10 @@ pub struct Accumulator {
     max: Decimal,
     numbers: usize,
     strings: usize,
-    latest: Option<(DateTime<Utc>, Decimal)>,
+    /// Measurements [`Accumulator::add`]ed: the arrival of the next one.
+    added: u64,
+    /// The value with the greatest (`ts`, arrival).
+    latest: Option<(DateTime<Utc>, u64, Decimal)>,
     /// Only for UNIQUE: the distinct values (numbers normalised).
     distinct: Option<HashSet<String>>,
 }
@@ -121,17 +124,35 @@ impl Accumulator {
             max: Decimal::MIN,
             numbers: 0,
             strings: 0,
+            added: 0,
             latest: None,
             distinct: (query.query.function == "UNIQUE").then(HashSet::new),
         }
     }
 
     /// Adds one measurement of the query's meter (skipped when `ts` is
-    /// outside the window or it is outside the segment).
+    /// outside the window or it is outside the segment); it arrived after
+    /// every one added before it.
     pub fn add<M: MeasurementFields + ?Sized>(
         &mut self,
         query: &PreparedQuery<'_>,
         ts: DateTime<Utc>,
+        m: &M,
+    ) {
+        let arrival = self.added;
+        self.added += 1;
+        self.add_arrived(query, ts, arrival, m);
+    }
+
+    /// [`Accumulator::add`] with the measurement's place in arrival order
+    /// given (a store's row number, say), for accumulators that are filled
+    /// apart and then [`merge`](Accumulator::merge)d: LATEST's tie on `ts`
+    /// goes to the greater `arrival`.
+    pub fn add_arrived<M: MeasurementFields + ?Sized>(
+        &mut self,
+        query: &PreparedQuery<'_>,
+        ts: DateTime<Utc>,
+        arrival: u64,
         m: &M,
     ) {
         let q = query.query;
@@ -159,12 +180,36 @@ impl Accumulator {
         self.sum = add(self.sum, v);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
-        // Latest by `ts`; on a tie the later arrival wins.
-        if self.latest.is_none_or(|(t, _)| ts >= t) {
-            self.latest = Some((ts, v));
-        }
+        self.keep_latest((ts, arrival, v));
         if let Some(d) = &mut self.distinct {
             d.insert(v.normalize().to_string());
+        }
+    }
+
+    fn keep_latest(&mut self, candidate: (DateTime<Utc>, u64, Decimal)) {
+        if self
+            .latest
+            .is_none_or(|(t, a, _)| (candidate.0, candidate.1) >= (t, a))
+        {
+            self.latest = Some(candidate);
+        }
+    }
+
+    /// Takes in `other`'s measurements (of the same query), as if each had
+    /// been added here; their arrivals must come from the same count as
+    /// this one's ([`Accumulator::add_arrived`]).
+    pub fn merge(&mut self, other: Accumulator) {
+        self.sum = add(self.sum, other.sum);
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.numbers += other.numbers;
+        self.strings += other.strings;
+        self.added = self.added.max(other.added);
+        if let Some(latest) = other.latest {
+            self.keep_latest(latest);
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.distinct, other.distinct) {
+            mine.extend(theirs);
         }
     }
 
@@ -181,7 +226,7 @@ impl Accumulator {
             "MAX" => self.max,
             "COUNT" => Decimal::from(count),
             "MEAN" if self.numbers > 0 => div(self.sum, Decimal::from(self.numbers)),
-            "LATEST" => self.latest.map_or(Decimal::ZERO, |(_, v)| v),
+            "LATEST" => self.latest.map_or(Decimal::ZERO, |(_, _, v)| v),
             "UNIQUE" => Decimal::from(self.distinct.map_or(0, |d| d.len())),
             _ => Decimal::ZERO, // CUSTOM_SQL is not modelled
         })
@@ -285,7 +330,21 @@ mod tests {
             for (ts, m) in &rows {
                 acc.add(&prepared, *ts, m);
             }
-            acc.value(&prepared).map(|d| d.normalize().to_string())
+            let whole = acc.value(&prepared).map(|d| d.normalize().to_string());
+            // Filled apart (alternate measurements, arrivals given) and
+            // merged, in either order: the same value.
+            let apart = |first: usize| {
+                let mut parts = [Accumulator::new(&prepared), Accumulator::new(&prepared)];
+                for (i, (ts, m)) in rows.iter().enumerate() {
+                    parts[(i + first) % 2].add_arrived(&prepared, *ts, i as u64, m);
+                }
+                let [mut a, b] = parts;
+                a.merge(b);
+                a.value(&prepared).map(|d| d.normalize().to_string())
+            };
+            assert_eq!(apart(0), whole, "{function}({field}) merged");
+            assert_eq!(apart(1), whole, "{function}({field}) merged the other way");
+            whole
         };
         let want = [
             ("q", "SUM", "11"),

@@ -221,7 +221,7 @@ pub(crate) fn check_gaps(subject: &Subject<'_>, catalog: &dyn Catalog, out: &mut
         for (s, mut priced) in slots {
             priced.sort_by_key(|p| p.start);
             for gap in gaps(&priced, ap_start, ap_end) {
-                out.push(gap_finding(&this, body, &plan_code, &s, &gap, catalog));
+                out.push(gap_finding(&this, body, plan_code, &s, &gap, catalog));
             }
         }
     }

@@ -6,6 +6,7 @@
 
 pub(crate) mod bills;
 pub(crate) mod transactions;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,16 +25,14 @@ use super::Shared;
 use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
-use super::money::{self, Decimal};
-use super::parallel;
-use super::rated::{AccountUsage, Bodies};
-use super::rating::{self, AccountBill, StoreOrg, Window};
+use super::money;
+use super::rating::{AccountBill, Window};
 use super::rules::{overlaps, timestamp};
 use super::store::{Change, Object, Store, Table, page};
 
 /// Most bill jobs that may be pending or running at once (m3ter's limit).
 pub(crate) const MAX_RUNNING_JOBS: usize = 10;
-/// Time a job spends in each of PENDING and RUNNING.
+/// Time a job spends PENDING (it is RUNNING while it rates).
 const STEP: Duration = Duration::from_millis(100);
 
 const JOB_FREQUENCIES: &[&str] = &["DAILY", "WEEKLY", "MONTHLY", "ANNUALLY", "AD_HOC"];
@@ -291,27 +290,35 @@ fn spawn_job(s: Arc<Shared>, id: String) {
         {
             return;
         }
-        tokio::time::sleep(STEP).await;
-        // Rate under the read lock (requests keep flowing), then store the
-        // bills in one commit if the job was not cancelled meanwhile.
-        let rated = {
-            let store = s.read();
-            match store.table(Table::BillJobs).get(&id) {
-                Some(job) if is_active_job(&job.value) => {
-                    // A read error means the database closed (the emulator
-                    // stops); a restarted emulator resumes the job.
-                    let rated = if str_of(&job.value, "type") == Some("RECALCULATE") {
-                        recalculate_bills(&store, &job.value, &s.actor).map(Rated::Recalculated)
-                    } else {
-                        make_bills(&store, &job.value, &s.actor).map(Rated::Fresh)
-                    };
-                    match rated {
-                        Ok(r) => r,
-                        Err(_) => return,
-                    }
-                }
-                _ => return,
+        // RUNNING while it rates, under the read lock (requests keep
+        // flowing) and off the runtime's threads (rating a million
+        // measurements takes a while); the bills are stored in one commit
+        // if the job was not cancelled meanwhile.
+        let rating = Arc::clone(&s);
+        let job_id = id.clone();
+        let rated = tokio::task::spawn_blocking(move || {
+            let store = rating.read();
+            let job = store
+                .table(Table::BillJobs)
+                .get(&job_id)
+                .filter(|job| is_active_job(&job.value))?;
+            // A read error means the database closed (the emulator stops);
+            // a restarted emulator resumes the job.
+            if str_of(&job.value, "type") == Some("RECALCULATE") {
+                recalculate_bills(&store, &job.value, &rating.actor)
+                    .map(Rated::Recalculated)
+                    .ok()
+            } else {
+                make_bills(&store, &job.value, &rating.actor)
+                    .map(Rated::Fresh)
+                    .ok()
             }
+        })
+        .await;
+        // A panic in rating is re-raised here, as it was when it ran inline.
+        let Some(rated) = rated.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        else {
+            return;
         };
         // An error here means the job was cancelled or the emulator stopped
         // (its database closed); a restarted emulator resumes the job.
@@ -507,22 +514,25 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Result<Vec<Object>, S
         accounts = req.into_iter().filter(|a| seen.insert(a.clone())).collect();
     }
     accounts.retain(|a| store.kind(Kind::Account).get(a).is_some());
-    let usage = usage_of(store, &accounts, from, to)?;
-    // Accounts are rated on every core: each decodes its own measurements.
-    let rated = parallel::map(&accounts, |account_id| {
-        let account = store
-            .kind(Kind::Account)
-            .get(account_id)
-            .map(|e| e.value.clone())
-            .unwrap_or_default();
-        let bodies = usage.get(account_id).map_or(&[][..], Vec::as_slice);
-        let lines = account_lines(store, &account, bodies, from, to);
-        Ok((account, lines))
-    })?;
-    drop(usage);
+    let objects: Vec<Object> = accounts
+        .iter()
+        .map(|id| {
+            store
+                .kind(Kind::Account)
+                .get(id)
+                .map(|e| e.value.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let rated = usage::bills(store, &objects, Window { from, to })?;
     let now = timestamp(Utc::now());
     let mut out = Vec::new();
-    for (account_id, (account, (lines, total, currency))) in accounts.into_iter().zip(rated) {
+    for ((account_id, account), bill) in accounts.into_iter().zip(objects).zip(rated) {
+        let AccountBill {
+            lines,
+            total,
+            currency,
+        } = bill;
         let mut bill = Object::new();
         bill.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
         bill.insert("version".into(), json!(1));
@@ -583,75 +593,6 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Result<Vec<Object>, S
     Ok(out)
 }
 
-/// The stored measurements of `[from, to)` of these accounts, per account
-/// and then per meter that exists (every account gets every meter, maybe
-/// empty). Per meter, by one scan of the table when the accounts hold a
-/// good share of it (a job billing most of an org), else by index range
-/// (account, meter, day) per account: no other period's measurement is
-/// read, and by index no other account's.
-fn usage_of(
-    store: &Store,
-    accounts: &[String],
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-) -> Result<HashMap<String, Vec<(String, Bodies)>>, StoreError> {
-    let meters: Vec<&str> = store
-        .kind(Kind::Meter)
-        .iter_newest_first()
-        .filter_map(|e| str_of(&e.value, "id"))
-        .collect();
-    let fresh = || -> Vec<(String, Bodies)> {
-        meters
-            .iter()
-            .map(|m| ((*m).to_owned(), Bodies::default()))
-            .collect()
-    };
-    let mut out: HashMap<String, Vec<(String, Bodies)>> =
-        accounts.iter().map(|a| (a.clone(), fresh())).collect();
-    // Whole milliseconds, both ends in: rating filters the exact window.
-    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
-    let db = store.db();
-    for (j, meter) in meters.iter().enumerate() {
-        if accounts.len() > 1 && db.scan_is_cheaper(accounts, meter, from_ms, to_ms)? {
-            db.scan_measurements(meter, from_ms, to_ms, |account, body| {
-                if let Some(per_meter) = out.get_mut(account) {
-                    per_meter[j].1.push(body);
-                }
-            })?;
-            continue;
-        }
-        for (account, per_meter) in &mut out {
-            db.visit_measurements(account, meter, from_ms, to_ms, |_, body| {
-                per_meter[j].1.push(body);
-            })?;
-        }
-    }
-    Ok(out)
-}
-
-/// An account's line items for `[from, to)`, their total and the currency:
-/// [`rating::account_bill`] over its measurements of the period (`bodies`,
-/// from [`usage_of`]).
-fn account_lines(
-    store: &Store,
-    account: &Object,
-    bodies: &[(String, Bodies)],
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-) -> (Vec<Object>, Decimal, String) {
-    let AccountBill {
-        lines,
-        total,
-        currency,
-    } = rating::account_bill(
-        &StoreOrg(store),
-        &AccountUsage::new(bodies),
-        account,
-        Window { from, to },
-    );
-    (lines, total, currency)
-}
-
 /// Recomputes the bills a RECALCULATE job names (deleted ones are skipped,
 /// locked ones skipped and reported): same account and period, fresh line items.
 fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Result<Run, StoreError> {
@@ -677,10 +618,19 @@ fn recalculate_bills(store: &Store, job: &Object, actor: &str) -> Result<Run, St
         let (Some(account), Some(from), Some(to)) = (account, from, to) else {
             continue;
         };
-        let account_id = str_of(&account.value, "id").unwrap_or_default().to_owned();
-        let mut usage = usage_of(store, std::slice::from_ref(&account_id), from, to)?;
-        let bodies = usage.remove(&account_id).unwrap_or_default();
-        let (lines, total, currency) = account_lines(store, &account.value, &bodies, from, to);
+        let Some(AccountBill {
+            lines,
+            total,
+            currency,
+        }) = usage::bills(
+            store,
+            std::slice::from_ref(&account.value),
+            Window { from, to },
+        )?
+        .pop()
+        else {
+            continue; // one bill per account given: never
+        };
         let mut bill = bill.clone();
         let lines = lines.into_iter().map(Value::Object).collect();
         bill.insert("lineItems".into(), Value::Array(lines));
