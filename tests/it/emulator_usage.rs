@@ -589,3 +589,123 @@ async fn bill_of(e: &Emu, account: &str) -> Value {
     assert_eq!(data.len(), 1, "{bills}");
     data[0].clone()
 }
+
+/// The USAGE lines' quantities of a job's bills, per account id and
+/// pricing id (the job's billIds fetched one by one).
+async fn quantities(e: &Emu, body: Value) -> std::collections::BTreeMap<(String, String), f64> {
+    let (status, job) = e.post("billjobs", body).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let done = wait_for_job(e, job["id"].as_str().unwrap()).await;
+    let mut out = std::collections::BTreeMap::new();
+    for bill_id in done["billIds"].as_array().unwrap() {
+        let (_, bill) = e.get(&format!("bills/{}", bill_id.as_str().unwrap())).await;
+        for line in lines_of(&bill, "USAGE") {
+            out.insert(
+                (
+                    bill["accountId"].as_str().unwrap().to_owned(),
+                    line["pricingId"].as_str().unwrap().to_owned(),
+                ),
+                line["quantity"].as_f64().unwrap(),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_over_many_accounts_reads_one_scan_and_rates_as_each_account_alone() {
+    let e = Emu::start().await;
+    let c = e.chain().await;
+    // SUM is the chain's; LATEST, MAX and COUNT of the same field beside it.
+    let mut pricing_of = vec![("SUM", c.pricing.clone())];
+    for function in ["LATEST", "MAX", "COUNT"] {
+        let agg = e
+            .create(
+                "aggregations",
+                json!({"name": function, "code": format!("agg_{}", function.to_lowercase()),
+                       "meterId": c.meter, "targetField": "q", "aggregation": function,
+                       "rounding": "NONE", "quantityPerUnit": 1, "unit": "u"}),
+            )
+            .await;
+        let pricing = e
+            .create(
+                "pricings",
+                json!({"planId": c.plan, "aggregationId": id(&agg),
+                       "startDate": "2024-01-01T00:00:00Z",
+                       "pricingBands": [{"lowerLimit": 0, "fixedPrice": 0, "unitPrice": 1}]}),
+            )
+            .await;
+        pricing_of.push((function, id(&pricing)));
+    }
+    let mut accounts = vec![("acme".to_owned(), c.account.clone())];
+    for code in ["beta", "gamma"] {
+        let a = e.create("accounts", common::account_body(code)).await;
+        e.create(
+            "accountplans",
+            json!({"accountId": id(&a), "planId": c.plan, "startDate": "2024-01-01T00:00:00Z"}),
+        )
+        .await;
+        accounts.push((code.to_owned(), id(&a)));
+    }
+    // 3 × 3,000 measurements, interleaved by account (several chunks of
+    // 2,048 per worker). Each account's latest instant has two measurements,
+    // in the scan's second and third chunks (another worker's each, on two
+    // cores or more): LATEST is the later arrival's, whichever worker's
+    // accumulator is merged last.
+    const PER: usize = 3000;
+    let mut expected = std::collections::BTreeMap::new();
+    let mut all = Vec::new();
+    for i in 0..PER {
+        for (k, (code, _)) in accounts.iter().enumerate() {
+            let q = ((i * 7 + k * 13) % 101) as f64;
+            let ts = if i == 1000 || i == 1500 {
+                "2024-12-31T12:00:00Z".to_owned()
+            } else {
+                format!("2024-12-{:02}T{:02}:00:00Z", 1 + i % 30, i % 24)
+            };
+            all.push(
+                json!({"uid": format!("{code}-{i}"), "meter": "meter", "account": code,
+                            "ts": ts, "measure": {"q": q}}),
+            );
+            let e = expected
+                .entry(code.clone())
+                .or_insert((0.0, 0.0, 0.0_f64, 0.0));
+            e.0 += q;
+            if i == 1500 {
+                e.1 = q;
+            }
+            e.2 = e.2.max(q);
+            e.3 += 1.0;
+        }
+    }
+    for batch in all.chunks(1000) {
+        let (status, v) = e.post("measurements", json!({"measurements": batch})).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let period = json!({"billDate": "2025-01-01", "lastDateInBillingPeriod": "2024-12-31",
+                        "billingFrequency": "MONTHLY"});
+    let mut together_body = period.clone();
+    together_body["accountIds"] = json!(accounts.iter().map(|(_, id)| id).collect::<Vec<_>>());
+    let together = quantities(&e, together_body).await;
+    for (code, account) in &accounts {
+        let mut alone_body = period.clone();
+        alone_body["accountIds"] = json!([account]);
+        let alone = quantities(&e, alone_body).await;
+        let (sum, latest, max, count) = expected[code];
+        for (function, pricing) in &pricing_of {
+            let want = match *function {
+                "SUM" => sum,
+                "LATEST" => latest,
+                "MAX" => max,
+                _ => count,
+            };
+            let key = (account.clone(), pricing.clone());
+            assert_eq!(alone.get(&key), Some(&want), "{code} {function} alone");
+            assert_eq!(
+                together.get(&key),
+                Some(&want),
+                "{code} {function} together"
+            );
+        }
+    }
+}
