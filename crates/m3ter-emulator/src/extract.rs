@@ -8,6 +8,8 @@ use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use m3ter_api::schema::{Field, Type};
+use m3ter_api::validate::{RefMode, Rule, check_value};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
@@ -223,4 +225,32 @@ pub(crate) fn list_body(data: &[&Object], token: Option<String>) -> Response {
         data,
         next_token: token,
     })
+}
+
+/// Checks a request body against `schema`: 400 with every violation. An
+/// unknown field counts only in strict mode, as for config entities.
+pub(crate) fn check_request(
+    schema: &'static [Field],
+    body: &Object,
+    strict: bool,
+) -> ApiResult<()> {
+    let mut violations = Vec::new();
+    check_value(
+        &Type::Object(schema),
+        &Value::Object(body.clone()),
+        "",
+        RefMode::Uuid,
+        &mut violations,
+    );
+    let msgs: Vec<String> = violations
+        .into_iter()
+        .filter(|v| strict || v.rule != Rule::Unknown)
+        // Top-level paths come out as "`.field`".
+        .map(|v| v.message.replace("`.", "`"))
+        .collect();
+    if msgs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(msgs.join("; ")))
+    }
 }

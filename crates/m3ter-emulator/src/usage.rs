@@ -16,11 +16,11 @@ use serde_json::{Value, json};
 
 use m3ter_api::Kind;
 use m3ter_api::schema::{Field, NUMERIC_CATEGORIES, Type};
-use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
+use m3ter_api::validate::parse_date_time;
 
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, ok_json};
+use crate::extract::{JsonBody, check_request, ok_json};
 use crate::rating::Window;
 use crate::store::Object;
 use crate::usage_rows;
@@ -235,22 +235,7 @@ fn str_of<'a>(o: &'a Object, key: &str) -> Option<&'a str> {
 
 /// Checks `body` against the spec's schema and the org's `meters`.
 pub(crate) fn parse(body: &Object, meters: &[Object], strict: bool) -> ApiResult<Query> {
-    let mut violations = Vec::new();
-    check_value(
-        &Type::Object(USAGE_QUERY),
-        &Value::Object(body.clone()),
-        "",
-        RefMode::Uuid,
-        &mut violations,
-    );
-    let msgs: Vec<String> = violations
-        .into_iter()
-        .filter(|v| strict || v.rule != Rule::Unknown)
-        .map(|v| v.message.replace("`.", "`"))
-        .collect();
-    if !msgs.is_empty() {
-        return Err(bad(msgs.join("; ")));
-    }
+    check_request(USAGE_QUERY, body, strict)?;
     let date = |k: &str| -> DateTime<Utc> {
         // Present and valid: checked above.
         str_of(body, k)

@@ -132,15 +132,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Object {
-        v.as_object().cloned().unwrap_or_default()
-    }
-    fn d(s: &str) -> Decimal {
-        s.parse().unwrap()
-    }
-    fn at(s: &str) -> DateTime<Utc> {
-        m3ter_api::validate::parse_date_time(s).unwrap()
-    }
+    use crate::testing::{at, d, obj};
     fn december() -> Window {
         Window {
             from: at("2024-12-01T00:00:00Z"),

@@ -396,15 +396,7 @@ pub(crate) fn commitment_fees(
 mod tests {
     use super::*;
 
-    fn obj(v: Value) -> Object {
-        v.as_object().cloned().unwrap_or_default()
-    }
-    fn d(s: &str) -> Decimal {
-        s.parse().unwrap()
-    }
-    fn at(s: &str) -> DateTime<Utc> {
-        m3ter_api::validate::parse_date_time(s).unwrap()
-    }
+    use crate::testing::{at, d, obj};
     fn month(from: &str, to: &str) -> Window {
         Window {
             from: at(&format!("{from}T00:00:00Z")),

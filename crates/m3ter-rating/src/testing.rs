@@ -13,6 +13,16 @@ pub(crate) fn obj(v: Value) -> Object {
     v.as_object().cloned().unwrap_or_default()
 }
 
+/// A decimal from its text.
+pub(crate) fn d(s: &str) -> crate::Decimal {
+    s.parse().unwrap()
+}
+
+/// An instant from RFC 3339 text.
+pub(crate) fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    m3ter_api::validate::parse_date_time(s).unwrap()
+}
+
 /// Entities by kind in creation order, bills and balance transactions.
 #[derive(Default)]
 pub(crate) struct MemOrg {

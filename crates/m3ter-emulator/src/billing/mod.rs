@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 
 use m3ter_api::Kind;
 use m3ter_api::schema::{Field, Type};
-use m3ter_api::validate::{RefMode, Rule, check_value, parse_date_time};
+use m3ter_api::validate::parse_date_time;
 
 use super::Shared;
 use super::db::StoreError;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PathId, Query, list_body, ok_json};
+use super::extract::{JsonBody, PathId, Query, check_request, list_body, ok_json};
 use super::money;
 use super::rating::{AccountBill, Window};
 use super::rules::{overlaps, timestamp};
@@ -125,30 +125,6 @@ pub(super) fn put(table: Table, seq: u64, value: Object) -> Change {
         table: table.name().into(),
         seq,
         value,
-    }
-}
-
-/// Checks a request body against `schema`: 400 with every violation. An
-/// unknown field counts only in strict mode, as for config entities.
-fn check_request(schema: &'static [Field], body: &Object, strict: bool) -> ApiResult<()> {
-    let mut violations = Vec::new();
-    check_value(
-        &Type::Object(schema),
-        &Value::Object(body.clone()),
-        "",
-        RefMode::Uuid,
-        &mut violations,
-    );
-    let msgs: Vec<String> = violations
-        .into_iter()
-        .filter(|v| strict || v.rule != Rule::Unknown)
-        // Top-level paths come out as "`.field`".
-        .map(|v| v.message.replace("`.", "`"))
-        .collect();
-    if msgs.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(msgs.join("; ")))
     }
 }
 

@@ -13,9 +13,10 @@ use serde_json::json;
 use m3ter_api::Kind;
 use m3ter_api::schema::{Field, Type};
 
-use super::{check_request, put, stamp, str_of};
+use super::{put, stamp, str_of};
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::check_request;
 use crate::extract::{JsonBody, Query, list_body, ok_json};
 use crate::rules::timestamp;
 use crate::store::{Object, Store, Table, page};
