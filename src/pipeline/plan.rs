@@ -40,9 +40,9 @@ pub fn plan_with(
 ) -> Result<Plan, PipelineError> {
     // The planner walks this order instead of building the graph again.
     opts.order.get_or_insert_with(|| graph.topo_order());
-    // Not needed any more; freeing it is left to the process exit, which is
-    // faster at 10,000 entities than dropping it value by value.
-    std::mem::forget(graph);
+    // Not needed any more (a library call frees what it no longer needs;
+    // only the binary's edge leaves its last values to the process exit).
+    drop(graph);
     let mut desired = desired;
     // Salted with this state's lineage: its hashes mean nothing elsewhere.
     crate::sensitive::seal(&mut desired, &state.lineage);
