@@ -187,56 +187,12 @@ impl Recorder {
                 .filter(|a| !wants[*a].is_empty())
                 .collect();
             let named: Vec<String> = asking.iter().map(|a| accounts[*a].to_owned()).collect();
-            let running: Running =
+            let read = (meter, from_ms, to_ms);
+            let running =
                 if asking.len() > 1 && db.scan_is_cheaper(&named, meter, from_ms, to_ms)? {
-                    let position: HashMap<&str, usize> =
-                        asking.iter().map(|a| (accounts[*a], *a)).collect();
-                    let states = scan::scan(
-                        db,
-                        (meter, from_ms, to_ms),
-                        Route::AnyWorker,
-                        |account| position.get(account).copied(),
-                        Running::new,
-                        |running, account, arrival, body| feed.add(running, account, arrival, body),
-                    )?;
-                    merge(states)
+                    by_scan(db, read, accounts, &asking, &feed)?
                 } else {
-                    let read = asking
-                        .iter()
-                        .map(|&account| {
-                            let mut read = Read::default();
-                            db.visit_measurements(
-                                accounts[account],
-                                meter,
-                                from_ms,
-                                to_ms,
-                                |n, body| {
-                                    read.bodies.push(body);
-                                    read.arrivals.push(n as u64);
-                                },
-                            )?;
-                            Ok((account, read))
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    // Pieces of every account's bodies, decoded on every core
-                    // (a job for one account would use one otherwise).
-                    let pieces: Vec<(usize, &Read, std::ops::Range<usize>)> = read
-                        .iter()
-                        .flat_map(|(account, read)| {
-                            let n = read.arrivals.len();
-                            (0..n)
-                                .step_by(PIECE)
-                                .map(move |a| (*account, read, a..(a + PIECE).min(n)))
-                        })
-                        .collect();
-                    let states = parallel::map(&pieces, |(account, read, range)| {
-                        let mut running = Running::new();
-                        for i in range.clone() {
-                            feed.add(&mut running, *account, read.arrivals[i], read.bodies.get(i));
-                        }
-                        Ok(running)
-                    })?;
-                    merge(states)
+                    by_index(db, read, accounts, &asking, &feed)?
                 };
             for (account, accumulators) in running {
                 for (i, acc) in accumulators.into_iter().enumerate() {
@@ -251,6 +207,67 @@ impl Recorder {
         }
         Ok(Answers { index, values })
     }
+}
+
+/// The `asking` accounts' measurements of one meter (`read`: meter id and
+/// millisecond bounds) by one scan of the table, fed on every core.
+fn by_scan(
+    db: &Db,
+    read: (&str, i64, i64),
+    accounts: &[&str],
+    asking: &[usize],
+    feed: &Feed<'_, '_>,
+) -> Result<Running, StoreError> {
+    let position: HashMap<&str, usize> = asking.iter().map(|a| (accounts[*a], *a)).collect();
+    let states = scan::scan(
+        db,
+        read,
+        Route::AnyWorker,
+        |account| position.get(account).copied(),
+        Running::new,
+        |running, account, arrival, body| feed.add(running, account, arrival, body),
+    )?;
+    Ok(merge(states))
+}
+
+/// The same by index range per account (they are a small share of the
+/// table): each account's bodies are read, then fed in pieces on every
+/// core (a job for one account would use one otherwise).
+fn by_index(
+    db: &Db,
+    (meter, from_ms, to_ms): (&str, i64, i64),
+    accounts: &[&str],
+    asking: &[usize],
+    feed: &Feed<'_, '_>,
+) -> Result<Running, StoreError> {
+    let read = asking
+        .iter()
+        .map(|&account| {
+            let mut read = Read::default();
+            db.visit_measurements(accounts[account], meter, from_ms, to_ms, |n, body| {
+                read.bodies.push(body);
+                read.arrivals.push(n as u64);
+            })?;
+            Ok((account, read))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let pieces: Vec<(usize, &Read, std::ops::Range<usize>)> = read
+        .iter()
+        .flat_map(|(account, read)| {
+            let n = read.arrivals.len();
+            (0..n)
+                .step_by(PIECE)
+                .map(move |a| (*account, read, a..(a + PIECE).min(n)))
+        })
+        .collect();
+    let states = parallel::map(&pieces, |(account, read, range)| {
+        let mut running = Running::new();
+        for i in range.clone() {
+            feed.add(&mut running, *account, read.arrivals[i], read.bodies.get(i));
+        }
+        Ok(running)
+    })?;
+    Ok(merge(states))
 }
 
 /// Bodies decoded per piece of an account's, by one worker.
