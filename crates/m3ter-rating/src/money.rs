@@ -124,6 +124,17 @@ mod tests {
         assert_eq!(from_f64(1e-40), Decimal::ZERO);
         assert_eq!(from_f64(f64::NAN), Decimal::ZERO);
         assert_eq!(from_f64(f64::NEG_INFINITY), Decimal::MIN);
+        // Whole numbers skip formatting, with the same value and sign.
+        for x in [0.0, -0.0, 3.0, -7.0, 9_007_199_254_740_991.0, 1e20, 2.5] {
+            let through_display: Decimal = x.to_string().parse().unwrap();
+            let got = from_f64(x);
+            assert_eq!(got, through_display, "{x}");
+            assert_eq!(
+                got.is_sign_negative(),
+                through_display.is_sign_negative(),
+                "{x}"
+            );
+        }
     }
 
     #[test]
