@@ -231,8 +231,9 @@ fn by_scan(
 }
 
 /// The same by index range per account (they are a small share of the
-/// table): each account's bodies are read, then fed in pieces on every
-/// core (a job for one account would use one otherwise).
+/// table), one account at a time: its bodies are read, then fed in pieces
+/// on every core (a job for one account would use one otherwise), and
+/// dropped before the next account's are read.
 fn by_index(
     db: &Db,
     (meter, from_ms, to_ms): (&str, i64, i64),
@@ -240,34 +241,28 @@ fn by_index(
     asking: &[usize],
     feed: &Feed<'_, '_>,
 ) -> Result<Running, StoreError> {
-    let read = asking
-        .iter()
-        .map(|&account| {
-            let mut read = Read::default();
-            db.visit_measurements(accounts[account], meter, from_ms, to_ms, |n, body| {
-                read.bodies.push(body);
-                read.arrivals.push(n as u64);
-            })?;
-            Ok((account, read))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let pieces: Vec<(usize, &Read, std::ops::Range<usize>)> = read
-        .iter()
-        .flat_map(|(account, read)| {
-            let n = read.arrivals.len();
-            (0..n)
-                .step_by(PIECE)
-                .map(move |a| (*account, read, a..(a + PIECE).min(n)))
-        })
-        .collect();
-    let states = parallel::map(&pieces, |(account, read, range)| {
-        let mut running = Running::new();
-        for i in range.clone() {
-            feed.add(&mut running, *account, read.arrivals[i], read.bodies.get(i));
-        }
-        Ok(running)
-    })?;
-    Ok(merge(states))
+    let mut running = Running::new();
+    for &account in asking {
+        let mut read = Read::default();
+        db.visit_measurements(accounts[account], meter, from_ms, to_ms, |n, body| {
+            read.bodies.push(body);
+            read.arrivals.push(n as u64);
+        })?;
+        let n = read.arrivals.len();
+        let pieces: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(PIECE)
+            .map(|a| a..(a + PIECE).min(n))
+            .collect();
+        let states = parallel::map(&pieces, |range| {
+            let mut mine = Running::new();
+            for i in range.clone() {
+                feed.add(&mut mine, account, read.arrivals[i], read.bodies.get(i));
+            }
+            Ok(mine)
+        })?;
+        running.extend(merge(states));
+    }
+    Ok(running)
 }
 
 /// Bodies decoded per piece of an account's, by one worker.
