@@ -85,10 +85,7 @@ impl Bodies {
         &self.text[start..self.ends[i]]
     }
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(a, b)| &self.text[a..b])
+        (0..self.ends.len()).map(|i| self.get(i))
     }
 }
 

@@ -489,17 +489,14 @@ fn make_bills(store: &Store, job: &Object, actor: &str) -> Result<Vec<Object>, S
         let mut seen = std::collections::HashSet::new();
         accounts = req.into_iter().filter(|a| seen.insert(a.clone())).collect();
     }
-    accounts.retain(|a| store.kind(Kind::Account).get(a).is_some());
-    let objects: Vec<Object> = accounts
-        .iter()
-        .map(|id| {
-            store
-                .kind(Kind::Account)
-                .get(id)
-                .map(|e| e.value.clone())
-                .unwrap_or_default()
+    // Accounts that exist, with their entities.
+    let (accounts, objects): (Vec<String>, Vec<Object>) = accounts
+        .into_iter()
+        .filter_map(|id| {
+            let account = store.kind(Kind::Account).get(&id)?.value.clone();
+            Some((id, account))
         })
-        .collect();
+        .unzip();
     let rated = usage::bills(store, &objects, Window { from, to })?;
     let now = timestamp(Utc::now());
     let mut out = Vec::new();
